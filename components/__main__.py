@@ -1,0 +1,4 @@
+"""``python -m spacy_llm_loop``."""
+from .cli import main
+
+main()

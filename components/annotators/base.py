@@ -1,0 +1,80 @@
+"""The annotator interface the loop calls.
+
+An annotator is a registered function (``spacy.registry.misc``) that returns an
+object with a ``name`` (e.g. ``gold`` or ``llm:gpt-4-turbo``) and a
+``__call__(requests)`` that yields one :class:`Annotation` per request, in any
+order, as soon as each is ready. The loop writes each annotation to disk as it
+arrives, so an interrupted round never asks for (or pays for) one twice.
+"""
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Optional, Protocol, Sequence
+
+from ..data.iob import iob_problems
+
+# Short names used on the command line and in project.yml -> registered names.
+ANNOTATOR_NAMES: Dict[str, str] = {
+    "gold": "spacy-llm-loop.GoldAnnotator.v1",
+}
+
+
+def annotator_block(name: str) -> Dict[str, Any]:
+    """The config block for an annotator's short name."""
+    if name not in ANNOTATOR_NAMES:
+        raise ValueError(f"Unknown annotator '{name}'; choose one of {', '.join(ANNOTATOR_NAMES)}")
+    return {"@misc": ANNOTATOR_NAMES[name]}
+
+
+@dataclass
+class AnnotationRequest:
+    """One sentence to label: its id and its tokens."""
+
+    id: str
+    words: List[str]
+
+
+@dataclass
+class Annotation:
+    """The answer for one request: IOB2 ``tags`` (one per token), or ``None`` with an ``error`` if dropped."""
+
+    id: str
+    tags: Optional[List[str]]
+    source: str
+    error: Optional[str] = None
+    meta: Dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The JSON record the loop appends to the round's annotation log."""
+        return {"id": self.id, "tags": self.tags, "source": self.source, "error": self.error, "meta": self.meta}
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "Annotation":
+        """Inverse of :meth:`to_dict`."""
+        return cls(data["id"], data.get("tags"), data["source"], data.get("error"), data.get("meta") or {})
+
+
+class Annotator(Protocol):
+    """Labels sentences; see the module docstring."""
+
+    name: str
+
+    def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
+        ...
+
+
+def validate_annotation(annotation: Annotation, n_tokens: int, tagset: Sequence[str]) -> Annotation:
+    """The annotation if its tags are one valid IOB2 tag per token; else the same, dropped, with the reason."""
+    tags = annotation.tags
+    if tags is None:
+        return annotation
+    problem = None
+    if len(tags) != n_tokens:
+        problem = f"{len(tags)} tags for {n_tokens} tokens"
+    elif any(tag not in tagset for tag in tags):
+        problem = f"tags outside the schema: {sorted(set(tags) - set(tagset))}"
+    elif iob_problems(tags):
+        index, message = iob_problems(tags)[0]
+        problem = f"invalid IOB2 at token {index}: {message}"
+    if problem is None:
+        return annotation
+    return Annotation(annotation.id, None, annotation.source, error=f"rejected by the loop: {problem}",
+                      meta={**annotation.meta, "rejected_tags": tags})

@@ -1,0 +1,46 @@
+"""The oracle annotator: answers with the dataset's own gold labels.
+
+It stands in the annotator slot so the loop, the strategies and the learner can
+be measured without an LLM (and gives the upper bound an LLM annotator is
+compared with). It reads the gold corpus the loop was given.
+"""
+from pathlib import Path
+from typing import Dict, Iterator, List, Sequence, Union
+
+from spacy.util import registry
+
+from ..data.corpus import load_docs
+from ..data.docs import doc_tags, sentence_id
+from .base import Annotation, AnnotationRequest
+
+
+class GoldAnnotator:
+    """Looks each request's id up in a gold corpus (``.spacy``, ``.jsonl`` or CoNLL)."""
+
+    name = "gold"
+
+    def __init__(self, path: Union[str, Path]) -> None:
+        self.path = Path(path)
+        self._gold: Dict[str, List[str]] = {}
+
+    def _lookup(self) -> Dict[str, List[str]]:
+        if not self._gold:
+            self._gold = {sentence_id(doc): doc_tags(doc) for doc in load_docs(self.path)}
+        return self._gold
+
+    def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
+        gold = self._lookup()
+        for request in requests:
+            tags = gold.get(request.id)
+            if tags is None:
+                yield Annotation(request.id, None, "gold", error=f"no gold labels for '{request.id}' in {self.path}")
+            elif len(tags) != len(request.words):
+                yield Annotation(request.id, None, "gold", error=f"gold has {len(tags)} tags for {len(request.words)} tokens")
+            else:
+                yield Annotation(request.id, tags, "gold")
+
+
+@registry.misc("spacy-llm-loop.GoldAnnotator.v1")
+def make_gold_annotator(path: str) -> GoldAnnotator:
+    """The oracle: the gold labels of the corpus at ``path`` (the loop passes its train split)."""
+    return GoldAnnotator(path)

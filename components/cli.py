@@ -1,0 +1,165 @@
+"""``python -m spacy_llm_loop``: the project's commands as typer commands.
+
+Each command is a thin wrapper over a function that returns a dict and writes
+JSON; the functions are what the tests and other code call. Extra ``--a.b value``
+options are config overrides, as in ``spacy train``: ``--learner.training.max_steps 300``
+goes to the learner config, anything else to the loop config.
+"""
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import typer
+from spacy.cli._util import parse_config_overrides
+from spacy.util import import_file
+from wasabi import msg
+
+from .errors import LoopError
+
+app = typer.Typer(name="spacy-llm-loop", add_completion=False, no_args_is_help=True,
+                  help="LLM-assisted active learning for NER (arXiv 2404.02261) as spaCy project commands.")
+EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+LEARNER_PREFIX = "learner."
+
+
+def _setup(code: Optional[Path] = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
+    logging.getLogger("spacy").propagate = False  # spaCy prints its own log lines
+    if code is not None:
+        import_file("user_code", code)
+
+
+def split_overrides(args: list) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """``(learner_overrides, loop_overrides)`` from extra ``--a.b value`` command-line options."""
+    overrides = parse_config_overrides(args)
+    learner = {k[len(LEARNER_PREFIX):]: v for k, v in overrides.items() if k.startswith(LEARNER_PREFIX)}
+    loop = {k: v for k, v in overrides.items() if not k.startswith(LEARNER_PREFIX)}
+    return learner, loop
+
+
+def _fail(err: Exception) -> None:
+    msg.fail(str(err))
+    raise typer.Exit(1)
+
+
+@app.command("convert")
+def convert_cli(
+    lang: str = typer.Argument(..., help="MasakhaNER 2.0 language code, e.g. zul"),
+    output: Optional[Path] = typer.Option(None, help="Output folder (default corpus/<lang>)"),
+    assets_dir: Path = typer.Option(Path("assets/masakhaner2"), help="Downloaded data (ignored when MASAKHANER_DIR is set)"),
+    policy: str = typer.Option("repair", help="Bad CoNLL lines: 'repair' (with warnings) or 'strict' (refuse)"),
+) -> None:
+    """Check and convert a language's CoNLL splits to DocBin and Prodigy JSONL."""
+    from .data.corpus import convert
+
+    _setup()
+    try:
+        summary = convert(lang, output or Path("corpus") / lang, assets_dir=assets_dir, policy=policy)  # type: ignore[arg-type]
+    except (LoopError, ValueError) as err:
+        _fail(err)
+    for split, counts in summary["splits"].items():
+        msg.good(f"{lang} {split}: {counts['sentences']} sentences, {counts['entities']} entities")
+
+
+@app.command("train-full", context_settings=EXTRA)
+def train_full_cli(
+    ctx: typer.Context,
+    lang: str = typer.Argument(..., help="Language code"),
+    config: Path = typer.Option(Path("configs/learner-cnn.cfg"), help="Learner config"),
+    corpus: Optional[Path] = typer.Option(None, help="Corpus folder (default corpus/<lang>)"),
+    output: Optional[Path] = typer.Option(None, help="Output folder (default baselines/<lang>-full-seed<seed>)"),
+    seed: int = typer.Option(0, help="Random seed"),
+    gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
+) -> None:
+    """Full-data baseline: train on all gold train data and evaluate on test."""
+    from .baselines import train_full
+
+    _setup()
+    learner, _ = split_overrides(ctx.args)
+    learner.update({k: v for k, v in parse_config_overrides(ctx.args).items() if not k.startswith(LEARNER_PREFIX)})
+    output = output or Path("baselines") / f"{lang}-full-seed{seed}"
+    metrics = train_full(corpus or Path("corpus") / lang, config, output, seed=seed, gpu_id=gpu_id, overrides=learner)
+    msg.good(f"{lang} full data: test entity F1 {100 * metrics['test']['ents_f']:.2f} -> {output}/metrics.json")
+
+
+@app.command("loop", context_settings=EXTRA)
+def loop_cli(
+    ctx: typer.Context,
+    config: Path = typer.Option(Path("configs/loop.cfg"), help="Loop config"),
+    lang: Optional[str] = typer.Option(None, help="Language code"),
+    annotator: Optional[str] = typer.Option(None, help="Annotator short name, e.g. gold"),
+    strategy: Optional[str] = typer.Option(None, help="random, entropy, max-entropy, least-confidence or mnlp"),
+    seed: Optional[int] = typer.Option(None, help="Random seed (seed set, training, tie-breaks)"),
+    rounds: Optional[int] = typer.Option(None, help="Query rounds after the seed round"),
+    query_size: Optional[str] = typer.Option(None, help="Per round: 5%, 0.05, 200 or 4000tok"),
+    seed_size: Optional[str] = typer.Option(None, help="Seed set size: 5% or a count"),
+    seed_sampler: Optional[str] = typer.Option(None, help="entity-rich (the paper's) or random"),
+    corpus: Optional[Path] = typer.Option(None, help="Corpus folder (default corpus/<lang>)"),
+    learner_config: Optional[Path] = typer.Option(None, help="Learner config"),
+    runs_dir: Optional[Path] = typer.Option(None, help="Where run folders go"),
+    run_name: Optional[str] = typer.Option(None, help="Run folder name (default <lang>-<annotator>-<strategy>-seed<k>)"),
+    gpu_id: Optional[int] = typer.Option(None, help="GPU id, -1 for CPU"),
+    code: Optional[Path] = typer.Option(None, help="Python file with extra registered functions"),
+) -> None:
+    """Run (or resume) the active-learning loop for one language, annotator, strategy and seed."""
+    from .loop.main import run_loop
+
+    _setup(code)
+    learner, overrides = split_overrides(ctx.args)
+    shortcuts = {"loop.lang": lang, "loop.seed": seed, "loop.rounds": rounds, "loop.query_size": query_size,
+                 "paths.corpus": corpus, "paths.learner_config": learner_config, "paths.runs": runs_dir,
+                 "loop.run_name": run_name, "loop.gpu_id": gpu_id}
+    overrides.update({k: str(v) if isinstance(v, Path) else v for k, v in shortcuts.items() if v is not None})
+    try:
+        result = run_loop(config, overrides, learner, annotator=annotator, strategy=strategy,
+                          seed_sampler=seed_sampler, seed_size=seed_size)
+    except (LoopError, ValueError) as err:
+        _fail(err)
+    last = result["rounds"][-1]
+    msg.good(f"{result['run']}: {len(result['rounds'])} rounds, last test entity F1 {100 * last['test']['ents_f']:.2f}")
+
+
+@app.command("evaluate")
+def evaluate_cli(
+    model: str = typer.Argument(..., help="Pipeline path or package name"),
+    data: Path = typer.Argument(..., help="Gold data: .spacy, .jsonl or CoNLL .txt"),
+    output: Optional[Path] = typer.Option(None, help="Write the metrics here as JSON"),
+    gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
+) -> None:
+    """Evaluate any trained pipeline: entity P/R/F overall and per type."""
+    from .evaluation.evaluate import evaluate_model, format_table
+    from .fileio import write_json
+
+    _setup()
+    try:
+        result = evaluate_model(model, data, gpu_id)
+    except (LoopError, ValueError, OSError) as err:
+        _fail(err)
+    if output:
+        write_json(output, result)
+    print(format_table(result, f"{model} on {data}"))
+
+
+@app.command("report")
+def report_cli(
+    runs_dir: Path = typer.Option(Path("runs"), help="Run folders"),
+    baselines_dir: Path = typer.Option(Path("baselines"), help="Full-data baselines"),
+    output: Path = typer.Option(Path("reports"), help="Where report.md and the plots go"),
+) -> None:
+    """Markdown report and learning curves for every run present."""
+    from .reporting.report import write_report
+
+    _setup()
+    written = write_report(runs_dir, baselines_dir, output)
+    for path in written:
+        msg.good(f"wrote {path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

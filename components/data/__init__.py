@@ -1,0 +1,1 @@
+"""Reading, checking and writing MasakhaNER data: CoNLL, DocBin and Prodigy JSONL."""

@@ -1,0 +1,1 @@
+"""Entity-level evaluation (MasakhaNER-comparable) and the paper's token-level metric."""

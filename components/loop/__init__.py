@@ -1,0 +1,1 @@
+"""The active-learning loop: seed, train, score, select, annotate, merge, retrain; resumable."""

@@ -1,0 +1,25 @@
+"""Entry point of the loop: config in, ``loop.json`` content out."""
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+from ..annotators import gold  # noqa: F401  (registers the gold annotator)
+from ..strategies import registry as _strategies  # noqa: F401  (registers the strategies)
+from . import seeding  # noqa: F401  (registers the seed samplers)
+from .runner import ActiveLearningLoop
+from .settings import load_loop_config, resolve_loop
+
+
+def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None,
+             learner_overrides: Optional[Dict[str, Any]] = None, *, annotator: Optional[str] = None,
+             strategy: Optional[str] = None, seed_sampler: Optional[str] = None,
+             seed_size: Optional[str] = None) -> Dict[str, Any]:
+    """Run or resume one loop; see :class:`ActiveLearningLoop`."""
+    config = load_loop_config(config_path, overrides, annotator=annotator, strategy=strategy,
+                              seed_sampler=seed_sampler, seed_size=seed_size)
+    settings, sampler, strategy_fn, annotator_fn = resolve_loop(config)
+    identity = config.copy()
+    for key in ("rounds", "gpu_id"):
+        identity["loop"].pop(key, None)
+    loop = ActiveLearningLoop(settings, sampler, strategy_fn, annotator_fn,
+                              learner_overrides=learner_overrides, config_text=identity.to_str())
+    return loop.run_all()

@@ -1,0 +1,1 @@
+"""Reports over finished runs: learning curves and a Markdown summary."""

@@ -1,0 +1,70 @@
+"""Gather what the runs and baselines wrote, grouped for the report."""
+import csv
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import srsly
+
+PUBLISHED = Path(__file__).parent.parent / "resources" / "published_f1.csv"
+
+
+@dataclass
+class Curve:
+    """One (lang, annotator, strategy) group: per round, the labelled-set size and test F1 of each seed."""
+
+    lang: str
+    annotator: str
+    strategy: str
+    seeds: List[int] = field(default_factory=list)
+    n_train: Dict[int, List[int]] = field(default_factory=lambda: defaultdict(list))
+    f1: Dict[int, List[float]] = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def label(self) -> str:
+        """Legend text."""
+        return f"{self.strategy} ({self.annotator})"
+
+    def rounds(self) -> List[int]:
+        """Rounds that at least one seed finished."""
+        return sorted(self.f1)
+
+    def stats(self, k: int) -> Tuple[float, float, float, int]:
+        """``(mean n_train, mean F1, sd F1, n_seeds)`` at round ``k`` (F1 in %)."""
+        f1 = 100 * np.asarray(self.f1[k])
+        return float(np.mean(self.n_train[k])), float(f1.mean()), float(f1.std(ddof=1) if len(f1) > 1 else 0.0), len(f1)
+
+
+def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str], Curve]:
+    """Every ``runs/*/loop.json``, grouped by language, annotator and strategy."""
+    curves: Dict[Tuple[str, str, str], Curve] = {}
+    for path in sorted(Path(runs_dir).glob("*/loop.json")):
+        run = srsly.read_json(path)
+        key = (run["lang"], run["annotator"], run["strategy"])
+        curve = curves.setdefault(key, Curve(*key))
+        curve.seeds.append(run["seed"])
+        for record in run["rounds"]:
+            curve.n_train[record["round"]].append(record["n_train"])
+            curve.f1[record["round"]].append(record["test"]["ents_f"])
+    return curves
+
+
+def collect_full_data(baselines_dir: Path) -> Dict[str, List[float]]:
+    """Test entity F1 (%) of every full-data baseline, by language."""
+    scores: Dict[str, List[float]] = defaultdict(list)
+    for path in sorted(Path(baselines_dir).glob("*-full-seed*/metrics.json")):
+        lang = path.parent.name.split("-full-seed")[0]
+        scores[lang].append(100 * srsly.read_json(path)["test"]["ents_f"])
+    return dict(scores)
+
+
+def published_f1(lang: str, model: str = "afroxlmr", path: Path = PUBLISHED) -> Optional[float]:
+    """The published test entity F1 (%) of ``model`` on ``lang`` (AfroXLMR-large by default)."""
+    with path.open(encoding="utf-8") as f:
+        rows = csv.DictReader(line for line in f if not line.startswith("#"))
+        for row in rows:
+            if row["lang"] == lang and row.get(model):
+                return float(row[model])
+    return None

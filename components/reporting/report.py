@@ -1,0 +1,75 @@
+"""``report``: learning curves (PNG, matplotlib) and a Markdown summary of every run present."""
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from ..fileio import atomic_path, write_text
+from .collect import Curve, collect_full_data, collect_runs, published_f1
+
+
+def plot_learning_curves(lang: str, curves: Sequence[Curve], full: Sequence[float], path: Path) -> None:
+    """Entity F1 against labelled sentences, mean and spread over seeds, with the reference lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for curve in curves:
+        stats = np.array([curve.stats(k)[:3] for k in curve.rounds()])
+        ax.plot(stats[:, 0], stats[:, 1], marker="o", label=f"{curve.label}, {len(curve.seeds)} seed(s)")
+        ax.fill_between(stats[:, 0], stats[:, 1] - stats[:, 2], stats[:, 1] + stats[:, 2], alpha=0.2)
+    if full:
+        ax.axhline(float(np.mean(full)), color="black", linestyle="--", label=f"full train data, gold ({np.mean(full):.1f})")
+    sota = published_f1(lang)
+    if sota is not None:
+        ax.axhline(sota, color="grey", linestyle=":", label=f"AfroXLMR-large, published ({sota:.1f})")
+    ax.set_xlabel("labelled training sentences")
+    ax.set_ylabel("test entity F1 (%)")
+    ax.set_title(f"MasakhaNER 2.0 {lang}: active learning")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+
+
+def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float], png: str) -> List[str]:
+    """The report's section for one language."""
+    lines = [f"## {lang}", "", f"![learning curve]({png})", ""]
+    if full:
+        lines.append(f"- Full train data, gold labels: **{np.mean(full):.2f}** test entity F1 ({len(full)} seed(s)).")
+    sota = published_f1(lang)
+    if sota is not None:
+        lines.append(f"- AfroXLMR-large, published (MasakhaNER 2.0 authors): {sota:.1f}.")
+    lines += ["", "| annotator | strategy | round | labelled | test entity F1 (mean ± sd) | seeds |", "|---|---|---|---|---|---|"]
+    for curve in curves:
+        for k in curve.rounds():
+            n, mean, sd, n_seeds = curve.stats(k)
+            lines.append(f"| {curve.annotator} | {curve.strategy} | {k} | {n:.0f} | {mean:.2f} ± {sd:.2f} | {n_seeds} |")
+    return lines + [""]
+
+
+def write_report(runs_dir: Path, baselines_dir: Path, output: Path) -> List[Path]:
+    """Write ``report.md`` and one ``learning_curve_<lang>.png`` per language; return the paths."""
+    curves = collect_runs(runs_dir)
+    full = collect_full_data(baselines_dir)
+    by_lang: Dict[str, List[Curve]] = {}
+    for (lang, _, _), curve in sorted(curves.items()):
+        by_lang.setdefault(lang, []).append(curve)
+    written: List[Path] = []
+    lines = ["# Active-learning report", "",
+             "Entity-level F1 (exact span and type) on each language's MasakhaNER 2.0 test split, "
+             "against the number of labelled training sentences.", ""]
+    if not by_lang and not full:
+        lines.append(f"No runs found in `{runs_dir}` and no baselines in `{baselines_dir}`.")
+    for lang in sorted(set(by_lang) | set(full)):
+        png = output / f"learning_curve_{lang}.png"
+        plot_learning_curves(lang, by_lang.get(lang, []), full.get(lang, []), png)
+        written.append(png)
+        lines += markdown_for_lang(lang, by_lang.get(lang, []), full.get(lang, []), png.name)
+    write_text(output / "report.md", "\n".join(lines))
+    return [output / "report.md"] + written
+

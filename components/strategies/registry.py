@@ -1,0 +1,95 @@
+"""The registered strategies (``spacy.registry.misc``, versioned names) and their short names."""
+from typing import AbstractSet, Any, Dict, Optional, Sequence
+
+import numpy as np
+from spacy.tokens import Doc
+from spacy.util import registry
+
+from .base import QuerySize, Selection, select_top
+
+# Short names used on the command line and in project.yml -> registered names.
+STRATEGY_NAMES: Dict[str, str] = {
+    "random": "spacy-llm-loop.RandomStrategy.v1",
+    "entropy": "spacy-llm-loop.EntropyStrategy.v1",
+    "max-entropy": "spacy-llm-loop.MaxEntropyStrategy.v1",
+    "least-confidence": "spacy-llm-loop.LeastConfidenceStrategy.v1",
+    "mnlp": "spacy-llm-loop.MNLPStrategy.v1",
+}
+
+
+def strategy_block(name: str) -> Dict[str, Any]:
+    """The config block for a strategy's short name."""
+    if name not in STRATEGY_NAMES:
+        raise ValueError(f"Unknown strategy '{name}'; choose one of {', '.join(STRATEGY_NAMES)}")
+    return {"@misc": STRATEGY_NAMES[name]}
+
+
+class RandomStrategy:
+    """Uniform random sampling: the baseline every active-learning result is measured against."""
+
+    name = "random"
+    needs_model = False
+
+    def __call__(self, pool: Sequence[Doc], size: QuerySize, *, exclude: AbstractSet[int] = frozenset(),
+                 reference_size: Optional[int] = None, seed: int = 0) -> Selection:
+        scores = np.random.default_rng(seed).random(len(pool)).tolist()
+        return _select(self.name, scores, pool, size, exclude, reference_size, seed)
+
+
+class UncertaintyStrategy:
+    """Pick the docs whose ``doc._.uncertainty[measure]`` (times ``sign``) is highest."""
+
+    needs_model = True
+
+    def __init__(self, name: str, measure: str, sign: float = 1.0) -> None:
+        self.name, self.measure, self.sign = name, measure, sign
+
+    def __call__(self, pool: Sequence[Doc], size: QuerySize, *, exclude: AbstractSet[int] = frozenset(),
+                 reference_size: Optional[int] = None, seed: int = 0) -> Selection:
+        scores = [self.sign * _measure(doc, i, self.measure) for i, doc in enumerate(pool)]
+        return _select(self.name, scores, pool, size, exclude, reference_size, seed)
+
+
+def _measure(doc: Doc, index: int, measure: str) -> float:
+    scores = doc._.get("uncertainty") if doc.has_extension("uncertainty") else None
+    if not scores:
+        raise ValueError(f"Pool item {index} ({doc.text[:40]!r}) has no doc._.uncertainty: "
+                         "the learner pipeline needs the 'uncertainty' component after 'ner'")
+    return float(scores[measure])
+
+
+def _select(name: str, scores: Sequence[float], pool: Sequence[Doc], size: QuerySize,
+            exclude: AbstractSet[int], reference_size: Optional[int], seed: int) -> Selection:
+    indices = select_top(scores, size, lengths=[len(d) for d in pool], exclude=exclude,
+                         reference_size=reference_size, seed=seed)
+    return Selection(indices, [scores[i] for i in indices], name, list(scores))
+
+
+@registry.misc("spacy-llm-loop.RandomStrategy.v1")
+def make_random_strategy() -> RandomStrategy:
+    """Random sampling (the baseline)."""
+    return RandomStrategy()
+
+
+@registry.misc("spacy-llm-loop.EntropyStrategy.v1")
+def make_entropy_strategy() -> UncertaintyStrategy:
+    """Mean token entropy, the measure of arXiv 2404.02261 (after Settles & Craven, EMNLP 2008)."""
+    return UncertaintyStrategy("entropy", "mean_entropy")
+
+
+@registry.misc("spacy-llm-loop.MaxEntropyStrategy.v1")
+def make_max_entropy_strategy() -> UncertaintyStrategy:
+    """Entropy of the most uncertain token (Settles & Craven, EMNLP 2008)."""
+    return UncertaintyStrategy("max-entropy", "max_entropy")
+
+
+@registry.misc("spacy-llm-loop.LeastConfidenceStrategy.v1")
+def make_least_confidence_strategy() -> UncertaintyStrategy:
+    """``1 - p(best sequence)`` (Culotta & McCallum, AAAI 2005)."""
+    return UncertaintyStrategy("least-confidence", "least_confidence")
+
+
+@registry.misc("spacy-llm-loop.MNLPStrategy.v1")
+def make_mnlp_strategy() -> UncertaintyStrategy:
+    """Maximum normalised log-probability, lowest first (Shen et al., ICLR 2018)."""
+    return UncertaintyStrategy("mnlp", "mnlp", sign=-1.0)

@@ -1,0 +1,154 @@
+"""The ``uncertainty`` component: how sure the pipeline's NER model is, on every doc.
+
+Method (the one Prodigy's ``ner.teach`` uses): the NER component's beam search
+(``beam_width`` parses, pruned at ``beam_density``) is run over the doc with the
+entities left open; each parse gets the probability the beam assigns it (softmax
+over the parses' summed action scores). Read as IOB2 sequences, the parses give a
+distribution over the IOB tags at every token (its *marginals*), and from those
+the doc-level measures of :mod:`.measures`. The entities the NER component set are
+left as they are; each gets a confidence: the probability of the parses that
+contain it exactly.
+
+On each doc it sets ``doc._.uncertainty``, a dict with the doc measures
+(``mean_entropy``, ``max_entropy``, ``least_confidence``, ``mnlp``), the
+per-token ``token_entropy`` list and, when ``store_marginals`` is on,
+``marginals`` (a list of per-token probability lists, in ``tags`` order); and
+``span._.confidence`` on each entity in ``doc.ents``. The component has no
+weights of its own: it is saved with the pipeline and works after
+``spacy.load``.
+"""
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import minibatch
+
+from ..data.iob import iob_tagset
+from .scorer import make_uncertainty_scorer  # noqa: F401  (registers the default scorer)
+from .measures import doc_scores, parses_to_marginals, span_confidences, token_entropy
+
+EXTENSION = "uncertainty"
+Parses = List[Tuple[float, List[Tuple[int, int, str]]]]
+
+DEFAULT_CONFIG: Dict[str, Any] = {
+    "ner_component": "ner",
+    "beam_width": 16,
+    "beam_density": 0.0001,
+    "store_marginals": False,
+    "scorer": {"@scorers": "spacy-llm-loop.uncertainty_scorer.v1"},
+}
+
+
+@Language.factory(
+    "uncertainty",
+    assigns=["doc._.uncertainty", "span._.confidence"],
+    requires=["doc.ents"],
+    default_config=DEFAULT_CONFIG,
+    default_score_weights={"uncertainty_auroc": 0.0},
+)
+def make_uncertainty(
+    nlp: Language,
+    name: str,
+    ner_component: str,
+    beam_width: int,
+    beam_density: float,
+    store_marginals: bool,
+    scorer: Optional[Callable],
+) -> "Uncertainty":
+    """Build the :class:`Uncertainty` component (config: see ``DEFAULT_CONFIG``)."""
+    return Uncertainty(nlp, name, ner_component=ner_component, beam_width=beam_width,
+                       beam_density=beam_density, store_marginals=store_marginals, scorer=scorer)
+
+
+def install_extensions() -> None:
+    """Register ``doc._.uncertainty`` and ``span._.confidence`` once."""
+    if not Doc.has_extension(EXTENSION):
+        Doc.set_extension(EXTENSION, default=None)
+    if not Span.has_extension("confidence"):
+        Span.set_extension("confidence", getter=_span_confidence)
+
+
+def _span_confidence(span: Span) -> Optional[float]:
+    scores = span.doc._.get(EXTENSION)
+    if not scores:
+        return None
+    return scores["ent_confidence"].get(f"{span.start}:{span.end}:{span.label_}")
+
+
+class Uncertainty:
+    """Scores docs with the uncertainty of the pipeline's NER component (see the module docstring)."""
+
+    def __init__(self, nlp: Language, name: str = "uncertainty", *, ner_component: str = "ner",
+                 beam_width: int = 16, beam_density: float = 0.0001, store_marginals: bool = False,
+                 scorer: Optional[Callable] = None) -> None:
+        if beam_width < 2:
+            raise ValueError(f"uncertainty: beam_width must be at least 2, got {beam_width}")
+        install_extensions()
+        self.nlp = nlp
+        self.name = name
+        self.ner_component = ner_component
+        self.beam_width = beam_width
+        self.beam_density = beam_density
+        self.store_marginals = store_marginals
+        self.scorer = scorer
+
+    @property
+    def tags(self) -> Tuple[str, ...]:
+        """The IOB2 tags the marginals are over, from the NER component's labels."""
+        return iob_tagset(self._ner().labels)
+
+    def _ner(self) -> Any:
+        if self.ner_component not in self.nlp.pipe_names:
+            raise ValueError(f"uncertainty: no component '{self.ner_component}' in {self.nlp.pipe_names}")
+        return self.nlp.get_pipe(self.ner_component)
+
+    def __call__(self, doc: Doc) -> Doc:
+        """Score one doc."""
+        self.set_annotations([doc], self.predict([doc]))
+        return doc
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
+        """Score a stream of docs in batches."""
+        for batch in minibatch(docs, size=batch_size):
+            self.set_annotations(batch, self.predict(batch))
+            yield from batch
+
+    def predict(self, docs: List[Doc]) -> List[Parses]:
+        """Beam parses of each doc, computed with the doc's entities left open, then restored."""
+        ner = self._ner()
+        saved = [doc.to_array(["ENT_IOB", "ENT_TYPE"]) for doc in docs]
+        for doc in docs:
+            doc.set_ents([], default="missing")
+        try:
+            if not any(len(doc) for doc in docs):
+                return [[(1.0, [])] for _ in docs]
+            beams = ner.beam_parse(docs, beam_width=self.beam_width, beam_density=self.beam_density)
+            return [ner.moves.get_beam_parses(beam) for beam in beams]
+        finally:
+            for doc, array in zip(docs, saved):
+                doc.from_array(["ENT_IOB", "ENT_TYPE"], array)
+
+    def set_annotations(self, docs: List[Doc], parses: List[Parses]) -> None:
+        """Set ``doc._.uncertainty`` from each doc's parses."""
+        tags = self.tags
+        for doc, doc_parses in zip(docs, parses):
+            doc._.set(EXTENSION, self.scores(doc, doc_parses, tags))
+
+    def scores(self, doc: Doc, parses: Parses, tags: Tuple[str, ...]) -> Dict[str, Any]:
+        """The dict stored in ``doc._.uncertainty``."""
+        marginals = parses_to_marginals(len(doc), parses, tags)
+        best_prob = max((prob for prob, _ in parses), default=1.0)
+        entropy = token_entropy(marginals)
+        result: Dict[str, Any] = doc_scores(entropy, best_prob)
+        result["token_entropy"] = [round(float(h), 6) for h in entropy]
+        ents = [(e.start, e.end, e.label_) for e in doc.ents]
+        result["ent_confidence"] = {f"{s}:{e}:{label}": c for (s, e, label), c in zip(ents, span_confidences(parses, ents))}
+        if self.store_marginals:
+            result["tags"] = list(tags)
+            result["marginals"] = marginals.round(6).tolist()
+        return result
+
+    def score(self, examples: Iterable[Any], **kwargs: Any) -> Dict[str, Any]:
+        """Score with the configured scorer (AUROC of uncertainty for doc-level entity errors)."""
+        return self.scorer(examples, **kwargs) if self.scorer else {}
+

@@ -1,0 +1,125 @@
+"""One contract suite over every registered query strategy (after small-text's)."""
+import pytest
+import spacy
+from spacy.util import registry
+
+from spacy_llm_loop.data.docs import make_doc
+from spacy_llm_loop.strategies import STRATEGY_NAMES, QuerySize, select_top
+from spacy_llm_loop.strategies import registry as _registered  # noqa: F401
+from spacy_llm_loop.uncertainty.component import install_extensions
+
+install_extensions()
+
+
+def make_pool(n=30, seed=1):
+    import random
+
+    rng = random.Random(seed)
+    vocab = spacy.blank("xx").vocab
+    docs = []
+    for i in range(n):
+        doc = make_doc(vocab, [f"w{j}" for j in range(1 + i % 7)])
+        doc._.uncertainty = {"mean_entropy": rng.random(), "max_entropy": rng.random(),
+                             "least_confidence": rng.random(), "mnlp": -rng.random()}
+        docs.append(doc)
+    return docs
+
+
+@pytest.fixture(params=sorted(STRATEGY_NAMES))
+def strategy(request):
+    return registry.misc.get(STRATEGY_NAMES[request.param])()
+
+
+def test_returns_unique_indices_into_the_pool(strategy):
+    pool = make_pool()
+    sel = strategy(pool, QuerySize(10))
+    assert len(sel.indices) == 10 == len(set(sel.indices))
+    assert all(0 <= i < len(pool) for i in sel.indices)
+
+
+def test_never_selects_excluded(strategy):
+    pool = make_pool()
+    exclude = set(range(0, 30, 2))
+    sel = strategy(pool, QuerySize(15), exclude=exclude)
+    assert not set(sel.indices) & exclude
+    assert sorted(sel.indices) == list(range(1, 30, 2))
+
+
+def test_empty_pool_raises(strategy):
+    with pytest.raises(ValueError, match="empty pool"):
+        strategy([], QuerySize(3))
+    with pytest.raises(ValueError, match="empty pool"):
+        strategy(make_pool(4), QuerySize(3), exclude={0, 1, 2, 3})
+
+
+def test_exposes_scores_behind_each_choice(strategy):
+    pool = make_pool()
+    sel = strategy(pool, QuerySize(5))
+    assert len(sel.scores) == 5 and len(sel.pool_scores) == len(pool)
+    assert sel.scores == [sel.pool_scores[i] for i in sel.indices]
+    assert sel.scores == sorted(sel.scores, reverse=True)
+    assert min(sel.scores) >= max(s for i, s in enumerate(sel.pool_scores) if i not in sel.indices)
+    assert sel.strategy == strategy.name
+
+
+def test_fraction_and_token_budget(strategy):
+    pool = make_pool(40)
+    assert len(strategy(pool, QuerySize(0.05, "fraction"), reference_size=200).indices) == 10
+    sel = strategy(pool, QuerySize(20, "tokens"))
+    assert 0 < sum(len(pool[i]) for i in sel.indices) <= 20
+
+
+def test_deterministic_for_a_seed(strategy):
+    pool = make_pool()
+    assert strategy(pool, QuerySize(8), seed=3).indices == strategy(pool, QuerySize(8), seed=3).indices
+
+
+def test_more_than_available_gives_all(strategy):
+    assert sorted(strategy(make_pool(6), QuerySize(50)).indices) == list(range(6))
+
+
+def test_uncertainty_strategies_pick_the_most_uncertain():
+    pool = make_pool()
+    measure = {"entropy": "mean_entropy", "max-entropy": "max_entropy", "least-confidence": "least_confidence"}
+    for name, key in measure.items():
+        sel = registry.misc.get(STRATEGY_NAMES[name])()(pool, QuerySize(3))
+        assert sel.indices == sorted(range(30), key=lambda i: -pool[i]._.uncertainty[key])[:3]
+    mnlp = registry.misc.get(STRATEGY_NAMES["mnlp"])()(pool, QuerySize(3))
+    assert mnlp.indices == sorted(range(30), key=lambda i: pool[i]._.uncertainty["mnlp"])[:3]
+
+
+def test_uncertainty_strategy_without_scores_names_the_item():
+    pool = make_pool(3)
+    pool[1]._.uncertainty = None
+    with pytest.raises(ValueError, match="Pool item 1 .* 'uncertainty' component"):
+        registry.misc.get(STRATEGY_NAMES["entropy"])()(pool, QuerySize(2))
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("5%", QuerySize(0.05, "fraction")), ("0.05", QuerySize(0.05, "fraction")), ("200", QuerySize(200, "count")),
+    ("4000tok", QuerySize(4000, "tokens")), ("4000 tokens", QuerySize(4000, "tokens")),
+])
+def test_query_size_parse(text, expected):
+    assert QuerySize.parse(text) == expected
+
+
+@pytest.mark.parametrize("text", ["five", "-3", "0", "150%"])
+def test_query_size_rejects(text):
+    with pytest.raises(ValueError):
+        QuerySize.parse(text)
+
+
+def test_select_top_ties_broken_by_seed():
+    scores = [1.0] * 10
+    picks = {tuple(select_top(scores, QuerySize(3), seed=s)) for s in range(20)}
+    assert len(picks) > 1
+
+
+def test_token_budget_smaller_than_any_sentence():
+    with pytest.raises(ValueError, match="smaller than every sentence"):
+        select_top([0.5, 0.2], QuerySize(1, "tokens"), lengths=[3, 4])
+
+
+def test_nan_score_names_item():
+    with pytest.raises(ValueError, match="NaN score for pool item 1"):
+        select_top([0.5, float("nan")], QuerySize(1))
