@@ -39,7 +39,8 @@ def split_overrides(args: list) -> Tuple[Dict[str, Any], Dict[str, Any]]:
 
 
 def _fail(err: Exception) -> None:
-    msg.fail(str(err))
+    """Print the error unwrapped on stderr (it names the file, line or item) and exit 1."""
+    typer.secho(f"✘ {err}", err=True, fg="red")
     raise typer.Exit(1)
 
 

@@ -20,6 +20,7 @@ from .errors import InputError
 
 logger = logging.getLogger(__name__)
 PathLike = Union[str, Path]
+TMP_MARK = ".tmp-"  # in the names of work folders, so leftovers of a killed process can be found
 
 
 @contextlib.contextmanager
@@ -27,7 +28,7 @@ def atomic_path(path: PathLike, is_dir: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; on success rename it to ``path``, else delete it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent))
     target = tmp if is_dir else tmp / path.name
     try:
         yield target
@@ -36,6 +37,14 @@ def atomic_path(path: PathLike, is_dir: bool = False) -> Iterator[Path]:
         os.replace(target, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_stale_temps(root: PathLike) -> int:
+    """Delete work folders left under ``root`` by a killed process; return how many."""
+    stale = [p for p in Path(root).rglob(f".*{TMP_MARK}*") if p.is_dir()]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(stale)
 
 
 def write_json(path: PathLike, data: Any) -> None:

@@ -16,7 +16,7 @@ from spacy.training.initialize import init_nlp
 from spacy.training.loop import train as train_nlp
 from spacy.util import load_config
 
-from ..fileio import atomic_path
+from ..fileio import TMP_MARK, atomic_path
 
 logger = logging.getLogger(__name__)
 PathLike = Union[str, Path]
@@ -40,7 +40,7 @@ def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: P
     config = load_config(config_path, overrides=settings, interpolate=False)
     output_dir = Path(output_dir)
     start = time.perf_counter()
-    with atomic_path(output_dir) as target, tempfile.TemporaryDirectory(dir=output_dir.parent) as work:
+    with atomic_path(output_dir) as target, tempfile.TemporaryDirectory(prefix=f".train{TMP_MARK}", dir=output_dir.parent) as work:
         nlp = init_nlp(config, use_gpu=gpu_id)
         log = Path(log_path).open("w", encoding="utf-8") if log_path else None
         try:

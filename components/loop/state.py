@@ -7,13 +7,16 @@ refuses and names what differs. Each step's output is written atomically, so a
 step is finished exactly when its output exists.
 """
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import srsly
 
 from ..errors import RunStateError
-from ..fileio import read_jsonl, write_json
+from ..fileio import read_jsonl, remove_stale_temps, write_json
+
+logger = logging.getLogger(__name__)
 
 # Settings that may change between a run's start and its resumption.
 MUTABLE = ("loop.rounds", "loop.gpu_id")
@@ -53,6 +56,9 @@ class RunFolder:
         if not path.exists():
             write_json(path, identity)
             return False
+        removed = remove_stale_temps(self.root)
+        if removed:
+            logger.info("removed %d unfinished work folders left by an interrupted run", removed)
         saved = srsly.read_json(path)
         differs = sorted(k for k in set(saved) | set(identity) if k not in MUTABLE and saved.get(k) != identity.get(k))
         if differs:

@@ -1,0 +1,68 @@
+"""A gold annotator that is slow and logs every request, for the kill-and-resume tests.
+
+Loaded with ``--code``; the log file comes from the environment so that resumed
+runs keep the same config (and so the same run identity).
+"""
+import os
+import time
+from typing import Iterator, Sequence
+
+from spacy.util import registry
+
+from spacy_llm_loop.annotators.base import Annotation, AnnotationRequest
+from spacy_llm_loop.annotators.gold import GoldAnnotator
+
+
+class SlowLoggingGold(GoldAnnotator):
+    """Gold labels, ``delay`` seconds each, every request id appended to ``$SLOW_GOLD_LOG``."""
+
+    name = "slow-gold"
+
+    def __init__(self, path: str, delay: float) -> None:
+        super().__init__(path)
+        self.delay = delay
+
+    def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
+        for request in requests:
+            with open(os.environ["SLOW_GOLD_LOG"], "a", encoding="utf-8") as f:
+                f.write(request.id + "\n")
+            time.sleep(self.delay)
+            yield from super().__call__([request])
+
+
+@registry.misc("test.SlowLoggingGold.v1")
+def make_slow_gold(path: str, delay: float = 0.05) -> SlowLoggingGold:
+    return SlowLoggingGold(path, delay)
+
+
+class BrokenAnnotator(GoldAnnotator):
+    """Answers every other request with tags of the wrong length and one with an invalid IOB sequence."""
+
+    name = "broken"
+
+    def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
+        for i, answer in enumerate(super().__call__(requests)):
+            if i % 2 == 1:
+                answer.tags = answer.tags[:-1]
+            elif i == 2:
+                answer.tags = ["I-PER"] + answer.tags[1:]
+            yield answer
+
+
+@registry.misc("test.BrokenAnnotator.v1")
+def make_broken(path: str) -> BrokenAnnotator:
+    return BrokenAnnotator(path)
+
+
+class ForgetfulAnnotator(GoldAnnotator):
+    """Answers only the first request it gets."""
+
+    name = "forgetful"
+
+    def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
+        yield from super().__call__(requests[:1])
+
+
+@registry.misc("test.ForgetfulAnnotator.v1")
+def make_forgetful(path: str) -> ForgetfulAnnotator:
+    return ForgetfulAnnotator(path)

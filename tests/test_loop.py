@@ -1,0 +1,187 @@
+"""The active-learning loop end to end on a small real corpus: outputs, metrics, resumption."""
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import srsly
+
+from spacy_llm_loop.errors import LoopError, RunStateError
+from spacy_llm_loop.loop.main import run_loop
+
+from .conftest import FAST_TRAINING, ROOT
+
+HELPERS = Path(__file__).parent / "helpers" / "slow_annotator.py"
+pytestmark = pytest.mark.slow
+
+
+def settings(corpus: Path, runs: Path, **extra):
+    base = {"loop.lang": "tsn", "paths.corpus": str(corpus), "paths.runs": str(runs), "loop.rounds": 2,
+            "loop.query_size": "24", "seed_set.size": "24"}
+    base.update(extra)
+    return base
+
+
+@pytest.fixture(scope="module")
+def finished_run(small_corpus, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, runs), FAST_TRAINING)
+    return runs / "tsn-gold-entropy-seed0", result
+
+
+def test_loop_json_has_every_round_and_field(finished_run):
+    folder, result = finished_run
+    assert result == srsly.read_json(folder / "loop.json")
+    assert {k: result[k] for k in ("lang", "annotator", "strategy", "seed")} == {
+        "lang": "tsn", "annotator": "gold", "strategy": "entropy", "seed": 0}
+    assert [r["round"] for r in result["rounds"]] == [0, 1, 2]
+    assert [r["n_train"] for r in result["rounds"]] == [24, 48, 72]
+    assert [r["n_gold"] for r in result["rounds"]] == [24, 24, 24]
+    assert [r["n_annotated"] for r in result["rounds"]] == [0, 24, 48]
+    for record in result["rounds"]:
+        for split in ("test", "dev"):
+            assert {"ents_p", "ents_r", "ents_f", "ents_per_type", "paper_token_f1_entity_positions"} <= set(record[split])
+            assert 0 <= record[split]["ents_f"] <= 1
+        assert set(record["seconds"]) >= {"train", "score", "select", "annotate"}
+    assert result["rounds"][0]["annotation"] is None
+    annotation = result["rounds"][1]["annotation"]
+    assert annotation["n_requested"] == annotation["n_received"] == 24 and annotation["n_dropped"] == 0
+    assert annotation["token_accuracy"] == 1.0 and annotation["ents_f"] == 1.0
+
+
+def test_each_round_has_its_model_and_data(finished_run):
+    folder, _ = finished_run
+    for k in range(3):
+        rd = folder / f"round-{k:02d}"
+        assert (rd / "model" / "meta.json").exists() and (rd / "train.spacy").exists()
+        tasks = list(srsly.read_jsonl(rd / "labelled.jsonl"))
+        assert len(tasks) == 24 * (k + 1)
+        assert {t["meta"]["round"] for t in tasks} == set(range(k + 1))
+        assert all(t["meta"]["source"] == "gold" and t["answer"] == "accept" for t in tasks)
+    assert not list(folder.rglob(".*.tmp-*"))
+
+
+def test_selection_never_repeats_and_logs_scores(finished_run):
+    folder, _ = finished_run
+    seed = set(srsly.read_json(folder / "seed.json")["ids"])
+    first = srsly.read_json(folder / "round-01" / "selection.json")
+    second = srsly.read_json(folder / "round-02" / "selection.json")
+    ids1, ids2 = [s["id"] for s in first["selected"]], [s["id"] for s in second["selected"]]
+    assert len(set(ids1)) == len(ids1) == 24 and not (set(ids1) & seed) and not (set(ids2) & (seed | set(ids1)))
+    assert first["n_pool"] == 240 - 24 and second["n_pool"] == 240 - 48
+    scores = [s["score"] for s in first["selected"]]
+    assert scores == sorted(scores, reverse=True) and scores[-1] >= first["pool_scores"]["median"]
+    assert len(list(srsly.read_jsonl(folder / "round-01" / "scores.jsonl"))) == first["n_pool"]
+
+
+def test_finished_run_is_not_redone(finished_run, small_corpus):
+    folder, result = finished_run
+    mtime = (folder / "round-02" / "model" / "meta.json").stat().st_mtime
+    again = run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, folder.parent), FAST_TRAINING)
+    assert again["rounds"] == result["rounds"]
+    assert (folder / "round-02" / "model" / "meta.json").stat().st_mtime == mtime
+
+
+def test_changed_settings_are_refused(finished_run, small_corpus):
+    folder, _ = finished_run
+    with pytest.raises(RunStateError, match="other settings .*query_size"):
+        run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, folder.parent, **{"loop.query_size": "30"}),
+                 FAST_TRAINING)
+
+
+def test_random_baseline_extends_rounds(small_corpus, tmp_path):
+    cfg = ROOT / "configs" / "loop.cfg"
+    one = run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1}), FAST_TRAINING, strategy="random",
+                   seed_sampler="random")
+    folder = tmp_path / "tsn-gold-random-seed0"
+    assert len(one["rounds"]) == 2 and not (folder / "round-01" / "scores.jsonl").exists()
+    two = run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 2}), FAST_TRAINING, strategy="random",
+                   seed_sampler="random")
+    assert two["rounds"][:2] == one["rounds"] and len(two["rounds"]) == 3
+
+
+def _config_with(tmp_path: Path, block: str) -> Path:
+    text = (ROOT / "configs" / "loop.cfg").read_text()
+    text = text[:text.index("[annotator]")] + block
+    path = tmp_path / "loop.cfg"
+    path.write_text(text)
+    return path
+
+
+def test_bad_annotations_are_dropped_with_reasons(small_corpus, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("slow_annotator", HELPERS)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    cfg = _config_with(tmp_path, '[annotator]\n@misc = "test.BrokenAnnotator.v1"\npath = "${paths.corpus}/train.spacy"\n')
+    result = run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1}), FAST_TRAINING)
+    annotation = result["rounds"][1]["annotation"]
+    assert annotation["n_requested"] == 24 and annotation["n_dropped"] == 13 and annotation["n_received"] == 11
+    assert result["rounds"][1]["n_train"] == 24 + 11
+    records = list(srsly.read_jsonl(tmp_path / "tsn-broken-entropy-seed0" / "round-01" / "annotations.jsonl"))
+    errors = [r["error"] for r in records if r["tags"] is None]
+    assert sum("tags for" in e for e in errors) == 12 and sum("invalid IOB2" in e for e in errors) == 1
+
+    cfg = _config_with(tmp_path, '[annotator]\n@misc = "test.ForgetfulAnnotator.v1"\npath = "${paths.corpus}/train.spacy"\n')
+    with pytest.raises(LoopError, match="without answering 23 requests"):
+        run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1}), FAST_TRAINING)
+
+
+def _start(python, cfg, corpus, runs, log):
+    env = {**os.environ, "SLOW_GOLD_LOG": str(log)}
+    args = [python, "-m", "spacy_llm_loop", "loop", "--config", str(cfg), "--lang", "tsn", "--corpus", str(corpus),
+            "--runs-dir", str(runs), "--rounds", "2", "--query-size", "24", "--seed-size", "24", "--code", str(HELPERS)]
+    args += [a for k, v in FAST_TRAINING.items() for a in (f"--learner.{k}", str(v))]
+    return subprocess.Popen(args, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _kill_when(proc, condition, timeout=120):
+    start = time.time()
+    while not condition():
+        assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+        assert time.time() - start < timeout, "condition never met"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _lines(path: Path):
+    return path.read_text().split() if path.exists() else []
+
+
+def test_kill_9_anywhere_then_resume(small_corpus, tmp_path, python):
+    cfg = _config_with(tmp_path, '[annotator]\n@misc = "test.SlowLoggingGold.v1"\npath = "${paths.corpus}/train.spacy"\ndelay = 0.1\n')
+    run = tmp_path / "runs" / "tsn-slow-gold-entropy-seed0"
+    answers = run / "round-01" / "annotations.jsonl"
+    logs = [tmp_path / f"requests-{i}.log" for i in range(3)]
+
+    # 1. killed in the middle of annotating round 1
+    proc = _start(python, cfg, small_corpus, tmp_path / "runs", logs[0])
+    _kill_when(proc, lambda: len(_lines(answers)) >= 5)
+    saved = {json.loads(line)["id"] for line in answers.read_text().splitlines() if line.strip().endswith("}")}
+    assert 5 <= len(saved) < 24
+
+    # 2. resumed, then killed while training round 1
+    proc = _start(python, cfg, small_corpus, tmp_path / "runs", logs[1])
+    _kill_when(proc, lambda: (run / "round-01" / "train.log").exists() and (run / "round-01" / "train.log").stat().st_size)
+    assert not set(_lines(logs[1])) & saved, "an answer already on disk was requested again"
+    assert not (run / "round-01" / "model").exists()
+    assert list(run.rglob(".*.tmp-*")), "the kill should have left a work folder behind"
+
+    # 3. resumed to the end
+    proc = _start(python, cfg, small_corpus, tmp_path / "runs", logs[2])
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out.decode()[-3000:]
+    assert _lines(logs[2]) and not set(_lines(logs[2])) & set(_lines(logs[0]) + _lines(logs[1]))
+    result = srsly.read_json(run / "loop.json")
+    assert [r["n_train"] for r in result["rounds"]] == [24, 48, 72]
+    round1 = [s["id"] for s in srsly.read_json(run / "round-01" / "selection.json")["selected"]]
+    assert sorted({json.loads(line)["id"] for line in answers.read_text().splitlines()}) == sorted(round1)
+    assert len(answers.read_text().splitlines()) == 24
+    assert not list(run.rglob(".*.tmp-*")), "work folders of the killed runs are cleaned up"
+    requested = _lines(logs[0]) + _lines(logs[1]) + _lines(logs[2])
+    in_flight = len(requested) - len(set(requested))
+    assert in_flight <= 1, "at most the one request in flight at the kill may be asked again"

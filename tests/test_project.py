@@ -1,0 +1,67 @@
+"""project.yml: its shape, and the `all` workflow end to end on small settings."""
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import srsly
+
+from .conftest import ROOT
+
+SMALL_VARS = {"rounds": 1, "query_size": "24", "seed_size": "24", "max_steps": 120, "eval_frequency": 40,
+              "patience": 200}
+
+
+def project():
+    return srsly.read_yaml(ROOT / "project.yml")
+
+
+def test_sections_in_order_and_commands_complete():
+    keys = list(project())
+    order = ["title", "description", "vars", "env", "directories", "assets", "workflows", "commands"]
+    assert [k for k in keys if k in order] == order
+    for command in project()["commands"]:
+        assert {"name", "help", "script", "deps", "outputs"} <= set(command), command["name"]
+    names = {c["name"] for c in project()["commands"]}
+    assert set(project()["workflows"]["all"]) <= names
+
+
+def test_deps_and_outputs_are_single_paths_after_substitution():
+    from weasel.util import load_project_config
+
+    for command in load_project_config(ROOT)["commands"]:
+        for path in command["deps"] + command["outputs"]:
+            assert ", " not in path and "${" not in path, (command["name"], path)
+
+
+def test_every_command_is_a_cli_command(python):
+    out = subprocess.run([python, "-m", "spacy_llm_loop", "--help"], capture_output=True, text=True, check=True).stdout
+    for command in project()["commands"]:
+        assert command["name"] in out
+        assert f"spacy_llm_loop {command['name']}" in " ".join(command["script"])
+
+
+def test_assets_have_descriptions_and_urls():
+    for asset in project()["assets"]:
+        assert asset["description"] and asset["url"].startswith("https://")
+
+
+@pytest.mark.slow
+def test_all_workflow_end_to_end(small_data_dir, tmp_path, python, monkeypatch):
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(ROOT / "project.yml", root)
+    shutil.copytree(ROOT / "configs", root / "configs")
+    shutil.copytree(ROOT / "components", root / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("MASAKHANER_DIR", str(small_data_dir))
+    args = [python, "-m", "spacy", "project", "run", "all", str(root)]
+    args += [a for k, v in SMALL_VARS.items() for a in (f"--vars.{k}", str(v))]
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=root)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    loop = srsly.read_json(root / "runs" / "tsn-gold-entropy-seed0" / "loop.json")
+    assert len(loop["rounds"]) == 2
+    assert srsly.read_json(root / "baselines" / "tsn-full-seed0" / "metrics.json")["test"]["n_docs"] == 60
+    assert srsly.read_json(root / "metrics" / "evaluate-tsn.json")["n_docs"] == 60
+    report = (root / "reports" / "report.md").read_text()
+    assert "## tsn" in report and (root / "reports" / "learning_curve_tsn.png").exists()
+    assert Path(root / "project.lock").exists()
