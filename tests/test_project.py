@@ -9,7 +9,7 @@ import srsly
 from .conftest import ROOT
 
 SMALL_VARS = {"rounds": 1, "query_size": "24", "seed_size": "24", "max_steps": 120, "eval_frequency": 40,
-              "patience": 200}
+              "patience": 200, "full_max_steps": 120, "full_patience": 200}
 
 
 def project():
@@ -54,14 +54,15 @@ def test_all_workflow_end_to_end(small_data_dir, tmp_path, python, monkeypatch):
     shutil.copytree(ROOT / "configs", root / "configs")
     shutil.copytree(ROOT / "components", root / "components", ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setenv("MASAKHANER_DIR", str(small_data_dir))
-    args = [python, "-m", "spacy", "project", "run", "all", str(root)]
-    args += [a for k, v in SMALL_VARS.items() for a in (f"--vars.{k}", str(v))]
-    proc = subprocess.run(args, capture_output=True, text=True, cwd=root)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for workflow in ("all", "baselines"):
+        args = [python, "-m", "spacy", "project", "run", workflow, str(root)]
+        args += [a for k, v in SMALL_VARS.items() for a in (f"--vars.{k}", str(v))]
+        proc = subprocess.run(args, capture_output=True, text=True, cwd=root)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     loop = srsly.read_json(root / "runs" / "tsn-gold-entropy-seed0" / "loop.json")
     assert len(loop["rounds"]) == 2
     assert srsly.read_json(root / "baselines" / "tsn-full-seed0" / "metrics.json")["test"]["n_docs"] == 60
     assert srsly.read_json(root / "metrics" / "evaluate-tsn.json")["n_docs"] == 60
     report = (root / "reports" / "report.md").read_text()
-    assert "## tsn" in report and (root / "reports" / "learning_curve_tsn.png").exists()
+    assert "## tsn" in report and "Full train data" in report and (root / "reports" / "learning_curve_tsn.png").exists()
     assert Path(root / "project.lock").exists()
