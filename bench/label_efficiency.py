@@ -61,29 +61,34 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
     """Per round: labelled sentences and test entity F1 of each strategy; then the summary lines."""
     f1: Dict[str, Dict[int, List[float]]] = {s: {} for s in opts.strategies}
     sizes: Dict[int, List[int]] = {}
+    aurocs: Dict[int, List[float]] = {}
     for strategy, seed in itertools.product(opts.strategies, opts.seeds):
         path = opts.out / "runs" / f"{lang}-gold-{strategy}-seed{seed}" / "loop.json"
         for r in srsly.read_json(path)["rounds"] if path.exists() else []:
             f1[strategy].setdefault(r["round"], []).append(100 * r["test"]["ents_f"])
             sizes.setdefault(r["round"], []).append(r["n_train"])
+            if r["dev"].get("uncertainty_auroc") is not None:
+                aurocs.setdefault(r["round"], []).append(r["dev"]["uncertainty_auroc"])
     full = [100 * srsly.read_json(p)["test"]["ents_f"]
             for p in sorted((opts.out / "baselines").glob(f"{lang}-full-seed*/metrics.json"))]
     lines = [f"### {lang}", "", "| round | labelled sentences | " + " | ".join(f"{s} F1" for s in opts.strategies)
-             + " | entropy - random |", "|---" * (3 + len(opts.strategies)) + "|"]
+             + " | entropy - random | uncertainty AUROC (dev) |", "|---" * (4 + len(opts.strategies)) + "|"]
     gains = []
     for k in sorted(sizes):
         means = {s: float(np.mean(f1[s][k])) if f1[s].get(k) else float("nan") for s in opts.strategies}
         gain = means.get("entropy", float("nan")) - means.get("random", float("nan"))
         gains += [gain] if k >= 1 else []
         lines.append(f"| {k} | {np.mean(sizes[k]):.0f} | " + " | ".join(mean_sd(f1[s].get(k, [])) for s in opts.strategies)
-                     + f" | {gain:+.2f} |")
+                     + f" | {gain:+.2f} | {np.mean(aurocs.get(k, [float('nan')])):.3f} |")
     last = max(sizes, default=0)
     entropy_last = float(np.mean(f1.get("entropy", {}).get(last, [float("nan")])))
     full_mean = float(np.mean(full)) if full else float("nan")
     return lines + [
         "", f"- full train data, gold labels, converged schedule: {mean_sd(full)}",
         f"- entropy - random, mean over rounds 1-{last}: {np.nanmean(gains) if gains else float('nan'):+.2f} F1",
-        f"- last round with entropy / full data: {100 * entropy_last / full_mean:.1f}%", ""]
+        f"- last round with entropy / full data: {100 * entropy_last / full_mean:.1f}%",
+        "- uncertainty AUROC: how well the learner's mean token entropy on a dev sentence predicts that its "
+        "entities are wrong (any error), mean over the runs of both strategies", ""]
 
 
 def main() -> None:
