@@ -26,6 +26,7 @@ LEARNER_PREFIX = "learner."
 def _setup(code: Optional[Path] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
     logging.getLogger("spacy").propagate = False  # spaCy prints its own log lines
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP request is too many
     if code is not None:
         import_file("user_code", code)
 
@@ -101,6 +102,10 @@ def loop_cli(
     runs_dir: Optional[Path] = typer.Option(None, help="Where run folders go"),
     run_name: Optional[str] = typer.Option(None, help="Run folder name (default <lang>-<annotator>-<strategy>-seed<k>)"),
     gpu_id: Optional[int] = typer.Option(None, help="GPU id, -1 for CPU"),
+    llm_endpoint: str = typer.Option("", help="LLM annotators: an OpenAI-compatible chat completions URL"),
+    llm_model: str = typer.Option("", help="LLM annotators: the model name to request"),
+    budget_usd: str = typer.Option("", help="LLM annotators: stop annotating once this many USD are spent"),
+    budget_tokens: str = typer.Option("", help="LLM annotators: stop annotating after this many tokens"),
     code: Optional[Path] = typer.Option(None, help="Python file with extra registered functions"),
 ) -> None:
     """Run (or resume) the active-learning loop for one language, annotator, strategy and seed."""
@@ -110,7 +115,10 @@ def loop_cli(
     learner, overrides = split_overrides(ctx.args)
     shortcuts = {"loop.lang": lang, "loop.seed": seed, "loop.rounds": rounds, "loop.query_size": query_size,
                  "paths.corpus": corpus, "paths.learner_config": learner_config, "paths.runs": runs_dir,
-                 "loop.run_name": run_name, "loop.gpu_id": gpu_id}
+                 "loop.run_name": run_name, "loop.gpu_id": gpu_id, "annotator.endpoint": llm_endpoint or None,
+                 "annotator.model_name": llm_model or None,
+                 "annotator.budget_usd": float(budget_usd) if budget_usd else None,
+                 "annotator.budget_tokens": int(budget_tokens) if budget_tokens else None}
     overrides.update({k: str(v) if isinstance(v, Path) else v for k, v in shortcuts.items() if v is not None})
     try:
         result = run_loop(config, overrides, learner, annotator=annotator, strategy=strategy,
@@ -140,6 +148,30 @@ def evaluate_cli(
     if output:
         write_json(output, result)
     print(format_table(result, f"{model} on {data}"))
+
+
+@app.command("simulate-llm")
+def simulate_llm_cli(
+    gold: Path = typer.Argument(..., help="Gold corpus the SIMULATED LLM answers from (.spacy, .jsonl or CoNLL)"),
+    port: int = typer.Option(8000, help="Port on 127.0.0.1"),
+    latency: float = typer.Option(0.0, help="Seconds to wait per request"),
+    fault_rate: float = typer.Option(0.0, help="Share of requests that get an injected fault"),
+    log: Optional[Path] = typer.Option(None, help="Write every request received here (JSONL)"),
+) -> None:
+    """Serve a SIMULATED LLM (gold answers, optional faults) on 127.0.0.1 for offline runs of the LLM loop."""
+    import time
+
+    from .simulate.server import SimulatedLLM, SimulatedLLMServer, gold_from
+
+    _setup()
+    simulated = SimulatedLLM(gold_from(gold), fault_rate=fault_rate, latency=latency, log_path=log)
+    with SimulatedLLMServer(simulated, port=port) as server:
+        msg.warn(f"SIMULATED LLM (answers from {gold}, not a language model) at {server.url}; Ctrl-C stops it")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
 
 
 @app.command("report")

@@ -1,4 +1,4 @@
-"""Annotators: who labels the sentences the strategy picked (the gold oracle here; LLMs plug in the same way)."""
-from .base import Annotation, AnnotationRequest, Annotator, annotator_block, ANNOTATOR_NAMES
+"""Annotators: who labels the sentences the strategy picked (the gold oracle, or an LLM through spacy-llm)."""
+from .base import ANNOTATOR_NAMES, Annotation, AnnotationRequest, Annotator, annotator_block
 
 __all__ = ["Annotation", "AnnotationRequest", "Annotator", "annotator_block", "ANNOTATOR_NAMES"]

@@ -1,27 +1,38 @@
 """The annotator interface the loop calls.
 
 An annotator is a registered function (``spacy.registry.misc``) that returns an
-object with a ``name`` (e.g. ``gold`` or ``llm:gpt-4-turbo``) and a
+object with a ``name`` (e.g. ``gold`` or ``gpt-4-turbo``) and a
 ``__call__(requests)`` that yields one :class:`Annotation` per request, in any
 order, as soon as each is ready. The loop writes each annotation to disk as it
-arrives, so an interrupted round never asks for (or pays for) one twice.
+arrives, so an interrupted round never asks for (or pays for) one twice. A
+request left unanswered is asked again when the loop is run again.
+
+Optional, for annotators that need them (the LLM annotator): ``prepare(context)``
+(called once per run with an :class:`AnnotationContext`), ``begin_round(k)``,
+``usage(k)`` (requests, tokens and cost of round ``k``, for the round's metrics)
+and ``budget_exhausted`` (the loop then trains on what it has and stops).
 """
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Protocol, Sequence
 
 from ..data.iob import iob_problems
 
-# Short names used on the command line and in project.yml -> registered names.
-ANNOTATOR_NAMES: Dict[str, str] = {
-    "gold": "spacy-llm-loop.GoldAnnotator.v1",
+# Short names used on the command line and in project.yml -> the loop config's [annotator] block.
+LLM = "spacy-llm-loop.LLMAnnotator.v1"
+ANNOTATOR_BLOCKS: Dict[str, Dict[str, Any]] = {
+    "gold": {"@misc": "spacy-llm-loop.GoldAnnotator.v1", "path": "${paths.corpus}/train.spacy"},
+    **{name: {"@misc": LLM, "name": name, "config": f"configs/annotator-{name}.cfg", "lang": "${loop.lang}"}
+       for name in ("gpt-4-turbo", "claude-3-haiku", "openai-compatible", "ner-v3")},
 }
+ANNOTATOR_NAMES = tuple(ANNOTATOR_BLOCKS)
 
 
 def annotator_block(name: str) -> Dict[str, Any]:
-    """The config block for an annotator's short name."""
-    if name not in ANNOTATOR_NAMES:
+    """The config block for an annotator's short name (a ValueError listing the names if unknown)."""
+    if name not in ANNOTATOR_BLOCKS:
         raise ValueError(f"Unknown annotator '{name}'; choose one of {', '.join(ANNOTATOR_NAMES)}")
-    return {"@misc": ANNOTATOR_NAMES[name]}
+    return dict(ANNOTATOR_BLOCKS[name])
 
 
 @dataclass
@@ -50,6 +61,15 @@ class Annotation:
     def from_dict(cls, data: Dict[str, Any]) -> "Annotation":
         """Inverse of :meth:`to_dict`."""
         return cls(data["id"], data.get("tags"), data["source"], data.get("error"), data.get("meta") or {})
+
+
+@dataclass
+class AnnotationContext:
+    """What a run gives an annotator that wants it (``prepare``): its folder, its gold seed file, its language."""
+
+    run_dir: Path
+    seed_path: Path
+    lang: str
 
 
 class Annotator(Protocol):

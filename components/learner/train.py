@@ -3,6 +3,12 @@
 The best model (by the config's score weights on the dev set) is written to
 ``output_dir`` atomically: an interrupted training leaves nothing there, so a
 resumed loop simply trains again.
+
+By default every training starts from the config (fresh CNN weights, or the
+pretrained transformer checkpoint). With ``init_from`` it continues from a saved
+pipeline instead: every component is sourced from it (spaCy's ``source``
+mechanism), so its weights are the starting point and the optimiser and schedule
+start afresh. On CPU, mixed precision (which needs a GPU) is switched off.
 """
 import logging
 import shutil
@@ -15,6 +21,7 @@ import spacy
 from spacy.training.initialize import init_nlp
 from spacy.training.loop import train as train_nlp
 from spacy.util import load_config
+from thinc.api import Config
 
 from ..fileio import TMP_MARK, atomic_path
 
@@ -32,17 +39,27 @@ def use_device(gpu_id: int) -> None:
 
 def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: PathLike, dev_path: PathLike,
                    seed: int = 0, gpu_id: int = -1, overrides: Optional[Dict[str, Any]] = None,
-                   log_path: Optional[PathLike] = None) -> Dict[str, Any]:
-    """Train and save the best model to ``output_dir``; return ``{"seconds", "dev_score", "steps"}``."""
+                   log_path: Optional[PathLike] = None, init_from: Optional[PathLike] = None) -> Dict[str, Any]:
+    """Train and save the best model to ``output_dir``; return ``{"seconds", "dev_score"}``.
+
+    ``init_from``: a saved pipeline of the same config to continue from (warm start) instead of the config's
+    initial weights.
+    """
     use_device(gpu_id)
     settings = {"paths.train": str(train_path), "paths.dev": str(dev_path), "system.seed": seed,
                 "training.seed": seed, **(overrides or {})}
     config = load_config(config_path, overrides=settings, interpolate=False)
+    if gpu_id < 0:
+        full_precision_on_cpu(config)
+    if init_from is not None:
+        source_components(config, Path(init_from))
     output_dir = Path(output_dir)
     start = time.perf_counter()
     with atomic_path(output_dir) as target, tempfile.TemporaryDirectory(prefix=f".train{TMP_MARK}", dir=output_dir.parent) as work:
         nlp = init_nlp(config, use_gpu=gpu_id)
         log = Path(log_path).open("w", encoding="utf-8") if log_path else None
+        if log and init_from is not None:
+            log.write(f"Continuing from the weights of {init_from}\n")
         try:
             train_nlp(nlp, Path(work), use_gpu=gpu_id, stdout=log or _Null(), stderr=log or _Null())
         finally:
@@ -51,6 +68,26 @@ def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: P
         shutil.move(str(Path(work) / "model-best"), str(target))
     meta = spacy.util.load_meta(output_dir / "meta.json")
     return {"seconds": round(time.perf_counter() - start, 2), "dev_score": meta.get("performance", {}).get("ents_f")}
+
+
+def source_components(config: Config, pipeline: Path) -> Config:
+    """Make every component of ``config``'s pipeline come from the saved ``pipeline`` (in place)."""
+    if not (pipeline / "config.cfg").exists():
+        raise FileNotFoundError(f"cannot continue training from {pipeline}: no saved pipeline there")
+    for name in config["nlp"]["pipeline"]:
+        config["components"][name] = {"source": str(pipeline), "component": name}
+    logger.info("continuing from the weights of %s", pipeline)
+    return config
+
+
+def full_precision_on_cpu(config: Config) -> Config:
+    """Switch off ``mixed_precision`` in every component model that asks for it (in place): it needs a GPU."""
+    for name, block in config.get("components", {}).items():
+        model = block.get("model") if isinstance(block, dict) else None
+        if isinstance(model, dict) and model.get("mixed_precision"):
+            model["mixed_precision"] = False
+            logger.info("components.%s: mixed precision needs a GPU; training in full precision on CPU", name)
+    return config
 
 
 class _Null:

@@ -2,11 +2,11 @@
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
-from ..annotators import gold  # noqa: F401  (registers the gold annotator)
+from ..annotators import gold, llm  # noqa: F401  (registers the annotators)
 from ..strategies import registry as _strategies  # noqa: F401  (registers the strategies)
 from . import seeding  # noqa: F401  (registers the seed samplers)
 from .runner import ActiveLearningLoop
-from .settings import load_loop_config, resolve_loop
+from .settings import MUTABLE_SETTINGS, load_loop_config, resolve_loop
 
 
 def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None,
@@ -18,8 +18,9 @@ def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] 
                               seed_sampler=seed_sampler, seed_size=seed_size)
     settings, sampler, strategy_fn, annotator_fn = resolve_loop(config)
     identity = config.copy()
-    for key in ("rounds", "gpu_id"):
-        identity["loop"].pop(key, None)
+    for setting in MUTABLE_SETTINGS:
+        section, key = setting.split(".")
+        identity.get(section, {}).pop(key, None)
     loop = ActiveLearningLoop(settings, sampler, strategy_fn, annotator_fn,
                               learner_overrides=learner_overrides, config_text=identity.to_str())
     return loop.run_all()

@@ -18,7 +18,7 @@ import spacy
 import srsly
 from spacy.tokens import Doc, DocBin
 
-from ..annotators.base import Annotation, AnnotationRequest, Annotator, validate_annotation
+from ..annotators.base import Annotation, AnnotationContext, AnnotationRequest, Annotator, validate_annotation
 from ..data.corpus import load_docs
 from ..data.docs import bare_copy, doc_tags, get_meta, make_doc, sentence_id, set_task
 from ..data.iob import iob_tagset
@@ -71,14 +71,26 @@ class ActiveLearningLoop:
         """Run (or resume) every round; return the content of ``loop.json``."""
         resumed = self.run.claim(self.identity())
         self.log("%s in %s", "resuming" if resumed else "starting", self.run.root)
+        self._prepare_annotator()
         for k in range(self.settings.rounds + 1):
             if not self.run.record_path(k).exists():
                 if k > 0 and not self._pool(k):
                     self.log("the pool is exhausted after round %d; stopping", k - 1)
                     break
+                if k > 0 and getattr(self.annotator, "budget_exhausted", False):
+                    self.log("the annotation budget is spent; stopping before round %d", k)
+                    break
                 self._round(k)
             self._write_loop_json()
         return srsly.read_json(self.run.loop_json)
+
+    def _prepare_annotator(self) -> None:
+        """Write the gold seed as Prodigy JSONL (the k-shot source) and hand the run's context to the annotator."""
+        seed_path = self.run.root / "seed.jsonl"
+        if not seed_path.exists():
+            write_jsonl(seed_path, (doc_to_task(doc) for doc in self._labelled(0)))
+        if hasattr(self.annotator, "prepare"):
+            self.annotator.prepare(AnnotationContext(self.run.root, seed_path, self.settings.lang))
 
     # -- the labelled set and the pool ------------------------------------------------------
     def seed_ids(self) -> List[str]:
@@ -139,7 +151,7 @@ class ActiveLearningLoop:
                 train_pipeline(self.settings.learner_config, model, train_path=rd / "train.spacy",
                                dev_path=self.settings.corpus / "dev.spacy", seed=self.settings.seed,
                                gpu_id=self.settings.gpu_id, overrides=self.learner_overrides,
-                               log_path=rd / "train.log")
+                               log_path=rd / "train.log", init_from=self._warm_start_from(k))
         with timings.measure("evaluate"):
             scores = self._evaluate(model)
         record = self._record(k, labelled, scores, annotation, timings.data)
@@ -147,6 +159,10 @@ class ActiveLearningLoop:
         self.log("round %d/%d: %d sentences (%d annotated), test entity F1 %.2f, dev %.2f (train %.0fs)",
                  k, self.settings.rounds, record["n_train"], record["n_annotated"], 100 * record["test"]["ents_f"],
                  100 * record["dev"]["ents_f"], timings.data.get("train", 0.0))
+
+    def _warm_start_from(self, k: int) -> Optional[Path]:
+        """With ``loop.warm_start``, round ``k >= 1`` continues from round ``k-1``'s model; else None (retrain)."""
+        return self.run.round_dir(k - 1) / "model" if self.settings.warm_start and k > 0 else None
 
     def _select(self, k: int, timings: "_Timings") -> Dict[str, Any]:
         rd = self.run.round_dir(k)
@@ -201,6 +217,8 @@ class ActiveLearningLoop:
         done = {record["id"] for record in log.records}
         requests = [AnnotationRequest(sid, [t.text for t in self.by_id[sid]]) for sid in wanted if sid not in done]
         tagset = iob_tagset()
+        if hasattr(self.annotator, "begin_round"):
+            self.annotator.begin_round(k)
         if requests:
             self.log("round %d/%d: requesting %d annotations from '%s' (%d already on disk)", k,
                      self.settings.rounds, len(requests), self.annotator.name, len(done))
@@ -213,21 +231,33 @@ class ActiveLearningLoop:
                                        annotation.id)
                         continue
                     log.append(validate_annotation(annotation, len(request.words), tagset).to_dict())
-            if pending:
+            if pending and getattr(self.annotator, "budget_exhausted", False):
+                self.log("round %d/%d: the annotation budget is spent; %d selected sentences stay unlabelled, "
+                         "training on what there is", k, self.settings.rounds, len(pending))
+            elif pending:
                 raise LoopError(f"annotator '{self.annotator.name}' returned without answering {len(pending)} "
                                 f"requests (e.g. {sorted(pending)[:3]}); run the loop again to ask for those only")
-        return self._annotation_summary(wanted, log.records)
+        summary = self._annotation_summary(wanted, log.records)
+        if hasattr(self.annotator, "usage"):
+            summary["usage"] = self.annotator.usage(k)
+        return summary
 
     def _annotation_summary(self, wanted: List[str], records: List[Dict[str, Any]]) -> Dict[str, Any]:
         received = [r for r in records if r["tags"] is not None]
         errors: Dict[str, int] = {}
+        problems: Dict[str, int] = {}
         for r in records:
             if r["tags"] is None:
                 reason = str(r.get("error") or "unknown").split(":")[0]
                 errors[reason] = errors.get(reason, 0) + 1
+            for name, count in ((r.get("meta") or {}).get("problems") or {}).items():
+                problems[name] = problems.get(name, 0) + count
         quality = tag_agreement([doc_tags(self.by_id[r["id"]]) for r in received], [r["tags"] for r in received])
         return {"n_requested": len(wanted), "n_received": len(received), "n_dropped": len(records) - len(received),
-                "drop_reasons": errors, "token_accuracy": quality["token_accuracy"], "ents_f": quality["ents_f"]}
+                "n_unanswered": len(set(wanted) - {r["id"] for r in records}),
+                "n_repaired": sum(bool((r.get("meta") or {}).get("repairs")) for r in received),
+                "drop_reasons": errors, "problems": problems, "token_accuracy": quality["token_accuracy"],
+                "ents_f": quality["ents_f"]}
 
     def _write_labelled(self, rd: Path, docs: List[Doc]) -> None:
         if not (rd / "labelled.jsonl").exists():

@@ -15,13 +15,15 @@ from typing import Any, Dict, Optional, Tuple, Union
 from spacy.util import load_config, registry
 from thinc.api import Config
 
-from ..annotators.base import ANNOTATOR_NAMES, Annotator
+from ..annotators.base import Annotator, annotator_block
 from ..data.corpus import check_lang
 from ..strategies.base import QuerySize, Strategy
 from ..strategies.registry import strategy_block
 from .seeding import SEED_SAMPLER_NAMES, SeedSampler, seed_sampler_block
 
-ANNOTATOR_DEFAULT_ARGS: Dict[str, Dict[str, Any]] = {"gold": {"path": "${paths.corpus}/train.spacy"}}
+# Settings that may change when a run is resumed (they do not change what the run is).
+MUTABLE_SETTINGS = ("loop.rounds", "loop.gpu_id", "annotator.budget_usd", "annotator.budget_tokens",
+                    "annotator.concurrency", "annotator.batch_size")
 
 
 @dataclass
@@ -37,27 +39,30 @@ class LoopSettings:
     corpus: Path
     learner_config: Path
     runs: Path
+    warm_start: bool = False  # round k >= 1 trains on from round k-1's model, not from the config
 
 
 def load_loop_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None, *,
                      annotator: Optional[str] = None, strategy: Optional[str] = None,
                      seed_sampler: Optional[str] = None, seed_size: Optional[str] = None) -> Config:
-    """Load ``path`` with dotted ``overrides``, then apply the short-name shortcuts and interpolate."""
+    """Load ``path``, swap in the blocks of the short names, then apply dotted ``overrides`` and interpolate.
+
+    Overrides come last, so ``--annotator gpt-4-turbo --annotator.budget_usd 5`` sets the budget of the
+    swapped-in block.
+    """
     overrides = dict(overrides or {})
     if "loop.lang" in overrides and "paths.corpus" not in overrides:
         overrides["paths.corpus"] = f"corpus/{overrides['loop.lang']}"
-    config = load_config(path, overrides=overrides, interpolate=False)
+    config = load_config(path, interpolate=False)
     if annotator:
-        if annotator not in ANNOTATOR_NAMES:
-            raise ValueError(f"Unknown annotator '{annotator}'; choose one of {', '.join(ANNOTATOR_NAMES)}")
-        config["annotator"] = {"@misc": ANNOTATOR_NAMES[annotator], **ANNOTATOR_DEFAULT_ARGS.get(annotator, {})}
+        config["annotator"] = annotator_block(annotator)
     if strategy:
         config["strategy"] = strategy_block(strategy)
     if seed_sampler or seed_size:
         current = config.get("seed_set", {})
         name = seed_sampler or _short_name(current.get("@misc", ""))
         config["seed_set"] = seed_sampler_block(name, seed_size or current.get("size", "5%"))
-    return config.interpolate()
+    return Config().from_str(config.to_str(), overrides=overrides, interpolate=True)
 
 
 def _short_name(registered: str) -> str:
@@ -71,6 +76,7 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
         lang=check_lang(loop["lang"]), rounds=int(loop["rounds"]), query_size=QuerySize.parse(loop["query_size"]),
         seed=int(loop["seed"]), gpu_id=int(loop.get("gpu_id", -1)), run_name=loop.get("run_name") or None,
         corpus=Path(paths["corpus"]), learner_config=Path(paths["learner_config"]), runs=Path(paths["runs"]),
+        warm_start=bool(loop.get("warm_start", False)),
     )
     if settings.rounds < 0:
         raise ValueError(f"loop.rounds must be 0 or more, got {settings.rounds}")

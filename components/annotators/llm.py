@@ -1,0 +1,160 @@
+"""The LLM annotator: a spacy-llm pipeline (one ``llm`` component) labels the selected sentences.
+
+The pipeline comes from an annotator config (``configs/annotator-*.cfg``: a
+spaCy config whose ``llm`` component has a task, e.g. ``spacy-llm-loop.TokenNER.v1``
+or spacy-llm's ``spacy.NER.v3``, and a model, e.g. ``spacy-llm-loop.OpenAIChat.v1``).
+For a run, :meth:`LLMAnnotator.prepare` fills in what belongs to the run: the
+k-shot examples (the run's gold seed), the usage ledger (``<run>/llm-usage.jsonl``),
+the shared prompt cache, and the budget. Each answer becomes an
+:class:`~.base.Annotation` with its provenance in ``meta`` (model, prompt hash,
+request id, cache hit, problems, repairs). A request that got no answer (retries
+ran out, budget spent) yields nothing, so the loop asks for it again next time;
+a sentence the API refused or the parser dropped is answered with ``tags=None``
+and the reason.
+"""
+import logging
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
+
+import spacy
+from spacy.language import Language
+from spacy.util import load_config, registry
+
+from ..data.docs import doc_tags, make_doc
+from ..llm.models import registry as _models  # noqa: F401  (registers the models)
+from ..llm.models.ledger import summarize
+from ..llm.pricing import cost_usd, price_for
+from ..llm.tasks.token_ner import examples as _examples, registry as _tasks  # noqa: F401  (registers the task)
+from ..llm.tasks.token_ner.task import RESULT_KEY
+from .base import Annotation, AnnotationContext, AnnotationRequest
+
+logger = logging.getLogger(__name__)
+ID_KEY = "annotation_request_id"
+NOT_ANSWERED = ("transient", "budget", "auth")
+OUR_PREFIX = "spacy-llm-loop."
+
+
+class LLMAnnotator:
+    """Labels requests with the ``llm`` pipeline built from ``config`` (see the module docstring)."""
+
+    def __init__(self, name: str, config: str, lang: str, *, batch_size: int = 64,
+                 cache_path: Optional[str] = "cache/llm.sqlite", overrides: Optional[Dict[str, Any]] = None,
+                 examples_from_seed: bool = True) -> None:
+        self.name = name
+        self.config_path = Path(config)
+        self.lang = lang
+        self.batch_size = batch_size
+        self.cache_path = cache_path
+        self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        self.examples_from_seed = examples_from_seed
+        self.nlp: Optional[Language] = None
+        self.budget_exhausted = False
+        self.round = 0
+        self.prepare(None)  # builds the pipeline now, so a missing key fails at start
+
+    @property
+    def model(self) -> Any:
+        """The ``llm`` component's model."""
+        return self._llm()._model
+
+    def _llm(self) -> Any:
+        assert self.nlp is not None
+        return self.nlp.get_pipe("llm")
+
+    def prepare(self, context: Optional[AnnotationContext]) -> None:
+        """(Re)build the pipeline for a run: examples from its seed, its ledger and budget, the cache."""
+        config = load_config(self.config_path, interpolate=False)
+        llm = config["components"]["llm"]
+        settings: Dict[str, Any] = {}
+        if "lang" in llm["task"] or llm["task"].get("@llm_tasks", "").startswith(OUR_PREFIX):
+            settings["components.llm.task.lang"] = self.lang
+        examples = llm["task"].get("examples") or {}
+        if context and self.examples_from_seed and examples.get("@misc", "").startswith(OUR_PREFIX):
+            settings["components.llm.task.examples.path"] = str(context.seed_path)
+        if llm["model"].get("@llm_models", "").startswith(OUR_PREFIX):
+            settings["components.llm.model.cache_path"] = self.cache_path
+            if context:
+                settings["components.llm.model.ledger_path"] = str(context.run_dir / "llm-usage.jsonl")
+            settings.update({f"components.llm.model.{k}": v for k, v in self.overrides.items()})
+        if not llm["task"].get("@llm_tasks", "").startswith(OUR_PREFIX):  # read failures from the saved IO
+            settings["components.llm.save_io"] = True
+        config = load_config(self.config_path, overrides=settings, interpolate=True)
+        self.nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+        budget = getattr(self.model, "budget", None)
+        self.budget_exhausted = bool(budget and _spent(budget))
+
+    def begin_round(self, k: int) -> None:
+        """Tag the ledger records that follow with round ``k``."""
+        self.round = k
+        if hasattr(self.model, "context"):
+            self.model.context = {"round": k}
+
+    def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
+        """Yield an :class:`Annotation` for every request answered (in batches, as they finish)."""
+        assert self.nlp is not None
+        docs = []
+        for request in requests:
+            doc = make_doc(self.nlp.vocab, request.words)
+            doc.user_data[ID_KEY] = request.id
+            docs.append(doc)
+        unanswered: Dict[str, int] = {}
+        for doc in self.nlp.pipe(docs, batch_size=self.batch_size):
+            annotation, kind = self._annotation(doc)
+            if annotation is None:
+                unanswered[kind] = unanswered.get(kind, 0) + 1
+                continue
+            yield annotation
+        if unanswered.get("budget"):
+            self.budget_exhausted = True
+        if unanswered:
+            logger.warning("%s: %s requests got no answer (%s); they will be asked again", self.name,
+                           sum(unanswered.values()), unanswered)
+
+    def _annotation(self, doc: Any) -> Tuple[Optional[Annotation], str]:
+        model = getattr(self.model, "name", self.name)
+        source = f"llm:{model}"
+        result = doc.user_data.get(RESULT_KEY)
+        if result is None:  # a task of spacy-llm's own (e.g. spacy.NER.v3): read doc.ents
+            io = doc.user_data.get("llm_io", {}).get("llm", {})
+            if io and not "".join(io.get("response", [])).strip():
+                return None, "transient"
+            return Annotation(doc.user_data[ID_KEY], doc_tags(doc), source, meta={"model": model}), ""
+        kind = result.get("error_kind")
+        if kind in NOT_ANSWERED:
+            return None, kind
+        meta = {"model": model, **{k: result.get(k) for k in ("prompt_hash", "request_id", "cached")},
+                "problems": result["problems"], "repairs": result["repairs"]}
+        return Annotation(doc.user_data[ID_KEY], result["tags"], source, error=result["error"], meta=meta), ""
+
+    def usage(self, k: Optional[int] = None) -> Dict[str, Any]:
+        """Requests, retries, errors, cache hits, tokens and cost from the ledger (of round ``k`` if given)."""
+        ledger = getattr(self.model, "ledger", None)
+        if ledger is None:
+            return {}
+        records = [r for r in ledger.records if k is None or (r.get("context") or {}).get("round") == k]
+        summary = summarize(records)
+        price = price_for(self.name) or price_for(getattr(self.model, "name", ""))
+        summary["cost_usd"] = round(cost_usd(price, summary["input_tokens"], summary["output_tokens"]), 6) if price else None
+        return summary
+
+
+def _spent(budget: Any) -> bool:
+    return bool((budget.max_usd is not None and budget.spent_usd >= budget.max_usd)
+                or (budget.max_tokens is not None and budget.spent_tokens >= budget.max_tokens))
+
+
+@registry.misc("spacy-llm-loop.LLMAnnotator.v1")
+def make_llm_annotator(name: str, config: str, lang: str, batch_size: int = 64,
+                       cache_path: Optional[str] = "cache/llm.sqlite", endpoint: Optional[str] = None,
+                       model_name: Optional[str] = None, concurrency: Optional[int] = None,
+                       budget_usd: Optional[float] = None, budget_tokens: Optional[int] = None,
+                       examples_from_seed: bool = True) -> LLMAnnotator:
+    """An LLM annotator from the spacy-llm pipeline config ``config``.
+
+    name: the annotator's short name (run folders, ``meta.source = llm:<name>``).
+    endpoint, model_name, concurrency, budget_usd, budget_tokens: set on the config's model.
+    """
+    overrides = {"endpoint": endpoint, "name": model_name, "concurrency": concurrency,
+                 "budget_usd": budget_usd, "budget_tokens": budget_tokens}
+    return LLMAnnotator(name, config, lang, batch_size=batch_size, cache_path=cache_path, overrides=overrides,
+                        examples_from_seed=examples_from_seed)

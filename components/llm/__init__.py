@@ -1,0 +1,1 @@
+"""The LLM annotator: spacy-llm tasks and models registered under ``spacy-llm-loop.`` names."""

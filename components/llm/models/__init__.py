@@ -1,0 +1,1 @@
+"""spacy-llm models (registered in ``llm_models``): concurrent, cached, rate-limited chat clients."""

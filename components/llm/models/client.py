@@ -1,0 +1,187 @@
+"""A spacy-llm model that sends chat requests in parallel, politely and accountably.
+
+spacy-llm's own REST models send chat requests one at a time. :class:`ChatModel`
+sends the prompts of a batch concurrently (at most ``concurrency`` in flight),
+keeps client-side limits on requests and tokens per minute, retries 429, 5xx,
+timeouts and dropped connections with exponential backoff and jitter (honouring
+``Retry-After``), and returns the answers in input order. Every prompt is first
+looked up in the persistent :class:`~.cache.PromptCache`; every attempt is written
+to the :class:`~.ledger.UsageLedger`; a :class:`~.budget.Budget` can refuse to send.
+A prompt that gets no answer yields an empty :class:`~.response.LLMResponse` whose
+``info`` says why, so one failure never costs the rest of the batch.
+"""
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, Iterable, List, Optional
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from ...errors import LoopError
+from ..tokens import count_tokens
+from .budget import Budget
+from .cache import PromptCache, cache_key
+from .ledger import UsageLedger
+from .providers import Answer, Provider, error_message, retry_after
+from .ratelimit import RateLimiter
+from .response import LLMResponse
+
+logger = logging.getLogger(__name__)
+
+
+class TransientError(Exception):
+    """A failure worth another try; ``retry_after`` is the server's requested pause, if any."""
+
+    def __init__(self, message: str, retry_after: Optional[float] = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RequestFailed(Exception):
+    """A request that will not be answered: ``kind`` is ``transient`` (tries ran out), ``rejected`` or ``auth``."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class _WaitRetryAfter:
+    """Tenacity wait: the server's ``Retry-After`` when given (capped), else exponential backoff with jitter."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.maximum = maximum
+        self.backoff = wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
+
+    def __call__(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        asked = getattr(error, "retry_after", None)
+        return min(asked, self.maximum) if asked is not None else self.backoff(state)
+
+
+class ChatModel:
+    """Concurrent, cached, rate-limited chat completions (see the module docstring)."""
+
+    def __init__(self, provider: Provider, *, name: str, url: str, params: Dict[str, Any], api_key: Optional[str],
+                 concurrency: int = 8, requests_per_minute: Optional[int] = None,
+                 tokens_per_minute: Optional[int] = None, max_tries: int = 6, interval: float = 1.0,
+                 max_wait: float = 60.0, timeout: float = 60.0, cache: Optional[PromptCache] = None,
+                 ledger: Optional[UsageLedger] = None, budget: Optional[Budget] = None,
+                 context_length: Optional[int] = None) -> None:
+        if concurrency < 1 or max_tries < 1:
+            raise ValueError("concurrency and max_tries must be at least 1")
+        self.provider, self.name, self.url, self.params = provider, name, url, dict(params)
+        self._api_key = api_key
+        self.concurrency, self.max_tries, self.interval, self.max_wait = concurrency, max_tries, interval, max_wait
+        self.limiter = RateLimiter(requests_per_minute, tokens_per_minute)
+        self.cache, self.ledger, self.budget = cache, ledger or UsageLedger(), budget
+        self.context: Dict[str, Any] = {}
+        self._context_length = context_length
+        self._client = httpx.Client(timeout=httpx.Timeout(timeout),
+                                    limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency))
+
+    def __repr__(self) -> str:
+        return f"ChatModel(provider={self.provider.name!r}, name={self.name!r}, concurrency={self.concurrency})"
+
+    @property
+    def context_length(self) -> Optional[int]:
+        """The model's context window in tokens (spacy-llm asks; the TokenNER task never needs sharding)."""
+        return self._context_length
+
+    def __call__(self, prompts: Iterable[Iterable[str]]) -> Iterable[Iterable[str]]:
+        """Answer every prompt (one list per doc, as spacy-llm passes them), in the same nesting and order."""
+        nested = [list(p) for p in prompts]
+        answers = iter(self.complete([p for group in nested for p in group]))
+        return [[next(answers) for _ in group] for group in nested]
+
+    def complete(self, prompts: List[str]) -> List[LLMResponse]:
+        """One :class:`LLMResponse` per prompt, in order; requests run concurrently."""
+        if not prompts:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(prompts))) as pool:
+            answers = list(pool.map(self._complete, prompts))
+        refused = [a for a in answers if a.info.get("error_kind") == "auth"]
+        if refused:
+            raise LoopError(f"{self.provider.name} refused the credentials for model '{self.name}' "
+                            f"({refused[0].error}); check the API key variable")
+        return answers
+
+    def _complete(self, prompt: str) -> LLMResponse:
+        key = cache_key(self.provider.name, self.name, self.params, prompt)
+        info: Dict[str, Any] = {"model": self.name, "prompt_hash": key[:16]}
+        cached = self.cache.get(key) if self.cache else None
+        if cached is not None:
+            self._log(info, outcome="cache_hit", cache="hit", request_id=cached["request_id"], **cached["usage"])
+            return LLMResponse(cached["text"], **info, cached=True, request_id=cached["request_id"])
+        estimate = {"input_tokens": count_tokens(prompt), "output_tokens": 0}
+        estimate["output_tokens"] = int(self.params.get("max_tokens") or min(estimate["input_tokens"], 4096))
+        if self.budget is not None and not self.budget.reserve(**estimate):
+            self._log(info, outcome="budget_refused", cache="miss", error="budget")
+            return LLMResponse.failure("budget", "not sent: the run's budget is spent", **info)
+        answer: Optional[Answer] = None
+        try:
+            answer = self._send(prompt, info, sum(estimate.values()))
+        except RequestFailed as err:
+            return LLMResponse.failure(err.kind, str(err), **info)
+        finally:
+            if self.budget is not None:
+                usage = {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens} if answer else None
+                self.budget.settle(estimate, usage)
+        usage = {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens}
+        if self.cache is not None:
+            self.cache.put(key, self.name, answer.text, usage, answer.request_id)
+        return LLMResponse(answer.text, **info, cached=False, request_id=answer.request_id,
+                           finish_reason=answer.finish_reason)
+
+    def _send(self, prompt: str, info: Dict[str, Any], tokens: int) -> Answer:
+        retrying = Retrying(stop=stop_after_attempt(self.max_tries), wait=_WaitRetryAfter(self.interval, self.max_wait),
+                            retry=retry_if_exception_type(TransientError), reraise=True)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._send_once(prompt, info, tokens, attempt.retry_state.attempt_number)
+        except TransientError as err:
+            raise RequestFailed("transient", f"gave up after {self.max_tries} tries: {err}") from None
+        raise AssertionError("unreachable")
+
+    def _send_once(self, prompt: str, info: Dict[str, Any], tokens: int, attempt: int) -> Answer:
+        self.limiter.acquire(tokens)
+        body = self.provider.body(self.name, prompt, self.params)
+        start = time.perf_counter()
+        last = attempt >= self.max_tries
+        record = dict(info, attempt=attempt, cache="miss")
+        try:
+            response = self._client.post(self.url, headers=self.provider.headers(self._api_key), json=body)
+        except httpx.TimeoutException:
+            self._log(record, outcome="failed" if last else "retry", error="timeout", latency_s=_since(start))
+            raise TransientError("timeout") from None
+        except httpx.TransportError as err:
+            self._log(record, outcome="failed" if last else "retry", error=f"connection: {type(err).__name__}",
+                      latency_s=_since(start))
+            raise TransientError(f"connection error ({type(err).__name__})") from None
+        latency = _since(start)
+        if response.status_code != 200:
+            kind, message = error_message(response.status_code, response.text)
+            if response.status_code in (401, 403):
+                kind = "auth"
+            outcome = ("failed" if last else "retry") if kind == "transient" else kind
+            self._log(record, outcome=outcome, status=response.status_code, error=message, latency_s=latency)
+            if kind == "transient":
+                raise TransientError(message, retry_after(response.headers))
+            raise RequestFailed(kind, message)
+        try:
+            answer = self.provider.answer(response.json(), response.headers)
+        except (ValueError, KeyError, IndexError, TypeError):
+            self._log(record, outcome="failed" if last else "retry", status=200, error="malformed reply",
+                      latency_s=latency)
+            raise TransientError("malformed reply body") from None
+        self._log(record, outcome="ok", status=200, latency_s=latency, input_tokens=answer.input_tokens,
+                  output_tokens=answer.output_tokens, request_id=answer.request_id)
+        return answer
+
+    def _log(self, info: Dict[str, Any], **fields: Any) -> None:
+        self.ledger.append(provider=self.provider.name, **info, **fields, context=dict(self.context))
+
+
+def _since(start: float) -> float:
+    return round(time.perf_counter() - start, 4)

@@ -1,0 +1,110 @@
+"""Chat APIs as data: where to send a prompt, how to wrap it, and how to read the answer and its usage.
+
+``openai``: OpenAI's ``/v1/chat/completions``, which vLLM, Ollama, the llama.cpp
+server and Azure OpenAI also speak. ``anthropic``: Anthropic's ``/v1/messages``.
+"""
+import email.utils
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+OPENAI_URL = "https://api.openai.com/v1/chat/completions"
+ANTHROPIC_URL = "https://api.anthropic.com/v1/messages"
+ANTHROPIC_VERSION = "2023-06-01"
+# Statuses worth another try: rate limited, server errors, Anthropic's "overloaded".
+TRANSIENT_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one successful API call returned."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    request_id: Optional[str]
+    finish_reason: Optional[str]
+
+
+class Provider:
+    """Base: subclasses say how to build the request and read the answer."""
+
+    name = "base"
+
+    def headers(self, key: Optional[str]) -> Dict[str, str]:
+        """HTTP headers (credentials included; never logged)."""
+        raise NotImplementedError
+
+    def body(self, model: str, prompt: str, params: Mapping[str, Any]) -> Dict[str, Any]:
+        """The JSON body for one user prompt."""
+        raise NotImplementedError
+
+    def answer(self, data: Mapping[str, Any], headers: Mapping[str, str]) -> Answer:
+        """Read the reply; a ``KeyError``/``IndexError``/``TypeError`` means a malformed reply."""
+        raise NotImplementedError
+
+
+class OpenAIChat(Provider):
+    """OpenAI chat completions (and compatible servers); ``json_mode`` sets ``response_format``."""
+
+    name = "openai"
+
+    def headers(self, key: Optional[str]) -> Dict[str, str]:
+        return {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+
+    def body(self, model: str, prompt: str, params: Mapping[str, Any]) -> Dict[str, Any]:
+        extra = {k: v for k, v in params.items() if k != "json_mode"}
+        if params.get("json_mode"):
+            extra["response_format"] = {"type": "json_object"}
+        return {"model": model, "messages": [{"role": "user", "content": prompt}], **extra}
+
+    def answer(self, data: Mapping[str, Any], headers: Mapping[str, str]) -> Answer:
+        choice = data["choices"][0]
+        usage = data.get("usage") or {}
+        return Answer(text=choice["message"]["content"] or "", input_tokens=int(usage.get("prompt_tokens") or 0),
+                      output_tokens=int(usage.get("completion_tokens") or 0),
+                      request_id=data.get("id") or headers.get("x-request-id"), finish_reason=choice.get("finish_reason"))
+
+
+class AnthropicMessages(Provider):
+    """Anthropic's Messages API (``max_tokens`` is required; default 4096)."""
+
+    name = "anthropic"
+
+    def headers(self, key: Optional[str]) -> Dict[str, str]:
+        return {"Content-Type": "application/json", "anthropic-version": ANTHROPIC_VERSION, "x-api-key": key or ""}
+
+    def body(self, model: str, prompt: str, params: Mapping[str, Any]) -> Dict[str, Any]:
+        extra = {k: v for k, v in params.items() if k != "json_mode"}
+        extra.setdefault("max_tokens", 4096)
+        return {"model": model, "messages": [{"role": "user", "content": prompt}], **extra}
+
+    def answer(self, data: Mapping[str, Any], headers: Mapping[str, str]) -> Answer:
+        text = "".join(block.get("text", "") for block in data["content"] if block.get("type") == "text")
+        usage = data.get("usage") or {}
+        return Answer(text=text, input_tokens=int(usage.get("input_tokens") or 0),
+                      output_tokens=int(usage.get("output_tokens") or 0),
+                      request_id=data.get("id") or headers.get("request-id"), finish_reason=data.get("stop_reason"))
+
+
+def retry_after(headers: Mapping[str, str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds to wait from ``Retry-After`` (seconds or an HTTP date) or ``retry-after-ms``; None if absent."""
+    if headers.get("retry-after-ms"):
+        try:
+            return max(float(headers["retry-after-ms"]) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(parsed.timestamp() - (now or time.time()), 0.0) if parsed else None
+
+
+def error_message(status: int, text: str) -> Tuple[str, str]:
+    """``(kind, message)`` for an HTTP error: kind ``transient`` or ``rejected``; the body cut short."""
+    kind = "transient" if status in TRANSIENT_STATUSES else "rejected"
+    return kind, f"HTTP {status}: {' '.join(text.split())[:200]}"

@@ -1,0 +1,115 @@
+"""Registered models (``llm_models``): OpenAI chat, any OpenAI-compatible server, Anthropic Claude.
+
+Keys come only from environment variables, named in the config (``api_key_env``);
+a missing key fails when the model is built, naming the variable. No request is
+made at construction (stock ``spacy.GPT-4.v3`` calls api.openai.com/v1/models
+even when ``endpoint`` is set; these never call a host other than ``endpoint``).
+"""
+import os
+from typing import Any, Dict, List, Optional
+
+from spacy_llm.registry import registry
+
+from ..pricing import price_for
+from .budget import Budget
+from .cache import PromptCache
+from .client import ChatModel
+from .ledger import UsageLedger
+from .providers import ANTHROPIC_URL, OPENAI_URL, AnthropicMessages, OpenAIChat, Provider
+
+
+def read_key(variable: Optional[str], required: bool, model: str) -> Optional[str]:
+    """The API key in ``$variable``; a ValueError naming the variable if it is required and unset."""
+    key = os.environ.get(variable) if variable else None
+    if required and not key:
+        raise ValueError(f"Model '{model}' needs an API key: set the environment variable {variable or '(api_key_env)'} "
+                         "(keys are read from the environment only, never from config files)")
+    return key
+
+
+def build_model(provider: Provider, *, name: str, config: Dict[str, Any], url: str, api_key_env: Optional[str],
+                require_key: bool, concurrency: int, requests_per_minute: Optional[int],
+                tokens_per_minute: Optional[int], max_tries: int, interval: float, max_wait: float, timeout: float,
+                cache_path: Optional[str], ledger_path: Optional[str], budget_usd: Optional[float],
+                budget_tokens: Optional[int], price_per_1k: Optional[List[float]],
+                context_length: Optional[int]) -> ChatModel:
+    """A :class:`ChatModel` with its cache, ledger and budget (shared by the registered factories)."""
+    key = read_key(api_key_env, require_key, name)
+    ledger = UsageLedger(ledger_path)
+    budget = None
+    if budget_usd is not None or budget_tokens is not None:
+        price = price_for(name, tuple(price_per_1k) if price_per_1k else None)  # type: ignore[arg-type]
+        budget = Budget(budget_usd, budget_tokens, price)
+        budget.add_past(ledger.records)
+    return ChatModel(provider, name=name, url=url, params=config, api_key=key, concurrency=concurrency,
+                     requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
+                     max_tries=max_tries, interval=interval, max_wait=max_wait, timeout=timeout,
+                     cache=PromptCache(cache_path) if cache_path else None, ledger=ledger, budget=budget,
+                     context_length=context_length)
+
+
+@registry.llm_models("spacy-llm-loop.OpenAIChat.v1")
+def make_openai_chat(
+    name: str = "gpt-4-turbo",
+    config: Dict[str, Any] = {"temperature": 0.1, "json_mode": True},
+    endpoint: Optional[str] = None,
+    api_key_env: Optional[str] = "OPENAI_API_KEY",
+    require_key: Optional[bool] = None,
+    concurrency: int = 8,
+    requests_per_minute: Optional[int] = 500,
+    tokens_per_minute: Optional[int] = 300000,
+    max_tries: int = 6,
+    interval: float = 1.0,
+    max_wait: float = 60.0,
+    timeout: float = 60.0,
+    cache_path: Optional[str] = None,
+    ledger_path: Optional[str] = None,
+    budget_usd: Optional[float] = None,
+    budget_tokens: Optional[int] = None,
+    price_per_1k: Optional[List[float]] = None,
+    context_length: Optional[int] = 128000,
+) -> ChatModel:
+    """OpenAI chat completions (GPT-4-Turbo by default) or, with ``endpoint``, any OpenAI-compatible server.
+
+    config: request parameters (``temperature``, ``max_tokens``, ``seed`` ...); ``json_mode`` sets
+        ``response_format: json_object``.
+    require_key: default true for api.openai.com, false when ``endpoint`` is set (local servers).
+    cache_path: SQLite prompt cache; ledger_path: JSONL usage ledger; budget_*: refuse requests past it.
+    price_per_1k: ``[input, output]`` USD per 1K tokens when the model is not in the price list.
+    """
+    required = endpoint is None if require_key is None else require_key
+    return build_model(OpenAIChat(), name=name, config=config, url=endpoint or OPENAI_URL, api_key_env=api_key_env,
+                       require_key=required, concurrency=concurrency, requests_per_minute=requests_per_minute,
+                       tokens_per_minute=tokens_per_minute, max_tries=max_tries, interval=interval,
+                       max_wait=max_wait, timeout=timeout, cache_path=cache_path, ledger_path=ledger_path,
+                       budget_usd=budget_usd, budget_tokens=budget_tokens, price_per_1k=price_per_1k,
+                       context_length=context_length)
+
+
+@registry.llm_models("spacy-llm-loop.AnthropicChat.v1")
+def make_anthropic_chat(
+    name: str = "claude-3-haiku-20240307",
+    config: Dict[str, Any] = {"temperature": 0.1, "max_tokens": 4096},
+    endpoint: Optional[str] = None,
+    api_key_env: Optional[str] = "ANTHROPIC_API_KEY",
+    concurrency: int = 8,
+    requests_per_minute: Optional[int] = 50,
+    tokens_per_minute: Optional[int] = 50000,
+    max_tries: int = 6,
+    interval: float = 1.0,
+    max_wait: float = 60.0,
+    timeout: float = 60.0,
+    cache_path: Optional[str] = None,
+    ledger_path: Optional[str] = None,
+    budget_usd: Optional[float] = None,
+    budget_tokens: Optional[int] = None,
+    price_per_1k: Optional[List[float]] = None,
+    context_length: Optional[int] = 200000,
+) -> ChatModel:
+    """Anthropic Claude through the Messages API (Claude 3 Haiku by default, the paper's third candidate)."""
+    return build_model(AnthropicMessages(), name=name, config=config, url=endpoint or ANTHROPIC_URL,
+                       api_key_env=api_key_env, require_key=True, concurrency=concurrency,
+                       requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
+                       max_tries=max_tries, interval=interval, max_wait=max_wait, timeout=timeout,
+                       cache_path=cache_path, ledger_path=ledger_path, budget_usd=budget_usd,
+                       budget_tokens=budget_tokens, price_per_1k=price_per_1k, context_length=context_length)

@@ -1,0 +1,1 @@
+"""spacy-llm tasks (registered in ``llm_tasks``)."""

@@ -1,0 +1,1 @@
+"""Simulated stand-ins for paid services (named as such wherever they appear)."""

@@ -1,0 +1,193 @@
+"""A SIMULATED LLM: a local OpenAI- and Anthropic-compatible HTTP server that answers from gold labels.
+
+It exists so the real HTTP client, retry, cache, ledger and parsing code can be
+driven offline (tests, benchmarks, demos). It is not a language model: it looks
+the prompt's sentences up in a gold corpus and answers with their gold tags (all
+``O`` for a sentence it does not know), in the format the prompt asks for: the
+TokenNER JSON (``spacy-llm-loop.TokenNER.v1``) or spacy-llm's ``spacy.NER.v3``
+list. It can wait ``latency`` seconds per request and inject faults at a given
+rate: 429 with Retry-After, 500, 503, timeouts, truncated JSON, skipped tokens,
+extra tokens, tags outside the schema and reordered records. Every request it
+receives is written to its request log, which is how tests prove what was asked.
+"""
+import json
+import logging
+import random
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from ..data.corpus import load_docs
+from ..data.docs import doc_tags
+from ..data.iob import iob_to_spans
+from ..llm.tokens import count_tokens
+
+logger = logging.getLogger(__name__)
+
+FAULTS: Tuple[str, ...] = ("429", "500", "503", "timeout", "truncated", "skip_token", "extra_token",
+                           "unknown_tag", "reorder")
+_TOKEN_NER_INPUT = re.compile(r"Input: (\{.*\})\s*\nOutput:\s*$", re.DOTALL)
+_NER_V3_INPUT = re.compile(r"Paragraph: (.*)\nAnswer:\s*$", re.DOTALL)
+
+
+class SimulatedLLM:
+    """The server's behaviour, separate from HTTP so it can be tested and reused."""
+
+    def __init__(self, gold: Dict[Tuple[str, ...], List[str]], *, fault_rate: float = 0.0,
+                 faults: Sequence[str] = FAULTS, latency: float = 0.0, timeout_sleep: float = 2.0,
+                 retry_after: float = 0.05, seed: int = 0, log_path: Optional[Union[str, Path]] = None) -> None:
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; choose from {FAULTS}")
+        self.gold, self.fault_rate, self.faults = gold, fault_rate, tuple(faults)
+        self.latency, self.timeout_sleep, self.retry_after = latency, timeout_sleep, retry_after
+        self.by_text = {" ".join(tokens): tags for tokens, tags in gold.items()}
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.log: List[Dict[str, Any]] = []
+        self.log_path = Path(log_path) if log_path else None
+
+    def _record(self, entry: Dict[str, Any]) -> None:
+        with self._lock:
+            self.log.append(entry)
+            if self.log_path:
+                with self.log_path.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+    def handle(self, prompt: str) -> Tuple[int, str, Dict[str, str]]:
+        """``(status, answer text or error body, headers)`` for one prompt; may sleep (latency, timeouts)."""
+        with self._lock:
+            n = len(self.log)
+            fault = self._rng.choice(self.faults) if self.faults and self._rng.random() < self.fault_rate else None
+        sentences, kind = parse_prompt(prompt)
+        self._record({"n": n, "time": time.time(), "kind": kind, "fault": fault,
+                      "sentences": [" ".join(tokens) for tokens in sentences]})
+        if self.latency:
+            time.sleep(self.latency)
+        if fault == "timeout":
+            time.sleep(self.timeout_sleep)
+        if fault in ("429", "500", "503"):
+            headers = {"Retry-After": str(self.retry_after)} if fault == "429" else {}
+            return int(fault), json.dumps({"error": {"message": f"simulated {fault}"}}), headers
+        if kind == "ner.v3":
+            return 200, self._ner_v3_answer(sentences[0]), {}
+        return 200, self._token_ner_answer(sentences, fault), {}
+
+    def tags_for(self, tokens: Sequence[str]) -> List[str]:
+        """Gold tags of a known sentence, else all ``O``."""
+        return list(self.gold.get(tuple(tokens)) or self.by_text.get(" ".join(tokens)) or ["O"] * len(tokens))
+
+    def _token_ner_answer(self, sentences: List[List[str]], fault: Optional[str]) -> str:
+        records = [{"id": i + 1, "output": [[t, g] for t, g in zip(tokens, self.tags_for(tokens))]}
+                   for i, tokens in enumerate(sentences)]
+        target = records[0]["output"] if records else []
+        if fault == "skip_token" and len(target) > 1:
+            del target[len(target) // 2]
+        elif fault == "extra_token" and target:
+            target.append([".", "O"])
+        elif fault == "unknown_tag" and target:
+            target[0][1] = "B-EVENT"
+        elif fault == "reorder":
+            records.reverse()
+        text = json.dumps({"sentences": records}, ensure_ascii=False)
+        return text[: max(len(text) * 2 // 3, 1)] if fault == "truncated" else text
+
+    def _ner_v3_answer(self, tokens: List[str]) -> str:
+        tags = self.tags_for(tokens)
+        lines = [f"{i}. {' '.join(tokens[s:e])} | True | {label} | is a {label} entity"
+                 for i, (s, e, label) in enumerate(iob_to_spans(tags), start=1)]
+        return "\n".join(lines)
+
+
+def parse_prompt(prompt: str) -> Tuple[List[List[str]], str]:
+    """The token lists a prompt asks about, and its kind (``token_ner``, ``ner.v3`` or ``unknown``)."""
+    head, _, last = prompt.rpartition("\nInput: ")
+    match = _TOKEN_NER_INPUT.match("Input: " + last) if head else None
+    if match:
+        try:
+            payload = json.loads(match.group(1))
+            return [list(s["tokens"]) for s in payload["sentences"]], "token_ner"
+        except (ValueError, KeyError, TypeError):
+            pass
+    match = _NER_V3_INPUT.match("Paragraph: " + prompt.rpartition("Paragraph: ")[2])
+    if match and "Paragraph: " in prompt:
+        return [match.group(1).strip().split(" ")], "ner.v3"
+    return [], "unknown"
+
+
+def gold_from(path: Union[str, Path]) -> Dict[Tuple[str, ...], List[str]]:
+    """``{tokens: tags}`` from a gold corpus (.spacy, Prodigy .jsonl or CoNLL)."""
+    return {tuple(t.text for t in doc): doc_tags(doc) for doc in load_docs(path)}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    simulated: SimulatedLLM
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+            prompt = body["messages"][-1]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            return self._send(400, {"error": {"message": "expected a chat request with messages"}})
+        status, text, headers = self.simulated.handle(prompt)
+        if status != 200:
+            return self._send(status, json.loads(text), headers)
+        usage_in, usage_out = count_tokens(prompt), count_tokens(text)
+        n = len(self.simulated.log)
+        if self.path.rstrip("/").endswith("/messages"):
+            reply = {"id": f"sim-msg-{n}", "type": "message", "role": "assistant", "stop_reason": "end_turn",
+                     "content": [{"type": "text", "text": text}],
+                     "usage": {"input_tokens": usage_in, "output_tokens": usage_out}}
+        else:
+            reply = {"id": f"sim-chatcmpl-{n}", "object": "chat.completion", "model": body.get("model"),
+                     "choices": [{"index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": text}}],
+                     "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out,
+                               "total_tokens": usage_in + usage_out}}
+        self._send(200, reply)
+
+    def _send(self, status: int, payload: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        try:
+            self.send_response(status)
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a simulated timeout)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        logger.debug("simulated LLM: " + format, *args)
+
+
+class SimulatedLLMServer:
+    """Serves a :class:`SimulatedLLM` on ``127.0.0.1`` in a background thread; a context manager."""
+
+    def __init__(self, simulated: SimulatedLLM, host: str = "127.0.0.1", port: int = 0) -> None:
+        handler = type("Handler", (_Handler,), {"simulated": simulated})
+        self.simulated = simulated
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The OpenAI-compatible chat completions URL."""
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/v1/chat/completions"
+
+    def __enter__(self) -> "SimulatedLLMServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,167 @@
+"""The TokenNER response parser: a table of responses (every failure mode the recorded outputs contain)."""
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from spacy_llm_loop.data.iob import iob_problems, iob_tagset
+from spacy_llm_loop.llm.tasks.token_ner.parser import PROBLEMS, parse_response
+
+from .conftest import DATA_DIR
+
+TAGSET = iob_tagset()
+S1 = ["UMandla", "uhambele", "eThekwini", "."]
+T1 = ["B-PER", "O", "B-LOC", "O"]
+S2 = ["Ngo", "2019", "kwa", "Sasol"]
+T2 = ["O", "B-DATE", "O", "B-ORG"]
+LLM_DIR = DATA_DIR.parent / "llm-annotations"
+
+
+def pairs(words: List[str], tags: List[str]) -> List[List[str]]:
+    return [[w, t] for w, t in zip(words, tags)]
+
+
+def answer(*outputs: Any, ids: Optional[List[int]] = None) -> str:
+    ids = ids or list(range(1, len(outputs) + 1))
+    return json.dumps({"sentences": [{"id": i, "output": o} for i, o in zip(ids, outputs)]}, ensure_ascii=False)
+
+
+GOOD = answer(pairs(S1, T1), pairs(S2, T2))
+
+# (name, response, expected tags for S1 and S2 under "drop", problems of S1 and S2)
+TABLE = [
+    ("valid", GOOD, [T1, T2], [{}, {}]),
+    ("code fence", f"```json\n{GOOD}\n```", [T1, T2], [{}, {}]),
+    ("prose around", f"Here you are:\n{GOOD}\nHope this helps.", [T1, T2], [{}, {}]),
+    ("reordered records", answer(pairs(S2, T2), pairs(S1, T1), ids=[2, 1]), [T1, T2], [{}, {}]),
+    ("ids as strings", GOOD.replace('"id": 1', '"id": "1"').replace('"id": 2', '"id": "2"'), [T1, T2], [{}, {}]),
+    ("empty response", "", [None, None], [{"request_failed": 1}, {"request_failed": 1}]),
+    ("no JSON at all", "I cannot help with that.", [None, None], [{"invalid_json": 1}, {"invalid_json": 1}]),
+    ("truncated in sentence 2", GOOD[: GOOD.index("Sasol") - 3], [T1, None], [{}, {"truncated_json": 1}]),
+    ("missing sentence", answer(pairs(S1, T1)), [T1, None], [{}, {"missing_sentence": 1}]),
+    ("trailing comma (invalid JSON)", GOOD[:-2] + ",]}", [None, None],
+     [{"invalid_json": 1}, {"invalid_json": 1}]),
+    ("skipped token", answer(pairs(S1, T1)[:3], pairs(S2, T2)), [None, T2], [{"length_mismatch": 1}, {}]),
+    ("extra token", answer(pairs(S1, T1) + [["!", "O"]], pairs(S2, T2)), [None, T2], [{"length_mismatch": 1}, {}]),
+    ("token differs", answer([["Mandla", "B-PER"]] + pairs(S1, T1)[1:], pairs(S2, T2)), [None, T2],
+     [{"token_mismatch": 1}, {}]),
+    ("tag outside the schema", answer(pairs(S1, ["B-EVENT", "O", "B-LOC", "O"]), pairs(S2, T2)), [None, T2],
+     [{"unknown_tag": 1}, {}]),
+    ("two tags in one", answer(pairs(S1, ["B-PER", "O", "B-LOC, I-ORG", "O"]), pairs(S2, T2)), [None, T2],
+     [{"unknown_tag": 1}, {}]),
+    ("punctuation as tag", answer(pairs(S1, T1[:3] + ["."]), pairs(S2, T2)), [None, T2], [{"unknown_tag": 1}, {}]),
+    ("I- after O", answer(pairs(S1, ["I-PER", "O", "B-LOC", "O"]), pairs(S2, T2)), [None, T2],
+     [{"invalid_iob": 1}, {}]),
+    ("one-element item", answer(pairs(S1, T1)[:3] + [["."]], pairs(S2, T2)), [None, T2],
+     [{"malformed_item": 1}, {}]),
+    ("two tokens in one item", answer(pairs(S1, T1)[:1] + [["uhambele", "eThekwini", "O"]] + pairs(S1, T1)[3:],
+                                      pairs(S2, T2)), [None, T2], [{"malformed_item": 1}, {}]),
+]
+
+
+@pytest.mark.parametrize("name,response,expected,problems", TABLE, ids=[row[0] for row in TABLE])
+def test_drop_policy(name: str, response: str, expected, problems: List[Dict[str, int]]) -> None:
+    results = parse_response(response, [S1, S2], TAGSET, "drop")
+    assert [r.tags for r in results] == expected
+    for result, wanted in zip(results, problems):
+        assert set(result.problems) == set(wanted), (name, result.problems)
+        for problem, count in wanted.items():
+            assert result.problems[problem] >= count
+        assert (result.tags is None) == bool(result.error)
+        assert result.tags is not None or result.repairs == []  # a dropped sentence carries no repairs
+
+
+@pytest.mark.parametrize("name,response,expected,problems", TABLE, ids=[row[0] for row in TABLE])
+def test_repair_policy_records_every_repair(name: str, response: str, expected, problems) -> None:
+    """Under ``repair`` every sentence kept is valid IOB2 of the input's length, and every change is recorded."""
+    results = parse_response(response, [S1, S2], TAGSET, "repair")
+    for result, words, wanted in zip(results, [S1, S2], problems):
+        assert set(result.problems) == set(wanted), (name, result.problems)
+        if result.tags is None:
+            assert result.error and set(result.problems) & {"request_failed", "truncated_json", "missing_sentence",
+                                                             "invalid_json", "length_mismatch"}
+            continue
+        assert len(result.tags) == len(words)
+        assert set(result.tags) <= set(TAGSET) and not iob_problems(result.tags)
+        assert bool(result.repairs) == bool(result.problems)
+
+
+@pytest.mark.parametrize("response,tags", [
+    (answer(pairs(S1, ["I-PER", "O", "B-LOC", "O"])), ["B-PER", "O", "B-LOC", "O"]),
+    (answer(pairs(S1, ["b-per", "O", "B_LOC", "O"])), ["B-PER", "O", "B-LOC", "O"]),
+    (answer(pairs(S1, ["B-EVENT", "O", "B-LOC", "O"])), ["O", "O", "B-LOC", "O"]),
+    (answer(pairs(S1, T1)[:1] + [["x", "O"]] + pairs(S1, T1)[1:]), T1),             # extra token ignored
+    (json.dumps({"output": pairs(S1, T1)}), T1),                                    # single record, no list
+    (json.dumps(pairs(S1, T1)), T1),                                                # bare pair list
+])
+def test_repairs_single_sentence(response: str, tags: List[str]) -> None:
+    [result] = parse_response(response, [S1], TAGSET, "repair")
+    assert result.tags == tags
+
+
+def test_skipped_token_read_as_o_when_enough_aligns() -> None:
+    [result] = parse_response(answer(pairs(S1, T1)[:3]), [S1], TAGSET, "repair", min_aligned=0.75)
+    assert result.tags == ["B-PER", "O", "B-LOC", "O"]
+    assert result.problems == {"length_mismatch": 1} and "read as 'O'" in result.repairs[0]
+
+
+def test_badly_misaligned_output_is_dropped_even_under_repair() -> None:
+    [result] = parse_response(answer([["a", "O"], ["b", "O"]]), [S1], TAGSET, "repair")
+    assert result.tags is None and "length_mismatch" in result.error
+
+
+def test_unknown_policy_refused() -> None:
+    with pytest.raises(ValueError, match="on_error"):
+        parse_response(GOOD, [S1, S2], TAGSET, "ignore")  # type: ignore[arg-type]
+
+
+def _recorded() -> List[Any]:
+    cases = []
+    for path in sorted(LLM_DIR.glob("*/*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for key, record in data.items():
+            if isinstance(record, dict) and "pred" in record:
+                cases += [(f"{path.parent.name}/{path.stem}/{key}/{i}", record["tokens"], record["true"], pred)
+                          for i, pred in enumerate(record["pred"])]
+    return cases
+
+
+@pytest.mark.skipif(not LLM_DIR.exists(), reason="recorded LLM annotations not found next to MASAKHANER_DIR")
+@pytest.mark.parametrize("policy", ["drop", "repair"])
+def test_every_recorded_output_is_accounted_for(policy: str) -> None:
+    """All ~4,000 real outputs in ../shared: none crashes the parser; length and schema problems are all counted."""
+    cases = _recorded()
+    assert len(cases) > 3900  # 8 files x 50 sentences x 10 runs, a few runs missing
+    counts = {problem: 0 for problem in PROBLEMS}
+    kept = 0
+    for name, tokens, gold, pred in cases:
+        [result] = parse_response(json.dumps({"sentences": [{"id": 1, "output": pred}]}), [tokens], TAGSET, policy)
+        well_formed = [item for item in pred if isinstance(item, list) and len(item) == 2]
+        if len(pred) != len(tokens):  # (an item holding two tokens is counted as malformed)
+            assert {"length_mismatch", "malformed_item"} & set(result.problems), name
+        if any(item[1] not in TAGSET for item in well_formed):
+            assert "unknown_tag" in result.problems, name
+        if len(well_formed) != len(pred):
+            assert "malformed_item" in result.problems, name
+        if result.tags is None:
+            assert result.error, name
+        else:
+            kept += 1
+            assert len(result.tags) == len(tokens) and not iob_problems(result.tags), name
+            if policy == "drop":  # nothing kept under "drop" differs from what the model said
+                assert not result.problems and result.tags == [item[1] for item in pred], name
+        for problem, count in result.problems.items():
+            counts[problem] += count
+    assert counts["length_mismatch"] > 0 and counts["unknown_tag"] > 0 and counts["malformed_item"] > 0
+    assert 0 < kept <= len(cases)
+
+
+def test_recorded_gpt4_outputs_mostly_parse(tmp_path: Path) -> None:
+    """The paper reports GPT-4-Turbo's outputs as nearly always well formed; the parser agrees on tsn/zul."""
+    if not LLM_DIR.exists():
+        pytest.skip("recorded LLM annotations not found")
+    cases = [c for c in _recorded() if c[0].startswith(("gpt-4-turbo/tsn", "gpt-4-turbo/zul"))]
+    dropped = sum(parse_response(json.dumps({"sentences": [{"id": 1, "output": pred}]}), [tokens], TAGSET,
+                                 "drop")[0].tags is None for _, tokens, _, pred in cases)
+    assert dropped / len(cases) < 0.1
