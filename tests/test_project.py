@@ -66,3 +66,16 @@ def test_all_workflow_end_to_end(small_data_dir, tmp_path, python, monkeypatch):
     report = (root / "reports" / "report.md").read_text()
     assert "## tsn" in report and "Full train data" in report and (root / "reports" / "learning_curve_tsn.png").exists()
     assert Path(root / "project.lock").exists()
+
+    # the LLM annotator through the project's vars, against the local SIMULATED LLM server
+    from spacy_llm_loop.simulate.server import SimulatedLLM, SimulatedLLMServer, gold_from
+
+    with SimulatedLLMServer(SimulatedLLM(gold_from(root / "corpus" / "tsn" / "train.spacy"))) as server:
+        args = [python, "-m", "spacy", "project", "run", "loop", str(root), "--vars.annotator", "openai-compatible",
+                "--vars.llm_endpoint", server.url, "--vars.budget_usd", "1.0", "--vars.llm_model", "gpt-4o-mini"]
+        args += [a for k, v in SMALL_VARS.items() for a in (f"--vars.{k}", str(v))]
+        proc = subprocess.run(args, capture_output=True, text=True, cwd=root)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    llm_run = srsly.read_json(root / "runs" / "tsn-openai-compatible-entropy-seed0" / "loop.json")
+    annotation = llm_run["rounds"][1]["annotation"]
+    assert annotation["n_received"] == 24 and annotation["usage"]["cost_usd"] > 0  # priced as gpt-4o-mini

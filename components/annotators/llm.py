@@ -13,6 +13,7 @@ a sentence the API refused or the parser dropped is answered with ``tags=None``
 and the reason.
 """
 import logging
+import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
@@ -29,6 +30,8 @@ from ..llm.tasks.token_ner.task import RESULT_KEY
 from .base import Annotation, AnnotationContext, AnnotationRequest
 
 logger = logging.getLogger(__name__)
+# spacy-llm merges sharded docs with Doc.from_docs, which warns about our request id in user_data (kept anyway).
+warnings.filterwarnings("ignore", message=r"\[W102\].*annotation_request_id")
 ID_KEY = "annotation_request_id"
 NOT_ANSWERED = ("transient", "budget", "auth")
 OUR_PREFIX = "spacy-llm-loop."
@@ -116,8 +119,11 @@ class LLMAnnotator:
         result = doc.user_data.get(RESULT_KEY)
         if result is None:  # a task of spacy-llm's own (e.g. spacy.NER.v3): read doc.ents
             io = doc.user_data.get("llm_io", {}).get("llm", {})
-            if io and not "".join(io.get("response", [])).strip():
-                return None, "transient"
+            prompts = io.get("prompt", [])
+            failed = getattr(self.model, "failed", {})
+            kinds = [failed[p] for p in ([prompts] if isinstance(prompts, str) else prompts) if p in failed]
+            if kinds:
+                return None, kinds[0]
             return Annotation(doc.user_data[ID_KEY], doc_tags(doc), source, meta={"model": model}), ""
         kind = result.get("error_kind")
         if kind in NOT_ANSWERED:

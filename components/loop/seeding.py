@@ -6,7 +6,7 @@ random (topped up with random sentences if too few qualify). ``RandomSeed``
 draws uniformly.
 """
 import random
-from typing import Dict, List, Protocol, Sequence
+from typing import Dict, List, Protocol, Sequence, Union
 
 from spacy.tokens import Doc
 from spacy.util import registry
@@ -45,7 +45,7 @@ class RandomSeed:
 
     name = "random"
 
-    def __init__(self, size: str) -> None:
+    def __init__(self, size: Union[str, int, float]) -> None:
         self.size = QuerySize.parse(size)
 
     def n_items(self, n_docs: int) -> int:
@@ -64,7 +64,7 @@ class EntityRichSeed(RandomSeed):
 
     name = "entity-rich"
 
-    def __init__(self, size: str, min_share: float = 0.05, max_share: float = 0.5) -> None:
+    def __init__(self, size: Union[str, int, float], min_share: float = 0.05, max_share: float = 0.5) -> None:
         super().__init__(size)
         self.min_share, self.max_share = min_share, max_share
 
@@ -80,12 +80,12 @@ class EntityRichSeed(RandomSeed):
 
 
 @registry.misc("spacy-llm-loop.RandomSeed.v1")
-def make_random_seed(size: str = "5%") -> RandomSeed:
+def make_random_seed(size: Union[str, int, float] = "5%") -> RandomSeed:
     """Uniform random seed set of ``size`` (``5%``, ``0.05`` or a count)."""
     return RandomSeed(size)
 
 
 @registry.misc("spacy-llm-loop.EntityRichSeed.v1")
-def make_entity_rich_seed(size: str = "5%", min_share: float = 0.05, max_share: float = 0.5) -> EntityRichSeed:
+def make_entity_rich_seed(size: Union[str, int, float] = "5%", min_share: float = 0.05, max_share: float = 0.5) -> EntityRichSeed:
     """The paper's entity-rich seed sampler."""
     return EntityRichSeed(size, min_share, max_share)

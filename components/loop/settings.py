@@ -23,7 +23,7 @@ from .seeding import SEED_SAMPLER_NAMES, SeedSampler, seed_sampler_block
 
 # Settings that may change when a run is resumed (they do not change what the run is).
 MUTABLE_SETTINGS = ("loop.rounds", "loop.gpu_id", "annotator.budget_usd", "annotator.budget_tokens",
-                    "annotator.concurrency", "annotator.batch_size")
+                    "annotator.concurrency", "annotator.batch_size", "annotator.endpoint", "annotator.cache_path")
 
 
 @dataclass

@@ -48,6 +48,7 @@ class SimulatedLLM:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.log: List[Dict[str, Any]] = []
+        self.answered: List[int] = []  # log positions of the requests whose 200 answer was delivered
         self.log_path = Path(log_path) if log_path else None
 
     def _record(self, entry: Dict[str, Any]) -> None:
@@ -58,7 +59,10 @@ class SimulatedLLM:
                     f.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
     def handle(self, prompt: str) -> Tuple[int, str, Dict[str, str]]:
-        """``(status, answer text or error body, headers)`` for one prompt; may sleep (latency, timeouts)."""
+        """``(status, answer text or error body, headers)`` for one prompt; may sleep (latency, timeouts).
+
+        ``headers["x-request-id"]`` is ``sim-<n>``, ``n`` the request's position in the log.
+        """
         with self._lock:
             n = len(self.log)
             fault = self._rng.choice(self.faults) if self.faults and self._rng.random() < self.fault_rate else None
@@ -69,12 +73,14 @@ class SimulatedLLM:
             time.sleep(self.latency)
         if fault == "timeout":
             time.sleep(self.timeout_sleep)
+        headers = {"x-request-id": f"sim-{n}"}
         if fault in ("429", "500", "503"):
-            headers = {"Retry-After": str(self.retry_after)} if fault == "429" else {}
+            if fault == "429":
+                headers["Retry-After"] = str(self.retry_after)
             return int(fault), json.dumps({"error": {"message": f"simulated {fault}"}}), headers
         if kind == "ner.v3":
-            return 200, self._ner_v3_answer(sentences[0]), {}
-        return 200, self._token_ner_answer(sentences, fault), {}
+            return 200, self._ner_v3_answer(sentences[0]), headers
+        return 200, self._token_ner_answer(sentences, fault), headers
 
     def tags_for(self, tokens: Sequence[str]) -> List[str]:
         """Gold tags of a known sentence, else all ``O``."""
@@ -138,7 +144,7 @@ class _Handler(BaseHTTPRequestHandler):
         if status != 200:
             return self._send(status, json.loads(text), headers)
         usage_in, usage_out = count_tokens(prompt), count_tokens(text)
-        n = len(self.simulated.log)
+        n = headers["x-request-id"].split("-")[-1]
         if self.path.rstrip("/").endswith("/messages"):
             reply = {"id": f"sim-msg-{n}", "type": "message", "role": "assistant", "stop_reason": "end_turn",
                      "content": [{"type": "text", "text": text}],
@@ -149,9 +155,11 @@ class _Handler(BaseHTTPRequestHandler):
                                   "message": {"role": "assistant", "content": text}}],
                      "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out,
                                "total_tokens": usage_in + usage_out}}
-        self._send(200, reply)
+        if self._send(200, reply, headers):
+            with self.simulated._lock:
+                self.simulated.answered.append(int(n))
 
-    def _send(self, status: int, payload: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
+    def _send(self, status: int, payload: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> bool:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         try:
             self.send_response(status)
@@ -161,8 +169,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+            self.wfile.flush()
+            return True
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (a simulated timeout)
+            return False  # the client gave up (a simulated timeout)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         logger.debug("simulated LLM: " + format, *args)

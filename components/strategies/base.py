@@ -9,7 +9,7 @@ whole pool, so logs explain each choice.
 import math
 import re
 from dataclasses import dataclass, field
-from typing import AbstractSet, List, Literal, Optional, Protocol, Sequence
+from typing import AbstractSet, List, Literal, Optional, Protocol, Sequence, Union
 
 import numpy as np
 from spacy.tokens import Doc
@@ -35,7 +35,7 @@ class QuerySize:
             raise ValueError(f"Invalid query size {self.value} ({self.unit})")
 
     @classmethod
-    def parse(cls, text: str) -> "QuerySize":
+    def parse(cls, text: Union[str, int, float]) -> "QuerySize":
         """``"5%"`` or ``"0.05"`` -> fraction, ``"200"`` -> count, ``"4000tok"`` -> token budget."""
         text = str(text).strip().lower()
         match = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*(%|tok|tokens)?", text)

@@ -76,6 +76,7 @@ class ChatModel:
         self.limiter = RateLimiter(requests_per_minute, tokens_per_minute)
         self.cache, self.ledger, self.budget = cache, ledger or UsageLedger(), budget
         self.context: Dict[str, Any] = {}
+        self.failed: Dict[str, str] = {}  # prompt -> error kind, for prompts that got no answer (see complete)
         self._context_length = context_length
         self._client = httpx.Client(timeout=httpx.Timeout(timeout),
                                     limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency))
@@ -100,6 +101,11 @@ class ChatModel:
             return []
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(prompts))) as pool:
             answers = list(pool.map(self._complete, prompts))
+        for prompt, answer in zip(prompts, answers):  # so callers of stock spacy-llm tasks can tell "no answer"
+            if answer.info.get("error_kind"):          # from "an empty answer" (the str a task sees is "" for both)
+                self.failed[prompt] = answer.info["error_kind"]
+            else:
+                self.failed.pop(prompt, None)
         refused = [a for a in answers if a.info.get("error_kind") == "auth"]
         if refused:
             raise LoopError(f"{self.provider.name} refused the credentials for model '{self.name}' "
