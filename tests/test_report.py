@@ -22,8 +22,8 @@ def test_report_groups_seeds_and_draws_curves(tmp_path):
     srsly.write_json(baselines / "zul-full-seed0" / "metrics.json", {"test": {"ents_f": 0.75}})
     written = write_report(runs, baselines, out)
     text = (out / "report.md").read_text()
-    assert "| gold | entropy | 2 | 300 | 71.00 ± 1.41 | 2 |" in text
-    assert "| gold | random | 1 | 200 | 55.00 ± 0.00 | 1 |" in text
+    assert "| gold | entropy | cnn | 2 | 300 | 71.00 ± 1.41 | 2 |" in text
+    assert "| gold | random | cnn | 1 | 200 | 55.00 ± 0.00 | 1 |" in text
     assert "Full train data, gold labels: **75.00**" in text and "AfroXLMR-large, published" in text
     png = out / "learning_curve_zul.png"
     assert png in written and png.read_bytes()[:4] == b"\x89PNG"

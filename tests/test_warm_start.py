@@ -46,8 +46,9 @@ def test_loop_warm_start_continues_each_round(small_corpus, tmp_path):
     settings = {"loop.lang": "tsn", "paths.corpus": str(small_corpus), "paths.runs": str(tmp_path), "loop.rounds": 1,
                 "loop.query_size": "24", "seed_set.size": "24", "loop.warm_start": True}
     result = run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING)
-    run = tmp_path / "tsn-gold-entropy-seed0"
+    run = tmp_path / "tsn-gold-entropy-warm-seed0"
     assert [r["n_train"] for r in result["rounds"]] == [24, 48]
+    assert result["warm_start"] is True and result["learner"] == "cnn"
     assert "warm_start = true" in srsly.read_json(run / "run.json")["loop_config"]
     assert not (run / "round-00" / "train.log").read_text().startswith("Continuing")
     first = (run / "round-01" / "train.log").read_text().splitlines()[0]

@@ -32,7 +32,7 @@ from ..strategies.base import Selection, Strategy
 from ..uncertainty.component import install_extensions
 from ..uncertainty.measures import DOC_MEASURES
 from .seeding import SeedSampler
-from .settings import LoopSettings, run_name
+from .settings import LoopSettings, learner_name, run_name
 from .state import RunFolder, file_digest, read_scores
 
 logger = logging.getLogger(__name__)
@@ -285,7 +285,7 @@ class ActiveLearningLoop:
         write_json(self.run.loop_json, {
             "lang": s.lang, "annotator": self.annotator.name, "strategy": self.strategy.name, "seed": s.seed,
             "query_size": str(s.query_size), "seed_set": self.sampler.name, "learner_config": str(s.learner_config),
-            "run": self.name, "rounds": self.run.records()})
+            "learner": learner_name(s), "warm_start": s.warm_start, "run": self.name, "rounds": self.run.records()})
 
 
 def _score_record(doc: Doc) -> Dict[str, Any]:

@@ -85,6 +85,20 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
 
 
 def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy) -> str:
-    """``<lang>-<annotator>-<strategy>-seed<k>`` (or ``loop.run_name``), safe as a folder name."""
-    name = settings.run_name or f"{settings.lang}-{annotator.name}-{strategy.name}-seed{settings.seed}"
+    """``<lang>-<annotator>-<strategy>[-<learner>][-warm]-seed<k>`` (or ``loop.run_name``), safe as a folder name.
+
+    The learner part is left out for the default CNN learner (``configs/learner-cnn.cfg``).
+    """
+    parts = [settings.lang, annotator.name, strategy.name]
+    if learner_name(settings) != "cnn":
+        parts.append(learner_name(settings))
+    if settings.warm_start:
+        parts.append("warm")
+    name = settings.run_name or "-".join(parts + [f"seed{settings.seed}"])
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def learner_name(settings: LoopSettings) -> str:
+    """The learner config's short name: ``cnn`` for ``learner-cnn.cfg``, ``trf`` for ``learner-trf.cfg``."""
+    stem = settings.learner_config.stem
+    return stem[len("learner-"):] if stem.startswith("learner-") else stem

@@ -13,11 +13,12 @@ PUBLISHED = Path(__file__).parent.parent / "resources" / "published_f1.csv"
 
 @dataclass
 class Curve:
-    """One (lang, annotator, strategy) group: per round, the labelled-set size and test F1 of each seed."""
+    """One (lang, annotator, strategy, learner) group: per round, the labelled-set size and test F1 of each seed."""
 
     lang: str
     annotator: str
     strategy: str
+    learner: str = "cnn"
     seeds: List[int] = field(default_factory=list)
     n_train: Dict[int, List[int]] = field(default_factory=lambda: defaultdict(list))
     f1: Dict[int, List[float]] = field(default_factory=lambda: defaultdict(list))
@@ -25,7 +26,8 @@ class Curve:
     @property
     def label(self) -> str:
         """Legend text."""
-        return f"{self.strategy} ({self.annotator})"
+        learner = "" if self.learner == "cnn" else f", {self.learner}"
+        return f"{self.strategy} ({self.annotator}{learner})"
 
     def rounds(self) -> List[int]:
         """Rounds that at least one seed finished."""
@@ -37,12 +39,13 @@ class Curve:
         return float(np.mean(self.n_train[k])), float(f1.mean()), float(f1.std(ddof=1) if len(f1) > 1 else 0.0), len(f1)
 
 
-def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str], Curve]:
-    """Every ``runs/*/loop.json``, grouped by language, annotator and strategy."""
-    curves: Dict[Tuple[str, str, str], Curve] = {}
+def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
+    """Every ``runs/*/loop.json``, grouped by language, annotator, strategy and learner (with ``warm``)."""
+    curves: Dict[Tuple[str, str, str, str], Curve] = {}
     for path in sorted(Path(runs_dir).glob("*/loop.json")):
         run = srsly.read_json(path)
-        key = (run["lang"], run["annotator"], run["strategy"])
+        learner = run.get("learner", "cnn") + ("-warm" if run.get("warm_start") else "")
+        key = (run["lang"], run["annotator"], run["strategy"], learner)
         curve = curves.setdefault(key, Curve(*key))
         curve.seeds.append(run["seed"])
         for record in run["rounds"]:

@@ -44,11 +44,13 @@ def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float],
     sota = published_f1(lang)
     if sota is not None:
         lines.append(f"- AfroXLMR-large, published (MasakhaNER 2.0 authors): {sota:.1f}.")
-    lines += ["", "| annotator | strategy | round | labelled | test entity F1 (mean ± sd) | seeds |", "|---|---|---|---|---|---|"]
+    lines += ["", "| annotator | strategy | learner | round | labelled | test entity F1 (mean ± sd) | seeds |",
+              "|---|---|---|---|---|---|---|"]
     for curve in curves:
         for k in curve.rounds():
             n, mean, sd, n_seeds = curve.stats(k)
-            lines.append(f"| {curve.annotator} | {curve.strategy} | {k} | {n:.0f} | {mean:.2f} ± {sd:.2f} | {n_seeds} |")
+            lines.append(f"| {curve.annotator} | {curve.strategy} | {curve.learner} | {k} | {n:.0f} | "
+                         f"{mean:.2f} ± {sd:.2f} | {n_seeds} |")
     return lines + [""]
 
 
@@ -57,7 +59,7 @@ def write_report(runs_dir: Path, baselines_dir: Path, output: Path) -> List[Path
     curves = collect_runs(runs_dir)
     full = collect_full_data(baselines_dir)
     by_lang: Dict[str, List[Curve]] = {}
-    for (lang, _, _), curve in sorted(curves.items()):
+    for (lang, *_), curve in sorted(curves.items()):
         by_lang.setdefault(lang, []).append(curve)
     written: List[Path] = []
     lines = ["# Active-learning report", "",

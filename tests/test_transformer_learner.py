@@ -1,0 +1,78 @@
+"""The transformer learner (configs/learner-trf.cfg) on CPU with a tiny XLM-R-style model built at test time."""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import spacy
+import srsly
+
+from spacy_llm_loop.data.corpus import load_docs
+from spacy_llm_loop.learner.train import train_pipeline
+from spacy_llm_loop.loop.main import run_loop
+
+from .conftest import ROOT
+
+pytest.importorskip("spacy_transformers")
+pytestmark = pytest.mark.slow
+TRF = ROOT / "configs" / "learner-trf.cfg"
+TINY_TRAINING = {"training.max_steps": 30, "training.eval_frequency": 10, "training.patience": 100}
+
+
+@pytest.fixture(scope="module")
+def tiny_xlmr(small_corpus, tmp_path_factory) -> Path:
+    """A random 2-layer XLM-R-style model and a Unigram tokenizer trained on the small corpus (no download)."""
+    from spacy_llm_loop.learner.hf_local import build_local_xlmr
+
+    texts = [doc.text for doc in load_docs(small_corpus / "train.spacy")]
+    return build_local_xlmr(tmp_path_factory.mktemp("hf") / "tiny-xlmr", texts, tokenizer_vocab_size=500)
+
+
+@pytest.fixture(scope="module")
+def trf_model(tiny_xlmr, small_corpus, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("trf") / "model"
+    train_pipeline(TRF, out, train_path=small_corpus / "train.spacy", dev_path=small_corpus / "dev.spacy", seed=0,
+                   overrides={"components.transformer.model.name": str(tiny_xlmr), **TINY_TRAINING})
+    return out
+
+
+def test_the_default_is_afro_xlmr_mini_with_mixed_precision():
+    config = spacy.util.load_config(TRF)
+    assert config["components"]["transformer"]["model"]["name"] == "Davlan/afro-xlmr-mini"
+    assert config["components"]["transformer"]["model"]["mixed_precision"] is True
+    assert config["nlp"]["pipeline"] == ["transformer", "ner", "uncertainty"]
+
+
+def test_tiny_model_is_xlmr_shaped(tiny_xlmr):
+    from transformers import AutoConfig, AutoTokenizer
+
+    assert AutoConfig.from_pretrained(tiny_xlmr).model_type == "xlm-roberta"
+    tokenizer = AutoTokenizer.from_pretrained(tiny_xlmr)
+    ids = tokenizer("Ke a leboga")["input_ids"]
+    assert ids[0] == tokenizer.bos_token_id == 0 and ids[-1] == tokenizer.eos_token_id == 2
+
+
+def test_train_predict_score_save_load(trf_model, small_corpus, python):
+    """Trained on CPU (mixed precision switched off), saved, loaded in a fresh interpreter with scores."""
+    nlp = spacy.load(trf_model)
+    assert nlp.pipe_names == ["transformer", "ner", "uncertainty"]
+    doc = nlp(load_docs(small_corpus / "dev.spacy")[0].text)
+    assert 0.0 <= doc._.uncertainty["mean_entropy"] and 0.0 <= doc._.uncertainty["least_confidence"] <= 1.0
+    code = ("import json, spacy; nlp = spacy.load(%r); doc = nlp('Ke a leboga Rre Masisi kwa Gaborone')\n"
+            "print(json.dumps({k: doc._.uncertainty[k] for k in ('mean_entropy', 'mnlp')}))" % str(trf_model))
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=trf_model.parent,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert set(json.loads(out.stdout.strip().splitlines()[-1])) == {"mean_entropy", "mnlp"}
+
+
+def test_one_loop_round_with_the_transformer(tiny_xlmr, small_corpus, tmp_path):
+    settings = {"loop.lang": "tsn", "paths.corpus": str(small_corpus), "paths.runs": str(tmp_path), "loop.rounds": 1,
+                "loop.query_size": "24", "seed_set.size": "24", "paths.learner_config": str(TRF)}
+    learner = {"components.transformer.model.name": str(tiny_xlmr), **TINY_TRAINING}
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings, learner)
+    assert result["learner"] == "trf" and [r["n_train"] for r in result["rounds"]] == [24, 48]
+    run = tmp_path / "tsn-gold-entropy-trf-seed0"
+    assert (run / "round-01" / "model" / "transformer").is_dir()
+    assert len(srsly.read_json(run / "round-01" / "selection.json")["selected"]) == 24
