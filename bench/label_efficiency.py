@@ -78,7 +78,8 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
         means = {s: float(np.mean(f1[s][k])) if f1[s].get(k) else float("nan") for s in opts.strategies}
         gain = means.get("entropy", float("nan")) - means.get("random", float("nan"))
         gains += [gain] if k >= 1 else []
-        lines.append(f"| {k} | {np.mean(sizes[k]):.0f} | " + " | ".join(mean_sd(f1[s].get(k, [])) for s in opts.strategies)
+        lines.append(f"| {k} | {np.mean(sizes[k]):.0f} | "
+                     + " | ".join(mean_sd(f1[s].get(k, [])) for s in opts.strategies)
                      + f" | {gain:+.2f} | {np.mean(aurocs.get(k, [float('nan')])):.3f} |")
     last = max(sizes, default=0)
     entropy_last = float(np.mean(f1.get("entropy", {}).get(last, [float("nan")])))

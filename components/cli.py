@@ -49,7 +49,8 @@ def _fail(err: Exception) -> None:
 def convert_cli(
     lang: str = typer.Argument(..., help="MasakhaNER 2.0 language code, e.g. zul"),
     output: Optional[Path] = typer.Option(None, help="Output folder (default corpus/<lang>)"),
-    assets_dir: Path = typer.Option(Path("assets/masakhaner2"), help="Downloaded data (ignored when MASAKHANER_DIR is set)"),
+    assets_dir: Path = typer.Option(Path("assets/masakhaner2"),
+                                    help="Downloaded data (ignored when MASAKHANER_DIR is set)"),
     policy: str = typer.Option("repair", help="Bad CoNLL lines: 'repair' (with warnings) or 'strict' (refuse)"),
 ) -> None:
     """Check and convert a language's CoNLL splits to DocBin and Prodigy JSONL."""
@@ -100,7 +101,8 @@ def loop_cli(
     corpus: Optional[Path] = typer.Option(None, help="Corpus folder (default corpus/<lang>)"),
     learner_config: Optional[Path] = typer.Option(None, help="Learner config"),
     runs_dir: Optional[Path] = typer.Option(None, help="Where run folders go"),
-    run_name: Optional[str] = typer.Option(None, help="Run folder name (default <lang>-<annotator>-<strategy>-seed<k>)"),
+    run_name: Optional[str] = typer.Option(None,
+                                           help="Run folder name (default <lang>-<annotator>-<strategy>-seed<k>)"),
     gpu_id: Optional[int] = typer.Option(None, help="GPU id, -1 for CPU"),
     llm_endpoint: str = typer.Option("", help="LLM annotators: an OpenAI-compatible chat completions URL"),
     llm_model: str = typer.Option("", help="LLM annotators: the model name to request"),

@@ -94,14 +94,16 @@ class JsonlLog:
         """Read what is there; drop a last line cut short by a crash and rewrite the file without it."""
         if not self.path.exists():
             return []
-        lines = [(n, line) for n, line in enumerate(self.path.read_text(encoding="utf-8").split("\n"), 1) if line.strip()]
+        lines = [(n, line) for n, line in enumerate(self.path.read_text(encoding="utf-8").split("\n"), 1)
+                 if line.strip()]
         records = []
         for i, (number, line) in enumerate(lines):
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
                 if i < len(lines) - 1:
-                    raise InputError("broken JSON line before the end of an append-only log", self.path, number) from None
+                    raise InputError("broken JSON line before the end of an append-only log",
+                                     self.path, number) from None
                 logger.warning("%s:%d: dropping a record cut short by an interruption", self.path, number)
                 write_jsonl(self.path, records)
         return records

@@ -43,7 +43,8 @@ def test_loop_json_has_every_round_and_field(finished_run):
     assert [r["n_annotated"] for r in result["rounds"]] == [0, 24, 48]
     for record in result["rounds"]:
         for split in ("test", "dev"):
-            assert {"ents_p", "ents_r", "ents_f", "ents_per_type", "paper_token_f1_entity_positions"} <= set(record[split])
+            assert {"ents_p", "ents_r", "ents_f", "ents_per_type",
+                    "paper_token_f1_entity_positions"} <= set(record[split])
             assert 0 <= record[split]["ents_f"] <= 1
         assert set(record["seconds"]) >= {"train", "score", "select", "annotate"}
     assert result["rounds"][0]["annotation"] is None
@@ -116,7 +117,8 @@ def test_bad_annotations_are_dropped_with_reasons(small_corpus, tmp_path):
 
     spec = importlib.util.spec_from_file_location("slow_annotator", HELPERS)
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
-    cfg = _config_with(tmp_path, '[annotator]\n@misc = "test.BrokenAnnotator.v1"\npath = "${paths.corpus}/train.spacy"\n')
+    cfg = _config_with(tmp_path, '[annotator]\n@misc = "test.BrokenAnnotator.v1"\n'
+                                 'path = "${paths.corpus}/train.spacy"\n')
     result = run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1}), FAST_TRAINING)
     annotation = result["rounds"][1]["annotation"]
     assert annotation["n_requested"] == 24 and annotation["n_dropped"] == 13 and annotation["n_received"] == 11
@@ -125,7 +127,8 @@ def test_bad_annotations_are_dropped_with_reasons(small_corpus, tmp_path):
     errors = [r["error"] for r in records if r["tags"] is None]
     assert sum("tags for" in e for e in errors) == 12 and sum("invalid IOB2" in e for e in errors) == 1
 
-    cfg = _config_with(tmp_path, '[annotator]\n@misc = "test.ForgetfulAnnotator.v1"\npath = "${paths.corpus}/train.spacy"\n')
+    cfg = _config_with(tmp_path, '[annotator]\n@misc = "test.ForgetfulAnnotator.v1"\n'
+                                 'path = "${paths.corpus}/train.spacy"\n')
     with pytest.raises(LoopError, match="without answering 23 requests"):
         run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1}), FAST_TRAINING)
 
@@ -153,7 +156,8 @@ def _lines(path: Path):
 
 
 def test_kill_9_anywhere_then_resume(small_corpus, tmp_path, python):
-    cfg = _config_with(tmp_path, '[annotator]\n@misc = "test.SlowLoggingGold.v1"\npath = "${paths.corpus}/train.spacy"\ndelay = 0.1\n')
+    cfg = _config_with(tmp_path, '[annotator]\n@misc = "test.SlowLoggingGold.v1"\n'
+                                 'path = "${paths.corpus}/train.spacy"\ndelay = 0.1\n')
     run = tmp_path / "runs" / "tsn-slow-gold-entropy-seed0"
     answers = run / "round-01" / "annotations.jsonl"
     logs = [tmp_path / f"requests-{i}.log" for i in range(3)]
@@ -166,7 +170,8 @@ def test_kill_9_anywhere_then_resume(small_corpus, tmp_path, python):
 
     # 2. resumed, then killed while training round 1
     proc = _start(python, cfg, small_corpus, tmp_path / "runs", logs[1])
-    _kill_when(proc, lambda: (run / "round-01" / "train.log").exists() and (run / "round-01" / "train.log").stat().st_size)
+    _kill_when(proc, lambda: (run / "round-01" / "train.log").exists()
+               and (run / "round-01" / "train.log").stat().st_size)
     assert not set(_lines(logs[1])) & saved, "an answer already on disk was requested again"
     assert not (run / "round-01" / "model").exists()
     assert list(run.rglob(".*.tmp-*")), "the kill should have left a work folder behind"

@@ -121,4 +121,5 @@ def test_corpus_jsonl_matches_docbin(small_corpus, vocab):
     as_json = srsly.json_dumps
     assert [as_json(doc_to_task(d)) for d in from_bin] == [as_json(doc_to_task(d)) for d in from_jsonl]
     assert get_meta(from_bin[3]) == {"lang": "tsn", "split": "train", "sentence_id": "tsn-train-00003",
-                                     "source": "gold", "round": 0, "file": "train.txt", "line": get_meta(from_bin[3])["line"]}
+                                     "source": "gold", "round": 0, "file": "train.txt",
+                                     "line": get_meta(from_bin[3])["line"]}

@@ -55,7 +55,8 @@ def test_names_are_versioned_and_prefixed():
 
 
 def test_factory_in_fresh_interpreter(python):
-    code = "import spacy; nlp = spacy.blank('xx'); nlp.add_pipe('uncertainty', config={'ner_component': 'x'}); print('ok')"
+    code = ("import spacy; nlp = spacy.blank('xx'); "
+            "nlp.add_pipe('uncertainty', config={'ner_component': 'x'}); print('ok')")
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
 

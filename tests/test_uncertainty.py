@@ -38,7 +38,8 @@ def test_doc_scores():
     assert scores["mean_entropy"] == pytest.approx(0.5) and scores["max_entropy"] == 1.0
     assert scores["least_confidence"] == pytest.approx(0.5)
     assert scores["mnlp"] == pytest.approx(math.log(0.5) / 3)
-    assert doc_scores(np.zeros(0), 1.0) == {"mean_entropy": 0.0, "max_entropy": 0.0, "least_confidence": 0.0, "mnlp": 0.0}
+    assert doc_scores(np.zeros(0), 1.0) == {"mean_entropy": 0.0, "max_entropy": 0.0, "least_confidence": 0.0,
+                                            "mnlp": 0.0}
 
 
 def test_span_confidences():

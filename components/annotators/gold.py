@@ -35,7 +35,8 @@ class GoldAnnotator:
             if tags is None:
                 yield Annotation(request.id, None, "gold", error=f"no gold labels for '{request.id}' in {self.path}")
             elif len(tags) != len(request.words):
-                yield Annotation(request.id, None, "gold", error=f"gold has {len(tags)} tags for {len(request.words)} tokens")
+                yield Annotation(request.id, None, "gold",
+                                 error=f"gold has {len(tags)} tags for {len(request.words)} tokens")
             else:
                 yield Annotation(request.id, tags, "gold")
 

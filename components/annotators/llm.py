@@ -140,7 +140,8 @@ class LLMAnnotator:
         records = [r for r in ledger.records if k is None or (r.get("context") or {}).get("round") == k]
         summary = summarize(records)
         price = price_for(self.name) or price_for(getattr(self.model, "name", ""))
-        summary["cost_usd"] = round(cost_usd(price, summary["input_tokens"], summary["output_tokens"]), 6) if price else None
+        summary["cost_usd"] = (round(cost_usd(price, summary["input_tokens"], summary["output_tokens"]), 6)
+                               if price else None)
         return summary
 
 

@@ -55,7 +55,8 @@ def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: P
         source_components(config, Path(init_from))
     output_dir = Path(output_dir)
     start = time.perf_counter()
-    with atomic_path(output_dir) as target, tempfile.TemporaryDirectory(prefix=f".train{TMP_MARK}", dir=output_dir.parent) as work:
+    with atomic_path(output_dir) as target, tempfile.TemporaryDirectory(prefix=f".train{TMP_MARK}",
+                                                                        dir=output_dir.parent) as work:
         nlp = init_nlp(config, use_gpu=gpu_id)
         log = Path(log_path).open("w", encoding="utf-8") if log_path else None
         if log and init_from is not None:

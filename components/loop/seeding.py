@@ -86,6 +86,7 @@ def make_random_seed(size: Union[str, int, float] = "5%") -> RandomSeed:
 
 
 @registry.misc("spacy-llm-loop.EntityRichSeed.v1")
-def make_entity_rich_seed(size: Union[str, int, float] = "5%", min_share: float = 0.05, max_share: float = 0.5) -> EntityRichSeed:
+def make_entity_rich_seed(size: Union[str, int, float] = "5%", min_share: float = 0.05,
+                          max_share: float = 0.5) -> EntityRichSeed:
     """The paper's entity-rich seed sampler."""
     return EntityRichSeed(size, min_share, max_share)

@@ -21,7 +21,8 @@ def plot_learning_curves(lang: str, curves: Sequence[Curve], full: Sequence[floa
         ax.plot(stats[:, 0], stats[:, 1], marker="o", label=f"{curve.label}, {len(curve.seeds)} seed(s)")
         ax.fill_between(stats[:, 0], stats[:, 1] - stats[:, 2], stats[:, 1] + stats[:, 2], alpha=0.2)
     if full:
-        ax.axhline(float(np.mean(full)), color="black", linestyle="--", label=f"full train data, gold ({np.mean(full):.1f})")
+        ax.axhline(float(np.mean(full)), color="black", linestyle="--",
+                   label=f"full train data, gold ({np.mean(full):.1f})")
     sota = published_f1(lang)
     if sota is not None:
         ax.axhline(sota, color="grey", linestyle=":", label=f"AfroXLMR-large, published ({sota:.1f})")

@@ -57,7 +57,8 @@ class QuerySize:
         return int(self.value)
 
     def __str__(self) -> str:
-        return {"count": f"{int(self.value)}", "fraction": f"{self.value:.1%}", "tokens": f"{int(self.value)}tok"}[self.unit]
+        return {"count": f"{int(self.value)}", "fraction": f"{self.value:.1%}",
+                "tokens": f"{int(self.value)}tok"}[self.unit]
 
 
 @dataclass

@@ -142,7 +142,8 @@ class Uncertainty:
         result: Dict[str, Any] = doc_scores(entropy, best_prob)
         result["token_entropy"] = [round(float(h), 6) for h in entropy]
         ents = [(e.start, e.end, e.label_) for e in doc.ents]
-        result["ent_confidence"] = {f"{s}:{e}:{label}": c for (s, e, label), c in zip(ents, span_confidences(parses, ents))}
+        result["ent_confidence"] = {f"{s}:{e}:{label}": c
+                                    for (s, e, label), c in zip(ents, span_confidences(parses, ents))}
         if self.store_marginals:
             result["tags"] = list(tags)
             result["marginals"] = marginals.round(6).tolist()

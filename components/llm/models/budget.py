@@ -44,7 +44,8 @@ class Budget:
         """Reserve an estimated request; False (and ``exhausted``) when it would exceed the budget."""
         tokens, usd = input_tokens + output_tokens, self._cost(input_tokens, output_tokens)
         with self._lock:
-            over_tokens = self.max_tokens is not None and self.spent_tokens + self._reserved_tokens + tokens > self.max_tokens
+            over_tokens = (self.max_tokens is not None
+                           and self.spent_tokens + self._reserved_tokens + tokens > self.max_tokens)
             over_usd = self.max_usd is not None and self.spent_usd + self._reserved_usd + usd > self.max_usd
             if over_tokens or over_usd:
                 self.exhausted = True

@@ -79,7 +79,8 @@ class ChatModel:
         self.failed: Dict[str, str] = {}  # prompt -> error kind, for prompts that got no answer (see complete)
         self._context_length = context_length
         self._client = httpx.Client(timeout=httpx.Timeout(timeout),
-                                    limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency))
+                                    limits=httpx.Limits(max_connections=concurrency,
+                                                        max_keepalive_connections=concurrency))
 
     def __repr__(self) -> str:
         return f"ChatModel(provider={self.provider.name!r}, name={self.name!r}, concurrency={self.concurrency})"

@@ -63,7 +63,8 @@ class OpenAIChat(Provider):
         usage = data.get("usage") or {}
         return Answer(text=choice["message"]["content"] or "", input_tokens=int(usage.get("prompt_tokens") or 0),
                       output_tokens=int(usage.get("completion_tokens") or 0),
-                      request_id=data.get("id") or headers.get("x-request-id"), finish_reason=choice.get("finish_reason"))
+                      request_id=data.get("id") or headers.get("x-request-id"),
+                      finish_reason=choice.get("finish_reason"))
 
 
 class AnthropicMessages(Provider):

@@ -22,7 +22,8 @@ def read_key(variable: Optional[str], required: bool, model: str) -> Optional[st
     """The API key in ``$variable``; a ValueError naming the variable if it is required and unset."""
     key = os.environ.get(variable) if variable else None
     if required and not key:
-        raise ValueError(f"Model '{model}' needs an API key: set the environment variable {variable or '(api_key_env)'} "
+        raise ValueError(f"Model '{model}' needs an API key: "
+                         f"set the environment variable {variable or '(api_key_env)'} "
                          "(keys are read from the environment only, never from config files)")
     return key
 
