@@ -1,0 +1,70 @@
+"""Warm start vs retraining each round: test entity F1 and training seconds per round, for one learner config.
+
+Runs (or resumes) the loop twice per seed with the gold oracle and mean-entropy selection: as the
+paper does (every round retrains from the learner config) and with ``loop.warm_start`` (round k
+continues from round k-1's weights). Prints a Markdown table. Runs are resumable.
+
+    python bench/warm_start.py --lang zul --seeds 0                        # the CNN learner, CPU
+    python bench/warm_start.py --lang zul --learner-config configs/learner-trf.cfg --gpu-id 0
+"""
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import srsly
+
+
+def run_name(lang: str, learner: str, warm: bool, seed: int) -> str:
+    """The loop's default run folder name for these settings."""
+    parts = [lang, "gold", "entropy"] + ([learner] if learner != "cnn" else []) + (["warm"] if warm else [])
+    return "-".join(parts + [f"seed{seed}"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lang", default="zul")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--learner-config", default="configs/learner-cnn.cfg")
+    parser.add_argument("--gpu-id", type=int, default=-1)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/runs"))
+    parser.add_argument("--table-only", action="store_true")
+    opts = parser.parse_args()
+    stem = Path(opts.learner_config).stem
+    learner = stem[len("learner-"):] if stem.startswith("learner-") else stem
+    if not opts.table_only:
+        for seed in opts.seeds:
+            for warm in (False, True):
+                args = [sys.executable, "-m", "spacy_llm_loop", "loop", "--lang", opts.lang, "--seed", str(seed),
+                        "--strategy", "entropy", "--rounds", str(opts.rounds), "--runs-dir", str(opts.out),
+                        "--learner-config", opts.learner_config, "--gpu-id", str(opts.gpu_id)]
+                args += ["--loop.warm_start", "true"] if warm else []
+                subprocess.run(args, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    f1: Dict[bool, Dict[int, List[float]]] = {False: {}, True: {}}
+    secs: Dict[bool, Dict[int, List[float]]] = {False: {}, True: {}}
+    for seed in opts.seeds:
+        for warm in (False, True):
+            path = opts.out / run_name(opts.lang, learner, warm, seed) / "loop.json"
+            for r in srsly.read_json(path)["rounds"] if path.exists() else []:
+                f1[warm].setdefault(r["round"], []).append(100 * r["test"]["ents_f"])
+                secs[warm].setdefault(r["round"], []).append(r["seconds"]["train"])
+    print(f"Warm start vs retraining, {opts.lang}, {opts.learner_config}, seeds {opts.seeds} (means)\n")
+    print("| round | retrain F1 | warm F1 | retrain train s | warm train s |\n|---|---|---|---|---|")
+    for k in sorted(f1[False]):
+        cells = [f"{np.mean(d[k]):.2f}" if d.get(k) else "-" for d in (f1[False], f1[True])]
+        cells += [f"{np.mean(d[k]):.0f}" if d.get(k) else "-" for d in (secs[False], secs[True])]
+        print(f"| {k} | " + " | ".join(cells) + " |")
+    for warm in (False, True):
+        rounds = [k for k in f1[warm] if k >= 1]
+        if rounds:
+            print(f"\n{'warm' if warm else 'retrain'}: mean F1 over rounds 1-{max(rounds)} "
+                  f"{np.mean([np.mean(f1[warm][k]) for k in rounds]):.2f}, "
+                  f"training time {sum(np.mean(secs[warm][k]) for k in rounds):.0f} s")
+
+
+if __name__ == "__main__":
+    main()
