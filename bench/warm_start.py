@@ -39,6 +39,9 @@ def main() -> None:
     if not opts.table_only:
         for seed in opts.seeds:
             for warm in (False, True):
+                done = opts.out / run_name(opts.lang, learner, warm, seed) / "loop.json"
+                if done.exists() and len(srsly.read_json(done)["rounds"]) > opts.rounds:
+                    continue  # finished (e.g. by bench/label_efficiency.py)
                 args = [sys.executable, "-m", "spacy_llm_loop", "loop", "--lang", opts.lang, "--seed", str(seed),
                         "--strategy", "entropy", "--rounds", str(opts.rounds), "--runs-dir", str(opts.out),
                         "--learner-config", opts.learner_config, "--gpu-id", str(opts.gpu_id)]

@@ -21,9 +21,10 @@ from ..strategies.base import QuerySize, Strategy
 from ..strategies.registry import strategy_block
 from .seeding import SEED_SAMPLER_NAMES, SeedSampler, seed_sampler_block
 
-# Settings that may change when a run is resumed (they do not change what the run is).
+# Settings that may change when a run is resumed (they do not change what the run is; the runs folder may move).
 MUTABLE_SETTINGS = ("loop.rounds", "loop.gpu_id", "annotator.budget_usd", "annotator.budget_tokens",
-                    "annotator.concurrency", "annotator.batch_size", "annotator.endpoint", "annotator.cache_path")
+                    "annotator.concurrency", "annotator.batch_size", "annotator.endpoint", "annotator.cache_path",
+                    "paths.runs")
 
 
 @dataclass
