@@ -184,3 +184,52 @@ def test_faults_are_the_documented_ones():
                            "reorder"}
     with pytest.raises(ValueError, match="unknown faults"):
         SimulatedLLM({}, faults=("boom",))
+
+
+def test_another_endpoint_is_another_cache_entry(server, tmp_path):
+    model(server, tmp_path).complete(PROMPTS[:2])
+    with SimulatedLLMServer(SimulatedLLM(SENTENCES)) as other:
+        answers = model(other, tmp_path).complete(PROMPTS[:2])  # same cache file, same model name
+        assert [a.info["cached"] for a in answers] == [False, False] and len(other.simulated.log) == 2
+
+
+def test_the_same_prompt_twice_in_a_batch_is_sent_once(server, tmp_path):
+    answers = model(server, tmp_path, cache_path=None).complete([PROMPTS[0], PROMPTS[1], PROMPTS[0]])
+    assert len(server.simulated.log) == 2 and str(answers[0]) == str(answers[2])
+
+
+@pytest.mark.parametrize("server", [{"latency": 0.05}], indirect=True)
+def test_budget_is_used_up_not_refused_early_by_in_flight_estimates(server, tmp_path):
+    """Worst-case reservations of requests in flight must not make the budget refuse long before it is spent."""
+    chat = model(server, tmp_path, budget_tokens=3000, concurrency=8, cache_path=None,
+                 config={"temperature": 0.1, "max_tokens": 400})
+    answers = chat.complete(PROMPTS)
+    answered = sum(a.info.get("error_kind") is None for a in answers)
+    assert chat.budget.spent_tokens <= 3000
+    per_request = chat.budget.spent_tokens / answered
+    assert chat.budget.spent_tokens > 3000 - 400 - per_request, "stopped far below the budget"
+
+
+def test_missing_usage_is_estimated_and_bad_retry_after_ignored(tmp_path):
+    assert retry_after({"retry-after": "soon"}) is None
+    simulated = SimulatedLLM(SENTENCES)
+    with SimulatedLLMServer(simulated) as server:
+        import spacy_llm_loop.simulate.server as sim
+
+        original = sim.count_tokens
+        sim.count_tokens = lambda text: 0  # the server reports zero usage
+        try:
+            chat = model(server, tmp_path, budget_tokens=100000)
+            chat.complete(PROMPTS[:2])
+        finally:
+            sim.count_tokens = original
+    records = ledger(tmp_path)
+    assert all(r["usage_estimated"] and r["input_tokens"] > 0 for r in records)
+    assert chat.budget.spent_tokens > 0
+
+
+def test_error_bodies_are_redacted(monkeypatch):
+    from spacy_llm_loop.llm.models.providers import redact
+
+    assert "sk-" not in redact("Incorrect API key provided: sk-proj-abc1**********wxyz", None)
+    assert SECRET not in redact(f"echo {SECRET}", SECRET)

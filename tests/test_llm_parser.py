@@ -80,7 +80,7 @@ def test_repair_policy_records_every_repair(name: str, response: str, expected, 
         assert set(result.problems) == set(wanted), (name, result.problems)
         if result.tags is None:
             assert result.error and set(result.problems) & {"request_failed", "truncated_json", "missing_sentence",
-                                                             "invalid_json", "length_mismatch"}
+                                                             "invalid_json", "length_mismatch", "token_mismatch"}
             continue
         assert len(result.tags) == len(words)
         assert set(result.tags) <= set(TAGSET) and not iob_problems(result.tags)
@@ -109,6 +109,36 @@ def test_skipped_token_read_as_o_when_enough_aligns() -> None:
 def test_badly_misaligned_output_is_dropped_even_under_repair() -> None:
     [result] = parse_response(answer([["a", "O"], ["b", "O"]]), [S1], TAGSET, "repair")
     assert result.tags is None and "length_mismatch" in result.error
+
+
+def test_cut_after_a_closing_bracket_is_truncation() -> None:
+    """A response cut right after a ``]`` (common: every pair ends in one) is truncated, never repaired."""
+    cut = GOOD[: GOOD.index('["Sasol"')].rstrip(", ")
+    for policy in ("drop", "repair"):
+        results = parse_response(cut, [S1, S2], TAGSET, policy)  # type: ignore[arg-type]
+        assert results[0].tags == T1 and results[1].tags is None and "truncated_json" in results[1].problems
+    cut_in_first = answer(pairs(S1, T1), pairs(S2, T2))[: GOOD.index('["eThekwini"') - 2]
+    [first, second] = parse_response(cut_in_first, [S1, S2], TAGSET, "repair")
+    assert first.tags is None and "truncated_json" in first.problems and second.tags is None
+
+
+def test_finish_reason_length_marks_truncation() -> None:
+    broken = GOOD[:-3]  # not balanced either way
+    assert "truncated_json" in parse_response(broken, [S1, S2], TAGSET, "repair", cut_short=True)[1].problems
+
+
+def test_ids_counted_from_zero() -> None:
+    results = parse_response(answer(pairs(S1, T1), pairs(S2, T2), ids=[0, 1]), [S1, S2], TAGSET, "drop")
+    assert [r.tags for r in results] == [T1, T2]
+
+
+def test_swapped_records_without_ids_are_not_taken_by_position() -> None:
+    """Same lengths, other sentence's tokens: under ``repair`` the tags must not be copied over."""
+    swapped = json.dumps({"sentences": [{"output": pairs(S2, T2) + [["x", "O"], ["y", "O"]]},
+                                        {"output": pairs(S1, T1)[:2]}]})
+    results = parse_response(swapped, [S1, ["Ngo", "2019"]], TAGSET, "repair")
+    assert all(r.tags is None for r in results)
+    assert all("token_mismatch" in r.problems or "length_mismatch" in r.problems for r in results)
 
 
 def test_unknown_policy_refused() -> None:

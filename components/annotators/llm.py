@@ -84,7 +84,7 @@ class LLMAnnotator:
         config = load_config(self.config_path, overrides=settings, interpolate=True)
         self.nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
         budget = getattr(self.model, "budget", None)
-        self.budget_exhausted = bool(budget and _spent(budget))
+        self.budget_exhausted = bool(budget and (_spent(budget) or budget.exhausted))
 
     def begin_round(self, k: int) -> None:
         """Tag the ledger records that follow with round ``k``."""
@@ -122,8 +122,11 @@ class LLMAnnotator:
             prompts = io.get("prompt", [])
             failed = getattr(self.model, "failed", {})
             kinds = [failed[p] for p in ([prompts] if isinstance(prompts, str) else prompts) if p in failed]
-            if kinds:
+            if kinds and kinds[0] in NOT_ANSWERED:
                 return None, kinds[0]
+            if kinds:  # refused by the API (e.g. a content filter): asking again will not help
+                return Annotation(doc.user_data[ID_KEY], None, source, error=f"request_failed: {kinds[0]}",
+                                  meta={"model": model}), ""
             return Annotation(doc.user_data[ID_KEY], doc_tags(doc), source, meta={"model": model}), ""
         kind = result.get("error_kind")
         if kind in NOT_ANSWERED:
@@ -139,7 +142,9 @@ class LLMAnnotator:
             return {}
         records = [r for r in ledger.records if k is None or (r.get("context") or {}).get("round") == k]
         summary = summarize(records)
-        price = price_for(self.name) or price_for(getattr(self.model, "name", ""))
+        budget = getattr(self.model, "budget", None)
+        price = (budget.price if budget is not None and budget.price else None) or \
+            price_for(getattr(self.model, "name", "")) or price_for(self.name)
         summary["cost_usd"] = (round(cost_usd(price, summary["input_tokens"], summary["output_tokens"]), 6)
                                if price else None)
         return summary

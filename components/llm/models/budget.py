@@ -24,14 +24,18 @@ class Budget:
         self.spent_tokens = 0
         self._reserved_usd = 0.0
         self._reserved_tokens = 0
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._in_flight = 0
         self.exhausted = False
 
     def add_past(self, records: Iterable[Dict[str, Any]]) -> None:
-        """Count what earlier requests (ledger records answered by the API) spent."""
+        """Count what earlier requests (ledger records answered by the API) spent; a refusal there means spent."""
         for r in records:
             if r.get("outcome") == "ok" and r.get("cache") == "miss":
                 self._spend(int(r.get("input_tokens") or 0), int(r.get("output_tokens") or 0))
+            elif r.get("outcome") == "budget_refused" and (r.get("budget_max_tokens"), r.get("budget_max_usd")) == (
+                    self.max_tokens, self.max_usd):
+                self.exhausted = True  # refused under these same limits: spent (a raised budget starts again)
 
     def _cost(self, input_tokens: int, output_tokens: int) -> float:
         return cost_usd(self.price, input_tokens, output_tokens) if self.price else 0.0
@@ -41,26 +45,39 @@ class Budget:
         self.spent_usd += self._cost(input_tokens, output_tokens)
 
     def reserve(self, input_tokens: int, output_tokens: int) -> bool:
-        """Reserve an estimated request; False (and ``exhausted``) when it would exceed the budget."""
+        """Reserve an estimated request; False (and ``exhausted``) when it cannot fit the budget.
+
+        While other requests are in flight their reservations (worst-case estimates) may be what is in
+        the way: then this waits for them to settle and tries again. It refuses only when the actual
+        spend plus this request's estimate is over the budget with nothing else in flight.
+        """
         tokens, usd = input_tokens + output_tokens, self._cost(input_tokens, output_tokens)
-        with self._lock:
-            over_tokens = (self.max_tokens is not None
-                           and self.spent_tokens + self._reserved_tokens + tokens > self.max_tokens)
-            over_usd = self.max_usd is not None and self.spent_usd + self._reserved_usd + usd > self.max_usd
-            if over_tokens or over_usd:
-                self.exhausted = True
-                return False
-            self._reserved_tokens += tokens
-            self._reserved_usd += usd
-            return True
+        with self._changed:
+            while True:
+                if not self._over(tokens, usd, self._reserved_tokens, self._reserved_usd):
+                    self._reserved_tokens += tokens
+                    self._reserved_usd += usd
+                    self._in_flight += 1
+                    return True
+                if self._in_flight == 0 or self._over(tokens, usd, 0, 0.0):
+                    self.exhausted = True
+                    return False
+                self._changed.wait()
+
+    def _over(self, tokens: int, usd: float, reserved_tokens: int, reserved_usd: float) -> bool:
+        over_tokens = self.max_tokens is not None and self.spent_tokens + reserved_tokens + tokens > self.max_tokens
+        over_usd = self.max_usd is not None and self.spent_usd + reserved_usd + usd > self.max_usd
+        return over_tokens or over_usd
 
     def settle(self, estimated: Dict[str, int], actual: Optional[Dict[str, int]]) -> None:
         """Release a reservation and count the actual usage (None: the request failed, nothing spent)."""
-        with self._lock:
+        with self._changed:
             self._reserved_tokens -= estimated["input_tokens"] + estimated["output_tokens"]
             self._reserved_usd -= self._cost(estimated["input_tokens"], estimated["output_tokens"])
+            self._in_flight -= 1
             if actual:
                 self._spend(actual["input_tokens"], actual["output_tokens"])
+            self._changed.notify_all()
 
     def describe(self) -> Dict[str, Any]:
         """Limits and spend, for logs and metrics."""

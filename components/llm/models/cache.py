@@ -1,7 +1,7 @@
 """A persistent prompt-keyed response cache in SQLite: a rerun or a resumed loop never pays twice.
 
-The key is the SHA-256 of the provider, model, request parameters and the full
-prompt, so a changed prompt (other examples, template or sentences) simply
+The key is the SHA-256 of the provider, endpoint URL (without its query), model,
+request parameters and the full prompt, so a changed prompt (other examples, template or sentences) simply
 misses. Only successful responses are stored; credentials never enter a key or
 a row. (spacy-llm's ``spacy.BatchCache.v1`` is not used: it keys docs by an
 order-insensitive sum of token ids, so different sentences collide, and it
@@ -19,10 +19,10 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY, model TEXT, text TEXT NOT NULL, usage TEXT, request_id TEXT, created REAL)"""
 
 
-def cache_key(provider: str, model: str, params: Dict[str, Any], prompt: str) -> str:
-    """The SHA-256 hex digest identifying one request's content."""
-    blob = json.dumps({"provider": provider, "model": model, "params": params, "prompt": prompt},
-                      sort_keys=True, ensure_ascii=False)
+def cache_key(provider: str, model: str, params: Dict[str, Any], prompt: str, endpoint: str = "") -> str:
+    """The SHA-256 hex digest identifying one request's content (and the server it goes to, query removed)."""
+    blob = json.dumps({"provider": provider, "endpoint": endpoint.split("?")[0], "model": model, "params": params,
+                       "prompt": prompt}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

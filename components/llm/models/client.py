@@ -10,6 +10,7 @@ to the :class:`~.ledger.UsageLedger`; a :class:`~.budget.Budget` can refuse to s
 A prompt that gets no answer yields an empty :class:`~.response.LLMResponse` whose
 ``info`` says why, so one failure never costs the rest of the batch.
 """
+import dataclasses
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from ..tokens import count_tokens
 from .budget import Budget
 from .cache import PromptCache, cache_key
 from .ledger import UsageLedger
-from .providers import Answer, Provider, error_message, retry_after
+from .providers import Answer, Provider, error_message, redact, retry_after
 from .ratelimit import RateLimiter
 from .response import LLMResponse
 
@@ -100,8 +101,10 @@ class ChatModel:
         """One :class:`LLMResponse` per prompt, in order; requests run concurrently."""
         if not prompts:
             return []
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(prompts))) as pool:
-            answers = list(pool.map(self._complete, prompts))
+        unique = list(dict.fromkeys(prompts))  # the same prompt twice in a batch is sent (and paid for) once
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(unique))) as pool:
+            by_prompt = dict(zip(unique, pool.map(self._complete_safely, unique)))
+        answers = [by_prompt[p] for p in prompts]
         for prompt, answer in zip(prompts, answers):  # so callers of stock spacy-llm tasks can tell "no answer"
             if answer.info.get("error_kind"):          # from "an empty answer" (the str a task sees is "" for both)
                 self.failed[prompt] = answer.info["error_kind"]
@@ -113,8 +116,18 @@ class ChatModel:
                             f"({refused[0].error}); check the API key variable")
         return answers
 
+    def _complete_safely(self, prompt: str) -> LLMResponse:
+        """:meth:`_complete`, with any unexpected error turned into a ``transient`` failure of this prompt only."""
+        try:
+            return self._complete(prompt)
+        except Exception as err:  # noqa: BLE001  (one odd reply must not cost the batch)
+            logger.warning("%s: unexpected error, the prompt will be asked again later: %s", self.name,
+                           redact(repr(err), self._api_key))
+            return LLMResponse.failure("transient", redact(f"unexpected error: {err!r}", self._api_key),
+                                       model=self.name)
+
     def _complete(self, prompt: str) -> LLMResponse:
-        key = cache_key(self.provider.name, self.name, self.params, prompt)
+        key = cache_key(self.provider.name, self.name, self.params, prompt, self.url)
         info: Dict[str, Any] = {"model": self.name, "prompt_hash": key[:16]}
         cached = self.cache.get(key) if self.cache else None
         if cached is not None:
@@ -123,7 +136,8 @@ class ChatModel:
         estimate = {"input_tokens": count_tokens(prompt), "output_tokens": 0}
         estimate["output_tokens"] = int(self.params.get("max_tokens") or min(estimate["input_tokens"], 4096))
         if self.budget is not None and not self.budget.reserve(**estimate):
-            self._log(info, outcome="budget_refused", cache="miss", error="budget")
+            self._log(info, outcome="budget_refused", cache="miss", error="budget",
+                      budget_max_tokens=self.budget.max_tokens, budget_max_usd=self.budget.max_usd)
             return LLMResponse.failure("budget", "not sent: the run's budget is spent", **info)
         answer: Optional[Answer] = None
         try:
@@ -168,7 +182,7 @@ class ChatModel:
             raise TransientError(f"connection error ({type(err).__name__})") from None
         latency = _since(start)
         if response.status_code != 200:
-            kind, message = error_message(response.status_code, response.text)
+            kind, message = error_message(response.status_code, redact(response.text, self._api_key))
             if response.status_code in (401, 403):
                 kind = "auth"
             outcome = ("failed" if last else "retry") if kind == "transient" else kind
@@ -182,8 +196,13 @@ class ChatModel:
             self._log(record, outcome="failed" if last else "retry", status=200, error="malformed reply",
                       latency_s=latency)
             raise TransientError("malformed reply body") from None
+        estimated = not (answer.input_tokens or answer.output_tokens)
+        if estimated:  # a server that reports no usage: count the tokens ourselves so budgets still hold
+            answer = dataclasses.replace(answer, input_tokens=count_tokens(prompt),
+                                         output_tokens=count_tokens(answer.text))
         self._log(record, outcome="ok", status=200, latency_s=latency, input_tokens=answer.input_tokens,
-                  output_tokens=answer.output_tokens, request_id=answer.request_id)
+                  output_tokens=answer.output_tokens, request_id=answer.request_id,
+                  **({"usage_estimated": True} if estimated else {}))
         return answer
 
     def _log(self, info: Dict[str, Any], **fields: Any) -> None:

@@ -4,6 +4,7 @@
 server and Azure OpenAI also speak. ``anthropic``: Anthropic's ``/v1/messages``.
 """
 import email.utils
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -101,8 +102,22 @@ def retry_after(headers: Mapping[str, str], now: Optional[float] = None) -> Opti
     try:
         return max(float(value), 0.0)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(parsed.timestamp() - (now or time.time()), 0.0) if parsed else None
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # an unreadable header: fall back to our own backoff
+    return max(parsed.timestamp() - (now or time.time()), 0.0) if parsed else None
+
+
+_KEY_LIKE = re.compile(r"(sk-|sk-ant-)[A-Za-z0-9_*\-]{4,}")
+
+
+def redact(text: str, secret: Optional[str] = None) -> str:
+    """``text`` with the API key (and anything shaped like one, e.g. a masked key echoed in a 401) blanked."""
+    if secret:
+        text = text.replace(secret, "***")
+    return _KEY_LIKE.sub("***", text)
 
 
 def error_message(status: int, text: str) -> Tuple[str, str]:

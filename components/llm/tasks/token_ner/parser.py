@@ -50,13 +50,19 @@ class SentenceParse:
 
 
 def parse_response(text: Optional[str], inputs: Sequence[Sequence[str]], tagset: Sequence[str],
-                   on_error: OnError = "drop", min_aligned: float = 0.8) -> List[SentenceParse]:
-    """One :class:`SentenceParse` per sentence of ``inputs`` (the token lists that went into the prompt)."""
+                   on_error: OnError = "drop", min_aligned: float = 0.8, cut_short: bool = False
+                   ) -> List[SentenceParse]:
+    """One :class:`SentenceParse` per sentence of ``inputs`` (the token lists that went into the prompt).
+
+    ``cut_short``: the API said the answer stopped at its token limit (``finish_reason`` ``length``).
+    """
     if on_error not in ("drop", "repair"):
         raise ValueError(f"on_error must be 'drop' or 'repair', got '{on_error}'")
     if not text or not text.strip():
         return [_failed("request_failed", "no response") for _ in inputs]
     data, json_problem = load_json(text)
+    if cut_short and json_problem == "invalid_json":
+        json_problem = "truncated_json"
     records, truncated_index = sentence_records(data, len(inputs))
     results = []
     for i, words in enumerate(inputs):
@@ -99,11 +105,29 @@ def load_json(text: str) -> Tuple[Any, Optional[str]]:
         return decoded, None
     except json.JSONDecodeError:
         pass
-    truncated = not candidate.endswith(("}", "]"))
+    truncated = _unclosed(candidate)
     salvaged = json_repair.loads(candidate)
     if not isinstance(salvaged, (dict, list)) or not salvaged:
         return None, "truncated_json" if truncated else "invalid_json"
     return salvaged, "truncated_json" if truncated else "invalid_json"
+
+
+def _unclosed(text: str) -> bool:
+    """True when ``text`` ends inside a string or with a bracket left open (a response cut short)."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            escaped = char == "\\" and not escaped
+            if char == '"' and not escaped:
+                in_string = False
+            continue
+        if char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+    return in_string or depth > 0
 
 
 def sentence_records(data: Any, n: int) -> Tuple[List[Optional[Any]], int]:
@@ -123,8 +147,10 @@ def sentence_records(data: Any, n: int) -> Tuple[List[Optional[Any]], int]:
     if n == 1 and data and _is_pair_list(data):
         return [data], 0
     last = -1
-    for position, item in enumerate(data):
-        index = _record_index(item, position)
+    indices = [_record_index(item, position) for position, item in enumerate(data)]
+    if indices and min(indices) == -1 and sorted(indices) == list(range(-1, len(indices) - 1)):
+        indices = [i + 1 for i in indices]  # ids counted from 0
+    for item, index in zip(data, indices):
         if 0 <= index < n and records[index] is None:
             records[index] = item.get("output") if isinstance(item, dict) else item
             last = index
@@ -224,6 +250,10 @@ def _align(tokens: List[str], tags: List[str], words: Sequence[str], result: Sen
         differing = [i for i, (t, w) in enumerate(zip(tokens, words)) if t != w]
         if differing:
             result.note("token_mismatch", len(differing))
+            if words and 1 - len(differing) / len(words) < min_aligned:
+                result.error = (f"token_mismatch: only {len(words) - len(differing)} of {len(words)} tokens match "
+                                f"the input (at least {min_aligned:.0%} needed); the output is not this sentence's")
+                return None
             result.repairs.append(f"tokens {differing[:10]} differ from the input; tags kept by position")
         return tags
     result.note("length_mismatch")

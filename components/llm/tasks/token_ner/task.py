@@ -95,7 +95,7 @@ class TokenNERTask:
         words = [[t.text for t in doc] for doc in docs]
         info = response_info(response)
         parsed = parse_response(None if info.get("error") else response, words, self.tagset, self.on_error,
-                                self.min_aligned)
+                                self.min_aligned, cut_short=info.get("finish_reason") in ("length", "max_tokens"))
         prompt_hash = docs[0].user_data.pop(PROMPT_HASH_KEY, None)
         out = []
         for doc, result in zip(docs, parsed):
