@@ -110,8 +110,14 @@ class JsonlLog:
 
     def append(self, record: Dict[str, Any]) -> None:
         """Append one record and make sure it is on disk before returning."""
+        self.extend([record])
+
+    def extend(self, records: List[Dict[str, Any]]) -> None:
+        """Append records in one write (all or, if killed mid-way, the complete lines before the cut)."""
+        if not records:
+            return
         with self.path.open("a", encoding="utf-8") as f:
-            f.write(srsly.json_dumps(record) + "\n")
+            f.write("".join(srsly.json_dumps(record) + "\n" for record in records))
             f.flush()
             os.fsync(f.fileno())
-        self.records.append(record)
+        self.records.extend(records)

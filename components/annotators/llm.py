@@ -131,7 +131,7 @@ class LLMAnnotator:
         kind = result.get("error_kind")
         if kind in NOT_ANSWERED:
             return None, kind
-        meta = {"model": model, **{k: result.get(k) for k in ("prompt_hash", "request_id", "cached")},
+        meta = {"model": model, **{k: result.get(k) for k in ("prompt_hash", "request_id", "cached", "group_size")},
                 "problems": result["problems"], "repairs": result["repairs"]}
         return Annotation(doc.user_data[ID_KEY], result["tags"], source, error=result["error"], meta=meta), ""
 

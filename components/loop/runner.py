@@ -224,13 +224,22 @@ class ActiveLearningLoop:
                      self.settings.rounds, len(requests), self.annotator.name, len(done))
             pending = {r.id: r for r in requests}
             with timings.measure("annotate"):
+                group: List[Dict[str, Any]] = []  # answers to one prompt are written together (see below)
                 for annotation in self.annotator(requests):
                     request = pending.pop(annotation.id, None)
                     if request is None:
                         logger.warning("annotator answered '%s', which was not asked or was answered already",
                                        annotation.id)
                         continue
-                    log.append(validate_annotation(annotation, len(request.words), tagset).to_dict())
+                    record = validate_annotation(annotation, len(request.words), tagset).to_dict()
+                    if group and not _same_prompt(group[-1], record):
+                        log.extend(group)
+                        group = []
+                    group.append(record)
+                    if len(group) >= int((record.get("meta") or {}).get("group_size") or 1):
+                        log.extend(group)
+                        group = []
+                log.extend(group)
             if pending and getattr(self.annotator, "budget_exhausted", False):
                 self.log("round %d/%d: the annotation budget is spent; %d selected sentences stay unlabelled, "
                          "training on what there is", k, self.settings.rounds, len(pending))
@@ -286,6 +295,17 @@ class ActiveLearningLoop:
             "lang": s.lang, "annotator": self.annotator.name, "strategy": self.strategy.name, "seed": s.seed,
             "query_size": str(s.query_size), "seed_set": self.sampler.name, "learner_config": str(s.learner_config),
             "learner": learner_name(s), "warm_start": s.warm_start, "run": self.name, "rounds": self.run.records()})
+
+
+def _same_prompt(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
+    """Whether two answers came from one prompt (several sentences per request).
+
+    Such answers (``meta.group_size`` of them) are written in one go: were a kill to leave half a group
+    on disk, the rest would be regrouped with other sentences on resume, making new prompts that miss
+    the cache and are paid again.
+    """
+    key = (a.get("meta") or {}).get("prompt_hash")
+    return key is not None and key == (b.get("meta") or {}).get("prompt_hash")
 
 
 def _score_record(doc: Doc) -> Dict[str, Any]:
