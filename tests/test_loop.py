@@ -133,6 +133,20 @@ def test_bad_annotations_are_dropped_with_reasons(small_corpus, tmp_path):
         run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1}), FAST_TRAINING)
 
 
+def test_answers_to_one_prompt_are_written_together(small_corpus, tmp_path):
+    """A crash after the first answer of a 2-sentence prompt leaves neither on disk (no half group to re-pair)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("slow_annotator", HELPERS)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    cfg = _config_with(tmp_path, '[annotator]\n@misc = "test.CrashMidGroupAnnotator.v1"\n'
+                                 'path = "${paths.corpus}/train.spacy"\n')
+    with pytest.raises(RuntimeError, match="mid-group"):
+        run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1}), FAST_TRAINING)
+    records = list(srsly.read_jsonl(tmp_path / "tsn-crashing-entropy-seed0" / "round-01" / "annotations.jsonl"))
+    assert [r["meta"]["prompt_hash"] for r in records] == ["group-0", "group-0", "group-1", "group-1"]
+
+
 def _start(python, cfg, corpus, runs, log):
     env = {**os.environ, "SLOW_GOLD_LOG": str(log)}
     args = [python, "-m", "spacy_llm_loop", "loop", "--config", str(cfg), "--lang", "tsn", "--corpus", str(corpus),

@@ -66,3 +66,21 @@ class ForgetfulAnnotator(GoldAnnotator):
 @registry.misc("test.ForgetfulAnnotator.v1")
 def make_forgetful(path: str) -> ForgetfulAnnotator:
     return ForgetfulAnnotator(path)
+
+
+class CrashMidGroupAnnotator(GoldAnnotator):
+    """Answers in groups of 2 (as a 2-sentence prompt would) and dies after the 5th answer, mid-group."""
+
+    name = "crashing"
+
+    def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
+        for i, answer in enumerate(super().__call__(requests)):
+            answer.meta = {"prompt_hash": f"group-{i // 2}", "group_size": 2}
+            if i == 5:
+                raise RuntimeError("killed mid-group")
+            yield answer
+
+
+@registry.misc("test.CrashMidGroupAnnotator.v1")
+def make_crashing(path: str) -> CrashMidGroupAnnotator:
+    return CrashMidGroupAnnotator(path)
