@@ -66,18 +66,20 @@ def test_answers_in_input_order_and_in_parallel(server, tmp_path):
 
 
 @pytest.mark.parametrize("server", [{"fault_rate": 0.5, "faults": ("429", "500", "503", "timeout"),
-                                     "timeout_sleep": 1.0, "seed": 3}], indirect=True)
+                                     "timeout_sleep": 2.0, "seed": 3}], indirect=True)
 def test_retries_every_transient_fault_and_counts_it(server, tmp_path):
-    chat = model(server, tmp_path, timeout=0.4, max_tries=10)
+    chat = model(server, tmp_path, timeout=0.8, max_tries=10)
     answers = chat.complete(PROMPTS[:20])
     assert [tags_of(a) for a in answers] == [gold_answer(p) for p in PROMPTS[:20]]
     faults = [entry["fault"] for entry in server.simulated.log if entry["fault"]]
     assert {"429", "500", "503", "timeout"} <= set(faults)
     records = ledger(tmp_path)
-    assert sum(r["outcome"] == "retry" for r in records) == len(faults)
+    retries = [str(r.get("status") or r["error"]) for r in records if r["outcome"] == "retry"]
     assert sum(r["outcome"] == "ok" for r in records) == 20
-    assert sorted(str(r.get("status") or r["error"]) for r in records if r["outcome"] == "retry") == sorted(
-        faults)
+    assert len(server.simulated.log) == 20 + len(retries), "every request the server saw is in the ledger"
+    # every HTTP fault is one counted retry; every injected timeout too (a slow machine may add real timeouts)
+    assert sorted(r for r in retries if r != "timeout") == sorted(f for f in faults if f != "timeout")
+    assert retries.count("timeout") >= faults.count("timeout")
 
 
 @pytest.mark.parametrize("server", [{"fault_rate": 1.0, "faults": ("503",)}], indirect=True)
