@@ -235,3 +235,13 @@ def test_error_bodies_are_redacted(monkeypatch):
 
     assert "sk-" not in redact("Incorrect API key provided: sk-proj-abc1**********wxyz", None)
     assert SECRET not in redact(f"echo {SECRET}", SECRET)
+
+
+def test_a_spent_budget_stays_spent_on_resume_unless_raised(server, tmp_path):
+    settings = dict(budget_tokens=600, concurrency=1, config={"temperature": 0.1, "max_tokens": 100})
+    chat = model(server, tmp_path, **settings)
+    chat.complete(PROMPTS[:10])
+    assert chat.budget.exhausted
+    assert model(server, tmp_path, **settings).budget.exhausted  # a new process, same limit: still spent
+    raised = model(server, tmp_path, **{**settings, "budget_tokens": 100000})
+    assert not raised.budget.exhausted and raised.budget.spent_tokens == chat.budget.spent_tokens

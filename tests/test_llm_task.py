@@ -129,3 +129,19 @@ def test_gpt_4_turbo_for_real(tmp_path, small_corpus):
 def test_claude_3_haiku_for_real(tmp_path, small_corpus):
     _annotate_one("annotator-claude-3-haiku.cfg", tmp_path, small_corpus)
 
+
+
+def test_rejected_prompts_are_answered_as_failures_with_ner_v3(tmp_path):
+    """A 400 (e.g. a content filter) is final: spacy.NER.v3 answers it as a failed sentence, not 'ask again'."""
+    from spacy_llm_loop.annotators.base import AnnotationRequest
+    from spacy_llm_loop.annotators.llm import make_llm_annotator
+    from spacy_llm_loop.simulate.server import SimulatedLLM, SimulatedLLMServer
+
+    simulated = SimulatedLLM({})
+    simulated.handle = lambda prompt: (400, json.dumps({"error": {"message": "content filter"}}), {})
+    with SimulatedLLMServer(simulated) as server:
+        annotator = make_llm_annotator("ner-v3", str(ROOT / "configs" / "annotator-ner-v3.cfg"), "tsn",
+                                       cache_path=None, endpoint=server.url)
+        answers = list(annotator([AnnotationRequest("a", ["Ke", "a", "leboga"]), AnnotationRequest("b", ["Dumela"])]))
+    assert sorted(a.id for a in answers) == ["a", "b"]
+    assert all(a.tags is None and a.error.startswith("request_failed: rejected") for a in answers)
