@@ -23,6 +23,8 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
+from spacy_llm_loop.learner.hf_local import xlmr_pipeline
+
 QK = 32
 
 
@@ -106,17 +108,11 @@ def state_dict(config: Dict[str, Any], t: Dict[str, np.ndarray]) -> Dict[str, An
 
 def write_tokenizer(out: Path, pieces: List[Tuple[str, float]], specials: Dict[str, int], max_len: int) -> None:
     """tokenizer.json (Unigram, NFKC, metaspace, <s> ... </s>) and a PreTrainedTokenizerFast config."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import Tokenizer, models
 
-    tokenizer = Tokenizer(models.Unigram(pieces, unk_id=specials["unk"], byte_fallback=False))
-    tokenizer.normalizer = normalizers.NFKC()
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
-    tokenizer.decoder = decoders.Metaspace()
     names = {key: pieces[i][0] for key, i in specials.items()}
-    bos, eos = names["bos"], names["eos"]
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
-        special_tokens=[(bos, specials["bos"]), (eos, specials["eos"])])
+    tokenizer = xlmr_pipeline(Tokenizer(models.Unigram(pieces, unk_id=specials["unk"], byte_fallback=False)),
+                              names["bos"], names["eos"])
     tokenizer.save(str(out / "tokenizer.json"))
     config = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": max_len,
               "bos_token": names["bos"], "eos_token": names["eos"], "cls_token": names["bos"],

@@ -12,16 +12,20 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Dict, List
 
 import numpy as np
 import srsly
 
+from spacy_llm_loop.loop.settings import run_name
 
-def run_name(lang: str, learner: str, warm: bool, seed: int) -> str:
-    """The loop's default run folder name for these settings."""
-    parts = [lang, "gold", "entropy"] + ([learner] if learner != "cnn" else []) + (["warm"] if warm else [])
-    return "-".join(parts + [f"seed{seed}"])
+
+def folder(opts: argparse.Namespace, warm: bool, seed: int) -> Path:
+    """The loop's default run folder for these settings."""
+    settings = SimpleNamespace(lang=opts.lang, run_name=None, seed=seed, warm_start=warm,
+                               learner_config=Path(opts.learner_config))
+    return opts.out / run_name(settings, SimpleNamespace(name="gold"), SimpleNamespace(name="entropy"))
 
 
 def main() -> None:
@@ -34,12 +38,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/runs"))
     parser.add_argument("--table-only", action="store_true")
     opts = parser.parse_args()
-    stem = Path(opts.learner_config).stem
-    learner = stem[len("learner-"):] if stem.startswith("learner-") else stem
     if not opts.table_only:
         for seed in opts.seeds:
             for warm in (False, True):
-                done = opts.out / run_name(opts.lang, learner, warm, seed) / "loop.json"
+                done = folder(opts, warm, seed) / "loop.json"
                 if done.exists() and len(srsly.read_json(done)["rounds"]) > opts.rounds:
                     continue  # finished (e.g. by bench/label_efficiency.py)
                 args = [sys.executable, "-m", "spacy_llm_loop", "loop", "--lang", opts.lang, "--seed", str(seed),
@@ -51,7 +53,7 @@ def main() -> None:
     secs: Dict[bool, Dict[int, List[float]]] = {False: {}, True: {}}
     for seed in opts.seeds:
         for warm in (False, True):
-            path = opts.out / run_name(opts.lang, learner, warm, seed) / "loop.json"
+            path = folder(opts, warm, seed) / "loop.json"
             for r in srsly.read_json(path)["rounds"] if path.exists() else []:
                 f1[warm].setdefault(r["round"], []).append(100 * r["test"]["ents_f"])
                 secs[warm].setdefault(r["round"], []).append(r["seconds"]["train"])

@@ -84,7 +84,7 @@ class LLMAnnotator:
         config = load_config(self.config_path, overrides=settings, interpolate=True)
         self.nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
         budget = getattr(self.model, "budget", None)
-        self.budget_exhausted = bool(budget and (_spent(budget) or budget.exhausted))
+        self.budget_exhausted = bool(budget and budget.spent)
 
     def begin_round(self, k: int) -> None:
         """Tag the ledger records that follow with round ``k``."""
@@ -148,11 +148,6 @@ class LLMAnnotator:
         summary["cost_usd"] = (round(cost_usd(price, summary["input_tokens"], summary["output_tokens"]), 6)
                                if price else None)
         return summary
-
-
-def _spent(budget: Any) -> bool:
-    return bool((budget.max_usd is not None and budget.spent_usd >= budget.max_usd)
-                or (budget.max_tokens is not None and budget.spent_tokens >= budget.max_tokens))
 
 
 @registry.misc("spacy-llm-loop.LLMAnnotator.v1")

@@ -42,19 +42,31 @@ TINY = XLMRShape()
 
 def train_unigram_tokenizer(texts: Iterable[str], vocab_size: int = 1000) -> Any:
     """A fast XLM-R-style tokenizer (``tokenizers.Tokenizer``) trained on ``texts``."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, models, trainers
 
-    tokenizer = Tokenizer(models.Unigram())
-    tokenizer.normalizer = normalizers.NFKC()
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
-    tokenizer.decoder = decoders.Metaspace()
+    tokenizer = xlmr_pipeline(Tokenizer(models.Unigram()))
     trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
                                       unk_token="<unk>", show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
     tokenizer.add_special_tokens([MASK_TOKEN])
-    bos, eos = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", bos), ("</s>", eos)])
+    return xlmr_pipeline(tokenizer)
+
+
+def xlmr_pipeline(tokenizer: Any, bos: str = "<s>", eos: str = "</s>") -> Any:
+    """Give a Unigram ``tokenizers.Tokenizer`` XLM-R's pipeline: NFKC, metaspace, ``<s> $A </s>`` (in place).
+
+    The post-processor needs the ids of ``bos`` and ``eos``, so call it again after training.
+    """
+    from tokenizers import decoders, normalizers, pre_tokenizers, processors
+
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    bos_id, eos_id = tokenizer.token_to_id(bos), tokenizer.token_to_id(eos)
+    if bos_id is not None and eos_id is not None:
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
+            special_tokens=[(bos, bos_id), (eos, eos_id)])
     return tokenizer
 
 

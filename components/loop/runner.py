@@ -294,7 +294,8 @@ class ActiveLearningLoop:
         write_json(self.run.loop_json, {
             "lang": s.lang, "annotator": self.annotator.name, "strategy": self.strategy.name, "seed": s.seed,
             "query_size": str(s.query_size), "seed_set": self.sampler.name, "learner_config": str(s.learner_config),
-            "learner": learner_name(s), "warm_start": s.warm_start, "run": self.name, "rounds": self.run.records()})
+            "learner": learner_name(s.learner_config), "warm_start": s.warm_start, "run": self.name,
+            "rounds": self.run.records()})
 
 
 def _same_prompt(a: Dict[str, Any], b: Dict[str, Any]) -> bool:

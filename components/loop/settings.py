@@ -91,15 +91,15 @@ def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy) -
     The learner part is left out for the default CNN learner (``configs/learner-cnn.cfg``).
     """
     parts = [settings.lang, annotator.name, strategy.name]
-    if learner_name(settings) != "cnn":
-        parts.append(learner_name(settings))
+    if learner_name(settings.learner_config) != "cnn":
+        parts.append(learner_name(settings.learner_config))
     if settings.warm_start:
         parts.append("warm")
     name = settings.run_name or "-".join(parts + [f"seed{settings.seed}"])
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
-def learner_name(settings: LoopSettings) -> str:
+def learner_name(learner_config: Union[str, Path]) -> str:
     """The learner config's short name: ``cnn`` for ``learner-cnn.cfg``, ``trf`` for ``learner-trf.cfg``."""
-    stem = settings.learner_config.stem
+    stem = Path(learner_config).stem
     return stem[len("learner-"):] if stem.startswith("learner-") else stem

@@ -79,6 +79,12 @@ class Budget:
                 self._spend(actual["input_tokens"], actual["output_tokens"])
             self._changed.notify_all()
 
+    @property
+    def spent(self) -> bool:
+        """Whether no more requests will be sent: the limit is reached, or a request was refused under it."""
+        return self.exhausted or (self.max_usd is not None and self.spent_usd >= self.max_usd) or (
+            self.max_tokens is not None and self.spent_tokens >= self.max_tokens)
+
     def describe(self) -> Dict[str, Any]:
         """Limits and spend, for logs and metrics."""
         return {"max_usd": self.max_usd, "max_tokens": self.max_tokens, "spent_usd": round(self.spent_usd, 6),

@@ -78,13 +78,10 @@ def make_openai_chat(
     cache_path: SQLite prompt cache; ledger_path: JSONL usage ledger; budget_*: refuse requests past it.
     price_per_1k: ``[input, output]`` USD per 1K tokens when the model is not in the price list.
     """
-    required = endpoint is None if require_key is None else require_key
-    return build_model(OpenAIChat(), name=name, config=config, url=endpoint or OPENAI_URL, api_key_env=api_key_env,
-                       require_key=required, concurrency=concurrency, requests_per_minute=requests_per_minute,
-                       tokens_per_minute=tokens_per_minute, max_tries=max_tries, interval=interval,
-                       max_wait=max_wait, timeout=timeout, cache_path=cache_path, ledger_path=ledger_path,
-                       budget_usd=budget_usd, budget_tokens=budget_tokens, price_per_1k=price_per_1k,
-                       context_length=context_length)
+    settings = dict(locals())
+    settings["require_key"] = endpoint is None if require_key is None else require_key
+    settings["url"] = settings.pop("endpoint") or OPENAI_URL
+    return build_model(OpenAIChat(), **settings)
 
 
 @registry.llm_models("spacy-llm-loop.AnthropicChat.v1")
@@ -108,9 +105,6 @@ def make_anthropic_chat(
     context_length: Optional[int] = 200000,
 ) -> ChatModel:
     """Anthropic Claude through the Messages API (Claude 3 Haiku by default, the paper's third candidate)."""
-    return build_model(AnthropicMessages(), name=name, config=config, url=endpoint or ANTHROPIC_URL,
-                       api_key_env=api_key_env, require_key=True, concurrency=concurrency,
-                       requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
-                       max_tries=max_tries, interval=interval, max_wait=max_wait, timeout=timeout,
-                       cache_path=cache_path, ledger_path=ledger_path, budget_usd=budget_usd,
-                       budget_tokens=budget_tokens, price_per_1k=price_per_1k, context_length=context_length)
+    settings = dict(locals(), require_key=True)
+    settings["url"] = settings.pop("endpoint") or ANTHROPIC_URL
+    return build_model(AnthropicMessages(), **settings)
