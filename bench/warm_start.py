@@ -6,6 +6,10 @@ continues from round k-1's weights). Prints a Markdown table. Runs are resumable
 
     python bench/warm_start.py --lang zul --seeds 0                        # the CNN learner, CPU
     python bench/warm_start.py --lang zul --learner-config configs/learner-trf.cfg --gpu-id 0
+
+Any other option (``--learner.training.max_steps 200``, ``--query-size 200``) is passed to every loop run,
+so a reduced schedule can be compared on CPU; use a separate ``--out`` for each schedule. ``--jobs 2``
+runs the two arms side by side (one thread each).
 """
 import argparse
 import os
@@ -13,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 import numpy as np
 import srsly
@@ -28,27 +32,46 @@ def folder(opts: argparse.Namespace, warm: bool, seed: int) -> Path:
     return opts.out / run_name(settings, SimpleNamespace(name="gold"), SimpleNamespace(name="entropy"))
 
 
+def loop_args(opts: argparse.Namespace, extra: Sequence[str], warm: bool, seed: int) -> List[str]:
+    """The ``spacy_llm_loop loop`` command line of one arm."""
+    args = [sys.executable, "-m", "spacy_llm_loop", "loop", "--lang", opts.lang, "--seed", str(seed),
+            "--strategy", "entropy", "--rounds", str(opts.rounds), "--runs-dir", str(opts.out),
+            "--learner-config", opts.learner_config, "--gpu-id", str(opts.gpu_id), *extra]
+    return args + (["--loop.warm_start", "true"] if warm else [])
+
+
+def run_all(opts: argparse.Namespace, extra: Sequence[str]) -> None:
+    """Run (or resume) every unfinished arm, ``opts.jobs`` at a time; fail if any run fails."""
+    pending = []
+    for seed in opts.seeds:
+        for warm in (False, True):
+            done = folder(opts, warm, seed) / "loop.json"
+            if done.exists() and len(srsly.read_json(done)["rounds"]) > opts.rounds:
+                continue  # finished (e.g. by bench/label_efficiency.py)
+            pending.append(loop_args(opts, extra, warm, seed))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    while pending:
+        batch, pending = pending[:opts.jobs], pending[opts.jobs:]
+        procs = [subprocess.Popen(args, env=env) for args in batch]
+        for args, proc in zip(batch, procs):
+            if proc.wait() != 0:
+                raise SystemExit(f"failed ({proc.returncode}): {' '.join(args)}")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--lang", default="zul")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--learner-config", default="configs/learner-cnn.cfg")
     parser.add_argument("--gpu-id", type=int, default=-1)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("bench/results/runs"))
+    parser.add_argument("--jobs", type=int, default=1, help="loop runs at a time")
     parser.add_argument("--table-only", action="store_true")
-    opts = parser.parse_args()
+    opts, extra = parser.parse_known_args()
     if not opts.table_only:
-        for seed in opts.seeds:
-            for warm in (False, True):
-                done = folder(opts, warm, seed) / "loop.json"
-                if done.exists() and len(srsly.read_json(done)["rounds"]) > opts.rounds:
-                    continue  # finished (e.g. by bench/label_efficiency.py)
-                args = [sys.executable, "-m", "spacy_llm_loop", "loop", "--lang", opts.lang, "--seed", str(seed),
-                        "--strategy", "entropy", "--rounds", str(opts.rounds), "--runs-dir", str(opts.out),
-                        "--learner-config", opts.learner_config, "--gpu-id", str(opts.gpu_id)]
-                args += ["--loop.warm_start", "true"] if warm else []
-                subprocess.run(args, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        run_all(opts, extra)
     f1: Dict[bool, Dict[int, List[float]]] = {False: {}, True: {}}
     secs: Dict[bool, Dict[int, List[float]]] = {False: {}, True: {}}
     for seed in opts.seeds:
@@ -57,7 +80,8 @@ def main() -> None:
             for r in srsly.read_json(path)["rounds"] if path.exists() else []:
                 f1[warm].setdefault(r["round"], []).append(100 * r["test"]["ents_f"])
                 secs[warm].setdefault(r["round"], []).append(r["seconds"]["train"])
-    print(f"Warm start vs retraining, {opts.lang}, {opts.learner_config}, seeds {opts.seeds} (means)\n")
+    print(f"Warm start vs retraining, {opts.lang}, {opts.learner_config}, seeds {opts.seeds} (means)"
+          + (f", with {' '.join(extra)}" if extra else "") + "\n")
     print("| round | retrain F1 | warm F1 | retrain train s | warm train s |\n|---|---|---|---|---|")
     for k in sorted(f1[False]):
         cells = [f"{np.mean(d[k]):.2f}" if d.get(k) else "-" for d in (f1[False], f1[True])]

