@@ -15,6 +15,7 @@ import argparse
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Dict, List, Sequence
@@ -32,6 +33,12 @@ def folder(opts: argparse.Namespace, warm: bool, seed: int) -> Path:
     return opts.out / run_name(settings, SimpleNamespace(name="gold"), SimpleNamespace(name="entropy"))
 
 
+# Set by this script for each arm; an extra option may not change them (the table reads the folders they name).
+OWN_OPTIONS = ("--lang", "--seed", "--strategy", "--rounds", "--runs-dir", "--run-name", "--learner-config", "--gpu-id",
+               "--annotator", "--loop.warm_start", "--loop.run_name", "--loop.seed", "--loop.lang", "--loop.rounds",
+               "--paths.runs", "--paths.learner_config")
+
+
 def loop_args(opts: argparse.Namespace, extra: Sequence[str], warm: bool, seed: int) -> List[str]:
     """The ``spacy_llm_loop loop`` command line of one arm."""
     args = [sys.executable, "-m", "spacy_llm_loop", "loop", "--lang", opts.lang, "--seed", str(seed),
@@ -41,21 +48,33 @@ def loop_args(opts: argparse.Namespace, extra: Sequence[str], warm: bool, seed: 
 
 
 def run_all(opts: argparse.Namespace, extra: Sequence[str]) -> None:
-    """Run (or resume) every unfinished arm, ``opts.jobs`` at a time; fail if any run fails."""
+    """Run (or resume) every unfinished arm, ``opts.jobs`` at a time; fail if any run fails.
+
+    With more than one job, each run's output goes to ``<out>/logs/<run>.log`` instead of the terminal.
+    """
     pending = []
     for seed in opts.seeds:
         for warm in (False, True):
-            done = folder(opts, warm, seed) / "loop.json"
-            if done.exists() and len(srsly.read_json(done)["rounds"]) > opts.rounds:
+            run = folder(opts, warm, seed)
+            if (run / "loop.json").exists() and len(srsly.read_json(run / "loop.json")["rounds"]) > opts.rounds:
                 continue  # finished (e.g. by bench/label_efficiency.py)
-            pending.append(loop_args(opts, extra, warm, seed))
+            pending.append((loop_args(opts, extra, warm, seed), opts.out / "logs" / f"{run.name}.log"))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    while pending:
-        batch, pending = pending[:opts.jobs], pending[opts.jobs:]
-        procs = [subprocess.Popen(args, env=env) for args in batch]
-        for args, proc in zip(batch, procs):
-            if proc.wait() != 0:
-                raise SystemExit(f"failed ({proc.returncode}): {' '.join(args)}")
+
+    def one(args: List[str], log: Path) -> int:
+        if opts.jobs == 1:
+            return subprocess.run(args, env=env).returncode
+        log.parent.mkdir(parents=True, exist_ok=True)
+        print(f"running {' '.join(args[2:])}\n  log: {log}", flush=True)
+        with log.open("a", encoding="utf-8") as out:
+            return subprocess.run(args, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=out,
+                                  stderr=subprocess.STDOUT).returncode
+
+    with ThreadPoolExecutor(opts.jobs) as pool:  # every run finishes (or fails) before this returns
+        codes = list(pool.map(lambda job: one(*job), pending))
+    failed = [f"{' '.join(args)} (log: {log})" for (args, log), code in zip(pending, codes) if code != 0]
+    if failed:
+        raise SystemExit("failed:\n" + "\n".join(failed))
 
 
 def main() -> None:
@@ -70,6 +89,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="loop runs at a time")
     parser.add_argument("--table-only", action="store_true")
     opts, extra = parser.parse_known_args()
+    if opts.jobs < 1:
+        parser.error("--jobs must be 1 or more")
+    clashes = [a for a in extra if a.split("=")[0] in OWN_OPTIONS]
+    if clashes:
+        parser.error(f"{', '.join(clashes)}: set by this script (use --seeds, --rounds, --out, --learner-config)")
     if not opts.table_only:
         run_all(opts, extra)
     f1: Dict[bool, Dict[int, List[float]]] = {False: {}, True: {}}

