@@ -86,7 +86,8 @@ def main() -> None:
     parser.add_argument("--gpu-id", type=int, default=-1)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("bench/results/runs"))
-    parser.add_argument("--jobs", type=int, default=1, help="loop runs at a time")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="loop runs at a time (a transformer run on CPU can take 12-15 GB of memory)")
     parser.add_argument("--table-only", action="store_true")
     opts, extra = parser.parse_known_args()
     if opts.jobs < 1:
