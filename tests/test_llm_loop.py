@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -149,7 +150,11 @@ def _lines(path: Path):
 
 
 def test_kill_during_annotation_never_asks_twice(small_corpus, tmp_path, python):
-    """kill -9 while requests are in flight; the rerun asks the server only what it never answered."""
+    """kill -9 while requests are in flight; the rerun asks again only what never reached the client.
+
+    An answer the server sent as the client died (at most one per concurrent request) was never received, so
+    asking for it again is right; everything received (cached) before the kill must not be asked again.
+    """
     simulated = SimulatedLLM(gold_from(small_corpus / "train.spacy"), latency=0.3)
     with SimulatedLLMServer(simulated) as server:
         settings = loop_settings(small_corpus, tmp_path, server, **{"annotator.concurrency": 2,
@@ -171,9 +176,18 @@ def test_kill_during_annotation_never_asks_twice(small_corpus, tmp_path, python)
         first = len(simulated.log)
         answered = {s for n in simulated.answered for s in simulated.log[n]["sentences"]}
         assert 4 <= len(answered) < 24
+        # what reached the client before the kill: the cached responses, by the server's request ids
+        with sqlite3.connect(tmp_path / "cache.sqlite") as db:
+            received = {int(rid.rsplit("-", 1)[1]) for (rid,) in db.execute("SELECT request_id FROM responses")}
+        assert received <= set(simulated.answered)
+        # an answer the server sent as the client died was never received: at most one per concurrent request
+        lost = set(simulated.answered) - received
+        assert len(lost) <= 2
         out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     asked_again = [s for entry in simulated.log[first:] for s in entry["sentences"]]
-    assert not answered & set(asked_again), "a sentence already answered was requested again"
+    kept = {s for n in received for s in simulated.log[n]["sentences"]}
+    assert not kept & set(asked_again), "a sentence whose answer was received was requested again"
+    assert answered & set(asked_again) <= {s for n in lost for s in simulated.log[n]["sentences"]}
     assert len(asked_again) == len(set(asked_again))
     assert len({s for entry in simulated.log for s in entry["sentences"]}) == 24 and len(_lines(answers)) == 24
