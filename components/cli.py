@@ -32,8 +32,12 @@ def _setup(code: Optional[Path] = None) -> None:
 
 
 def split_overrides(args: list) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """``(learner_overrides, loop_overrides)`` from extra ``--a.b value`` command-line options."""
-    overrides = parse_config_overrides(args)
+    """``(learner_overrides, loop_overrides)`` from extra ``--a.b value`` command-line options.
+
+    spaCy's ``parse_config_overrides`` empties the list it is given, so it gets a copy: ``args``
+    (typer's ``ctx.args``) stays intact for anything that reads it later.
+    """
+    overrides = parse_config_overrides(list(args))
     learner = {k[len(LEARNER_PREFIX):]: v for k, v in overrides.items() if k.startswith(LEARNER_PREFIX)}
     loop = {k: v for k, v in overrides.items() if not k.startswith(LEARNER_PREFIX)}
     return learner, loop
@@ -79,8 +83,8 @@ def train_full_cli(
     from .baselines import train_full
 
     _setup()
-    learner, _ = split_overrides(ctx.args)
-    learner.update({k: v for k, v in parse_config_overrides(ctx.args).items() if not k.startswith(LEARNER_PREFIX)})
+    learner, plain = split_overrides(ctx.args)  # both --learner.training.x and --training.x set the learner
+    learner.update(plain)
     output = output or Path("baselines") / f"{lang}-full-seed{seed}"
     metrics = train_full(corpus or Path("corpus") / lang, config, output, seed=seed, gpu_id=gpu_id, overrides=learner)
     msg.good(f"{lang} full data: test entity F1 {100 * metrics['test']['ents_f']:.2f} -> {output}/metrics.json")

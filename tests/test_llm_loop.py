@@ -127,7 +127,7 @@ def test_budget_stops_annotation_cleanly(small_corpus, tmp_path):
     annotation = rounds[1]["annotation"]
     assert 0 < annotation["n_received"] < 24 and annotation["n_unanswered"] > 0
     assert annotation["usage"]["budget_refused"] > 0
-    assert rounds[1]["n_train"] == 24 + annotation["n_received"]
+    assert rounds[1]["n_labelled"] == 24 + annotation["n_received"]
 
 
 def test_spacy_ner_v3_task_as_annotator(small_corpus, tmp_path):

@@ -38,7 +38,11 @@ def test_loop_json_has_every_round_and_field(finished_run):
     assert {k: result[k] for k in ("lang", "annotator", "strategy", "seed")} == {
         "lang": "tsn", "annotator": "gold", "strategy": "entropy", "seed": 0}
     assert [r["round"] for r in result["rounds"]] == [0, 1, 2]
-    assert [r["n_train"] for r in result["rounds"]] == [24, 48, 72]
+    assert [r["n_labelled"] for r in result["rounds"]] == [24, 48, 72]
+    # the learner's dev data is carved out of the labelled set (half at most, at least dev_min = 30, 20%)
+    assert [r["learner_dev"]["n"] for r in result["rounds"]] == [12, 24, 30]
+    assert [r["n_train"] for r in result["rounds"]] == [12, 24, 42]
+    assert all(r["learner_dev"]["source"] == "labelled" for r in result["rounds"])
     assert [r["n_gold"] for r in result["rounds"]] == [24, 24, 24]
     assert [r["n_annotated"] for r in result["rounds"]] == [0, 24, 48]
     for record in result["rounds"]:
@@ -58,11 +62,47 @@ def test_each_round_has_its_model_and_data(finished_run):
     for k in range(3):
         rd = folder / f"round-{k:02d}"
         assert (rd / "model" / "meta.json").exists() and (rd / "train.spacy").exists()
+
         tasks = list(srsly.read_jsonl(rd / "labelled.jsonl"))
         assert len(tasks) == 24 * (k + 1)
         assert {t["meta"]["round"] for t in tasks} == set(range(k + 1))
         assert all(t["meta"]["source"] == "gold" and t["answer"] == "accept" for t in tasks)
     assert not list(folder.rglob(".*.tmp-*"))
+
+
+def test_learner_dev_is_held_out_counted_and_stays_dev(finished_run):
+    """The learner's dev sentences come from the labelled set, never reach its train data, and stay dev."""
+    from spacy.tokens import DocBin
+    from spacy.vocab import Vocab
+
+    from spacy_llm_loop.data.docs import sentence_id
+
+    folder, _ = finished_run
+    previous = set()
+    for k in range(3):
+        rd = folder / f"round-{k:02d}"
+        train = {sentence_id(d) for d in DocBin().from_disk(rd / "train.spacy").get_docs(Vocab())}
+        dev = {sentence_id(d) for d in DocBin().from_disk(rd / "dev.spacy").get_docs(Vocab())}
+        labelled = {t["meta"]["sentence_id"]: t["meta"]["learner_split"] for t in srsly.read_jsonl(rd / "labelled.jsonl")}
+        assert not train & dev and train | dev == set(labelled)
+        assert dev == {sid for sid, split in labelled.items() if split == "dev"}
+        assert previous <= dev
+        previous = dev
+        config = (rd / "model" / "config.cfg").read_text()
+        assert str(rd / "dev.spacy") in config  # the learner was given this dev file, not the gold dev split
+
+
+def test_oracle_dev_is_marked_and_uses_the_gold_dev_split(small_corpus, tmp_path):
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, tmp_path, **{"loop.rounds": 0,
+                                                                                        "loop.dev": "oracle"}),
+                      FAST_TRAINING)
+    assert result["run"] == "tsn-gold-entropy-oracledev-seed0" and result["dev"] == "oracle"
+    record = result["rounds"][0]
+    assert record["n_train"] == record["n_labelled"] == 24
+    assert record["learner_dev"]["source"] == "oracle" and record["learner_dev"]["n"] is None
+    assert record["learner_dev"]["stopped_by"] in ("max_steps", "patience")
+    config = (tmp_path / result["run"] / "round-00" / "model" / "config.cfg").read_text()
+    assert str(small_corpus / "dev.spacy") in config
 
 
 def test_selection_never_repeats_and_logs_scores(finished_run):
@@ -122,7 +162,7 @@ def test_bad_annotations_are_dropped_with_reasons(small_corpus, tmp_path):
     result = run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1}), FAST_TRAINING)
     annotation = result["rounds"][1]["annotation"]
     assert annotation["n_requested"] == 24 and annotation["n_dropped"] == 13 and annotation["n_received"] == 11
-    assert result["rounds"][1]["n_train"] == 24 + 11
+    assert result["rounds"][1]["n_labelled"] == 24 + 11
     records = list(srsly.read_jsonl(tmp_path / "tsn-broken-entropy-seed0" / "round-01" / "annotations.jsonl"))
     errors = [r["error"] for r in records if r["tags"] is None]
     assert sum("tags for" in e for e in errors) == 12 and sum("invalid IOB2" in e for e in errors) == 1
@@ -196,7 +236,11 @@ def test_kill_9_anywhere_then_resume(small_corpus, tmp_path, python):
     assert proc.returncode == 0, out.decode()[-3000:]
     assert _lines(logs[2]) and not set(_lines(logs[2])) & set(_lines(logs[0]) + _lines(logs[1]))
     result = srsly.read_json(run / "loop.json")
-    assert [r["n_train"] for r in result["rounds"]] == [24, 48, 72]
+    assert [r["n_labelled"] for r in result["rounds"]] == [24, 48, 72]
+    # the learner's dev data is carved out of the labelled set (half at most, at least dev_min = 30, 20%)
+    assert [r["learner_dev"]["n"] for r in result["rounds"]] == [12, 24, 30]
+    assert [r["n_train"] for r in result["rounds"]] == [12, 24, 42]
+    assert all(r["learner_dev"]["source"] == "labelled" for r in result["rounds"])
     round1 = [s["id"] for s in srsly.read_json(run / "round-01" / "selection.json")["selected"]]
     assert sorted({json.loads(line)["id"] for line in answers.read_text().splitlines()}) == sorted(round1)
     assert len(answers.read_text().splitlines()) == 24

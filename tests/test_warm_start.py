@@ -47,7 +47,7 @@ def test_loop_warm_start_continues_each_round(small_corpus, tmp_path):
                 "loop.query_size": "24", "seed_set.size": "24", "loop.warm_start": True}
     result = run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING)
     run = tmp_path / "tsn-gold-entropy-warm-seed0"
-    assert [r["n_train"] for r in result["rounds"]] == [24, 48]
+    assert [r["n_labelled"] for r in result["rounds"]] == [24, 48]
     assert result["warm_start"] is True and result["learner"] == "cnn"
     assert "warm_start = true" in srsly.read_json(run / "run.json")["loop_config"]
     assert not (run / "round-00" / "train.log").read_text().startswith("Continuing")

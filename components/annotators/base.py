@@ -3,18 +3,22 @@
 An annotator is a registered function (``spacy.registry.misc``) that returns an
 object with a ``name`` (e.g. ``gold`` or ``gpt-4-turbo``) and a
 ``__call__(requests)`` that yields one :class:`Annotation` per request, in any
-order, as soon as each is ready. The loop writes each annotation to disk as it
+order, as soon as each is ready. The loop writes each answer to disk as it
 arrives, so an interrupted round never asks for (or pays for) one twice. A
 request left unanswered is asked again when the loop is run again.
 
-Optional, for annotators that need them (the LLM annotator): ``prepare(context)``
-(called once per run with an :class:`AnnotationContext`), ``begin_round(k)``,
-``usage(k)`` (requests, tokens and cost of round ``k``, for the round's metrics)
-and ``budget_exhausted`` (the loop then trains on what it has and stops).
+The rest of the :class:`Annotator` protocol has defaults in :class:`BaseAnnotator`
+(subclass it, or the loop wraps your object with :func:`as_annotator`):
+``prepare(context)`` (once per run, with an :class:`AnnotationContext`),
+``begin_round(k)``, ``usage(k)`` (requests, tokens and cost of round ``k``, for the
+round's metrics), ``budget_exhausted`` (the loop then trains on what it has and
+stops) and ``batches(requests)``, which yields the answers in the units that must
+reach the disk together (one answer each by default; the LLM annotator keeps the
+answers to one multi-sentence prompt together).
 """
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Protocol, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Protocol, Sequence, runtime_checkable
 
 from ..data.iob import iob_problems
 
@@ -72,13 +76,72 @@ class AnnotationContext:
     lang: str
 
 
+@runtime_checkable
 class Annotator(Protocol):
     """Labels sentences; see the module docstring."""
 
     name: str
+    budget_exhausted: bool
 
     def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
         ...
+
+    def batches(self, requests: Sequence[AnnotationRequest]) -> Iterator[List[Annotation]]:
+        ...
+
+    def prepare(self, context: Optional["AnnotationContext"]) -> None:
+        ...
+
+    def begin_round(self, k: int) -> None:
+        ...
+
+    def usage(self, k: Optional[int] = None) -> Dict[str, Any]:
+        ...
+
+
+class BaseAnnotator:
+    """No-op defaults for the optional part of the :class:`Annotator` protocol."""
+
+    name: str = "annotator"
+    budget_exhausted: bool = False
+
+    def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
+        raise NotImplementedError
+
+    def batches(self, requests: Sequence[AnnotationRequest]) -> Iterator[List[Annotation]]:
+        """The answers in units the loop writes together: here, one answer at a time."""
+        for annotation in self(requests):
+            yield [annotation]
+
+    def prepare(self, context: Optional["AnnotationContext"]) -> None:
+        """Nothing to prepare."""
+
+    def begin_round(self, k: int) -> None:
+        """Nothing to do when a round starts."""
+
+    def usage(self, k: Optional[int] = None) -> Dict[str, Any]:
+        """No usage to report."""
+        return {}
+
+
+class _Wrapped(BaseAnnotator):
+    """A plain ``name`` + ``__call__`` object with :class:`BaseAnnotator`'s defaults."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
+        return self.inner(requests)
+
+
+def as_annotator(annotator: Any) -> "Annotator":
+    """``annotator`` itself when it has the whole protocol, else wrapped with the defaults."""
+    if isinstance(annotator, Annotator):
+        return annotator
+    if not (callable(annotator) and isinstance(getattr(annotator, "name", None), str)):
+        raise TypeError(f"an annotator needs a 'name' and a __call__(requests); got {annotator!r}")
+    return _Wrapped(annotator)
 
 
 def validate_annotation(annotation: Annotation, n_tokens: int, tagset: Sequence[str]) -> Annotation:

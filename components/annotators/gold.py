@@ -11,10 +11,10 @@ from spacy.util import registry
 
 from ..data.corpus import load_docs
 from ..data.docs import doc_tags, sentence_id
-from .base import Annotation, AnnotationRequest
+from .base import Annotation, AnnotationRequest, BaseAnnotator
 
 
-class GoldAnnotator:
+class GoldAnnotator(BaseAnnotator):
     """Looks each request's id up in a gold corpus (``.spacy``, ``.jsonl`` or CoNLL)."""
 
     name = "gold"

@@ -15,7 +15,7 @@ and the reason.
 import logging
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import spacy
 from spacy.language import Language
@@ -27,7 +27,7 @@ from ..llm.models.ledger import summarize
 from ..llm.pricing import cost_usd, price_for
 from ..llm.tasks.token_ner import examples as _examples, registry as _tasks  # noqa: F401  (registers the task)
 from ..llm.tasks.token_ner.task import RESULT_KEY
-from .base import Annotation, AnnotationContext, AnnotationRequest
+from .base import Annotation, AnnotationContext, AnnotationRequest, BaseAnnotator
 
 logger = logging.getLogger(__name__)
 # spacy-llm merges sharded docs with Doc.from_docs, which warns about our request id in user_data (kept anyway).
@@ -37,7 +37,7 @@ NOT_ANSWERED = ("transient", "budget", "auth")
 OUR_PREFIX = "spacy-llm-loop."
 
 
-class LLMAnnotator:
+class LLMAnnotator(BaseAnnotator):
     """Labels requests with the ``llm`` pipeline built from ``config`` (see the module docstring)."""
 
     def __init__(self, name: str, config: str, lang: str, *, batch_size: int = 64,
@@ -113,6 +113,10 @@ class LLMAnnotator:
             logger.warning("%s: %s requests got no answer (%s); they will be asked again", self.name,
                            sum(unanswered.values()), unanswered)
 
+    def batches(self, requests: Sequence[AnnotationRequest]) -> Iterator[List[Annotation]]:
+        """The answers to one prompt together, as one unit for the loop to write (see :func:`group_by_prompt`)."""
+        return group_by_prompt(self(requests))
+
     def _annotation(self, doc: Any) -> Tuple[Optional[Annotation], str]:
         model = getattr(self.model, "name", self.name)
         source = f"llm:{model}"
@@ -148,6 +152,31 @@ class LLMAnnotator:
         summary["cost_usd"] = (round(cost_usd(price, summary["input_tokens"], summary["output_tokens"]), 6)
                                if price else None)
         return summary
+
+
+def group_by_prompt(annotations: Iterable[Annotation]) -> Iterator[List[Annotation]]:
+    """Consecutive answers to one prompt (``meta.prompt_hash``, ``meta.group_size`` sentences) as one list.
+
+    The loop writes each list in one go. Were a kill to leave half a group on disk, the rest would be
+    grouped with other sentences on resume, making new prompts that miss the cache and are paid again.
+    """
+    group: List[Annotation] = []
+    for annotation in annotations:
+        if group and not _same_prompt(group[-1], annotation):
+            yield group
+            group = []
+        group.append(annotation)
+        if len(group) >= int(annotation.meta.get("group_size") or 1):
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def _same_prompt(a: Annotation, b: Annotation) -> bool:
+    """Whether two answers came from one prompt (several sentences per request)."""
+    key = a.meta.get("prompt_hash")
+    return key is not None and key == b.meta.get("prompt_hash")
 
 
 @registry.misc("spacy-llm-loop.LLMAnnotator.v1")

@@ -19,12 +19,14 @@ from ..annotators.base import Annotator, annotator_block
 from ..data.corpus import check_lang
 from ..strategies.base import QuerySize, Strategy
 from ..strategies.registry import strategy_block
+from .devsplit import DevSource, check_dev_source, dev_target
 from .seeding import SEED_SAMPLER_NAMES, SeedSampler, seed_sampler_block
 
-# Settings that may change when a run is resumed (they do not change what the run is; the runs folder may move).
+# The one list of settings that may change when a run is resumed: they do not change what the run is (the
+# runs folder may move, a run may be extended). ``annotator.batch_size`` is not among them: it decides which
+# sentences share a prompt, and a changed grouping would miss the cache and pay again for answers received.
 MUTABLE_SETTINGS = ("loop.rounds", "loop.gpu_id", "annotator.budget_usd", "annotator.budget_tokens",
-                    "annotator.concurrency", "annotator.batch_size", "annotator.endpoint", "annotator.cache_path",
-                    "paths.runs")
+                    "annotator.concurrency", "annotator.endpoint", "annotator.cache_path", "paths.runs")
 
 
 @dataclass
@@ -41,6 +43,9 @@ class LoopSettings:
     learner_config: Path
     runs: Path
     warm_start: bool = False  # round k >= 1 trains on from round k-1's model, not from the config
+    dev: DevSource = "labelled"  # the learner's dev data: out of the labelled set, or the gold dev split
+    dev_share: float = 0.2
+    dev_min: int = 30
 
 
 def load_loop_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None, *,
@@ -77,8 +82,10 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
         lang=check_lang(loop["lang"]), rounds=int(loop["rounds"]), query_size=QuerySize.parse(loop["query_size"]),
         seed=int(loop["seed"]), gpu_id=int(loop.get("gpu_id", -1)), run_name=loop.get("run_name") or None,
         corpus=Path(paths["corpus"]), learner_config=Path(paths["learner_config"]), runs=Path(paths["runs"]),
-        warm_start=bool(loop.get("warm_start", False)),
+        warm_start=bool(loop.get("warm_start", False)), dev=check_dev_source(loop.get("dev", "labelled")),
+        dev_share=float(loop.get("dev_share", 0.2)), dev_min=int(loop.get("dev_min", 30)),
     )
+    dev_target(100, settings.dev_share, settings.dev_min)  # checks the share
     if settings.rounds < 0:
         raise ValueError(f"loop.rounds must be 0 or more, got {settings.rounds}")
     resolved = registry.resolve({k: config[k] for k in ("seed_set", "strategy", "annotator")})
@@ -86,7 +93,8 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
 
 
 def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy) -> str:
-    """``<lang>-<annotator>-<strategy>[-<learner>][-warm]-seed<k>`` (or ``loop.run_name``), safe as a folder name.
+    """``<lang>-<annotator>-<strategy>[-<learner>][-warm][-oracledev]-seed<k>`` (or ``loop.run_name``), safe as a
+    folder name.
 
     The learner part is left out for the default CNN learner (``configs/learner-cnn.cfg``).
     """
@@ -95,6 +103,8 @@ def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy) -
         parts.append(learner_name(settings.learner_config))
     if settings.warm_start:
         parts.append("warm")
+    if settings.dev == "oracle":
+        parts.append("oracledev")
     name = settings.run_name or "-".join(parts + [f"seed{settings.seed}"])
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 

@@ -1,25 +1,32 @@
 """A run's folder: what each step wrote, and the check that a resumed run is the same run.
 
 ``runs/<name>/run.json`` records the settings a run was started with. A later
-``loop`` with the same name resumes it only if those settings match (the number
-of rounds and the device may change: a run can be extended); otherwise it
-refuses and names what differs. Each step's output is written atomically, so a
-step is finished exactly when its output exists.
+``loop`` with the same name resumes it only if those settings match (the settings
+in :data:`~.settings.MUTABLE_SETTINGS`, e.g. the number of rounds, may change);
+otherwise it refuses and names what differs. It also records the environment
+(package versions, threads, CPU), which may change with a warning. Each step's
+output is written atomically, so a step is finished exactly when its output exists.
+One process at a time may work on a run folder: :meth:`RunFolder.lock` holds an
+exclusive lock for the process's lifetime and refuses a second one.
 """
+import fcntl
 import hashlib
 import logging
+import os
+import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import IO, Any, Dict, List, Optional, Sequence
 
 import srsly
 
 from ..errors import RunStateError
 from ..fileio import read_jsonl, remove_stale_temps, write_json
+from .environment import differences
 
 logger = logging.getLogger(__name__)
-
-# Settings that may change between a run's start and its resumption.
-MUTABLE = ("loop.rounds", "loop.gpu_id")
+# Keys of run.json that describe where a run ran, not what it is: never a reason to refuse a resume.
+ENVIRONMENT_KEY = "environment"
+LOCK_NAME = ".lock"
 
 
 class RunFolder:
@@ -27,6 +34,39 @@ class RunFolder:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._lock: Optional[IO[str]] = None
+
+    def lock(self) -> None:
+        """Take the folder's exclusive lock for this process's lifetime, or raise if another process holds it.
+
+        The lock is an ``flock`` on ``<run>/.lock``: the kernel releases it when the process ends, however it
+        ends (``kill -9`` included), so a stale lock never blocks a resume.
+        """
+        if self._lock is not None:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = (self.root / LOCK_NAME).open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunStateError(
+                f"{self.root} is in use by {holder}. Two processes on one run would delete each other's work "
+                "(and pay twice for LLM labels): wait for it to finish or stop it, then run again.") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} (since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+        handle.flush()
+        self._lock = handle
+
+    def unlock(self) -> None:
+        """Release the lock (also released when the process ends)."""
+        if self._lock is not None:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
 
     def round_dir(self, k: int) -> Path:
         """``round-<k>``: everything round ``k`` wrote."""
@@ -50,8 +90,14 @@ class RunFolder:
             k += 1
         return out
 
-    def claim(self, identity: Dict[str, Any]) -> bool:
-        """Write ``run.json`` for a new run, or check it against a resumed one; True when resuming."""
+    def claim(self, identity: Dict[str, Any], mutable: Sequence[str] = ()) -> bool:
+        """Write ``run.json`` for a new run, or check it against a resumed one; True when resuming.
+
+        Call :meth:`lock` first: resuming deletes the work folders an interrupted process left.
+        ``mutable``: keys of ``identity`` that may differ from the saved run (they are updated).
+        """
+        if self._lock is None:
+            raise RunStateError(f"{self.root}: take the run's lock before claiming it")
         path = self.root / "run.json"
         if not path.exists():
             write_json(path, identity)
@@ -60,12 +106,17 @@ class RunFolder:
         if removed:
             logger.info("removed %d unfinished work folders left by an interrupted run", removed)
         saved = srsly.read_json(path)
-        differs = sorted(k for k in set(saved) | set(identity) if k not in MUTABLE and saved.get(k) != identity.get(k))
+        ignored = set(mutable) | {ENVIRONMENT_KEY}
+        differs = sorted(k for k in set(saved) | set(identity) if k not in ignored and saved.get(k) != identity.get(k))
         if differs:
             raise RunStateError(
                 f"{self.root} holds a run started with other settings ({', '.join(differs)}). "
                 "Choose another --run-name, or delete the folder to start over.")
-        write_json(path, identity)
+        changed = differences(saved.get(ENVIRONMENT_KEY) or {}, identity.get(ENVIRONMENT_KEY) or {})
+        if changed and saved.get(ENVIRONMENT_KEY):
+            logger.warning("%s: resuming in another environment (%s); each round's record says where it ran",
+                           self.root, ", ".join(changed[:8]))
+        write_json(path, {**identity, ENVIRONMENT_KEY: saved.get(ENVIRONMENT_KEY, identity.get(ENVIRONMENT_KEY))})
         return True
 
     def read_ids(self, name: str) -> Optional[List[str]]:

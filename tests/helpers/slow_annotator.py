@@ -5,12 +5,13 @@ runs keep the same config (and so the same run identity).
 """
 import os
 import time
-from typing import Iterator, Sequence
+from typing import Iterator, List, Sequence
 
 from spacy.util import registry
 
 from spacy_llm_loop.annotators.base import Annotation, AnnotationRequest
 from spacy_llm_loop.annotators.gold import GoldAnnotator
+from spacy_llm_loop.annotators.llm import group_by_prompt
 
 
 class SlowLoggingGold(GoldAnnotator):
@@ -79,6 +80,9 @@ class CrashMidGroupAnnotator(GoldAnnotator):
             if i == 5:
                 raise RuntimeError("killed mid-group")
             yield answer
+
+    def batches(self, requests: Sequence[AnnotationRequest]) -> Iterator[List[Annotation]]:
+        return group_by_prompt(self(requests))  # as the LLM annotator groups a multi-sentence prompt's answers
 
 
 @registry.misc("test.CrashMidGroupAnnotator.v1")

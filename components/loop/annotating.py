@@ -1,0 +1,69 @@
+"""A round's annotation step: ask the annotator for the selected sentences, write each answer as it arrives.
+
+Answers are appended to ``round-<k>/annotations.jsonl`` (fsynced) in the units the
+annotator yields from ``batches`` (the answers to one prompt together), so a killed
+round keeps everything received, and a resumed one asks only for the rest.
+"""
+import logging
+from typing import Any, Dict, List, Sequence
+
+from spacy.tokens import Doc
+
+from ..annotators.base import AnnotationRequest, Annotator, validate_annotation
+from ..data.docs import doc_tags
+from ..data.iob import iob_tagset
+from ..errors import LoopError
+from ..evaluation.metrics import tag_agreement
+from ..fileio import JsonlLog
+
+logger = logging.getLogger(__name__)
+
+
+def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: Dict[str, Doc]) -> List[str]:
+    """Ask ``annotator`` for every id in ``wanted`` not yet in ``log``; return the ids left unanswered.
+
+    An answer for an id not asked (or already answered) is ignored with a warning; an answer that is not
+    one valid IOB2 tag per token is kept as dropped, with the reason.
+    """
+    done = {record["id"] for record in log.records}
+    requests = [AnnotationRequest(sid, [t.text for t in by_id[sid]]) for sid in wanted if sid not in done]
+    pending = {r.id: r for r in requests}
+    if not requests:
+        return []
+    tagset = iob_tagset()
+    for group in annotator.batches(requests):
+        records = []
+        for annotation in group:
+            request = pending.pop(annotation.id, None)
+            if request is None:
+                logger.warning("annotator answered '%s', which was not asked or was answered already", annotation.id)
+                continue
+            records.append(validate_annotation(annotation, len(request.words), tagset).to_dict())
+        log.extend(records)
+    return sorted(pending)
+
+
+def check_unanswered(annotator: Annotator, unanswered: List[str]) -> None:
+    """Raise if the annotator left requests unanswered without having run out of budget."""
+    if unanswered and not annotator.budget_exhausted:
+        raise LoopError(f"annotator '{annotator.name}' returned without answering {len(unanswered)} "
+                        f"requests (e.g. {unanswered[:3]}); run the loop again to ask for those only")
+
+
+def annotation_summary(wanted: Sequence[str], records: List[Dict[str, Any]], by_id: Dict[str, Doc]) -> Dict[str, Any]:
+    """Counts (requested, received, dropped and why, repaired) and the labels' quality against gold."""
+    received = [r for r in records if r["tags"] is not None]
+    errors: Dict[str, int] = {}
+    problems: Dict[str, int] = {}
+    for r in records:
+        if r["tags"] is None:
+            reason = str(r.get("error") or "unknown").split(":")[0]
+            errors[reason] = errors.get(reason, 0) + 1
+        for name, count in ((r.get("meta") or {}).get("problems") or {}).items():
+            problems[name] = problems.get(name, 0) + count
+    quality = tag_agreement([doc_tags(by_id[r["id"]]) for r in received], [r["tags"] for r in received])
+    return {"n_requested": len(wanted), "n_received": len(received), "n_dropped": len(records) - len(received),
+            "n_unanswered": len(set(wanted) - {r["id"] for r in records}),
+            "n_repaired": sum(bool((r.get("meta") or {}).get("repairs")) for r in received),
+            "drop_reasons": errors, "problems": problems, "token_accuracy": quality["token_accuracy"],
+            "ents_f": quality["ents_f"]}

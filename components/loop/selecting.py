@@ -1,0 +1,59 @@
+"""A round's selection step: score the pool with the previous round's model, let the strategy choose.
+
+Scores are saved (``scores.jsonl``) before the strategy runs, and the choice with the
+score behind each pick (``selection.json``), so a resumed round never scores or selects
+twice and every choice can be explained afterwards.
+"""
+from pathlib import Path
+from typing import Any, Dict, Sequence, Set
+
+import numpy as np
+import spacy
+from spacy.tokens import Doc
+
+from ..data.docs import get_task, make_doc, sentence_id, set_task
+from ..errors import LoopError
+from ..fileio import write_jsonl
+from ..strategies.base import Selection
+from ..uncertainty.measures import DOC_MEASURES
+from .state import read_scores
+
+
+def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 256) -> None:
+    """Run the pipeline at ``model`` over the pool (docs made in its own vocab) and save each doc's scores."""
+    nlp = spacy.load(model)
+    docs = []
+    for doc in pool:
+        copy = make_doc(nlp.vocab, [t.text for t in doc])
+        set_task(copy, dict(get_task(doc)))
+        docs.append(copy)
+    write_jsonl(path, (_score_record(doc) for doc in nlp.pipe(docs, batch_size=batch_size)))
+
+
+def attach_scores(pool: Sequence[Doc], path: Path) -> None:
+    """Put the scores saved at ``path`` into each pool doc's ``doc._.uncertainty``."""
+    saved = read_scores(path)
+    for doc in pool:
+        doc._.uncertainty = saved[sentence_id(doc)]
+
+
+def selection_record(k: int, pool: Sequence[Doc], selection: Selection, taken: Set[str],
+                     query_size: str) -> Dict[str, Any]:
+    """``selection.json``: the pool's score summary and each chosen id with its rank and score.
+
+    Raises if the strategy chose a sentence already labelled or chose one twice.
+    """
+    chosen = [sentence_id(pool[i]) for i in selection.indices]
+    if taken & set(chosen) or len(set(chosen)) != len(chosen):
+        raise LoopError(f"strategy '{selection.strategy}' chose a labelled or repeated sentence")
+    values = np.asarray(selection.pool_scores, dtype="float64")
+    return {"round": k, "strategy": selection.strategy, "query_size": query_size,
+            "n_pool": len(pool), "pool_scores": {"min": float(values.min()), "mean": float(values.mean()),
+                                                   "median": float(np.median(values)), "max": float(values.max())},
+            "selected": [{"id": sid, "rank": r, "score": s, "n_tokens": len(pool[i])}
+                         for r, (sid, i, s) in enumerate(zip(chosen, selection.indices, selection.scores))]}
+
+
+def _score_record(doc: Doc) -> Dict[str, Any]:
+    scores = doc._.uncertainty
+    return {"id": sentence_id(doc), "n_tokens": len(doc), **{name: scores[name] for name in DOC_MEASURES}}
