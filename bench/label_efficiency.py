@@ -1,12 +1,19 @@
 """Label efficiency: entropy vs random selection with the gold oracle, against the full-data learner.
 
-Runs (or resumes) one loop per language, strategy and seed with the project's
-default settings (CNN learner, entity-rich 5% seed, 5% of the pool per round,
-5 rounds), trains the full-data baseline per language and seed with spaCy's
-default, converged schedule, then prints a Markdown table. Every run is
-resumable, so the script can be stopped and started again.
+Runs (or resumes) one loop per language, strategy, seed and learner-dev source with the project's
+defaults (CNN learner, entity-rich 5% seed, 5% of the pool per round, 5 rounds, the learner's dev
+data carved out of the labelled set), trains the full-data baseline per language and seed with a
+converged schedule, then prints Markdown tables:
 
-    python bench/label_efficiency.py --langs tsn zul --seeds 0 1 2 --jobs 2
+- per round: labelled sentences (the learner's dev included), test entity F1 of each strategy (mean
+  ± sd over seeds), the paired difference entropy - random on the same seeds with a 95% t-interval,
+  and how well the learner's uncertainty predicts an entity error on the TEST split (never used for
+  training or model selection), beside two trivial scores (sentence length, predicted entities);
+- with ``--dev labelled oracle``: what the gold dev split (free labels) changes, paired by seed.
+
+    python bench/label_efficiency.py --langs bam tsn zul --seeds 0 1 2 3 4 --jobs 2
+
+Every run is resumable, so the script can be stopped and started again.
 """
 import argparse
 import itertools
@@ -15,13 +22,16 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import srsly
+from scipy import stats
 
-# The full-data learner is trained to convergence (spaCy's default schedule), not with the per-round cap.
+# The full-data learner is trained to convergence (patience), not with the per-round cap.
 FULL_SCHEDULE = ["--training.max_steps", "20000", "--training.patience", "1600", "--training.eval_frequency", "200"]
+AUROCS = (("uncertainty_auroc", "mean entropy"), ("uncertainty_auroc_length", "length"),
+          ("uncertainty_auroc_n_ents", "predicted entities"), ("uncertainty_auroc_with_entity", "entropy, >=1 entity"))
 
 
 def run(job: Tuple[str, List[str]], logs: Path) -> None:
@@ -34,81 +44,147 @@ def run(job: Tuple[str, List[str]], logs: Path) -> None:
     print(f"finished {name}", flush=True)
 
 
+def run_folder(lang: str, strategy: str, seed: int, dev: str) -> str:
+    """The loop's default run folder name."""
+    return f"{lang}-gold-{strategy}-{'oracledev-' if dev == 'oracle' else ''}seed{seed}"
+
+
 def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
-    """The full-data and loop commands (finished loops return at once: they resume)."""
+    """The full-data and loop commands (finished loops return at once: they resume), seeds first."""
     todo = []
-    for lang, seed in itertools.product(opts.langs, opts.seeds):
+    for seed, lang in itertools.product(opts.seeds, opts.langs):
         full = opts.out / "baselines" / f"{lang}-full-seed{seed}"
-        if not (full / "metrics.json").exists():
+        if not opts.no_full and not (full / "metrics.json").exists():
             todo.append((f"{lang}-full-seed{seed}",
                          ["train-full", lang, "--seed", str(seed), "--output", str(full), *FULL_SCHEDULE]))
-        for strategy in opts.strategies:
-            todo.append((f"{lang}-{strategy}-seed{seed}",
-                         ["loop", "--lang", lang, "--strategy", strategy, "--seed", str(seed),
+        for dev, strategy in itertools.product(opts.dev, opts.strategies):
+            if dev == "oracle" and strategy != "entropy":
+                continue  # the oracle-dev arm measures what free dev labels change, on the default strategy
+            todo.append((run_folder(lang, strategy, seed, dev),
+                         ["loop", "--lang", lang, "--strategy", strategy, "--seed", str(seed), "--loop.dev", dev,
                           "--runs-dir", str(opts.out / "runs"), "--rounds", str(opts.rounds)]))
     return todo
 
 
-def mean_sd(values: List[float]) -> str:
+def mean_sd(values: Sequence[float]) -> str:
     """``mean ± sd (n=..)``."""
-    if not values:
+    if not len(values):
         return "-"
     sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
     return f"{np.mean(values):.2f} ± {sd:.2f} (n={len(values)})"
 
 
+def paired(a: Dict[int, float], b: Dict[int, float]) -> str:
+    """Mean of ``a - b`` over the seeds both have, with a 95% t-interval: ``+1.23 [+0.10, +2.36] (n=5)``."""
+    seeds = sorted(set(a) & set(b))
+    diffs = np.array([a[s] - b[s] for s in seeds])
+    if len(diffs) == 0:
+        return "-"
+    if len(diffs) == 1:
+        return f"{diffs[0]:+.2f} (n=1)"
+    low, high = stats.t.interval(0.95, len(diffs) - 1, loc=diffs.mean(), scale=stats.sem(diffs)) \
+        if diffs.std() > 0 else (diffs.mean(), diffs.mean())
+    return f"{diffs.mean():+.2f} [{low:+.2f}, {high:+.2f}] (n={len(diffs)})"
+
+
+class Arm:
+    """One strategy and dev source on one language: per round and seed, F1, labelled size and AUROCs."""
+
+    def __init__(self, root: Path, lang: str, strategy: str, dev: str, seeds: Sequence[int]) -> None:
+        self.f1: Dict[int, Dict[int, float]] = {}
+        self.size: Dict[int, List[int]] = {}
+        self.auroc: Dict[str, Dict[int, List[float]]] = {key: {} for key, _ in AUROCS}
+        for seed in seeds:
+            path = root / run_folder(lang, strategy, seed, dev) / "loop.json"
+            for r in srsly.read_json(path)["rounds"] if path.exists() else []:
+                self.f1.setdefault(r["round"], {})[seed] = 100 * r["test"]["ents_f"]
+                self.size.setdefault(r["round"], []).append(r.get("n_labelled", r["n_train"]))
+                for key, _ in AUROCS:
+                    if r["test"].get(key) is not None:
+                        self.auroc[key].setdefault(r["round"], []).append(r["test"][key])
+
+    def mean_over_rounds(self, rounds: Sequence[int]) -> Dict[int, float]:
+        """Per seed, the mean F1 over ``rounds`` (seeds that finished all of them)."""
+        seeds = set.intersection(*(set(self.f1.get(k, {})) for k in rounds)) if rounds else set()
+        return {s: float(np.mean([self.f1[k][s] for k in rounds])) for s in seeds}
+
+
+def full_data(root: Path, lang: str) -> Tuple[List[float], List[str]]:
+    """Test F1 of every full-data baseline of ``lang`` and how each training stopped."""
+    f1, stopped = [], []
+    for path in sorted((root / "baselines").glob(f"{lang}-full-seed*/metrics.json")):
+        metrics = srsly.read_json(path)
+        f1.append(100 * metrics["test"]["ents_f"])
+        stopped.append(f"{(metrics.get('training') or {}).get('stopped_by')} at step "
+                       f"{(metrics.get('training') or {}).get('best_step')}")
+    return f1, stopped
+
+
 def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
-    """Per round: labelled sentences and test entity F1 of each strategy; then the summary lines."""
-    f1: Dict[str, Dict[int, List[float]]] = {s: {} for s in opts.strategies}
-    sizes: Dict[int, List[int]] = {}
-    aurocs: Dict[int, List[float]] = {}
-    for strategy, seed in itertools.product(opts.strategies, opts.seeds):
-        path = opts.out / "runs" / f"{lang}-gold-{strategy}-seed{seed}" / "loop.json"
-        for r in srsly.read_json(path)["rounds"] if path.exists() else []:
-            f1[strategy].setdefault(r["round"], []).append(100 * r["test"]["ents_f"])
-            sizes.setdefault(r["round"], []).append(r["n_train"])
-            if r["dev"].get("uncertainty_auroc") is not None:
-                aurocs.setdefault(r["round"], []).append(r["dev"]["uncertainty_auroc"])
-    full = [100 * srsly.read_json(p)["test"]["ents_f"]
-            for p in sorted((opts.out / "baselines").glob(f"{lang}-full-seed*/metrics.json"))]
+    """The tables and summary lines for one language."""
+    arms = {s: Arm(opts.out / "runs", lang, s, "labelled", opts.seeds) for s in opts.strategies}
+    entropy, random_ = arms.get("entropy"), arms.get("random")
+    rounds = sorted(entropy.f1) if entropy else []
     lines = [f"### {lang}", "", "| round | labelled sentences | " + " | ".join(f"{s} F1" for s in opts.strategies)
-             + " | entropy - random | uncertainty AUROC (dev) |", "|---" * (4 + len(opts.strategies)) + "|"]
-    gains = []
-    for k in sorted(sizes):
-        means = {s: float(np.mean(f1[s][k])) if f1[s].get(k) else float("nan") for s in opts.strategies}
-        gain = means.get("entropy", float("nan")) - means.get("random", float("nan"))
-        gains += [gain] if k >= 1 else []
-        lines.append(f"| {k} | {np.mean(sizes[k]):.0f} | "
-                     + " | ".join(mean_sd(f1[s].get(k, [])) for s in opts.strategies)
-                     + f" | {gain:+.2f} | {np.mean(aurocs.get(k, [float('nan')])):.3f} |")
-    last = max(sizes, default=0)
-    entropy_last = float(np.mean(f1.get("entropy", {}).get(last, [float("nan")])))
-    full_mean = float(np.mean(full)) if full else float("nan")
-    return lines + [
-        "", f"- full train data, gold labels, converged schedule: {mean_sd(full)}",
-        f"- entropy - random, mean over rounds 1-{last}: {np.nanmean(gains) if gains else float('nan'):+.2f} F1",
-        f"- last round with entropy / full data: {100 * entropy_last / full_mean:.1f}%",
-        "- uncertainty AUROC: how well the learner's mean token entropy on a dev sentence predicts that its "
-        "entities are wrong (any error), mean over the runs of both strategies", ""]
+             + " | entropy - random (paired, 95% CI) | " + " | ".join(f"AUROC {name}" for _, name in AUROCS) + " |",
+             "|---" * (3 + len(opts.strategies) + len(AUROCS)) + "|"]
+    for k in rounds:
+        diff = paired(entropy.f1[k], random_.f1.get(k, {})) if entropy and random_ else "-"
+        aurocs = [f"{np.mean(entropy.auroc[key][k]):.3f}" if entropy.auroc[key].get(k) else "-" for key, _ in AUROCS]
+        lines.append(f"| {k} | {np.mean(entropy.size[k]):.0f} | "
+                     + " | ".join(mean_sd(list(arms[s].f1.get(k, {}).values())) for s in opts.strategies)
+                     + f" | {diff} | " + " | ".join(aurocs) + " |")
+    query_rounds = [k for k in rounds if k >= 1]
+    full, stopped = full_data(opts.out, lang)
+    lines += ["", f"- full train data + gold dev (early stopping), converged schedule: {mean_sd(full)}; "
+                  f"stopped by: {', '.join(stopped) or '-'}"]
+    if entropy and random_ and query_rounds:
+        lines.append(f"- entropy - random, mean over rounds {query_rounds[0]}-{query_rounds[-1]}, paired by seed: "
+                     f"{paired(entropy.mean_over_rounds(query_rounds), random_.mean_over_rounds(query_rounds))} F1")
+    if entropy and rounds and full:
+        last = list(entropy.f1[rounds[-1]].values())
+        lines.append(f"- last round with entropy ({np.mean(entropy.size[rounds[-1]]):.0f} labelled sentences) / "
+                     f"full data: {100 * np.mean(last) / np.mean(full):.1f}%")
+    if "oracle" in opts.dev and entropy:
+        lines += ["", oracle_table(opts, lang, entropy)]
+    return lines + [""]
 
 
-def main() -> None:
+def oracle_table(opts: argparse.Namespace, lang: str, honest: "Arm") -> str:
+    """What the gold dev split changes: entropy with the oracle dev against the default, paired by seed."""
+    oracle = Arm(opts.out / "runs", lang, "entropy", "oracle", opts.seeds)
+    rows = ["| round | labelled (default) | labelled (oracle dev: + gold dev, uncounted) | F1, learner dev from "
+            "labelled | F1, oracle dev | oracle - default (paired, 95% CI) |", "|---|---|---|---|---|---|"]
+    for k in sorted(oracle.f1):
+        rows.append(f"| {k} | {np.mean(honest.size.get(k, [0])):.0f} | {np.mean(oracle.size[k]):.0f} | "
+                    f"{mean_sd(list(honest.f1.get(k, {}).values()))} | {mean_sd(list(oracle.f1[k].values()))} | "
+                    f"{paired(oracle.f1[k], honest.f1.get(k, {}))} |")
+    return "\n".join(rows)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--langs", nargs="+", default=["tsn", "zul"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--langs", nargs="+", default=["bam", "tsn", "zul"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--strategies", nargs="+", default=["entropy", "random"])
+    parser.add_argument("--dev", nargs="+", default=["labelled"], choices=["labelled", "oracle"],
+                        help="Learner-dev sources to run (oracle: entropy only, to measure what it changes)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2, help="Runs in parallel (one core each)")
+    parser.add_argument("--no-full", action="store_true", help="Do not train the full-data baselines")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--table-only", action="store_true", help="Print the table of what is there")
-    opts = parser.parse_args()
+    opts = parser.parse_args(argv)
     if not opts.table_only:
         for lang in opts.langs:
             if not (Path("corpus") / lang / "train.spacy").exists():
                 run((f"convert-{lang}", ["convert", lang]), opts.out / "logs")
         with ThreadPoolExecutor(opts.jobs) as pool:
             list(pool.map(lambda job: run(job, opts.out / "logs"), jobs(opts)))
-    text = "\n".join(line for lang in opts.langs for line in lang_table(opts, lang))
+    header = (f"Label efficiency, gold oracle, CNN learner, seeds {opts.seeds}; learner dev carved out of the "
+              "labelled set (counted) unless marked oracle; AUROCs on the test split\n")
+    text = header + "\n" + "\n".join(line for lang in opts.langs for line in lang_table(opts, lang))
+    opts.out.mkdir(parents=True, exist_ok=True)
     (opts.out / "label_efficiency.md").write_text(text)
     print(text)
 

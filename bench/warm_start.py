@@ -28,7 +28,7 @@ from spacy_llm_loop.loop.settings import run_name
 
 def folder(opts: argparse.Namespace, warm: bool, seed: int) -> Path:
     """The loop's default run folder for these settings."""
-    settings = SimpleNamespace(lang=opts.lang, run_name=None, seed=seed, warm_start=warm,
+    settings = SimpleNamespace(lang=opts.lang, run_name=None, seed=seed, warm_start=warm, dev="labelled",
                                learner_config=Path(opts.learner_config))
     return opts.out / run_name(settings, SimpleNamespace(name="gold"), SimpleNamespace(name="entropy"))
 

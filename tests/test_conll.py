@@ -38,6 +38,16 @@ BAD = {
     "CRLF": ("a O\r\nb B-PER\r\n", 1, "CRLF", ["O", "B-PER"]),
     "BOM": ("\ufeffa O\nb O\n", 1, "byte-order mark", ["O", "O"]),
     "non-UTF-8": (b"a O\nb\xff\xfe O\nc O\n", 2, "not valid UTF-8", ["O", "O", "O"]),
+    "NBSP in token": ("a O\nb\u00a0c B-PER\n", 2, "token 'b\\xa0c' contains U+00A0 (NO-BREAK SPACE)", ["O", "B-PER"]),
+    "narrow NBSP in token": ("a\u202fb O\n", 1, "contains U+202F (NARROW NO-BREAK SPACE)", ["O"]),
+    "thin space in token": ("a\u2009b B-LOC\n", 1, "contains U+2009 (THIN SPACE)", ["B-LOC"]),
+    "NBSP before tag": ("a\u00a0B-PER\nb O\n", 1, "token and tag are separated by U+00A0", ["B-PER", "O"]),
+    "NBSP-only line": ("a O\n\u00a0\nb O\n", 2, "line holds only whitespace, including U+00A0", ["O"]),
+    "NBSP at line end": ("a O\u00a0\n", 1, "line starts or ends with U+00A0", ["O"]),
+    "lowercase tag": ("a b-loc\nb i-loc\n", 1, "tag 'b-loc' is in the wrong case", ["B-LOC", "I-LOC"]),
+    "mixed-case tag": ("a O\nb B-Per\n", 2, "tag 'B-Per' is in the wrong case", ["O", "B-PER"]),
+    "tag-only line": ("a O\nB-PER\nb O\n", 2, "line holds only 'B-PER', a tag with no token", ["O", "O"]),
+    "O-only line": ("a O\nO\n", 2, "line holds only 'O', a tag with no token", ["O"]),
 }
 
 
@@ -59,6 +69,44 @@ def test_repair_warns_naming_file_and_line(tmp_path, name, caplog):
     assert result.sentences[0].tags == tags
     assert any(issue.line == line and text in issue.message for issue in result.issues)
     assert f"{path}:{line}:" in caplog.text
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u202f", "\u2009", "\u3000"])
+def test_unicode_whitespace_stays_inside_the_token(space):
+    result = parse_conll_text(f"a O\nb{space}c B-PER\nd{space}I-PER\n")
+    assert result.sentences[0].words == ["a", f"b{space}c", "d"]
+    assert result.sentences[0].tags == ["O", "B-PER", "I-PER"]
+    assert [issue.line for issue in result.issues] == [2, 3]
+
+
+def test_tag_only_lines_are_skipped_not_read_as_tokens():
+    result = parse_conll_text("a B-PER\nI-PER\nb I-PER\n\nO\n\nc O\n")
+    assert [(s.words, s.tags, s.line) for s in result.sentences] == [
+        (["a", "b"], ["B-PER", "I-PER"], 1), (["c"], ["O"], 7)]
+    assert [issue.line for issue in result.issues] == [2, 5]
+
+
+def test_lowercase_tags_are_repaired_not_dropped():
+    result = parse_conll_text("Kano b-loc\nState i-loc\nni o\n")
+    assert result.sentences[0].tags == ["B-LOC", "I-LOC", "O"]
+    assert [str(issue) for issue in result.issues] == [
+        "<string>:1: tag 'b-loc' is in the wrong case; read it as 'B-LOC'",
+        "<string>:2: tag 'i-loc' is in the wrong case; read it as 'I-LOC'",
+        "<string>:3: tag 'o' is in the wrong case; read it as 'O'"]
+
+
+def test_a_lowercase_token_alone_is_a_token_without_tag():
+    # 'o' is a word in several MasakhaNER languages: only an exact tag alone is taken for a lost token
+    result = parse_conll_text("o\nb O\n")
+    assert result.sentences[0].words == ["o", "b"]
+    assert "token 'o' has no tag" in result.issues[0].message
+
+
+def test_tokens_are_not_normalised():
+    nfd, nfc = "A\u0300sa\u0301", "\u00c0s\u00e1"
+    result = parse_conll_text(f"{nfd} B-PER\n{nfc} I-PER\n", policy="strict")
+    assert result.sentences[0].words == [nfd, nfc]
+    assert result.issues == []
 
 
 @pytest.mark.parametrize("content", ["", "\n\n  \n", b"\xef\xbb\xbf"])

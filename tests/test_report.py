@@ -1,16 +1,20 @@
 """The report over runs and baselines: Markdown table and learning-curve PNG."""
+import csv
+
+import pytest
 import srsly
 
-from spacy_llm_loop.reporting.collect import collect_runs, published_f1
+from spacy_llm_loop.reporting.collect import PUBLISHED, collect_runs, published_f1
 from spacy_llm_loop.reporting.report import write_report
 
 
-def fake_run(root, strategy, seed, f1s):
-    rounds = [{"round": k, "n_train": 100 * (k + 1), "test": {"ents_f": f}} for k, f in enumerate(f1s)]
-    folder = root / f"zul-gold-{strategy}-seed{seed}"
+def fake_run(root, strategy, seed, f1s, dev="labelled"):
+    rounds = [{"round": k, "n_labelled": 100 * (k + 1), "n_train": 80 * (k + 1), "test": {"ents_f": f}}
+              for k, f in enumerate(f1s)]
+    folder = root / f"zul-gold-{strategy}-{dev}-seed{seed}"
     folder.mkdir(parents=True)
     srsly.write_json(folder / "loop.json", {"lang": "zul", "annotator": "gold", "strategy": strategy, "seed": seed,
-                                            "rounds": rounds})
+                                            "dev": dev, "rounds": rounds})
 
 
 def test_report_groups_seeds_and_draws_curves(tmp_path):
@@ -24,10 +28,21 @@ def test_report_groups_seeds_and_draws_curves(tmp_path):
     text = (out / "report.md").read_text()
     assert "| gold | entropy | cnn | 2 | 300 | 71.00 ± 1.41 | 2 |" in text
     assert "| gold | random | cnn | 1 | 200 | 55.00 ± 0.00 | 1 |" in text
-    assert "Full train data, gold labels: **75.00**" in text and "AfroXLMR-large, published" in text
+    assert "Full train data, gold labels (the gold dev split for early stopping): **75.00**" in text
+    assert "AfroXLMR-large, published" in text
     png = out / "learning_curve_zul.png"
     assert png in written and png.read_bytes()[:4] == b"\x89PNG"
     assert len(collect_runs(runs)) == 2
+
+
+def test_oracle_dev_runs_are_marked_and_counted_apart(tmp_path):
+    runs = tmp_path / "runs"
+    fake_run(runs, "entropy", 0, [0.5, 0.6])
+    fake_run(runs, "entropy", 0, [0.55, 0.65], dev="oracle")
+    write_report(runs, tmp_path / "baselines", tmp_path / "reports")
+    text = (tmp_path / "reports" / "report.md").read_text()
+    assert "| gold | entropy | cnn | 1 | 200 | 60.00 ± 0.00 | 1 |" in text
+    assert "| gold | entropy | cnn-oracledev | 1 | 200 | 65.00 ± 0.00 | 1 |" in text and "free labels" in text
 
 
 def test_empty_report(tmp_path):
@@ -37,3 +52,21 @@ def test_empty_report(tmp_path):
 
 def test_published_figures():
     assert published_f1("zul") == 88.4 and published_f1("tsn") == 87.7 and published_f1("xyz") is None
+    assert published_f1("kin") == 86.1 and published_f1("wol", "mdeberta") == 83.6  # languages the old table lacked
+    assert published_f1("luo") is None  # no published results upstream
+
+
+def test_published_table_covers_19_languages_without_unreliable_columns():
+    lines = PUBLISHED.read_text(encoding="utf-8").splitlines()
+    header = [line for line in lines if line.startswith("#")]
+    assert lines[0] == header[0] and any("masakhane-io/masakhane-ner" in line for line in header)
+    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    assert len(rows) == 19 and "luo" not in {row["lang"] for row in rows}
+    assert list(rows[0]) == ["lang", "xlmrbase", "xlmrlarge", "mdeberta", "rembert", "afroxlmr"]
+    assert all(0 < float(row[col]) < 100 for row in rows for col in list(row)[1:])
+
+
+@pytest.mark.parametrize("model", ["mbert", "afriberta", "bert"])
+def test_published_f1_rejects_unreliable_or_unknown_models(model):
+    with pytest.raises(ValueError, match=f"model '{model}'.*afroxlmr"):
+        published_f1("zul", model)

@@ -4,11 +4,18 @@ Every anomaly is reported with its file and line. Under the ``repair`` policy th
 reader fixes what it safely can and returns the fixes as :class:`ConllIssue`
 warnings; under ``strict`` the first anomaly raises :class:`ConllError`. An empty
 file, or one with no sentence in it, is always an error.
+
+Fields are separated by ASCII spaces and tabs only: other Unicode whitespace
+(U+00A0, U+2009, U+202F ...) stays inside its token and is reported. Tokens are
+kept exactly as written: many MasakhaNER tokens (yor, bbj, fon, ewe ...) are not
+in NFC, and the reader never normalises them.
 """
 import logging
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, List, Literal, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union
 
 from ..errors import ConllError
 from .iob import MASAKHANER_LABELS, iob_problems, iob_tagset
@@ -18,6 +25,7 @@ logger = logging.getLogger(__name__)
 Policy = Literal["repair", "strict"]
 POLICIES: Tuple[str, ...] = ("repair", "strict")
 BOM = "\ufeff"
+SEPARATOR = re.compile(r"[ \t]+")
 
 
 @dataclass
@@ -87,17 +95,21 @@ def parse_conll_text(
 ) -> ConllResult:
     """Parse CoNLL text already decoded; see the module docstring for the policies."""
     check = _Checker(path, policy)
-    tagset = set(iob_tagset(labels))
+    tagset = _TagSet(iob_tagset(labels))
     sentences: List[Sentence] = []
     words: List[str] = []
     tags: List[str] = []
     lines: List[int] = []
     for number, raw in enumerate(text.split("\n"), start=1):
-        fields = raw.split()
+        fields = _split_fields(raw, number, tagset, check)
         if not fields or fields[0] == "-DOCSTART-":
             if words:
                 sentences.append(_finish(words, tags, lines, check))
             words, tags, lines = [], [], []
+            continue
+        if len(fields) == 1 and fields[0] in tagset.tags:
+            check(number, f"line holds only '{fields[0]}', a tag with no token (if it is a token, its tag is "
+                          "missing)", "skip the line")
             continue
         words.append(fields[0])
         tags.append(_read_tag(fields, raw, number, tagset, check))
@@ -109,17 +121,59 @@ def parse_conll_text(
     return ConllResult(sentences, check.issues)
 
 
-def _read_tag(fields: List[str], raw: str, number: int, tagset: set, check: _Checker) -> str:
+class _TagSet:
+    """The valid tags, and a lookup that finds the valid form of a tag written in another case."""
+
+    def __init__(self, tags: Iterable[str]) -> None:
+        self.tags = set(tags)
+        self._by_lower: Dict[str, str] = {tag.lower(): tag for tag in self.tags}
+
+    def canonical(self, tag: str) -> Optional[str]:
+        """``tag`` if valid, its valid form if it differs only in case (``b-loc`` -> ``B-LOC``), else None."""
+        return tag if tag in self.tags else self._by_lower.get(tag.lower())
+
+
+def _split_fields(raw: str, number: int, tagset: _TagSet, check: _Checker) -> List[str]:
+    """The fields of one line, split on ASCII spaces and tabs; other Unicode whitespace is reported."""
+    odd = sorted({c for c in raw if c.isspace() and c not in " \t"})
+    if not odd:
+        return raw.split()
+    names = ", ".join(f"U+{ord(c):04X} ({unicodedata.name(c, 'whitespace')})" for c in odd)
+    line = raw.strip()
+    fields = [f for f in SEPARATOR.split(line) if f]
+    if not fields:
+        check(number, f"line holds only whitespace, including {names}", "read it as a blank line")
+        return []
+    if not any(c in line for c in odd):
+        check(number, f"line starts or ends with {names}", "ignore it")
+        return fields
+    if len(fields) == 1:
+        token, tag = line.rsplit(None, 1)
+        if tagset.canonical(tag):
+            check(number, f"token and tag are separated by {names}, not by a space or tab",
+                  "read the last field as the tag")
+            return [token, tag]
+    index = next(i for i, f in enumerate(fields) if any(c in f for c in odd))
+    what = "token" if index == 0 else "field"
+    check(number, f"{what} {fields[index]!r} contains {names}, which is not a field separator",
+          f"keep it inside the {what}")
+    return fields
+
+
+def _read_tag(fields: List[str], raw: str, number: int, tagset: _TagSet, check: _Checker) -> str:
     if len(fields) == 1:
         check(number, f"token '{fields[0]}' has no tag", "tag it 'O'")
         return "O"
     if len(fields) > 2:
         check(number, f"expected 'token TAG', found {len(fields)} fields in {raw.strip()!r}", "keep the first and last")
     tag = fields[-1]
-    if tag not in tagset:
-        check(number, f"unknown tag '{tag}' (expected one of {sorted(tagset)})", "tag it 'O'")
+    valid = tagset.canonical(tag)
+    if valid is None:
+        check(number, f"unknown tag '{tag}' (expected one of {sorted(tagset.tags)})", "tag it 'O'")
         return "O"
-    return tag
+    if valid != tag:
+        check(number, f"tag '{tag}' is in the wrong case", f"read it as '{valid}'")
+    return valid
 
 
 def _finish(words: List[str], tags: List[str], lines: List[int], check: _Checker) -> Sentence:

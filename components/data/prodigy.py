@@ -7,20 +7,40 @@ know (``_view_id``, ``_timestamp``, ``_annotator_id`` ... from ``prodigy db-out`
 are kept on the Doc and written back unchanged. Hashes are MurmurHash3 (signed
 32-bit) of the input text and of the spans, the scheme of Prodigy's
 ``set_hashes``; hashes read from a file are kept as long as text and spans are.
+
+Texts and tokens are kept exactly as written (no Unicode normalisation), and the
+tokens must match the text character for character: a task whose text is in NFD
+and its tokens in NFC is refused, naming the difference.
+
+Binary answers from ``ner.teach`` (``_view_id`` "ner": one suggested span,
+accepted or rejected) say nothing about the task's other entities, so they are
+not complete annotations: by default they are refused (``binary="error"``);
+``binary="skip"`` leaves them out with a warning and ``binary="complete"`` reads
+their spans as the whole annotation. Tasks with no ``_view_id`` (this project's
+own files) or another one (``ner_manual``) are complete annotations.
 """
+import logging
+import unicodedata
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Literal, Optional, Sequence, Set, Tuple, Union
 
 import srsly
 from murmurhash.mrmr import hash as murmur
 from spacy.tokens import Doc, Span
+from spacy.util import get_words_and_spaces
 from spacy.vocab import Vocab
 
 from ..errors import TaskFormatError
 from ..fileio import iter_jsonl, write_jsonl
 from .docs import get_task, set_task
 
+logger = logging.getLogger(__name__)
+
 ANSWERS = ("accept", "reject", "ignore")
+Binary = Literal["error", "skip", "complete"]
+BINARY_POLICIES: Tuple[str, ...] = ("error", "skip", "complete")
+BINARY_VIEWS: Tuple[str, ...] = ("ner",)  # Prodigy's ner.teach: accept or reject one suggested span
+SKIP_WARNINGS = 10  # skipped binary tasks logged one by one; the rest as a count
 
 
 def input_hash(text: str) -> int:
@@ -78,19 +98,41 @@ def _span_keys(spans: Optional[List[Dict[str, Any]]]) -> Optional[List[Tuple[Any
     return None if spans is None else sorted((s.get("start"), s.get("end"), s.get("label")) for s in spans)
 
 
-def task_to_doc(vocab: Vocab, task: Dict[str, Any], where: str = "<task>", line: Optional[int] = None) -> Doc:
-    """A Doc with ``doc.ents`` from a task; a malformed task raises :class:`TaskFormatError` naming ``where:line``."""
+def is_binary_task(task: Dict[str, Any]) -> bool:
+    """Whether ``task`` is a binary answer on one suggested span (``ner.teach``), not a complete annotation."""
+    return task.get("_view_id") in BINARY_VIEWS
+
+
+def task_to_doc(
+    vocab: Vocab, task: Dict[str, Any], where: str = "<task>", line: Optional[int] = None,
+    *, binary: Literal["error", "complete"] = "error",
+) -> Doc:
+    """A Doc with ``doc.ents`` from a task; a malformed task raises :class:`TaskFormatError` naming ``where:line``.
+
+    A binary ``ner.teach`` task is refused unless ``binary="complete"`` (see the module docstring).
+    """
     def fail(message: str) -> TaskFormatError:
         return TaskFormatError(message, where, line)
 
+    if binary not in ("error", "complete"):
+        raise ValueError(f"Unknown binary policy '{binary}'; expected 'error' or 'complete'")
+    if not isinstance(task, dict):
+        raise fail(f"task is not a JSON object: {task!r}")
     text = task.get("text")
     if not isinstance(text, str):
         raise fail("task has no 'text' string")
-    words, spaces = _task_tokens(text, task.get("tokens"), fail)
+    if binary == "error" and is_binary_task(task):
+        raise fail(f"task is a binary answer from Prodigy's ner.teach (_view_id '{task['_view_id']}', answer "
+                   f"'{task.get('answer', 'accept')}' on one suggested span), not a complete annotation; pass "
+                   "binary='skip' to leave such tasks out, or binary='complete' to read their spans as complete")
+    tokens = task.get("tokens")
+    words, spaces = _task_tokens(text, tokens, fail)
     doc = Doc(vocab, words=words, spaces=spaces)
-    if doc.text != text:
-        raise fail("the tokens do not add up to the text (check 'start', 'end' and 'ws')")
-    ents = [_task_span(doc, span, fail) for span in task.get("spans") or []]
+    _check_alignment(text, tokens, doc, fail)
+    spans = task.get("spans") or []
+    if not isinstance(spans, list):
+        raise fail(f"'spans' is not a list: {spans!r}")
+    ents = [_task_span(doc, span, fail) for span in spans]
     try:
         doc.ents = ents
     except ValueError as err:
@@ -109,13 +151,17 @@ def task_to_doc(vocab: Vocab, task: Dict[str, Any], where: str = "<task>", line:
 
 
 def _task_tokens(text: str, tokens: Optional[List[Dict[str, Any]]], fail: Any) -> Tuple[List[str], List[bool]]:
-    if tokens is None:
-        words = text.split(" ")
-        return words, [True] * (len(words) - 1) + [False]
+    if tokens is None:  # split on spaces only, as MasakhaNER is; runs of spaces become whitespace tokens
+        return get_words_and_spaces([w for w in text.split(" ") if w], text)
+    if not isinstance(tokens, list):
+        raise fail(f"'tokens' is not a list: {tokens!r}")
     words, spaces = [], []
     for i, token in enumerate(tokens):
-        if not isinstance(token, dict) or "text" not in token:
-            raise fail(f"token {i} has no 'text'")
+        if not isinstance(token, dict) or not isinstance(token.get("text"), str) or not token["text"]:
+            raise fail(f"token {i} has no 'text' (or an empty one): {token!r}")
+        for key in ("start", "end"):
+            if key in token and not _is_int(token[key]):
+                raise fail(f"token {i} has a '{key}' that is not an integer: {token!r}")
         words.append(token["text"])
         if "ws" in token:
             spaces.append(bool(token["ws"]))
@@ -126,10 +172,59 @@ def _task_tokens(text: str, tokens: Optional[List[Dict[str, Any]]], fail: Any) -
     return words, spaces
 
 
+def _check_alignment(text: str, tokens: Optional[List[Dict[str, Any]]], doc: Doc, fail: Any) -> None:
+    """Raise unless the tokens are the text's own characters, at their 'start' and 'end' where given."""
+    # Compared without whitespace, so that offsets or 'ws' computed on the other form do not hide the cause.
+    bare_text, bare_tokens = "".join(text.split()), "".join(doc.text.split())
+    if bare_text != bare_tokens and _nfc(bare_text) == _nfc(bare_tokens):
+        raise fail(f"the text and the tokens differ in Unicode normalisation (the text is {_form(text)}, the "
+                   f"tokens are {_form(doc.text)}); write both in the same form")
+    for i, token in enumerate(tokens or []):
+        start, end = token.get("start"), token.get("end")
+        if start is not None and end is not None and text[start:end] != token["text"]:
+            raise fail(f"token {i} {token['text']!r} does not match the text at its 'start' and 'end' "
+                       f"({start}-{end}), which holds {text[start:end]!r}")
+    if doc.text != text:
+        raise fail(f"the tokens do not add up to the text (check 'start', 'end' and 'ws'): {_mismatch(text, doc)}")
+    for i, token in enumerate(tokens or []):
+        at = (doc[i].idx, doc[i].idx + len(doc[i]))
+        if token.get("start", at[0]) != at[0] or token.get("end", at[1]) != at[1]:
+            raise fail(f"token {i} {token['text']!r} is at characters {at[0]}-{at[1]} of the text, but its 'start' "
+                       f"and 'end' say {token.get('start')}-{token.get('end')}")
+
+
+def _mismatch(text: str, doc: Doc) -> str:
+    for token in doc:
+        found = text[token.idx:token.idx + len(token)]
+        if found != token.text:
+            return f"token {token.i} {token.text!r} would be at character {token.idx}, where the text has {found!r}"
+        after = text[token.idx + len(token):token.idx + len(token.text_with_ws)]
+        if after != token.whitespace_:
+            return f"token {token.i} {token.text!r} is followed by {token.whitespace_!r}, the text by {after!r}"
+    return f"the tokens make {len(doc.text)} characters, the text has {len(text)}"
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _form(text: str) -> str:
+    return next((form for form in ("NFC", "NFD") if unicodedata.is_normalized(form, text)), "neither NFC nor NFD")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _task_span(doc: Doc, span: Dict[str, Any], fail: Any) -> Any:
+    if not isinstance(span, dict):
+        raise fail(f"span {span!r} is not an object")
     label = span.get("label")
     if not label:
         raise fail(f"span {span} has no label")
+    for key in ("start", "end", "token_start", "token_end"):
+        if key in span and not _is_int(span[key]):
+            raise fail(f"span {span} has a '{key}' that is not an integer")
     if "token_start" in span and "token_end" in span:
         start, end = span["token_start"], span["token_end"] + 1
         if not 0 <= start < end <= len(doc):
@@ -145,14 +240,34 @@ def _task_span(doc: Doc, span: Dict[str, Any], fail: Any) -> Any:
 
 
 def read_tasks(
-    vocab: Vocab, path: Union[str, Path], answers: Iterable[str] = ("accept",)
+    vocab: Vocab, path: Union[str, Path], answers: Iterable[str] = ("accept",), *, binary: Binary = "error"
 ) -> Iterator[Doc]:
-    """Docs from a Prodigy-style JSONL file, keeping only tasks whose ``answer`` is in ``answers``."""
-    keep = set(answers)
+    """Docs from a Prodigy-style JSONL file, keeping only tasks whose ``answer`` is in ``answers``.
+
+    ``binary`` says what to do with binary ``ner.teach`` tasks, whatever their answer: ``"error"`` (the
+    default) refuses the first one, naming file and line; ``"skip"`` leaves them out with a warning;
+    ``"complete"`` reads their spans as complete annotations.
+    """
+    if binary not in BINARY_POLICIES:
+        raise ValueError(f"Unknown binary policy '{binary}'; expected one of {BINARY_POLICIES}")
+    return _read_tasks(vocab, path, set(answers), binary)
+
+
+def _read_tasks(vocab: Vocab, path: Union[str, Path], keep: Set[str], binary: Binary) -> Iterator[Doc]:
+    as_doc: Literal["error", "complete"] = "complete" if binary == "complete" else "error"
+    skipped = 0
     for number, task in iter_jsonl(path):
-        doc = task_to_doc(vocab, task, str(path), number)
+        if binary == "skip" and isinstance(task, dict) and is_binary_task(task):
+            skipped += 1
+            if skipped <= SKIP_WARNINGS:
+                logger.warning("%s:%d: skipped a binary ner.teach task (not a complete annotation; pass "
+                               "binary='complete' to read it as one)", path, number)
+            continue
+        doc = task_to_doc(vocab, task, str(path), number, binary=as_doc)
         if get_task(doc).get("answer", "accept") in keep:
             yield doc
+    if skipped > SKIP_WARNINGS:
+        logger.warning("... and %d more binary ner.teach tasks skipped in %s", skipped - SKIP_WARNINGS, path)
 
 
 def write_tasks(path: Union[str, Path], docs: Iterable[Doc]) -> None:

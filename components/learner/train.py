@@ -78,9 +78,9 @@ _ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+.*?([\d.]+)\s*$")
 def training_summary(log_path: PathLike, training: Dict[str, Any]) -> Dict[str, Any]:
     """How a training went, from spaCy's log table and the ``[training]`` block it ran with.
 
-    ``last_step`` and ``best_step`` (the evaluation whose score spaCy kept, later step on ties, as spaCy
-    does), ``best_score`` and ``stopped_by``: ``max_steps`` when the cap ended it (it may not have
-    converged), else ``patience`` (no improvement for ``patience`` steps) or ``max_epochs``.
+    ``last_step`` (the last evaluation logged) and ``best_step`` (the evaluation whose score spaCy kept,
+    later step on ties, as spaCy does), ``best_score`` and ``stopped_by``: ``max_steps`` when the cap ended
+    it (it may not have converged), else ``patience`` (no improvement for ``patience`` steps) or ``max_epochs``.
     """
     rows = []
     for line in Path(log_path).read_text(encoding="utf-8").splitlines():
@@ -91,10 +91,12 @@ def training_summary(log_path: PathLike, training: Dict[str, Any]) -> Dict[str, 
         return {"last_step": None, "best_step": None, "best_score": None, "stopped_by": None}
     best_score, best_step = max((score, step) for _, step, score in rows)
     last_step = rows[-1][1]
-    max_steps = int(training.get("max_steps") or 0)
-    if max_steps and last_step >= max_steps:
+    max_steps, patience = int(training.get("max_steps") or 0), int(training.get("patience") or 0)
+    # spaCy stops at step best_step + patience (patience) or at max_steps (the cap), whichever comes first;
+    # the log shows evaluation steps only, so the reason is read from the best step and the schedule.
+    if max_steps and (not patience or best_step + patience >= max_steps):
         stopped_by = "max_steps"
-    elif int(training.get("patience") or 0) and last_step - best_step >= int(training["patience"]):
+    elif patience:
         stopped_by = "patience"
     else:
         stopped_by = "max_epochs"

@@ -13,7 +13,11 @@ PUBLISHED = Path(__file__).parent.parent / "resources" / "published_f1.csv"
 
 @dataclass
 class Curve:
-    """One (lang, annotator, strategy, learner) group: per round, the labelled-set size and test F1 of each seed."""
+    """One (lang, annotator, strategy, learner) group: per round, the labelled-set size and test F1 of each seed.
+
+    The labelled-set size counts every labelled sentence, including those the learner held out as its dev
+    data; a learner variant ending in ``-oracledev`` was given the gold dev split on top (free labels).
+    """
 
     lang: str
     annotator: str
@@ -34,7 +38,7 @@ class Curve:
         return sorted(self.f1)
 
     def stats(self, k: int) -> Tuple[float, float, float, int]:
-        """``(mean n_train, mean F1, sd F1, n_seeds)`` at round ``k`` (F1 in %)."""
+        """``(mean labelled sentences, mean F1, sd F1, n_seeds)`` at round ``k`` (F1 in %)."""
         f1 = 100 * np.asarray(self.f1[k])
         return float(np.mean(self.n_train[k])), float(f1.mean()), float(f1.std(ddof=1) if len(f1) > 1 else 0.0), len(f1)
 
@@ -45,11 +49,12 @@ def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
     for path in sorted(Path(runs_dir).glob("*/loop.json")):
         run = srsly.read_json(path)
         learner = run.get("learner", "cnn") + ("-warm" if run.get("warm_start") else "")
+        learner += "-oracledev" if run.get("dev", "oracle") == "oracle" else ""  # runs before the honest dev: oracle
         key = (run["lang"], run["annotator"], run["strategy"], learner)
         curve = curves.setdefault(key, Curve(*key))
         curve.seeds.append(run["seed"])
         for record in run["rounds"]:
-            curve.n_train[record["round"]].append(record["n_train"])
+            curve.n_train[record["round"]].append(record.get("n_labelled", record["n_train"]))
             curve.f1[record["round"]].append(record["test"]["ents_f"])
     return curves
 
@@ -64,10 +69,17 @@ def collect_full_data(baselines_dir: Path) -> Dict[str, List[float]]:
 
 
 def published_f1(lang: str, model: str = "afroxlmr", path: Path = PUBLISHED) -> Optional[float]:
-    """The published test entity F1 (%) of ``model`` on ``lang`` (AfroXLMR-large by default)."""
+    """The published test entity F1 (%) of ``model`` on ``lang`` (AfroXLMR-large by default).
+
+    ``None`` for a language without published results (luo); an unknown ``model``
+    (e.g. the unreliable afriberta/mbert columns, left out of the file) raises.
+    """
     with path.open(encoding="utf-8") as f:
         rows = csv.DictReader(line for line in f if not line.startswith("#"))
+        models = [name for name in rows.fieldnames or [] if name != "lang"]
+        if model not in models:
+            raise ValueError(f"{path}: no published F1 for model '{model}'; columns: {', '.join(models)}")
         for row in rows:
-            if row["lang"] == lang and row.get(model):
+            if row["lang"] == lang and row[model]:
                 return float(row[model])
     return None

@@ -22,11 +22,11 @@ def plot_learning_curves(lang: str, curves: Sequence[Curve], full: Sequence[floa
         ax.fill_between(stats[:, 0], stats[:, 1] - stats[:, 2], stats[:, 1] + stats[:, 2], alpha=0.2)
     if full:
         ax.axhline(float(np.mean(full)), color="black", linestyle="--",
-                   label=f"full train data, gold ({np.mean(full):.1f})")
+                   label=f"full train data + gold dev, gold ({np.mean(full):.1f})")
     sota = published_f1(lang)
     if sota is not None:
         ax.axhline(sota, color="grey", linestyle=":", label=f"AfroXLMR-large, published ({sota:.1f})")
-    ax.set_xlabel("labelled training sentences")
+    ax.set_xlabel("labelled sentences (learner train + learner dev)")
     ax.set_ylabel("test entity F1 (%)")
     ax.set_title(f"MasakhaNER 2.0 {lang}: active learning")
     ax.grid(alpha=0.3)
@@ -41,7 +41,8 @@ def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float],
     """The report's section for one language."""
     lines = [f"## {lang}", "", f"![learning curve]({png})", ""]
     if full:
-        lines.append(f"- Full train data, gold labels: **{np.mean(full):.2f}** test entity F1 ({len(full)} seed(s)).")
+        lines.append(f"- Full train data, gold labels (the gold dev split for early stopping): **{np.mean(full):.2f}** "
+                     f"test entity F1 ({len(full)} seed(s)).")
     sota = published_f1(lang)
     if sota is not None:
         lines.append(f"- AfroXLMR-large, published (MasakhaNER 2.0 authors): {sota:.1f}.")
@@ -65,7 +66,9 @@ def write_report(runs_dir: Path, baselines_dir: Path, output: Path) -> List[Path
     written: List[Path] = []
     lines = ["# Active-learning report", "",
              "Entity-level F1 (exact span and type) on each language's MasakhaNER 2.0 test split, "
-             "against the number of labelled training sentences.", ""]
+             "against the number of labelled sentences. That count includes the sentences the learner holds out "
+             "of its labelled set as its own dev data (early stopping, best model). Learners marked `oracledev` "
+             "were given the dataset's gold dev split instead: free labels the count leaves out.", ""]
     if not by_lang and not full:
         lines.append(f"No runs found in `{runs_dir}` and no baselines in `{baselines_dir}`.")
     for lang in sorted(set(by_lang) | set(full)):

@@ -85,11 +85,15 @@ def make_max_entropy_strategy() -> UncertaintyStrategy:
 
 @registry.misc("spacy-llm-loop.LeastConfidenceStrategy.v1")
 def make_least_confidence_strategy() -> UncertaintyStrategy:
-    """``1 - p(best sequence)`` (Culotta & McCallum, AAAI 2005)."""
+    """``1 - p(best parse)`` (Culotta & McCallum, AAAI 2005), with the beam-relative parse probabilities."""
     return UncertaintyStrategy("least-confidence", "least_confidence")
 
 
 @registry.misc("spacy-llm-loop.MNLPStrategy.v1")
 def make_mnlp_strategy() -> UncertaintyStrategy:
-    """Maximum normalised log-probability, lowest first (Shen et al., ICLR 2018)."""
+    """Maximum normalised log-probability, lowest first (Shen et al., ICLR 2018).
+
+    The mean, over the greedy parse's actions (one per token), of each action's
+    log-probability under the NER model's per-step softmax over the valid actions.
+    """
     return UncertaintyStrategy("mnlp", "mnlp", sign=-1.0)

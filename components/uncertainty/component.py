@@ -2,11 +2,18 @@
 
 Method (the one Prodigy's ``ner.teach`` uses): the NER component's beam search
 (``beam_width`` parses, pruned at ``beam_density``) is run over the doc with the
-entities left open; each parse gets the probability the beam assigns it (softmax
-over the parses' summed action scores). Read as IOB2 sequences, the parses give a
-distribution over the IOB tags at every token (its *marginals*), and from those
-the doc-level measures of :mod:`.measures`. The entities the NER component set are
-left as they are; each gets a confidence: the probability of the parses that
+entities left open. Each parse gets a *beam-relative* probability: the softmax,
+over the parses left in the beam, of their summed raw action scores (what
+``Beam.probs`` gives). These are not the model's probabilities of the parses:
+they are normalised over the beam only, so they depend on ``beam_width``. Read
+as IOB2 sequences, the parses give a distribution over the IOB tags at every
+token (its *marginals*), and from those the doc-level measures of
+:mod:`.measures`: mean and max token entropy, and least confidence
+(``1 - p(best parse)``, beam-relative). MNLP instead uses the model's own
+per-step action probabilities (softmax of the step's scores over the valid
+actions) along the greedy parse (:mod:`.greedy`): the mean log-probability of
+its actions, one per token. The entities the NER component set are left as they
+are; each gets a confidence: the beam-relative probability of the parses that
 contain it exactly.
 
 On each doc it sets ``doc._.uncertainty``, a dict with the doc measures
@@ -17,15 +24,16 @@ per-token ``token_entropy`` list and, when ``store_marginals`` is on,
 weights of its own: it is saved with the pipeline and works after
 ``spacy.load``.
 """
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
 from ..data.iob import iob_tagset
-from .scorer import make_uncertainty_scorer  # noqa: F401  (registers the default scorer)
+from .greedy import greedy_step_logprobs
 from .measures import doc_scores, parses_to_marginals, span_confidences, token_entropy
+from .scorer import make_uncertainty_scorer  # noqa: F401  (registers the default scorer)
 
 EXTENSION = "uncertainty"
 Parses = List[Tuple[float, List[Tuple[int, int, str]]]]
@@ -75,6 +83,13 @@ def _span_confidence(span: Span) -> Optional[float]:
     return scores["ent_confidence"].get(f"{span.start}:{span.end}:{span.label_}")
 
 
+class NEROutput(NamedTuple):
+    """What :meth:`Uncertainty.predict` reads off the NER model for one doc."""
+
+    parses: Parses  # the beam's parses, with their beam-relative probabilities
+    step_logprobs: List[float]  # the greedy parse's per-action log-probabilities
+
+
 class Uncertainty:
     """Scores docs with the uncertainty of the pipeline's NER component (see the module docstring)."""
 
@@ -113,33 +128,35 @@ class Uncertainty:
             self.set_annotations(batch, self.predict(batch))
             yield from batch
 
-    def predict(self, docs: List[Doc]) -> List[Parses]:
-        """Beam parses of each doc, computed with the doc's entities left open, then restored."""
+    def predict(self, docs: List[Doc]) -> List[NEROutput]:
+        """Beam parses and greedy step log-probabilities of each doc, with its entities left open, then restored."""
         ner = self._ner()
         saved = [doc.to_array(["ENT_IOB", "ENT_TYPE"]) for doc in docs]
         for doc in docs:
             doc.set_ents([], default="missing")
         try:
             if not any(len(doc) for doc in docs):
-                return [[(1.0, [])] for _ in docs]
+                return [NEROutput([(1.0, [])], []) for _ in docs]
             beams = ner.beam_parse(docs, beam_width=self.beam_width, beam_density=self.beam_density)
-            return [ner.moves.get_beam_parses(beam) for beam in beams]
+            steps = greedy_step_logprobs(ner, docs)
+            return [NEROutput(ner.moves.get_beam_parses(beam), logprobs) for beam, logprobs in zip(beams, steps)]
         finally:
             for doc, array in zip(docs, saved):
                 doc.from_array(["ENT_IOB", "ENT_TYPE"], array)
 
-    def set_annotations(self, docs: List[Doc], parses: List[Parses]) -> None:
-        """Set ``doc._.uncertainty`` from each doc's parses."""
+    def set_annotations(self, docs: List[Doc], outputs: List[NEROutput]) -> None:
+        """Set ``doc._.uncertainty`` from each doc's :class:`NEROutput`."""
         tags = self.tags
-        for doc, doc_parses in zip(docs, parses):
-            doc._.set(EXTENSION, self.scores(doc, doc_parses, tags))
+        for doc, output in zip(docs, outputs):
+            doc._.set(EXTENSION, self.scores(doc, output, tags))
 
-    def scores(self, doc: Doc, parses: Parses, tags: Tuple[str, ...]) -> Dict[str, Any]:
+    def scores(self, doc: Doc, output: NEROutput, tags: Tuple[str, ...]) -> Dict[str, Any]:
         """The dict stored in ``doc._.uncertainty``."""
+        parses = output.parses
         marginals = parses_to_marginals(len(doc), parses, tags)
         best_prob = max((prob for prob, _ in parses), default=1.0)
         entropy = token_entropy(marginals)
-        result: Dict[str, Any] = doc_scores(entropy, best_prob)
+        result: Dict[str, Any] = doc_scores(entropy, best_prob, output.step_logprobs)
         result["token_entropy"] = [round(float(h), 6) for h in entropy]
         ents = [(e.start, e.end, e.label_) for e in doc.ents]
         result["ent_confidence"] = {f"{s}:{e}:{label}": c

@@ -1,8 +1,11 @@
-"""Pure functions from token marginals over IOB tags to uncertainty measures.
+"""Pure functions from the NER model's outputs to uncertainty measures.
 
 ``marginals`` is an ``(n_tokens, n_tags)`` array whose rows sum to 1: the
-probability of each IOB tag at each token. ``best_prob`` is the probability of
-the single most likely tag sequence.
+probability of each IOB tag at each token, under the beam-relative parse
+probabilities (see :mod:`.component`). ``best_prob`` is the beam-relative
+probability of the most likely parse. ``step_logprobs`` are the log-probabilities
+of the actions of the greedy parse, each normalised over the actions valid at
+its step (:func:`log_softmax_valid`).
 """
 from typing import Dict, Iterable, List, Sequence, Tuple
 
@@ -39,16 +42,35 @@ def parses_to_marginals(
 def token_entropy(marginals: np.ndarray) -> np.ndarray:
     """``H_i = -sum_c p(c|i) log p(c|i)`` for every token (natural log)."""
     p = np.clip(marginals, EPS, 1.0)
-    return -(marginals * np.log(p)).sum(axis=1)
+    return 0.0 - (marginals * np.log(p)).sum(axis=1)  # 0.0 - x: no -0.0 for certain tokens
 
 
-def doc_scores(entropy: np.ndarray, best_prob: float) -> Dict[str, float]:
-    """The doc-level measures of :data:`DOC_MEASURES`, from token entropies and ``p(best sequence)``.
+def log_softmax_valid(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Log-softmax of one step's action ``scores`` over the ``valid`` actions; ``-inf`` for the others.
+
+    A transition-based NER model can only take the valid actions, so the
+    probability of a step is renormalised over them (a forced step costs nothing).
+    """
+    scores = np.asarray(scores, dtype="float64")
+    valid = np.asarray(valid, dtype=bool)
+    if not valid.any():
+        raise ValueError("log_softmax_valid: no valid action at this step")
+    out = np.full(scores.shape, -np.inf)
+    out[valid] = scores[valid] - np.logaddexp.reduce(scores[valid])
+    return out
+
+
+def doc_scores(entropy: np.ndarray, best_prob: float, step_logprobs: Sequence[float]) -> Dict[str, float]:
+    """The doc-level measures of :data:`DOC_MEASURES`.
 
     - ``mean_entropy``: mean token entropy, the measure of arXiv 2404.02261;
     - ``max_entropy``: the entropy of the most uncertain token;
-    - ``least_confidence``: ``1 - p(best sequence)`` (Culotta & McCallum, 2005);
-    - ``mnlp``: ``log p(best sequence) / n_tokens`` (Shen et al., 2018); lower = more uncertain.
+    - ``least_confidence``: ``1 - best_prob``, with the beam-relative probability of the
+      best parse (Culotta & McCallum, 2005);
+    - ``mnlp``: ``sum(step_logprobs) / n_steps``, the length-normalised log-probability of
+      the greedy parse under the model's per-step (locally normalised) action probabilities
+      (Shen et al., 2018); lower = more uncertain. A transition-based NER takes one action
+      per token, so ``n_steps`` is the number of tokens.
     Empty docs score 0 everywhere (nothing to be unsure about).
     """
     n = entropy.shape[0]
@@ -59,7 +81,7 @@ def doc_scores(entropy: np.ndarray, best_prob: float) -> Dict[str, float]:
         "mean_entropy": float(entropy.mean()),
         "max_entropy": float(entropy.max()),
         "least_confidence": 1.0 - best,
-        "mnlp": float(np.log(best) / n),
+        "mnlp": float(np.mean(step_logprobs)) if len(step_logprobs) else 0.0,
     }
 
 

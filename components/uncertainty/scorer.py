@@ -1,4 +1,12 @@
-"""Does the uncertainty mean something? AUROC of doc uncertainty for "this doc has an entity error"."""
+"""Does the uncertainty mean something? AUROC of doc uncertainty for "this doc has an entity error".
+
+Beside the AUROC of mean token entropy (``uncertainty_auroc``) the scorer reports
+two trivial baselines scored the same way, the sentence length in tokens and the
+number of predicted entities: an uncertainty measure is only informative where it
+beats them. Sentences with no gold and no predicted entity can never have an
+error, and they are easy to rank low, so the AUROCs are also reported on the
+sentences with at least one gold or predicted entity (``..._with_entity``).
+"""
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from spacy.tokens import Doc
@@ -9,6 +17,8 @@ from .measures import DOC_MEASURES
 
 # mnlp is a log-probability: lower means more uncertain, so it is negated for the AUROC.
 SIGNS = {"mean_entropy": 1.0, "max_entropy": 1.0, "least_confidence": 1.0, "mnlp": -1.0}
+# The trivial baselines, as scores of a predicted doc (higher = predicted more likely wrong).
+BASELINES: Dict[str, Callable[[Doc], float]] = {"length": len, "n_ents": lambda doc: len(doc.ents)}
 
 
 def has_entity_error(predicted: Doc, reference: Doc) -> bool:
@@ -29,18 +39,46 @@ def auroc(scores: Sequence[float], labels: Sequence[bool]) -> Optional[float]:
 
 
 def score_uncertainty(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
-    """``uncertainty_auroc`` (mean token entropy) and ``uncertainty_auroc_per_measure``."""
+    """AUROCs of doc scores for "the doc's predicted entities contain an error", on the docs with uncertainty.
+
+    - ``uncertainty_auroc``: mean token entropy;
+    - ``uncertainty_auroc_length``, ``uncertainty_auroc_n_ents``: the baselines (tokens, predicted entities);
+    - ``uncertainty_auroc_with_entity`` (and ``..._with_entity_length``, ``..._with_entity_n_ents``):
+      the same on the docs with at least one gold or predicted entity;
+    - ``uncertainty_auroc_per_measure``: every measure of :data:`DOC_MEASURES` (``mnlp`` negated);
+    - ``uncertainty_n_eval``, ``uncertainty_n_with_entity``, ``uncertainty_n_errors``: doc counts.
+    An AUROC is ``None`` when its docs are all right or all wrong.
+    """
+    columns: Dict[str, List[float]] = {name: [] for name in (*DOC_MEASURES, *BASELINES)}
     errors: List[bool] = []
-    values: Dict[str, List[float]] = {name: [] for name in DOC_MEASURES}
+    with_entity: List[bool] = []
     for eg in examples:
         scores = eg.predicted._.get("uncertainty") if eg.predicted.has_extension("uncertainty") else None
         if not scores:
             continue
         errors.append(has_entity_error(eg.predicted, eg.reference))
+        with_entity.append(bool(eg.predicted.ents) or bool(eg.reference.ents))
         for name in DOC_MEASURES:
-            values[name].append(SIGNS[name] * scores[name])
-    per_measure = {name: auroc(values[name], errors) for name in DOC_MEASURES}
-    return {"uncertainty_auroc": per_measure["mean_entropy"], "uncertainty_auroc_per_measure": per_measure}
+            columns[name].append(SIGNS[name] * scores[name])
+        for name, baseline in BASELINES.items():
+            columns[name].append(float(baseline(eg.predicted)))
+    subset = [i for i, keep in enumerate(with_entity) if keep]
+
+    def on_subset(name: str) -> Optional[float]:
+        return auroc([columns[name][i] for i in subset], [errors[i] for i in subset])
+
+    return {
+        "uncertainty_auroc": auroc(columns["mean_entropy"], errors),
+        "uncertainty_auroc_length": auroc(columns["length"], errors),
+        "uncertainty_auroc_n_ents": auroc(columns["n_ents"], errors),
+        "uncertainty_auroc_with_entity": on_subset("mean_entropy"),
+        "uncertainty_auroc_with_entity_length": on_subset("length"),
+        "uncertainty_auroc_with_entity_n_ents": on_subset("n_ents"),
+        "uncertainty_auroc_per_measure": {name: auroc(columns[name], errors) for name in DOC_MEASURES},
+        "uncertainty_n_eval": len(errors),
+        "uncertainty_n_with_entity": len(subset),
+        "uncertainty_n_errors": sum(errors),
+    }
 
 
 @registry.scorers("spacy-llm-loop.uncertainty_scorer.v1")
