@@ -1,14 +1,24 @@
-"""The chat models' real HTTP code against a local OpenAI/Anthropic-compatible SIMULATED server on 127.0.0.1."""
+"""The chat models' real HTTP code against a local OpenAI/Anthropic-compatible SIMULATED server on 127.0.0.1.
+
+A tiny local server of the tests' own stands in for replies the simulated one never sends: a 200 whose body
+cannot be read.
+"""
+import contextlib
 import json
 import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
+from spacy_llm_loop.llm.models.budget import Budget
 from spacy_llm_loop.llm.models.cache import cache_key
+from spacy_llm_loop.llm.models.ledger import summarize
 from spacy_llm_loop.llm.models.providers import retry_after
 from spacy_llm_loop.llm.models.registry import make_anthropic_chat, make_openai_chat
+from spacy_llm_loop.llm.tokens import count_tokens
 from spacy_llm_loop.simulate.server import FAULTS, SimulatedLLM, SimulatedLLMServer, parse_prompt
 
 SECRET = "sk-test-this-must-never-be-written-0123456789"
@@ -245,3 +255,102 @@ def test_a_spent_budget_stays_spent_on_resume_unless_raised(server, tmp_path):
     assert model(server, tmp_path, **settings).budget.exhausted  # a new process, same limit: still spent
     raised = model(server, tmp_path, **{**settings, "budget_tokens": 100000})
     assert not raised.budget.exhausted and raised.budget.spent_tokens == chat.budget.spent_tokens
+
+
+class _Replies(BaseHTTPRequestHandler):
+    """Answers every POST with 200 and the next of ``bodies`` (the last one again once they run out)."""
+
+    bodies: List[bytes]
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.bodies.pop(0) if len(self.bodies) > 1 else self.bodies[0]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-request-id", "broken-1")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args) -> None:  # noqa: A002
+        pass
+
+
+@contextlib.contextmanager
+def replying(*bodies: bytes) -> Iterator[str]:
+    """A local server answering 200 with ``bodies`` in turn; yields its chat completions URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Replies,), {"bodies": list(bodies)}))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1/chat/completions"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def good_body(prompt: str) -> bytes:
+    [tokens], _ = parse_prompt(prompt)
+    text = json.dumps({"sentences": [{"id": 1, "output": [[t, g] for t, g in zip(tokens, SENTENCES[tuple(tokens)])]}]})
+    return json.dumps({"id": "ok-1", "choices": [{"message": {"content": text}, "finish_reason": "stop"}],
+                       "usage": {"prompt_tokens": 30, "completion_tokens": 20}}).encode()
+
+
+# (name, a 200 body the client cannot read, the usage it reports or None)
+MALFORMED = [
+    ("not JSON", b"<html>upstream proxy says hello</html>", None),
+    ("empty body", b"", None),
+    ("JSON without choices", b'{"id": "x", "object": "chat.completion"}', None),
+    ("choices empty", b'{"choices": []}', None),
+    ("message without content", b'{"choices": [{"message": {}}]}', None),
+    ("content not text", b'{"choices": [{"message": {"content": {"sentences": []}}}]}', None),
+    ("a JSON list", b'[1, 2]', None),
+    ("usage but no choices", b'{"usage": {"prompt_tokens": 11, "completion_tokens": 7}}', (11, 7)),
+]
+
+
+@pytest.mark.parametrize("name,body,usage", MALFORMED, ids=[row[0] for row in MALFORMED])
+def test_a_malformed_200_is_billed_logged_and_counted_against_the_budget(name, body, usage, tmp_path):
+    """A 200 whose body cannot be read is logged as ``malformed_response``, paid for, and asked again."""
+    prompt = PROMPTS[0]
+    with replying(body, good_body(prompt)) as url:  # malformed once, then a good answer
+        chat = make_openai_chat(name="sim-model", endpoint=url, interval=0.01, max_wait=0.05, max_tries=3,
+                                ledger_path=str(tmp_path / "ledger.jsonl"), budget_tokens=100000,
+                                config={"temperature": 0.1})
+        [answer] = chat.complete([prompt])
+    assert tags_of(answer) == gold_answer(prompt)
+    bad, ok = ledger(tmp_path)
+    assert (bad["outcome"], bad["status"], bad["retried"], bad["request_id"]) == ("malformed_response", 200, True,
+                                                                                   "broken-1")
+    assert "malformed reply body" in bad["error"]
+    expected = usage or (count_tokens(prompt), count_tokens(body.decode()))
+    assert (bad["input_tokens"], bad["output_tokens"]) == expected and bool(bad.get("usage_estimated")) == (not usage)
+    assert ok["outcome"] == "ok" and (ok["input_tokens"], ok["output_tokens"]) == (30, 20)
+    assert chat.budget.spent_tokens == sum(expected) + 50  # both tries were paid for
+    summary = summarize(ledger(tmp_path))
+    assert summary["errors"] == {"malformed_response": 1} and summary["retries"] == 1 and summary["answered"] == 1
+    assert (summary["input_tokens"], summary["output_tokens"]) == (expected[0] + 30, expected[1] + 20)
+    resumed = Budget(max_tokens=100000)
+    resumed.add_past(ledger(tmp_path))  # a new process counts the malformed reply as spent too
+    assert resumed.spent_tokens == chat.budget.spent_tokens
+
+
+def test_malformed_replies_until_tries_run_out_are_still_spent(tmp_path, monkeypatch):
+    """No answer at all, yet every try was billed: the budget keeps the spend (nothing is released)."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    with replying(b'{"type": "message", "usage": {"input_tokens": 40, "output_tokens": 9}}') as url:
+        chat = make_anthropic_chat(endpoint=url.replace("/chat/completions", "/messages"), interval=0.01,
+                                   max_wait=0.05, max_tries=2, budget_tokens=10000,
+                                   ledger_path=str(tmp_path / "ledger.jsonl"))
+        [answer] = chat.complete([PROMPTS[0]])
+    assert answer.info["error_kind"] == "transient" and "malformed reply body" in answer.error
+    records = ledger(tmp_path)
+    assert [(r["outcome"], r["retried"], r["input_tokens"], r["output_tokens"]) for r in records] == [
+        ("malformed_response", True, 40, 9), ("malformed_response", False, 40, 9)]
+    assert chat.budget.spent_tokens == 98 and chat.budget._reserved_tokens == 0
+    with replying(b"not json") as url:  # estimated from the prompt when no usage is given, capped at max_tokens
+        chat = make_openai_chat(name="sim-model", endpoint=url, interval=0.01, max_tries=1, budget_tokens=1000,
+                                config={"max_tokens": 1}, ledger_path=str(tmp_path / "other.jsonl"))
+        chat.complete([PROMPTS[0]])
+    assert chat.budget.spent_tokens == count_tokens(PROMPTS[0]) + 1

@@ -1,12 +1,13 @@
 """The TokenNER response parser: a table of responses (every failure mode the recorded outputs contain)."""
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
 
 from spacy_llm_loop.data.iob import iob_problems, iob_tagset
-from spacy_llm_loop.llm.tasks.token_ner.parser import PROBLEMS, parse_response
+from spacy_llm_loop.llm.tasks.token_ner.parser import PROBLEMS, load_json, parse_response
 
 from .conftest import DATA_DIR
 
@@ -28,17 +29,28 @@ def answer(*outputs: Any, ids: Optional[List[int]] = None) -> str:
 
 
 GOOD = answer(pairs(S1, T1), pairs(S2, T2))
+CUT_IN_2 = GOOD[: GOOD.index("Sasol") - 3]
 
 # (name, response, expected tags for S1 and S2 under "drop", problems of S1 and S2)
 TABLE = [
     ("valid", GOOD, [T1, T2], [{}, {}]),
     ("code fence", f"```json\n{GOOD}\n```", [T1, T2], [{}, {}]),
     ("prose around", f"Here you are:\n{GOOD}\nHope this helps.", [T1, T2], [{}, {}]),
+    ("brackets in prose before", f"Here are the [token, tag] pairs: {GOOD}", [T1, T2], [{}, {}]),
+    ("brackets in prose after", f"{GOOD}\nEach item is [token, tag]; {{O}} is outside.", [T1, T2], [{}, {}]),
+    ("brackets in prose around a fence", f"The [token, tag] pairs:\n```json\n{GOOD}\n```\nAll [4] types.",
+     [T1, T2], [{}, {}]),
+    ("JSON list in prose before", f'Tags used: ["B-PER", "B-LOC"]. Output: {GOOD}', [T1, T2], [{}, {}]),
+    ("brackets in prose, answer cut short", f"Here are the [token, tag] pairs: {CUT_IN_2}", [T1, None],
+     [{}, {"truncated_json": 1}]),
+    ("record without id before one with", json.dumps({"sentences": [{"output": pairs(S2, T2)},
+                                                                     {"id": 1, "output": pairs(S1, T1)}]}),
+     [T1, T2], [{}, {}]),
     ("reordered records", answer(pairs(S2, T2), pairs(S1, T1), ids=[2, 1]), [T1, T2], [{}, {}]),
     ("ids as strings", GOOD.replace('"id": 1', '"id": "1"').replace('"id": 2', '"id": "2"'), [T1, T2], [{}, {}]),
     ("empty response", "", [None, None], [{"request_failed": 1}, {"request_failed": 1}]),
     ("no JSON at all", "I cannot help with that.", [None, None], [{"invalid_json": 1}, {"invalid_json": 1}]),
-    ("truncated in sentence 2", GOOD[: GOOD.index("Sasol") - 3], [T1, None], [{}, {"truncated_json": 1}]),
+    ("truncated in sentence 2", CUT_IN_2, [T1, None], [{}, {"truncated_json": 1}]),
     ("missing sentence", answer(pairs(S1, T1)), [T1, None], [{}, {"missing_sentence": 1}]),
     ("trailing comma (invalid JSON)", GOOD[:-2] + ",]}", [None, None],
      [{"invalid_json": 1}, {"invalid_json": 1}]),
@@ -139,6 +151,81 @@ def test_swapped_records_without_ids_are_not_taken_by_position() -> None:
     results = parse_response(swapped, [S1, ["Ngo", "2019"]], TAGSET, "repair")
     assert all(r.tags is None for r in results)
     assert all("token_mismatch" in r.problems or "length_mismatch" in r.problems for r in results)
+
+
+@pytest.mark.parametrize("text,problem", [
+    (GOOD, None),
+    (f"Here are the [token, tag] pairs: {GOOD}", None),
+    (f"Here are the [token, tag] pairs:\n\n```json\n{GOOD}\n```", None),
+    (f"```\n{GOOD}\n```\nEvery [token] has a tag.", None),
+    (f"Sure! [1] Pairs below.\n{GOOD}\n[end of answer]", None),
+    (f"Format {{token: tag}}, as [token, tag]:\n{GOOD}", None),
+    (f"```json\n{{\"tokens\": [\"Ngo\"]}}\n```\nAnswer: {GOOD}", None),   # a fence holding no answer
+    (f"The [token, tag] pairs: {GOOD[:-2]},]}}", "invalid_json"),          # broken, not cut: salvaged
+])
+def test_json_is_found_among_prose_and_brackets(text: str, problem: Optional[str]) -> None:
+    """Every ``{``/``[`` is a possible start: the first that parses as an answer wins over brackets in prose."""
+    assert load_json(text) == (json.loads(GOOD), problem)
+
+
+@pytest.mark.parametrize("text", ["I cannot help with that.", "I cannot [help] with {that}.", "```\nnothing\n```", ""])
+def test_prose_alone_is_invalid_json(text: str) -> None:
+    assert load_json(text) == (None, "invalid_json")
+
+
+O1 = ["O"] * len(S1)
+# (records, input sentences, expected tags): records with an id claim their sentence before any without one
+ID_TABLE = [
+    ([{"output": pairs(S1, O1)}, {"id": 1, "output": pairs(S1, T1)}], [S1], [T1]),
+    ([{"output": pairs(S2, T2)}, {"id": 1, "output": pairs(S1, T1)}], [S1, S2], [T1, T2]),
+    ([{"id": 2, "output": pairs(S2, T2)}, {"output": pairs(S1, T1)}], [S1, S2], [T1, T2]),
+    ([{"output": pairs(S1, O1)}, {"id": 1, "output": pairs(S1, T1)}], [S1, S2], [T1, None]),  # stray copy of S1
+    ([{"id": 1, "output": pairs(S1, T1)}, {"id": 1, "output": pairs(S1, O1)}], [S1], [T1]),   # first of duplicates
+    ([{"id": 0, "output": pairs(S1, T1)}, {"output": pairs(S2, T2)}], [S1, S2], [T1, T2]),    # ids from 0
+    ([{"output": pairs(S1, T1)}, {"output": pairs(S2, T2)}], [S1, S2], [T1, T2]),             # no ids: in order
+    ([{"id": 3, "output": pairs(S1, O1)}, {"output": pairs(S1, T1)}], [S1], [T1]),            # id out of range
+]
+
+
+@pytest.mark.parametrize("records,inputs,expected", ID_TABLE)
+def test_a_record_without_id_never_shadows_one_with_an_id(records, inputs, expected) -> None:
+    for policy in ("drop", "repair"):
+        results = parse_response(json.dumps({"sentences": records}), inputs, TAGSET, policy)  # type: ignore[arg-type]
+        assert [r.tags for r in results] == expected
+
+
+def nfd(words: List[str]) -> List[str]:
+    return [unicodedata.normalize("NFD", w) for w in words]
+
+
+def nfc(words: List[str]) -> List[str]:
+    return [unicodedata.normalize("NFC", w) for w in words]
+
+
+YOR = nfd(["Ọ̀gbẹ́ni", "Tinúbú", "lọ", "sí", "Èkó", "lánàá", "."])  # decomposed, as in MasakhaNER's yor files
+YOR_TAGS = ["O", "B-PER", "O", "O", "B-LOC", "B-DATE", "O"]
+# (name, answer's pairs, expected tags, problems): the input is YOR, every answer token in NFC
+UNICODE_TABLE = [
+    ("NFC tokens", pairs(nfc(YOR), YOR_TAGS), YOR_TAGS, {}),
+    ("NFC tokens with spaces around", pairs([f" {w} " for w in nfc(YOR)], YOR_TAGS), YOR_TAGS, {}),
+    ("NFC tokens, one extra", pairs(nfc(YOR)[:2] + ["ni"] + nfc(YOR)[2:], YOR_TAGS[:2] + ["O"] + YOR_TAGS[2:]),
+     YOR_TAGS, {"length_mismatch": 1}),
+    ("NFC tokens, one skipped", pairs(nfc(YOR)[:3] + nfc(YOR)[4:], YOR_TAGS[:3] + YOR_TAGS[4:]), YOR_TAGS,
+     {"length_mismatch": 1}),
+    ("NFC tokens, one really differs", pairs(nfc(YOR)[:4] + ["Eko"] + nfc(YOR)[5:], YOR_TAGS), YOR_TAGS,
+     {"token_mismatch": 1}),
+]
+
+
+@pytest.mark.parametrize("name,output,tags,problems", UNICODE_TABLE, ids=[r[0] for r in UNICODE_TABLE])
+def test_tokens_are_compared_in_nfc(name, output, tags, problems) -> None:
+    """An answer in NFC to a decomposed input is no token_mismatch: the tags go to the input's tokens."""
+    assert any(a != b for a, b in zip(nfc(YOR), YOR))
+    [repaired] = parse_response(answer(output), [YOR], TAGSET, "repair")
+    assert repaired.tags == tags and repaired.problems == problems
+    assert bool(repaired.repairs) == bool(problems)
+    [dropped] = parse_response(answer(output), [YOR], TAGSET, "drop")
+    assert dropped.tags == (tags if not problems else None)
 
 
 def test_unknown_policy_refused() -> None:

@@ -9,6 +9,10 @@ list. It can wait ``latency`` seconds per request and inject faults at a given
 rate: 429 with Retry-After, 500, 503, timeouts, truncated JSON, skipped tokens,
 extra tokens, tags outside the schema and reordered records. Every request it
 receives is written to its request log, which is how tests prove what was asked.
+
+Sentences are looked up by their tokens in Unicode NFC, so a corpus and a prompt
+that spell a token in different normal forms still meet. ``normalize="NFC"``
+makes it answer with NFC tokens, as real LLMs do whatever form the prompt used.
 """
 import json
 import logging
@@ -16,6 +20,7 @@ import random
 import re
 import threading
 import time
+import unicodedata
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -31,6 +36,7 @@ FAULTS: Tuple[str, ...] = ("429", "500", "503", "timeout", "truncated", "skip_to
                            "unknown_tag", "reorder")
 _TOKEN_NER_INPUT = re.compile(r"Input: (\{.*\})\s*\nOutput:\s*$", re.DOTALL)
 _NER_V3_INPUT = re.compile(r"Paragraph: (.*)\nAnswer:\s*$", re.DOTALL)
+NORMAL_FORMS: Tuple[str, ...] = ("NFC", "NFD", "NFKC", "NFKD")
 
 
 class SimulatedLLM:
@@ -38,13 +44,19 @@ class SimulatedLLM:
 
     def __init__(self, gold: Dict[Tuple[str, ...], List[str]], *, fault_rate: float = 0.0,
                  faults: Sequence[str] = FAULTS, latency: float = 0.0, timeout_sleep: float = 2.0,
-                 retry_after: float = 0.05, seed: int = 0, log_path: Optional[Union[str, Path]] = None) -> None:
+                 retry_after: float = 0.05, seed: int = 0, log_path: Optional[Union[str, Path]] = None,
+                 normalize: Optional[str] = None) -> None:
+        """``normalize``: answer with tokens in this Unicode normal form (``NFC`` like a real LLM); None: as asked."""
         unknown = set(faults) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}; choose from {FAULTS}")
+        if normalize is not None and normalize not in NORMAL_FORMS:
+            raise ValueError(f"normalize must be one of {NORMAL_FORMS} or None, got {normalize!r}")
         self.gold, self.fault_rate, self.faults = gold, fault_rate, tuple(faults)
         self.latency, self.timeout_sleep, self.retry_after = latency, timeout_sleep, retry_after
-        self.by_text = {" ".join(tokens): tags for tokens, tags in gold.items()}
+        self.normalize = normalize
+        self.by_tokens = {_key(tokens): tags for tokens, tags in gold.items()}
+        self.by_text = {_nfc(" ".join(tokens)): tags for tokens, tags in gold.items()}
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.log: List[Dict[str, Any]] = []
@@ -83,11 +95,16 @@ class SimulatedLLM:
         return 200, self._token_ner_answer(sentences, fault), headers
 
     def tags_for(self, tokens: Sequence[str]) -> List[str]:
-        """Gold tags of a known sentence, else all ``O``."""
-        return list(self.gold.get(tuple(tokens)) or self.by_text.get(" ".join(tokens)) or ["O"] * len(tokens))
+        """Gold tags of a known sentence (tokens compared in NFC), else all ``O``."""
+        tags = self.by_tokens.get(_key(tokens)) or self.by_text.get(_nfc(" ".join(tokens)))
+        return list(tags or ["O"] * len(tokens))
+
+    def answer_token(self, token: str) -> str:
+        """``token`` as the simulated LLM writes it back (see ``normalize``)."""
+        return unicodedata.normalize(self.normalize, token) if self.normalize else token
 
     def _token_ner_answer(self, sentences: List[List[str]], fault: Optional[str]) -> str:
-        records = [{"id": i + 1, "output": [[t, g] for t, g in zip(tokens, self.tags_for(tokens))]}
+        records = [{"id": i + 1, "output": [[self.answer_token(t), g] for t, g in zip(tokens, self.tags_for(tokens))]}
                    for i, tokens in enumerate(sentences)]
         target = records[0]["output"] if records else []
         if fault == "skip_token" and len(target) > 1:
@@ -103,7 +120,7 @@ class SimulatedLLM:
 
     def _ner_v3_answer(self, tokens: List[str]) -> str:
         tags = self.tags_for(tokens)
-        lines = [f"{i}. {' '.join(tokens[s:e])} | True | {label} | is a {label} entity"
+        lines = [f"{i}. {self.answer_token(' '.join(tokens[s:e]))} | True | {label} | is a {label} entity"
                  for i, (s, e, label) in enumerate(iob_to_spans(tags), start=1)]
         return "\n".join(lines)
 
@@ -125,8 +142,20 @@ def parse_prompt(prompt: str) -> Tuple[List[List[str]], str]:
 
 
 def gold_from(path: Union[str, Path]) -> Dict[Tuple[str, ...], List[str]]:
-    """``{tokens: tags}`` from a gold corpus (.spacy, Prodigy .jsonl or CoNLL)."""
+    """``{tokens: tags}`` from a gold corpus (.spacy, Prodigy .jsonl or CoNLL), tokens as the corpus has them.
+
+    :class:`SimulatedLLM` looks them up in NFC, so the corpus's own normal form does not matter.
+    """
     return {tuple(t.text for t in doc): doc_tags(doc) for doc in load_docs(path)}
+
+
+def _key(tokens: Sequence[str]) -> Tuple[str, ...]:
+    """A sentence's lookup key: its tokens in NFC, surrounding whitespace stripped."""
+    return tuple(_nfc(token).strip() for token in tokens)
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
 
 
 class _Handler(BaseHTTPRequestHandler):

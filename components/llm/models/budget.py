@@ -4,12 +4,14 @@ Before a request is sent its cost is estimated and reserved; when the answer
 arrives the reservation is replaced by the cost the API's ``usage`` reports.
 Requests in flight therefore never push the spend past the budget (up to the
 estimate's accuracy), and what earlier processes spent (read from the run's
-ledger) counts too, so a resumed run keeps to the same budget.
+ledger) counts too, so a resumed run keeps to the same budget. A reply the API
+billed but whose body could not be read (``malformed_response``) counts as spent.
 """
 import threading
 from typing import Any, Dict, Iterable, Optional
 
 from ..pricing import Price, cost_usd
+from .ledger import PAID_OUTCOMES
 
 
 class Budget:
@@ -29,9 +31,9 @@ class Budget:
         self.exhausted = False
 
     def add_past(self, records: Iterable[Dict[str, Any]]) -> None:
-        """Count what earlier requests (ledger records answered by the API) spent; a refusal there means spent."""
+        """Count what earlier requests (ledger records the API billed) spent; a refusal there means spent."""
         for r in records:
-            if r.get("outcome") == "ok" and r.get("cache") == "miss":
+            if r.get("outcome") in PAID_OUTCOMES and r.get("cache") == "miss":
                 self._spend(int(r.get("input_tokens") or 0), int(r.get("output_tokens") or 0))
             elif r.get("outcome") == "budget_refused" and (r.get("budget_max_tokens"), r.get("budget_max_usd")) == (
                     self.max_tokens, self.max_usd):
@@ -70,7 +72,7 @@ class Budget:
         return over_tokens or over_usd
 
     def settle(self, estimated: Dict[str, int], actual: Optional[Dict[str, int]]) -> None:
-        """Release a reservation and count the actual usage (None: the request failed, nothing spent)."""
+        """Release a reservation and count the actual usage, over all tries (None: nothing was billed)."""
         with self._changed:
             self._reserved_tokens -= estimated["input_tokens"] + estimated["output_tokens"]
             self._reserved_usd -= self._cost(estimated["input_tokens"], estimated["output_tokens"])

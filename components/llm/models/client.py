@@ -7,6 +7,9 @@ timeouts and dropped connections with exponential backoff and jitter (honouring
 ``Retry-After``), and returns the answers in input order. Every prompt is first
 looked up in the persistent :class:`~.cache.PromptCache`; every attempt is written
 to the :class:`~.ledger.UsageLedger`; a :class:`~.budget.Budget` can refuse to send.
+A 200 reply whose body cannot be read (not JSON, no choices or content) was still
+billed: it is logged as ``malformed_response`` with its usage (estimated when the
+body reports none), counted against the budget, and the prompt is asked again.
 A prompt that gets no answer yields an empty :class:`~.response.LLMResponse` whose
 ``info`` says why, so one failure never costs the rest of the batch.
 """
@@ -139,33 +142,34 @@ class ChatModel:
             self._log(info, outcome="budget_refused", cache="miss", error="budget",
                       budget_max_tokens=self.budget.max_tokens, budget_max_usd=self.budget.max_usd)
             return LLMResponse.failure("budget", "not sent: the run's budget is spent", **info)
-        answer: Optional[Answer] = None
+        paid = {"input_tokens": 0, "output_tokens": 0}  # what the API billed for this prompt, over all its tries
         try:
-            answer = self._send(prompt, info, sum(estimate.values()))
+            answer = self._send(prompt, info, sum(estimate.values()), paid)
         except RequestFailed as err:
             return LLMResponse.failure(err.kind, str(err), **info)
         finally:
             if self.budget is not None:
-                usage = {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens} if answer else None
-                self.budget.settle(estimate, usage)
+                self.budget.settle(estimate, paid)
         usage = {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens}
         if self.cache is not None:
             self.cache.put(key, self.name, answer.text, usage, answer.request_id)
         return LLMResponse(answer.text, **info, cached=False, request_id=answer.request_id,
                            finish_reason=answer.finish_reason)
 
-    def _send(self, prompt: str, info: Dict[str, Any], tokens: int) -> Answer:
+    def _send(self, prompt: str, info: Dict[str, Any], tokens: int, paid: Dict[str, int]) -> Answer:
         retrying = Retrying(stop=stop_after_attempt(self.max_tries), wait=_WaitRetryAfter(self.interval, self.max_wait),
                             retry=retry_if_exception_type(TransientError), reraise=True)
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._send_once(prompt, info, tokens, attempt.retry_state.attempt_number)
+                    return self._send_once(prompt, info, tokens, attempt.retry_state.attempt_number, paid)
         except TransientError as err:
             raise RequestFailed("transient", f"gave up after {self.max_tries} tries: {err}") from None
         raise AssertionError("unreachable")
 
-    def _send_once(self, prompt: str, info: Dict[str, Any], tokens: int, attempt: int) -> Answer:
+    def _send_once(self, prompt: str, info: Dict[str, Any], tokens: int, attempt: int,
+                   paid: Dict[str, int]) -> Answer:
+        """One HTTP request; adds what it was billed to ``paid``; a TransientError when it is worth another."""
         self.limiter.acquire(tokens)
         body = self.provider.body(self.name, prompt, self.params)
         start = time.perf_counter()
@@ -192,21 +196,47 @@ class ChatModel:
             raise RequestFailed(kind, message)
         try:
             answer = self.provider.answer(response.json(), response.headers)
-        except (ValueError, KeyError, IndexError, TypeError):
-            self._log(record, outcome="failed" if last else "retry", status=200, error="malformed reply",
-                      latency_s=latency)
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
+            usage = self._malformed_usage(prompt, response)
+            _add(paid, usage)
+            self._log(record, outcome="malformed_response", retried=not last, status=200, latency_s=latency,
+                      error=redact(f"malformed reply body ({type(err).__name__}: {str(err)[:120]})", self._api_key),
+                      request_id=response.headers.get("x-request-id") or response.headers.get("request-id"),
+                      **usage)
             raise TransientError("malformed reply body") from None
         estimated = not (answer.input_tokens or answer.output_tokens)
         if estimated:  # a server that reports no usage: count the tokens ourselves so budgets still hold
             answer = dataclasses.replace(answer, input_tokens=count_tokens(prompt),
                                          output_tokens=count_tokens(answer.text))
+        _add(paid, {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens})
         self._log(record, outcome="ok", status=200, latency_s=latency, input_tokens=answer.input_tokens,
                   output_tokens=answer.output_tokens, request_id=answer.request_id,
                   **({"usage_estimated": True} if estimated else {}))
         return answer
 
+    def _malformed_usage(self, prompt: str, response: httpx.Response) -> Dict[str, Any]:
+        """The usage of a 200 reply that could not be read: as its body reports it, else estimated.
+
+        The estimate counts the prompt's tokens and the body's (at most ``max_tokens``, when set).
+        """
+        try:
+            input_tokens, output_tokens = self.provider.usage(response.json())
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            input_tokens, output_tokens = 0, 0
+        if input_tokens or output_tokens:
+            return {"input_tokens": input_tokens, "output_tokens": output_tokens}
+        output_tokens = count_tokens(response.text)
+        if self.params.get("max_tokens"):
+            output_tokens = min(output_tokens, int(self.params["max_tokens"]))
+        return {"input_tokens": count_tokens(prompt), "output_tokens": output_tokens, "usage_estimated": True}
+
     def _log(self, info: Dict[str, Any], **fields: Any) -> None:
         self.ledger.append(provider=self.provider.name, **info, **fields, context=dict(self.context))
+
+
+def _add(paid: Dict[str, int], usage: Dict[str, Any]) -> None:
+    paid["input_tokens"] += int(usage["input_tokens"])
+    paid["output_tokens"] += int(usage["output_tokens"])
 
 
 def _since(start: float) -> float:

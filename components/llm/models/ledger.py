@@ -2,10 +2,13 @@
 
 Fields: ``time``, ``model``, ``provider``, ``prompt_hash``, ``attempt``,
 ``outcome`` (``ok``, ``retry``, ``failed``, ``rejected``, ``cache_hit``,
-``budget_refused``), ``status`` (HTTP), ``error``, ``latency_s``,
-``input_tokens`` and ``output_tokens`` (from the API's ``usage``; on a cache hit,
-those of the stored response, which cost nothing now), ``cache`` (``hit`` or
-``miss``), ``request_id`` and the caller's ``context`` (e.g. the loop's round).
+``budget_refused``, ``malformed_response``: a 200 whose body could not be read,
+billed all the same), ``retried`` (on ``malformed_response``: whether another
+try followed), ``status`` (HTTP), ``error``, ``latency_s``, ``input_tokens`` and
+``output_tokens`` (from the API's ``usage``; ``usage_estimated`` when the reply
+had none and they were counted here; on a cache hit, those of the stored
+response, which cost nothing now), ``cache`` (``hit`` or ``miss``),
+``request_id`` and the caller's ``context`` (e.g. the loop's round).
 No header, key or URL query is ever written.
 """
 import threading
@@ -14,6 +17,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 from ...fileio import JsonlLog
+
+# Outcomes of requests the API billed for (their tokens count against budgets and costs).
+PAID_OUTCOMES = ("ok", "malformed_response")
 
 
 class UsageLedger:
@@ -46,10 +52,13 @@ def summarize(records: List[Dict[str, Any]]) -> Dict[str, Any]:
     errors: Dict[str, int] = {}
     for r in sent:
         if r["outcome"] != "ok":
-            kind = str(r.get("status") or r.get("error") or "unknown").split(":")[0]
+            kind = "malformed_response" if r["outcome"] == "malformed_response" else \
+                str(r.get("status") or r.get("error") or "unknown").split(":")[0]
             errors[kind] = errors.get(kind, 0) + 1
-    paid = [r for r in sent if r["outcome"] == "ok"]
-    return {"http_requests": len(sent), "answered": len(paid), "retries": sum(r["outcome"] == "retry" for r in sent),
+    paid = [r for r in sent if r["outcome"] in PAID_OUTCOMES]
+    retries = sum(r["outcome"] == "retry" or (r["outcome"] == "malformed_response" and bool(r.get("retried")))
+                  for r in sent)
+    return {"http_requests": len(sent), "answered": sum(r["outcome"] == "ok" for r in sent), "retries": retries,
             "errors": errors, "cache_hits": sum(r["outcome"] == "cache_hit" for r in records),
             "budget_refused": sum(r["outcome"] == "budget_refused" for r in records),
             "input_tokens": sum(r.get("input_tokens") or 0 for r in paid),

@@ -41,7 +41,11 @@ class Provider:
         raise NotImplementedError
 
     def answer(self, data: Mapping[str, Any], headers: Mapping[str, str]) -> Answer:
-        """Read the reply; a ``KeyError``/``IndexError``/``TypeError`` means a malformed reply."""
+        """Read the reply; a ``KeyError``/``IndexError``/``TypeError``/``AttributeError`` means a malformed reply."""
+        raise NotImplementedError
+
+    def usage(self, data: Mapping[str, Any]) -> Tuple[int, int]:
+        """``(input_tokens, output_tokens)`` the reply's ``usage`` reports (zeros when it has none)."""
         raise NotImplementedError
 
 
@@ -61,11 +65,14 @@ class OpenAIChat(Provider):
 
     def answer(self, data: Mapping[str, Any], headers: Mapping[str, str]) -> Answer:
         choice = data["choices"][0]
-        usage = data.get("usage") or {}
-        return Answer(text=choice["message"]["content"] or "", input_tokens=int(usage.get("prompt_tokens") or 0),
-                      output_tokens=int(usage.get("completion_tokens") or 0),
-                      request_id=data.get("id") or headers.get("x-request-id"),
+        input_tokens, output_tokens = self.usage(data)
+        return Answer(text=_text(choice["message"]["content"] or ""), input_tokens=input_tokens,
+                      output_tokens=output_tokens, request_id=data.get("id") or headers.get("x-request-id"),
                       finish_reason=choice.get("finish_reason"))
+
+    def usage(self, data: Mapping[str, Any]) -> Tuple[int, int]:
+        usage = data.get("usage") or {}
+        return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
 
 
 class AnthropicMessages(Provider):
@@ -82,11 +89,21 @@ class AnthropicMessages(Provider):
         return {"model": model, "messages": [{"role": "user", "content": prompt}], **extra}
 
     def answer(self, data: Mapping[str, Any], headers: Mapping[str, str]) -> Answer:
-        text = "".join(block.get("text", "") for block in data["content"] if block.get("type") == "text")
-        usage = data.get("usage") or {}
-        return Answer(text=text, input_tokens=int(usage.get("input_tokens") or 0),
-                      output_tokens=int(usage.get("output_tokens") or 0),
+        text = "".join(_text(block.get("text", "")) for block in data["content"] if block.get("type") == "text")
+        input_tokens, output_tokens = self.usage(data)
+        return Answer(text=text, input_tokens=input_tokens, output_tokens=output_tokens,
                       request_id=data.get("id") or headers.get("request-id"), finish_reason=data.get("stop_reason"))
+
+    def usage(self, data: Mapping[str, Any]) -> Tuple[int, int]:
+        usage = data.get("usage") or {}
+        return int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+
+
+def _text(value: Any) -> str:
+    """``value`` if it is a string; a TypeError (a malformed reply) otherwise."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected the answer's text, got {type(value).__name__}")
+    return value
 
 
 def retry_after(headers: Mapping[str, str], now: Optional[float] = None) -> Optional[float]:

@@ -7,10 +7,16 @@ every problem found in a sentence is counted under one of :data:`PROBLEMS`.
 The ``on_error`` policy then either drops the sentence (the paper's choice) or
 repairs it, recording each repair. A problem in one sentence never costs the
 others of the same response; a response cut short keeps its complete sentences.
+
+Tokens are compared in a normal form (:func:`normal_token`: Unicode NFC, surrounding
+whitespace stripped), because an LLM answers in NFC while a corpus need not be
+(most Yorùbá tokens of MasakhaNER are decomposed): a token equal to the input's
+after normalisation is no problem. Tags always go to the input's own tokens.
 """
 import difflib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
 
@@ -26,13 +32,14 @@ PROBLEMS: Tuple[str, ...] = (
     "missing_sentence",  # valid JSON, but no record for this sentence
     "malformed_item",    # an element that is not a [token, tag] pair
     "length_mismatch",   # skipped or extra tokens
-    "token_mismatch",    # a token that differs from the input
+    "token_mismatch",    # a token that differs from the input (compared in NFC, see normal_token)
     "unknown_tag",       # a tag outside the schema
     "invalid_iob",       # an I-X that does not continue an X entity
 )
 # Problems no repair can undo: the sentence is dropped under either policy.
 FATAL = ("request_failed", "truncated_json", "missing_sentence")
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+_DECODER = json.JSONDecoder()
 
 
 @dataclass
@@ -89,49 +96,105 @@ def _failed(problem: str, message: str) -> SentenceParse:
 
 
 def load_json(text: str) -> Tuple[Any, Optional[str]]:
-    """``(data, problem)``: the JSON in ``text`` (fences and prose around it ignored), salvaged if broken."""
+    """``(data, problem)``: the JSON in ``text`` (fences and prose around it ignored), salvaged if broken.
+
+    Every ``{``/``[`` is tried as a start, in order, and the first valid JSON shaped like an answer
+    wins, so brackets in prose ("Here are the [token, tag] pairs: {...}") are passed over. Failing
+    that, the first start that looks like JSON but does not parse (a broken or truncated answer) is
+    salvaged with json_repair; failing that too, the first valid JSON of any shape is returned.
+    A code fence is searched first, then the whole text.
+    """
     fenced = _FENCE.search(text)
-    body = fenced.group(1) if fenced else text
-    starts = [i for i in (body.find("{"), body.find("[")) if i >= 0]
-    if not starts:
-        return None, "invalid_json"
-    candidate = body[min(starts):].strip()
-    try:
-        return json.loads(candidate), None
-    except json.JSONDecodeError:
-        pass
-    try:
-        decoded, _ = json.JSONDecoder().raw_decode(candidate)  # valid JSON followed by prose
-        return decoded, None
-    except json.JSONDecodeError:
-        pass
-    truncated = _unclosed(candidate)
+    if fenced:
+        data, problem, conclusive = _scan(fenced.group(1))
+        if conclusive:
+            return data, problem
+    data, problem, _ = _scan(text)
+    return data, problem
+
+
+def _scan(body: str) -> Tuple[Any, Optional[str], bool]:
+    """:func:`load_json` on one text, plus whether what it found is an answer (valid or salvaged)."""
+    other: Any = None
+    broken: Optional[int] = None
+    position = 0
+    for start in (m.start() for m in re.finditer(r"[\[{]", body)):
+        if start < position:
+            continue  # inside a value already read
+        try:
+            value, position = _DECODER.raw_decode(body, start)
+        except json.JSONDecodeError:
+            if not _json_like(body, start):
+                continue  # a bracket in prose
+            end = _closing(body, start)
+            if end is None:  # open to the end: the answer, cut short; what follows is inside it
+                return (*_salvage(body[start:].strip(), truncated=True), True)
+            broken = start if broken is None else broken
+            position = end
+            continue
+        if _answer_shaped(value):
+            return value, None, True
+        other = value if other is None else other
+    if broken is not None:
+        return (*_salvage(body[broken:_closing(body, broken)], truncated=False), True)
+    return other, None if other is not None else "invalid_json", False
+
+
+def _answer_shaped(value: Any) -> bool:
+    """Whether decoded JSON looks like a TokenNER answer: records, a record, or a list of pairs/records."""
+    if isinstance(value, dict):
+        return "sentences" in value or "output" in value
+    return isinstance(value, list) and bool(value) and all(isinstance(item, (dict, list)) for item in value)
+
+
+def _json_like(body: str, start: int) -> bool:
+    """Whether the bracket at ``start`` opens JSON (its next character could follow it in JSON), not prose."""
+    rest = body[start + 1:].lstrip()
+    if not rest:
+        return True  # cut right after the bracket
+    allowed = "\"'}" if body[start] == "{" else "\"'[]{-0123456789"
+    return rest[0] in allowed
+
+
+def _salvage(candidate: str, truncated: bool) -> Tuple[Any, Optional[str]]:
+    """Broken JSON read with json_repair, with its problem (``truncated_json`` if it was left open)."""
+    problem = "truncated_json" if truncated else "invalid_json"
     salvaged = json_repair.loads(candidate)
     if not isinstance(salvaged, (dict, list)) or not salvaged:
-        return None, "truncated_json" if truncated else "invalid_json"
-    return salvaged, "truncated_json" if truncated else "invalid_json"
+        return None, problem
+    return salvaged, problem
 
 
-def _unclosed(text: str) -> bool:
-    """True when ``text`` ends inside a string or with a bracket left open (a response cut short)."""
+def _closing(text: str, start: int) -> Optional[int]:
+    """The end of the bracketed span opened at ``start`` (strings respected); None if it is never closed."""
     depth, in_string, escaped = 0, False, False
-    for char in text:
+    for i in range(start, len(text)):
+        char = text[i]
         if in_string:
-            escaped = char == "\\" and not escaped
-            if char == '"' and not escaped:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
                 in_string = False
-            continue
-        if char == '"':
+        elif char == '"':
             in_string = True
         elif char in "[{":
             depth += 1
         elif char in "]}":
             depth -= 1
-    return in_string or depth > 0
+            if depth == 0:
+                return i + 1
+    return None
 
 
 def sentence_records(data: Any, n: int) -> Tuple[List[Optional[Any]], int]:
-    """Each sentence's raw output (None if absent), matched by ``id`` when given; and the last record's index."""
+    """Each sentence's raw output (None if absent) and the sentence the response's last record went to.
+
+    Records with an ``id`` go to that sentence first (the first of duplicates wins); records without
+    one then fill, in their order, the sentences no id claimed. So an id-less record never shadows a
+    numbered one, and a stray one is checked against a sentence's tokens like any other.
+    """
     records: List[Optional[Any]] = [None] * n
     if data is None:
         return records, -1
@@ -146,14 +209,20 @@ def sentence_records(data: Any, n: int) -> Tuple[List[Optional[Any]], int]:
         return records, -1
     if n == 1 and data and _is_pair_list(data):
         return [data], 0
-    last = -1
-    indices = [_record_index(item, position) for position, item in enumerate(data)]
-    if indices and min(indices) == -1 and sorted(indices) == list(range(-1, len(indices) - 1)):
-        indices = [i + 1 for i in indices]  # ids counted from 0
-    for item, index in zip(data, indices):
-        if 0 <= index < n and records[index] is None:
-            records[index] = item.get("output") if isinstance(item, dict) else item
-            last = index
+    ids = [_record_id(item) for item in data]
+    given = sorted(i for i in ids if i is not None)
+    if given and given[0] == 0 and given == list(range(len(given))):
+        ids = [None if i is None else i + 1 for i in ids]  # ids counted from 0
+    claimed: Dict[int, int] = {}  # sentence index -> position of its record in the response
+    for position, record_id in enumerate(ids):
+        if record_id is not None and 0 < record_id <= n:
+            claimed.setdefault(record_id - 1, position)
+    unclaimed = [i for i in range(n) if i not in claimed]
+    claimed.update(zip(unclaimed, [position for position, record_id in enumerate(ids) if record_id is None]))
+    for index, position in claimed.items():
+        item = data[position]
+        records[index] = item.get("output") if isinstance(item, dict) else item
+    last = max(claimed, key=claimed.__getitem__) if claimed else -1
     return records, last
 
 
@@ -161,14 +230,16 @@ def _is_pair_list(data: List[Any]) -> bool:
     return all(isinstance(x, (list, str)) and not (isinstance(x, list) and x and isinstance(x[0], list)) for x in data)
 
 
-def _record_index(item: Any, position: int) -> int:
+def _record_id(item: Any) -> Optional[int]:
+    """The record's sentence number as written (``id``, ``sentence`` or ``index``), or None."""
     if isinstance(item, dict):
         for key in ("id", "sentence", "index"):
-            if isinstance(item.get(key), int):
-                return item[key] - 1
-            if isinstance(item.get(key), str) and item[key].strip().isdigit():
-                return int(item[key]) - 1
-    return position
+            value = item.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().isdigit():
+                return int(value)
+    return None
 
 
 def check_sentence(items: Any, words: Sequence[str], tagset: Sequence[str], on_error: OnError,
@@ -194,6 +265,11 @@ def check_sentence(items: Any, words: Sequence[str], tagset: Sequence[str], on_e
         return result
     result.tags = tags
     return result
+
+
+def normal_token(token: str) -> str:
+    """``token`` as compared with the input: Unicode NFC, surrounding whitespace stripped."""
+    return unicodedata.normalize("NFC", token).strip()
 
 
 def _pairs(items: List[Any], result: SentenceParse) -> Tuple[List[str], List[str]]:
@@ -245,9 +321,13 @@ def _check_tags(tags: List[str], tagset: Sequence[str], result: SentenceParse) -
 
 def _align(tokens: List[str], tags: List[str], words: Sequence[str], result: SentenceParse,
            min_aligned: float) -> Optional[List[str]]:
-    """Tags for ``words``: positional when the lengths agree, else aligned by token text (difflib)."""
+    """Tags for ``words``: positional when the lengths agree, else aligned by token text (difflib).
+
+    Tokens are compared by :func:`normal_token`; the tags are returned for ``words`` as given.
+    """
+    said, given = [normal_token(t) for t in tokens], [normal_token(w) for w in words]
     if len(tokens) == len(words):
-        differing = [i for i, (t, w) in enumerate(zip(tokens, words)) if t != w]
+        differing = [i for i, (t, w) in enumerate(zip(said, given)) if t != w]
         if differing:
             result.note("token_mismatch", len(differing))
             if words and 1 - len(differing) / len(words) < min_aligned:
@@ -258,7 +338,7 @@ def _align(tokens: List[str], tags: List[str], words: Sequence[str], result: Sen
         return tags
     result.note("length_mismatch")
     aligned: List[Optional[str]] = [None] * len(words)
-    matcher = difflib.SequenceMatcher(None, list(words), tokens, autojunk=False)
+    matcher = difflib.SequenceMatcher(None, given, said, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1):
             for offset in range(i2 - i1):
