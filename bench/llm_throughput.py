@@ -36,6 +36,7 @@ from spacy_llm_loop.llm.tokens import count_tokens, tokenizer_name
 from spacy_llm_loop.simulate.server import SimulatedLLM, SimulatedLLMServer, gold_from
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGED = ROOT / "components" / "resources" / "annotators"
 
 
 def build(config: Path, overrides: Dict[str, Any]) -> Language:
@@ -74,13 +75,13 @@ def main() -> None:
     seed_path = Path(tempfile.mkdtemp(prefix="llm-bench-")) / "seed.jsonl"
     with SimulatedLLMServer(simulated) as server:
         write_jsonl(seed_path, (doc_to_task(doc) for doc in seed_docs))
-        ner_v3 = ROOT / "configs" / "annotator-ner-v3.cfg"
+        ner_v3 = PACKAGED / "ner-v3.cfg"
         stock = build(ner_v3, {"components.llm.model": {"@llm_models": "spacy.GPT-4.v3", "name": "gpt-4-turbo",
                                                         "endpoint": server.url, "config": {"temperature": 0.1}}})
         ours = {"components.llm.model.endpoint": server.url, "components.llm.model.concurrency": opts.concurrency,
                 "components.llm.model.requests_per_minute": None, "components.llm.model.tokens_per_minute": None}
         ours_v3 = build(ner_v3, ours)
-        token_ner = build(ROOT / "configs" / "annotator-openai-compatible.cfg",
+        token_ner = build(PACKAGED / "openai-compatible.cfg",
                           {**ours, "components.llm.task.lang": opts.lang,
                            "components.llm.task.examples.path": str(seed_path)})
         runs = [("stock spacy-llm: spacy.NER.v3 + spacy.GPT-4.v3 (sequential)", stock),

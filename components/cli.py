@@ -163,6 +163,9 @@ def simulate_llm_cli(
     latency: float = typer.Option(0.0, help="Seconds to wait per request"),
     fault_rate: float = typer.Option(0.0, help="Share of requests that get an injected fault"),
     log: Optional[Path] = typer.Option(None, help="Write every request received here (JSONL)"),
+    normalize: Optional[str] = typer.Option(
+        None, help="Answer with tokens in this Unicode normal form (NFC, NFD, NFKC or NFKD), as a real LLM "
+                   "answers in NFC; default: the tokens as asked"),
 ) -> None:
     """Serve a SIMULATED LLM (gold answers, optional faults) on 127.0.0.1 for offline runs of the LLM loop."""
     import time
@@ -170,9 +173,16 @@ def simulate_llm_cli(
     from .simulate.server import SimulatedLLM, SimulatedLLMServer, gold_from
 
     _setup()
-    simulated = SimulatedLLM(gold_from(gold), fault_rate=fault_rate, latency=latency, log_path=log)
+    answers = gold_from(gold)
+    try:
+        simulated = SimulatedLLM(answers, fault_rate=fault_rate, latency=latency, log_path=log,
+                                 normalize=normalize.upper() if normalize else None)
+    except ValueError as err:  # an unknown normal form
+        _fail(err)
+    form = f"tokens in {simulated.normalize}" if simulated.normalize else "tokens as asked"
     with SimulatedLLMServer(simulated, port=port) as server:
-        msg.warn(f"SIMULATED LLM (answers from {gold}, not a language model) at {server.url}; Ctrl-C stops it")
+        msg.warn(f"SIMULATED LLM (answers from {gold} with {form}, not a language model) at {server.url}; "
+                 "Ctrl-C stops it")
         try:
             while True:
                 time.sleep(3600)

@@ -7,6 +7,7 @@ from typing import Dict
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGED = ROOT / "components" / "resources" / "annotators"  # the annotator configs shipped with the package
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 _data = os.environ.get("MASAKHANER_DIR") or str(ROOT.parent / "shared" / "data" / "masakhaner2")
 DATA_DIR = Path(_data).resolve()

@@ -16,7 +16,7 @@ from spacy_llm_loop.data.docs import doc_tags, sentence_id
 from spacy_llm_loop.loop.main import run_loop
 from spacy_llm_loop.simulate.server import SimulatedLLM, SimulatedLLMServer, gold_from
 
-from .conftest import FAST_TRAINING, ROOT
+from .conftest import FAST_TRAINING, PACKAGED, ROOT
 
 pytestmark = pytest.mark.slow
 TRANSIENT = {"429", "500", "503", "timeout"}
@@ -24,8 +24,8 @@ QUERY = 120  # sentences asked in the faulty run: 60 requests of 2
 
 
 def annotator_config(tmp_path: Path, **model) -> Path:
-    """configs/annotator-openai-compatible.cfg with test timings (short timeouts and waits)."""
-    text = (ROOT / "configs" / "annotator-openai-compatible.cfg").read_text()
+    """the packaged openai-compatible annotator config with test timings (short timeouts and waits)."""
+    text = (PACKAGED / "openai-compatible.cfg").read_text()
     settings = {"timeout": "0.5", "max_tries": "12", "interval": "0.01", "max_wait": "0.1", **model}
     for key, value in settings.items():
         lines = text.splitlines()
@@ -133,7 +133,7 @@ def test_budget_stops_annotation_cleanly(small_corpus, tmp_path):
 def test_spacy_ner_v3_task_as_annotator(small_corpus, tmp_path):
     """spacy-llm's own NER prompt works in the same slot (answers parsed by spacy-llm, tags from doc.ents)."""
     simulated = SimulatedLLM(gold_from(small_corpus / "train.spacy"))
-    config = (ROOT / "configs" / "annotator-ner-v3.cfg").read_text().replace("endpoint = null", "endpoint = \"x\"")
+    config = (PACKAGED / "ner-v3.cfg").read_text().replace("endpoint = null", "endpoint = \"x\"")
     (tmp_path / "ner-v3.cfg").write_text(config)
     with SimulatedLLMServer(simulated) as server:
         settings = loop_settings(small_corpus, tmp_path, server, **{"annotator.config": str(tmp_path / "ner-v3.cfg"),

@@ -18,7 +18,7 @@ from spacy_llm_loop.llm.tasks.token_ner.examples import read_examples
 from spacy_llm_loop.llm.tasks.token_ner.registry import make_token_ner_task
 from spacy_llm_loop.llm.tasks.token_ner.task import RESULT_KEY
 
-from .conftest import ROOT
+from .conftest import PACKAGED
 
 WORDS = [["UMandla", "uhambele", "eThekwini", "."], ["Ngo", "2019"], ["Sawubona", "!"]]
 
@@ -99,7 +99,7 @@ def test_rate_limiter_blocks_past_the_window():
 
 
 def test_token_ner_annotator_config_assembles():
-    config = load_config(ROOT / "configs" / "annotator-openai-compatible.cfg",
+    config = load_config(PACKAGED / "openai-compatible.cfg",
                          overrides={"components.llm.task.lang": "zul"})
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     assert nlp.pipe_names == ["llm"]
@@ -107,7 +107,7 @@ def test_token_ner_annotator_config_assembles():
 
 # -- the real APIs: run only with a key (never in CI) ---------------------------------------------------------------
 def _annotate_one(config_name: str, tmp_path: Path, small_corpus: Path):
-    config = load_config(ROOT / "configs" / config_name,
+    config = load_config(PACKAGED / config_name,
                          overrides={"components.llm.task.lang": "tsn",
                                     "components.llm.task.examples.path": str(small_corpus / "train.jsonl"),
                                     "components.llm.model.ledger_path": str(tmp_path / "ledger.jsonl")})
@@ -122,12 +122,12 @@ def _annotate_one(config_name: str, tmp_path: Path, small_corpus: Path):
 
 @pytest.mark.external(env="OPENAI_API_KEY")
 def test_gpt_4_turbo_for_real(tmp_path, small_corpus):
-    _annotate_one("annotator-gpt-4-turbo.cfg", tmp_path, small_corpus)
+    _annotate_one("gpt-4-turbo.cfg", tmp_path, small_corpus)
 
 
 @pytest.mark.external(env="ANTHROPIC_API_KEY")
 def test_claude_3_haiku_for_real(tmp_path, small_corpus):
-    _annotate_one("annotator-claude-3-haiku.cfg", tmp_path, small_corpus)
+    _annotate_one("claude-3-haiku.cfg", tmp_path, small_corpus)
 
 
 
@@ -140,7 +140,7 @@ def test_rejected_prompts_are_answered_as_failures_with_ner_v3(tmp_path):
     simulated = SimulatedLLM({})
     simulated.handle = lambda prompt: (400, json.dumps({"error": {"message": "content filter"}}), {})
     with SimulatedLLMServer(simulated) as server:
-        annotator = make_llm_annotator("ner-v3", str(ROOT / "configs" / "annotator-ner-v3.cfg"), "tsn",
+        annotator = make_llm_annotator("ner-v3", str(PACKAGED / "ner-v3.cfg"), "tsn",
                                        cache_path=None, endpoint=server.url)
         answers = list(annotator([AnnotationRequest("a", ["Ke", "a", "leboga"]), AnnotationRequest("b", ["Dumela"])]))
     assert sorted(a.id for a in answers) == ["a", "b"]

@@ -23,7 +23,7 @@ from spacy_llm_loop.llm.tasks.token_ner.registry import make_token_ner_task
 from spacy_llm_loop.llm.tasks.token_ner.task import RESULT_KEY
 from spacy_llm_loop.simulate.server import SimulatedLLM, SimulatedLLMServer, parse_prompt
 
-from .conftest import ROOT
+from .conftest import PACKAGED
 
 TAGSET = iob_tagset()
 Sentence = Tuple[List[str], List[str]]
@@ -108,7 +108,7 @@ def test_the_simulated_server_looks_gold_up_in_nfc_and_can_answer_in_nfc(sentenc
 
 def annotate(server_url: str, lang: str, group: List[Sentence], tmp_path: Path) -> List[spacy.tokens.Doc]:
     """Label ``group`` with the OpenAI-compatible annotator pipeline (real task and client) at ``server_url``."""
-    config = load_config(ROOT / "configs" / "annotator-openai-compatible.cfg",
+    config = load_config(PACKAGED / "openai-compatible.cfg",
                          overrides={"components.llm.task.lang": lang, "components.llm.model.endpoint": server_url,
                                     "components.llm.model.cache_path": str(tmp_path / "cache.sqlite"),
                                     "components.llm.model.ledger_path": str(tmp_path / "ledger.jsonl")})

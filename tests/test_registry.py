@@ -9,6 +9,7 @@ import pytest
 
 GROUPS = ("spacy_factories", "spacy_misc", "spacy_scorers", "thinc_llm_tasks", "thinc_llm_models")
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGED = ROOT / "components" / "resources" / "annotators"
 
 
 def declared():
@@ -78,7 +79,7 @@ def test_llm_annotator_pipeline_builds_in_fresh_interpreter(python, tmp_path):
     """The annotator config resolves our spacy-llm task and model through the entry points alone (no import)."""
     code = (
         "import sys, spacy; from spacy.util import load_config\n"
-        f"config = load_config({str(ROOT / 'configs' / 'annotator-openai-compatible.cfg')!r}, "
+        f"config = load_config({str(PACKAGED / 'openai-compatible.cfg')!r}, "
         "overrides={'components.llm.task.lang': 'zul'})\n"
         "nlp = spacy.util.load_model_from_config(config, auto_fill=True)\n"
         "assert 'spacy_llm_loop.annotators' not in sys.modules\n"

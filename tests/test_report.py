@@ -4,6 +4,7 @@ import csv
 import pytest
 import srsly
 
+from spacy_llm_loop.packaged import read_text
 from spacy_llm_loop.reporting.collect import PUBLISHED, collect_runs, published_f1
 from spacy_llm_loop.reporting.report import write_report
 
@@ -57,7 +58,7 @@ def test_published_figures():
 
 
 def test_published_table_covers_19_languages_without_unreliable_columns():
-    lines = PUBLISHED.read_text(encoding="utf-8").splitlines()
+    lines = read_text(PUBLISHED).splitlines()
     header = [line for line in lines if line.startswith("#")]
     assert lines[0] == header[0] and any("masakhane-io/masakhane-ner" in line for line in header)
     rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))

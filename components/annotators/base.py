@@ -26,7 +26,7 @@ from ..data.iob import iob_problems
 LLM = "spacy-llm-loop.LLMAnnotator.v1"
 ANNOTATOR_BLOCKS: Dict[str, Dict[str, Any]] = {
     "gold": {"@misc": "spacy-llm-loop.GoldAnnotator.v1", "path": "${paths.corpus}/train.spacy"},
-    **{name: {"@misc": LLM, "name": name, "config": f"configs/annotator-{name}.cfg", "lang": "${loop.lang}"}
+    **{name: {"@misc": LLM, "name": name, "config": name, "lang": "${loop.lang}"}
        for name in ("gpt-4-turbo", "claude-3-haiku", "openai-compatible", "ner-v3")},
 }
 ANNOTATOR_NAMES = tuple(ANNOTATOR_BLOCKS)

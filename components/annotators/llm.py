@@ -1,6 +1,7 @@
 """The LLM annotator: a spacy-llm pipeline (one ``llm`` component) labels the selected sentences.
 
-The pipeline comes from an annotator config (``configs/annotator-*.cfg``: a
+The pipeline comes from an annotator config (a packaged one by name, ``gpt-4-turbo``,
+``claude-3-haiku``, ``openai-compatible``, ``ner-v3``, or any file path: a
 spaCy config whose ``llm`` component has a task, e.g. ``spacy-llm-loop.TokenNER.v1``
 or spacy-llm's ``spacy.NER.v3``, and a model, e.g. ``spacy-llm-loop.OpenAIChat.v1``).
 For a run, :meth:`LLMAnnotator.prepare` fills in what belongs to the run: the
@@ -19,9 +20,11 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import spacy
 from spacy.language import Language
-from spacy.util import load_config, registry
+from spacy.util import registry
+from thinc.api import Config
 
 from ..data.docs import doc_tags, make_doc
+from ..packaged import annotator_config_text
 from ..llm.models import registry as _models  # noqa: F401  (registers the models)
 from ..llm.models.ledger import summarize
 from ..llm.pricing import cost_usd, price_for
@@ -66,7 +69,8 @@ class LLMAnnotator(BaseAnnotator):
 
     def prepare(self, context: Optional[AnnotationContext]) -> None:
         """(Re)build the pipeline for a run: examples from its seed, its ledger and budget, the cache."""
-        config = load_config(self.config_path, interpolate=False)
+        text = annotator_config_text(self.config_path)
+        config = Config().from_str(text, interpolate=False)
         llm = config["components"]["llm"]
         settings: Dict[str, Any] = {}
         if "lang" in llm["task"] or llm["task"].get("@llm_tasks", "").startswith(OUR_PREFIX):
@@ -81,7 +85,7 @@ class LLMAnnotator(BaseAnnotator):
             settings.update({f"components.llm.model.{k}": v for k, v in self.overrides.items()})
         if not llm["task"].get("@llm_tasks", "").startswith(OUR_PREFIX):  # read failures from the saved IO
             settings["components.llm.save_io"] = True
-        config = load_config(self.config_path, overrides=settings, interpolate=True)
+        config = Config().from_str(text, overrides=settings, interpolate=True)
         self.nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
         budget = getattr(self.model, "budget", None)
         self.budget_exhausted = bool(budget and budget.spent)

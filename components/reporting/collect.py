@@ -8,7 +8,9 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import srsly
 
-PUBLISHED = Path(__file__).parent.parent / "resources" / "published_f1.csv"
+from ..packaged import read_text
+
+PUBLISHED = "resources/published_f1.csv"  # package data
 
 
 @dataclass
@@ -68,18 +70,19 @@ def collect_full_data(baselines_dir: Path) -> Dict[str, List[float]]:
     return dict(scores)
 
 
-def published_f1(lang: str, model: str = "afroxlmr", path: Path = PUBLISHED) -> Optional[float]:
+def published_f1(lang: str, model: str = "afroxlmr", path: Optional[Path] = None) -> Optional[float]:
     """The published test entity F1 (%) of ``model`` on ``lang`` (AfroXLMR-large by default).
 
+    ``path``: a CSV of the same shape (default: the packaged ``resources/published_f1.csv``).
     ``None`` for a language without published results (luo); an unknown ``model``
     (e.g. the unreliable afriberta/mbert columns, left out of the file) raises.
     """
-    with path.open(encoding="utf-8") as f:
-        rows = csv.DictReader(line for line in f if not line.startswith("#"))
-        models = [name for name in rows.fieldnames or [] if name != "lang"]
-        if model not in models:
-            raise ValueError(f"{path}: no published F1 for model '{model}'; columns: {', '.join(models)}")
-        for row in rows:
-            if row["lang"] == lang and row[model]:
-                return float(row[model])
+    text = Path(path).read_text(encoding="utf-8") if path else read_text(PUBLISHED)
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    models = [name for name in rows.fieldnames or [] if name != "lang"]
+    if model not in models:
+        raise ValueError(f"{path or PUBLISHED}: no published F1 for model '{model}'; columns: {', '.join(models)}")
+    for row in rows:
+        if row["lang"] == lang and row[model]:
+            return float(row[model])
     return None

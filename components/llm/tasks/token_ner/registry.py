@@ -7,8 +7,9 @@ from spacy_llm.registry import registry
 from ....data.corpus import LANGUAGES
 from ....data.iob import MASAKHANER_LABELS
 from .task import ExamplesSource, TokenNERTask
+from ....packaged import read_text
 
-TEMPLATE = Path(__file__).parent.parent / "templates" / "token_ner.v1.jinja"
+TEMPLATE = "llm/tasks/templates/token_ner.v1.jinja"  # package data
 
 # The paper's tag definitions (MasakhaNER's four types in IOB2).
 TAG_DEFINITIONS: Dict[str, str] = {
@@ -55,7 +56,7 @@ def make_token_ner_task(
     name = language or LANGUAGES.get(lang)
     if not name:
         raise ValueError(f"Unknown language '{lang}': set `language` to the language's name")
-    text = Path(template).read_text(encoding="utf-8") if template else TEMPLATE.read_text(encoding="utf-8")
+    text = Path(template).read_text(encoding="utf-8") if template else read_text(TEMPLATE)
     return TokenNERTask(labels=labels, language=name, template=text,
                         tag_definitions={**TAG_DEFINITIONS, **(tag_definitions or {})},
                         guideline=GUIDELINE if guideline is None else guideline, examples=examples,

@@ -1,0 +1,29 @@
+"""The package works from any working directory: its data (annotator configs, prompt template, tables) ships
+inside it."""
+import pytest
+
+from spacy_llm_loop.annotators.llm import make_llm_annotator
+from spacy_llm_loop.llm.pricing import price_for
+from spacy_llm_loop.packaged import annotator_config_text, packaged_annotators
+from spacy_llm_loop.reporting.collect import published_f1
+
+
+def test_packaged_data_is_found_from_another_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert packaged_annotators() == ["claude-3-haiku", "gpt-4-turbo", "ner-v3", "openai-compatible"]
+    for name in packaged_annotators():
+        assert "[components.llm]" in annotator_config_text(name)
+        assert annotator_config_text(f"configs/annotator-{name}.cfg") == annotator_config_text(name)  # old paths
+    assert published_f1("zul") == pytest.approx(88.4, abs=0.05) and price_for("gpt-4-turbo") is not None
+    annotator = make_llm_annotator("openai-compatible", "openai-compatible", "tsn", cache_path=None,
+                                   endpoint="http://127.0.0.1:9/v1/chat/completions")
+    assert annotator.nlp.pipe_names == ["llm"] and "Setswana" in annotator._llm()._task.render([["Pula"]])
+
+
+def test_a_file_of_ones_own_wins_and_an_unknown_name_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    mine = tmp_path / "gpt-4-turbo"
+    mine.write_text("[nlp]\n", encoding="utf-8")
+    assert annotator_config_text("gpt-4-turbo") == "[nlp]\n"
+    with pytest.raises(ValueError, match="neither a file nor one of the packaged configs.*openai-compatible"):
+        annotator_config_text("gpt-5")
