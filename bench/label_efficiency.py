@@ -22,11 +22,14 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import srsly
 from scipy import stats
+
+from spacy_llm_loop.loop.settings import run_name
 
 # The full-data learner is trained to convergence (patience), not with the per-round cap.
 FULL_SCHEDULE = ["--training.max_steps", "20000", "--training.patience", "1600", "--training.eval_frequency", "200"]
@@ -45,8 +48,10 @@ def run(job: Tuple[str, List[str]], logs: Path) -> None:
 
 
 def run_folder(lang: str, strategy: str, seed: int, dev: str) -> str:
-    """The loop's default run folder name."""
-    return f"{lang}-gold-{strategy}-{'oracledev-' if dev == 'oracle' else ''}seed{seed}"
+    """The loop's default run folder name (the loop's own naming, so the two never drift apart)."""
+    settings = SimpleNamespace(lang=lang, run_name=None, seed=seed, warm_start=False, dev=dev,
+                               learner_config=Path("configs/learner-cnn.cfg"))
+    return run_name(settings, SimpleNamespace(name="gold"), SimpleNamespace(name=strategy))
 
 
 def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
@@ -115,8 +120,9 @@ def full_data(root: Path, lang: str) -> Tuple[List[float], List[str]]:
     for path in sorted((root / "baselines").glob(f"{lang}-full-seed*/metrics.json")):
         metrics = srsly.read_json(path)
         f1.append(100 * metrics["test"]["ents_f"])
-        stopped.append(f"{(metrics.get('training') or {}).get('stopped_by')} at step "
-                       f"{(metrics.get('training') or {}).get('best_step')}")
+        training = metrics.get("training") or {}
+        stopped.append(f"{training.get('stopped_by')} (best step {training.get('best_step')}, "
+                       f"last evaluation {training.get('last_step')})")
     return f1, stopped
 
 
@@ -136,7 +142,9 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
                      + f" | {diff} | " + " | ".join(aurocs) + " |")
     query_rounds = [k for k in rounds if k >= 1]
     full, stopped = full_data(opts.out, lang)
-    lines += ["", f"- full train data + gold dev (early stopping), converged schedule: {mean_sd(full)}; "
+    lines += ["", "- AUROC: how well a test sentence's score predicts that the entropy arm's model got one of its "
+                  "entities wrong (mean over seeds); length and predicted entities are trivial baselines",
+              f"- full train data + gold dev (early stopping), converged schedule: {mean_sd(full)}; "
                   f"stopped by: {', '.join(stopped) or '-'}"]
     if entropy and random_ and query_rounds:
         lines.append(f"- entropy - random, mean over rounds {query_rounds[0]}-{query_rounds[-1]}, paired by seed: "
@@ -156,7 +164,8 @@ def oracle_table(opts: argparse.Namespace, lang: str, honest: "Arm") -> str:
     rows = ["| round | labelled (default) | labelled (oracle dev: + gold dev, uncounted) | F1, learner dev from "
             "labelled | F1, oracle dev | oracle - default (paired, 95% CI) |", "|---|---|---|---|---|---|"]
     for k in sorted(oracle.f1):
-        rows.append(f"| {k} | {np.mean(honest.size.get(k, [0])):.0f} | {np.mean(oracle.size[k]):.0f} | "
+        default_size = f"{np.mean(honest.size[k]):.0f}" if honest.size.get(k) else "-"
+        rows.append(f"| {k} | {default_size} | {np.mean(oracle.size[k]):.0f} | "
                     f"{mean_sd(list(honest.f1.get(k, {}).values()))} | {mean_sd(list(oracle.f1[k].values()))} | "
                     f"{paired(oracle.f1[k], honest.f1.get(k, {}))} |")
     return "\n".join(rows)

@@ -4,10 +4,11 @@ from typing import Any, Dict, Optional, Union
 
 from thinc.api import Config
 
+from .environment import environment
 from .evaluation.evaluate import evaluate_model
 from .fileio import write_json
-from .loop.environment import environment
-from .learner.train import train_pipeline, training_summary
+from .learner.progress import training_summary
+from .learner.train import train_pipeline
 
 PathLike = Union[str, Path]
 

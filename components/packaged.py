@@ -3,10 +3,9 @@
 Everything the package reads at run time ships inside it, so the commands work from any working
 directory and from an installed wheel, not only from the project's root folder.
 """
-import contextlib
 from importlib import resources
 from pathlib import Path
-from typing import Iterator, List, Union
+from typing import List, Union
 
 PACKAGE = "spacy_llm_loop"
 ANNOTATORS = "resources/annotators"
@@ -41,15 +40,3 @@ def annotator_config_text(config: Union[str, Path]) -> str:
     if path.is_file():
         return path.read_text(encoding="utf-8")
     return read_text(f"{ANNOTATORS}/{_packaged_name(config)}.cfg")
-
-
-@contextlib.contextmanager
-def annotator_config_path(config: Union[str, Path]) -> Iterator[Path]:
-    """A real file path for :func:`annotator_config_text`'s config (a packaged one may live in a zip)."""
-    path = Path(config)
-    if path.is_file():
-        yield path
-        return
-    packaged = resources.files(PACKAGE).joinpath(f"{ANNOTATORS}/{_packaged_name(config)}.cfg")
-    with resources.as_file(packaged) as real:
-        yield real

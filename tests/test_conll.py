@@ -47,7 +47,7 @@ BAD = {
     "lowercase tag": ("a b-loc\nb i-loc\n", 1, "tag 'b-loc' is in the wrong case", ["B-LOC", "I-LOC"]),
     "mixed-case tag": ("a O\nb B-Per\n", 2, "tag 'B-Per' is in the wrong case", ["O", "B-PER"]),
     "tag-only line": ("a O\nB-PER\nb O\n", 2, "line holds only 'B-PER', a tag with no token", ["O", "O"]),
-    "O-only line": ("a O\nO\n", 2, "line holds only 'O', a tag with no token", ["O"]),
+    "O-only line": ("a O\nO\n", 2, "token 'O' has no tag", ["O", "O"]),  # 'O' may be a word: kept
 }
 
 
@@ -81,9 +81,11 @@ def test_unicode_whitespace_stays_inside_the_token(space):
 
 def test_tag_only_lines_are_skipped_not_read_as_tokens():
     result = parse_conll_text("a B-PER\nI-PER\nb I-PER\n\nO\n\nc O\n")
+    # a lone B-/I- tag is a lost token's tag; a lone 'O' may be a word (the Yoruba pronoun): kept, tagged O
     assert [(s.words, s.tags, s.line) for s in result.sentences] == [
-        (["a", "b"], ["B-PER", "I-PER"], 1), (["c"], ["O"], 7)]
+        (["a", "b"], ["B-PER", "I-PER"], 1), (["O"], ["O"], 5), (["c"], ["O"], 7)]
     assert [issue.line for issue in result.issues] == [2, 5]
+    assert "token 'O' has no tag" in result.issues[1].message
 
 
 def test_lowercase_tags_are_repaired_not_dropped():

@@ -1,6 +1,7 @@
 """The active-learning loop end to end on a small real corpus: outputs, metrics, resumption."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -90,9 +91,11 @@ def test_learner_dev_is_held_out_counted_and_stays_dev(finished_run):
         previous = dev
         config = (rd / "model" / "config.cfg").read_text()
         assert str(rd / "dev.spacy") in config  # the learner was given this dev file, not the gold dev split
+        assert (rd / "train.scores.jsonl").exists()  # every evaluation at full precision
 
 
-def test_oracle_dev_is_marked_and_uses_the_gold_dev_split(small_corpus, tmp_path):
+def test_oracle_dev_is_marked_and_uses_the_gold_dev_split(small_corpus, tmp_path, caplog):
+    caplog.set_level("INFO")
     result = run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, tmp_path, **{"loop.rounds": 0,
                                                                                         "loop.dev": "oracle"}),
                       FAST_TRAINING)
@@ -103,6 +106,7 @@ def test_oracle_dev_is_marked_and_uses_the_gold_dev_split(small_corpus, tmp_path
     assert record["learner_dev"]["stopped_by"] in ("max_steps", "patience")
     config = (tmp_path / result["run"] / "round-00" / "model" / "config.cfg").read_text()
     assert str(small_corpus / "dev.spacy") in config
+    assert "learner dev: the gold dev split), test entity F1" in caplog.text
 
 
 def test_selection_never_repeats_and_logs_scores(finished_run):
@@ -171,6 +175,48 @@ def test_bad_annotations_are_dropped_with_reasons(small_corpus, tmp_path):
                                  'path = "${paths.corpus}/train.spacy"\n')
     with pytest.raises(LoopError, match="without answering 23 requests"):
         run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1}), FAST_TRAINING)
+
+
+def test_a_round_that_gets_more_answers_on_resume_is_rebuilt_from_them(small_corpus, tmp_path):
+    """Killed after its files were written, resumed with a raised budget: the round trains on every answer."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("slow_annotator", HELPERS)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    cfg = _config_with(tmp_path, '[annotator]\n@misc = "test.BudgetedGold.v1"\npath = "${paths.corpus}/train.spacy"\n'
+                                 'budget_usd = 10\n')
+    run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1}), FAST_TRAINING)
+    rd = tmp_path / "tsn-budgeted-entropy-seed0" / "round-01"
+    assert len(list(srsly.read_jsonl(rd / "labelled.jsonl"))) == 24 + 10
+    (rd / "record.json").unlink()  # as if killed while training: the round's files are there, its record not
+    shutil.rmtree(rd / "model")
+    result = run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1, "annotator.budget_usd": 100}),
+                      FAST_TRAINING)
+    assert result["rounds"][1]["annotation"]["n_received"] == 24 and result["rounds"][1]["n_labelled"] == 48
+    assert len(list(srsly.read_jsonl(rd / "labelled.jsonl"))) == 48
+    assert result["rounds"][1]["n_train"] + result["rounds"][1]["learner_dev"]["n"] == 48
+
+
+def test_as_annotator_uses_what_a_plain_object_has():
+    from spacy_llm_loop.annotators.base import AnnotationRequest, as_annotator
+
+    class Plain:
+        name = "plain"
+        budget_exhausted = True
+
+        def __call__(self, requests):
+            from spacy_llm_loop.annotators.base import Annotation
+            return iter([Annotation(r.id, ["O"], "plain") for r in requests])
+
+        def usage(self, k=None):
+            return {"requests": 2}
+
+    wrapped = as_annotator(Plain())
+    assert wrapped.budget_exhausted and wrapped.usage(1) == {"requests": 2} and wrapped.identity() == {}
+    batches = list(wrapped.batches([AnnotationRequest("a", ["x"]), AnnotationRequest("b", ["y"])]))
+    assert [[a.id for a in batch] for batch in batches] == [["a"], ["b"]]
+    with pytest.raises(TypeError, match="needs a 'name'"):
+        as_annotator(object())
 
 
 def test_answers_to_one_prompt_are_written_together(small_corpus, tmp_path):

@@ -228,7 +228,8 @@ def test_binary_tasks_are_refused_by_default(tmp_path, vocab):
         list(read_tasks(vocab, path))
     assert str(err.value) == (
         f"{path}:2: task is a binary answer from Prodigy's ner.teach (_view_id 'ner', answer 'accept' on one "
-        "suggested span), not a complete annotation; pass binary='skip' to leave such tasks out, or "
+        "suggested span), not a complete annotation; export the complete annotations (ner.manual or "
+        "ner.correct), or read the file with read_tasks(..., binary='skip') to leave such tasks out, or "
         "binary='complete' to read their spans as complete")
     with pytest.raises(TaskFormatError, match="binary answer"):
         task_to_doc(vocab, NER_TEACH)

@@ -98,6 +98,9 @@ class Annotator(Protocol):
     def usage(self, k: Optional[int] = None) -> Dict[str, Any]:
         ...
 
+    def identity(self) -> Dict[str, Any]:
+        ...
+
 
 class BaseAnnotator:
     """No-op defaults for the optional part of the :class:`Annotator` protocol."""
@@ -123,16 +126,43 @@ class BaseAnnotator:
         """No usage to report."""
         return {}
 
+    def identity(self) -> Dict[str, Any]:
+        """What, besides its name, makes this annotator this annotator (saved in ``run.json``, checked on resume)."""
+        return {}
+
 
 class _Wrapped(BaseAnnotator):
-    """A plain ``name`` + ``__call__`` object with :class:`BaseAnnotator`'s defaults."""
+    """An object with a ``name`` and ``__call__``: what it has of the protocol is used, the rest defaulted."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.name = inner.name
 
+    @property  # type: ignore[override]
+    def budget_exhausted(self) -> bool:  # noqa: D102
+        return bool(getattr(self.inner, "budget_exhausted", False))
+
     def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
         return self.inner(requests)
+
+    def batches(self, requests: Sequence[AnnotationRequest]) -> Iterator[List[Annotation]]:  # noqa: D102
+        if hasattr(self.inner, "batches"):
+            return self.inner.batches(requests)
+        return super().batches(requests)
+
+    def prepare(self, context: Optional["AnnotationContext"]) -> None:  # noqa: D102
+        if hasattr(self.inner, "prepare"):
+            self.inner.prepare(context)
+
+    def begin_round(self, k: int) -> None:  # noqa: D102
+        if hasattr(self.inner, "begin_round"):
+            self.inner.begin_round(k)
+
+    def usage(self, k: Optional[int] = None) -> Dict[str, Any]:  # noqa: D102
+        return self.inner.usage(k) if hasattr(self.inner, "usage") else {}
+
+    def identity(self) -> Dict[str, Any]:  # noqa: D102
+        return self.inner.identity() if hasattr(self.inner, "identity") else {}
 
 
 def as_annotator(annotator: Any) -> "Annotator":

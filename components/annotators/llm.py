@@ -13,6 +13,7 @@ ran out, budget spent) yields nothing, so the loop asks for it again next time;
 a sentence the API refused or the parser dropped is answered with ``tags=None``
 and the reason.
 """
+import hashlib
 import logging
 import warnings
 from pathlib import Path
@@ -116,6 +117,11 @@ class LLMAnnotator(BaseAnnotator):
         if unanswered:
             logger.warning("%s: %s requests got no answer (%s); they will be asked again", self.name,
                            sum(unanswered.values()), unanswered)
+
+    def identity(self) -> Dict[str, Any]:
+        """The annotator config's digest: a changed prompt or grouping would regroup a resumed run's prompts."""
+        digest = hashlib.sha256(annotator_config_text(self.config_path).encode("utf-8")).hexdigest()[:16]
+        return {"config": str(self.config_path), "config_sha256": digest}
 
     def batches(self, requests: Sequence[AnnotationRequest]) -> Iterator[List[Annotation]]:
         """The answers to one prompt together, as one unit for the loop to write (see :func:`group_by_prompt`)."""

@@ -107,7 +107,7 @@ def parse_conll_text(
                 sentences.append(_finish(words, tags, lines, check))
             words, tags, lines = [], [], []
             continue
-        if len(fields) == 1 and fields[0] in tagset.tags:
+        if len(fields) == 1 and fields[0] in tagset.tags and fields[0] != "O":  # a lone "O" may be a word (yor)
             check(number, f"line holds only '{fields[0]}', a tag with no token (if it is a token, its tag is "
                           "missing)", "skip the line")
             continue

@@ -123,8 +123,9 @@ def task_to_doc(
         raise fail("task has no 'text' string")
     if binary == "error" and is_binary_task(task):
         raise fail(f"task is a binary answer from Prodigy's ner.teach (_view_id '{task['_view_id']}', answer "
-                   f"'{task.get('answer', 'accept')}' on one suggested span), not a complete annotation; pass "
-                   "binary='skip' to leave such tasks out, or binary='complete' to read their spans as complete")
+                   f"'{task.get('answer', 'accept')}' on one suggested span), not a complete annotation; export the "
+                   "complete annotations (ner.manual or ner.correct), or read the file with read_tasks(..., "
+                   "binary='skip') to leave such tasks out, or binary='complete' to read their spans as complete")
     tokens = task.get("tokens")
     words, spaces = _task_tokens(text, tokens, fail)
     doc = Doc(vocab, words=words, spaces=spaces)

@@ -11,7 +11,6 @@ mechanism), so its weights are the starting point and the optimiser and schedule
 start afresh. On CPU, mixed precision (which needs a GPU) is switched off.
 """
 import logging
-import re
 import shutil
 import tempfile
 import time
@@ -25,6 +24,7 @@ from spacy.util import load_config
 from thinc.api import Config
 
 from ..fileio import TMP_MARK, atomic_path
+from .progress import JSONL_LOGGER, scores_path
 
 logger = logging.getLogger(__name__)
 PathLike = Union[str, Path]
@@ -50,6 +50,8 @@ def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: P
     settings = {"paths.train": str(train_path), "paths.dev": str(dev_path), "system.seed": seed,
                 "training.seed": seed, **(overrides or {})}
     config = load_config(config_path, overrides=settings, interpolate=False)
+    if log_path and config["training"].get("logger", {}).get("@loggers") == JSONL_LOGGER:
+        config["training"]["logger"]["output_file"] = str(scores_path(log_path))
     if gpu_id < 0:
         full_precision_on_cpu(config)
     if init_from is not None:
@@ -70,37 +72,6 @@ def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: P
         shutil.move(str(Path(work) / "model-best"), str(target))
     meta = spacy.util.load_meta(output_dir / "meta.json")
     return {"seconds": round(time.perf_counter() - start, 2), "dev_score": meta.get("performance", {}).get("ents_f")}
-
-
-_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+.*?([\d.]+)\s*$")
-
-
-def training_summary(log_path: PathLike, training: Dict[str, Any]) -> Dict[str, Any]:
-    """How a training went, from spaCy's log table and the ``[training]`` block it ran with.
-
-    ``last_step`` (the last evaluation logged) and ``best_step`` (the evaluation whose score spaCy kept,
-    later step on ties, as spaCy does), ``best_score`` and ``stopped_by``: ``max_steps`` when the cap ended
-    it (it may not have converged), else ``patience`` (no improvement for ``patience`` steps) or ``max_epochs``.
-    """
-    rows = []
-    for line in Path(log_path).read_text(encoding="utf-8").splitlines():
-        match = _ROW.match(line)
-        if match:
-            rows.append((int(match.group(1)), int(match.group(2)), float(match.group(3))))
-    if not rows:
-        return {"last_step": None, "best_step": None, "best_score": None, "stopped_by": None}
-    best_score, best_step = max((score, step) for _, step, score in rows)
-    last_step = rows[-1][1]
-    max_steps, patience = int(training.get("max_steps") or 0), int(training.get("patience") or 0)
-    # spaCy stops at step best_step + patience (patience) or at max_steps (the cap), whichever comes first;
-    # the log shows evaluation steps only, so the reason is read from the best step and the schedule.
-    if max_steps and (not patience or best_step + patience >= max_steps):
-        stopped_by = "max_steps"
-    elif patience:
-        stopped_by = "patience"
-    else:
-        stopped_by = "max_epochs"
-    return {"last_step": last_step, "best_step": best_step, "best_score": best_score, "stopped_by": stopped_by}
 
 
 def source_components(config: Config, pipeline: Path) -> Config:

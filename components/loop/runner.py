@@ -15,6 +15,7 @@ the learner's dev split), :mod:`.selecting`, :mod:`.annotating`, :mod:`.timings`
 """
 import hashlib
 import logging
+import shutil
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -31,11 +32,12 @@ from ..data.prodigy import doc_to_task
 from ..errors import LoopError
 from ..evaluation.evaluate import evaluate_nlp
 from ..fileio import JsonlLog, atomic_path, write_json, write_jsonl
-from ..learner.train import train_pipeline, training_summary
+from ..learner.progress import training_summary
+from ..learner.train import train_pipeline
 from ..strategies.base import Strategy
 from ..uncertainty.component import install_extensions
 from .annotating import annotate, annotation_summary, check_unanswered
-from .environment import environment
+from ..environment import environment
 from .labelled import LEARNER_SPLIT, RunSentences
 from .seeding import SeedSampler
 from .selecting import attach_scores, score_pool, selection_record
@@ -74,6 +76,7 @@ class ActiveLearningLoop:
                 "loop.gpu_id": s.gpu_id, "corpus": file_digest(s.corpus / "train.spacy"),
                 "learner_config": file_digest(s.learner_config), "learner_overrides": self.learner_overrides,
                 "learner_config_effective": self.learner_digest(), "loop_config": self.config_text,
+                "annotator_identity": self.annotator.identity(),
                 "environment": self.environment}
 
     def learner_digest(self) -> str:
@@ -122,6 +125,8 @@ class ActiveLearningLoop:
         if k > 0:
             selection = self._select(k, timings)
             annotation = self._annotate(k, selection, timings)
+            if annotation.pop("added"):
+                _remove_derived(rd)  # written before these answers came (e.g. a resume with a raised budget)
         labelled = self.sentences.labelled(k)
         dev_path = self._write_labelled(rd, labelled)
         model = rd / "model"
@@ -138,9 +143,10 @@ class ActiveLearningLoop:
             scores = self._evaluate(model)
         record = self._record(k, labelled, scores, annotation, timings, model)
         write_json(self.run.record_path(k), record)
-        self.log("round %d/%d: %d labelled sentences (%d annotated, %d learner dev), test entity F1 %.2f "
+        self.log("round %d/%d: %d labelled sentences (%d annotated; learner dev: %s), test entity F1 %.2f "
                  "(train %.0fs)", k, self.settings.rounds, record["n_labelled"], record["n_annotated"],
-                 record["learner_dev"]["n"], 100 * record["test"]["ents_f"], timings.data.get("train", 0.0))
+                 record["learner_dev"]["n"] or "the gold dev split", 100 * record["test"]["ents_f"],
+                 timings.data.get("train", 0.0))
 
     def _warm_start_from(self, k: int) -> Optional[Path]:
         """With ``loop.warm_start``, round ``k >= 1`` continues from round ``k-1``'s model; else None (retrain)."""
@@ -177,19 +183,22 @@ class ActiveLearningLoop:
         by_id = self.sentences.by_id
         self.annotator.begin_round(k)
         n_done = len({record["id"] for record in log.records})
+        added = False
         if n_done < len(wanted):
             self.log("round %d/%d: requesting %d annotations from '%s' (%d already on disk)", k,
                      self.settings.rounds, len(wanted) - n_done, self.annotator.name, n_done)
             with timings.measure("annotate"):
                 unanswered = annotate(self.annotator, log, wanted, by_id)
+            added = len({record["id"] for record in log.records}) > n_done
             check_unanswered(self.annotator, unanswered)
             if unanswered:
                 self.log("round %d/%d: the annotation budget is spent; %d selected sentences stay unlabelled, "
                          "training on what there is", k, self.settings.rounds, len(unanswered))
         summary = annotation_summary(wanted, log.records, by_id)
-        summary["usage"] = self.annotator.usage(k) or None
-        if summary["usage"] is None:
-            del summary["usage"]
+        usage = self.annotator.usage(k)
+        if usage:
+            summary["usage"] = usage
+        summary["added"] = added  # popped by the caller: not part of the record
         return summary
 
     def _write_labelled(self, rd: Path, docs: List[Doc]) -> Path:
@@ -219,7 +228,8 @@ class ActiveLearningLoop:
         n_gold = len(self.sentences.seed_ids())
         n_dev = sum(get_meta(doc).get(LEARNER_SPLIT) == "dev" for doc in labelled)
         training = Config().from_disk(model / "config.cfg", interpolate=False)["training"]
-        summary = training_summary(model.parent / "train.log", training) if (model.parent / "train.log").exists() else {}
+        log = model.parent / "train.log"
+        summary = training_summary(log, training) if log.exists() else {}
         return {"round": k, "n_gold": n_gold, "n_annotated": len(labelled) - n_gold, "n_labelled": len(labelled),
                 "n_train": len(labelled) - n_dev,
                 "learner_dev": {"source": self.settings.dev, "n": n_dev if n_dev else None,
@@ -227,7 +237,7 @@ class ActiveLearningLoop:
                                 "last_step": summary.get("last_step"), "stopped_by": summary.get("stopped_by")},
                 "test": {key: scores["test"].get(key) for key in REPORTED},
                 "dev": {key: scores["dev"].get(key) for key in REPORTED},
-                "annotation": annotation, "seconds": timings.rounded(), "environment": self.environment}
+                "annotation": annotation, "seconds": timings.rounded(), "environment": environment()}
 
     def _write_loop_json(self) -> None:
         s = self.settings
@@ -236,3 +246,11 @@ class ActiveLearningLoop:
             "query_size": str(s.query_size), "seed_set": self.sampler.name, "learner_config": str(s.learner_config),
             "learner": learner_name(s.learner_config), "warm_start": s.warm_start, "dev": s.dev,
             "dev_share": s.dev_share, "dev_min": s.dev_min, "run": self.name, "rounds": self.run.records()})
+
+
+def _remove_derived(rd: Path) -> None:
+    """Delete what a round derived from its annotations (labelled set, learner files, model) so it is rebuilt."""
+    for name in ("labelled.jsonl", "train.spacy", "dev.spacy"):
+        (rd / name).unlink(missing_ok=True)
+    if (rd / "model").exists():
+        shutil.rmtree(rd / "model")

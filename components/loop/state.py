@@ -21,7 +21,7 @@ import srsly
 
 from ..errors import RunStateError
 from ..fileio import read_jsonl, remove_stale_temps, write_json
-from .environment import differences
+from ..environment import differences
 
 logger = logging.getLogger(__name__)
 # Keys of run.json that describe where a run ran, not what it is: never a reason to refuse a resume.
@@ -106,6 +106,13 @@ class RunFolder:
         if removed:
             logger.info("removed %d unfinished work folders left by an interrupted run", removed)
         saved = srsly.read_json(path)
+        if "learner_config_effective" in identity and "learner_config_effective" not in saved:
+            raise RunStateError(
+                f"{self.root} holds a run started by an earlier version of spacy-llm-loop, before the learner's "
+                "dev data came out of the labelled set, so it cannot be resumed as the same run. Start a new one "
+                "with another --run-name (or --vars.dev oracle for the old behaviour); LLM answers already paid "
+                "for are kept in its round-*/annotations.jsonl and in the LLM cache, where a new run asking the "
+                "same prompts finds them.")
         ignored = set(mutable) | {ENVIRONMENT_KEY}
         differs = sorted(k for k in set(saved) | set(identity) if k not in ignored and saved.get(k) != identity.get(k))
         if differs:

@@ -88,3 +88,23 @@ class CrashMidGroupAnnotator(GoldAnnotator):
 @registry.misc("test.CrashMidGroupAnnotator.v1")
 def make_crashing(path: str) -> CrashMidGroupAnnotator:
     return CrashMidGroupAnnotator(path)
+
+
+class BudgetedGold(GoldAnnotator):
+    """Gold labels for at most ``budget_usd`` requests per call (one 'dollar' each), then out of budget."""
+
+    name = "budgeted"
+
+    def __init__(self, path: str, budget_usd: float) -> None:
+        super().__init__(path)
+        self.budget = int(budget_usd)
+        self.budget_exhausted = False
+
+    def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
+        yield from super().__call__(requests[:self.budget])
+        self.budget_exhausted = len(requests) > self.budget
+
+
+@registry.misc("test.BudgetedGold.v1")
+def make_budgeted(path: str, budget_usd: float = 10.0) -> BudgetedGold:
+    return BudgetedGold(path, budget_usd)
