@@ -55,19 +55,20 @@ def run_folder(lang: str, strategy: str, seed: int, dev: str) -> str:
 
 
 def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
-    """The full-data and loop commands (finished loops return at once: they resume), seeds first."""
+    """The loop commands, seed by seed (finished loops return at once: they resume), then the full-data ones."""
     todo = []
     for seed, lang in itertools.product(opts.seeds, opts.langs):
-        full = opts.out / "baselines" / f"{lang}-full-seed{seed}"
-        if not opts.no_full and not (full / "metrics.json").exists():
-            todo.append((f"{lang}-full-seed{seed}",
-                         ["train-full", lang, "--seed", str(seed), "--output", str(full), *FULL_SCHEDULE]))
         for dev, strategy in itertools.product(opts.dev, opts.strategies):
             if dev == "oracle" and strategy != "entropy":
                 continue  # the oracle-dev arm measures what free dev labels change, on the default strategy
             todo.append((run_folder(lang, strategy, seed, dev),
                          ["loop", "--lang", lang, "--strategy", strategy, "--seed", str(seed), "--loop.dev", dev,
                           "--runs-dir", str(opts.out / "runs"), "--rounds", str(opts.rounds)]))
+    for seed, lang in itertools.product(opts.seeds if opts.full_seeds is None else opts.full_seeds, opts.langs):
+        full = opts.out / "baselines" / f"{lang}-full-seed{seed}"
+        if not opts.no_full and not (full / "metrics.json").exists():
+            todo.append((f"{lang}-full-seed{seed}",
+                         ["train-full", lang, "--seed", str(seed), "--output", str(full), *FULL_SCHEDULE]))
     return todo
 
 
@@ -114,6 +115,23 @@ class Arm:
         return {s: float(np.mean([self.f1[k][s] for k in rounds])) for s in seeds}
 
 
+def capped_rounds(root: Path, lang: str, strategies: Sequence[str], seeds: Sequence[int]) -> Tuple[int, int]:
+    """How many rounds of the default-dev runs the learner's ``max_steps`` stopped, of how many."""
+    from thinc.api import Config
+
+    from spacy_llm_loop.learner.progress import training_summary
+
+    capped = total = 0
+    for strategy, seed in itertools.product(strategies, seeds):
+        for log in sorted((root / run_folder(lang, strategy, seed, "labelled")).glob("round-*/train.log")):
+            config = log.parent / "model" / "config.cfg"
+            if config.exists():
+                training = Config().from_disk(config, interpolate=False)["training"]
+                capped += training_summary(log, training)["stopped_by"] == "max_steps"
+                total += 1
+    return capped, total
+
+
 def full_data(root: Path, lang: str) -> Tuple[List[float], List[str]]:
     """Test F1 of every full-data baseline of ``lang`` and how each training stopped."""
     f1, stopped = [], []
@@ -153,6 +171,10 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
         last = list(entropy.f1[rounds[-1]].values())
         lines.append(f"- last round with entropy ({np.mean(entropy.size[rounds[-1]]):.0f} labelled sentences) / "
                      f"full data: {100 * np.mean(last) / np.mean(full):.1f}%")
+    capped, total = capped_rounds(opts.out / "runs", lang, opts.strategies, opts.seeds)
+    if total:
+        lines.append(f"- rounds whose training the per-round step cap ended (patience would have gone on): "
+                     f"{capped} of {total}")
     if "oracle" in opts.dev and entropy:
         lines += ["", oracle_table(opts, lang, entropy)]
     return lines + [""]
@@ -181,6 +203,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2, help="Runs in parallel (one core each)")
     parser.add_argument("--no-full", action="store_true", help="Do not train the full-data baselines")
+    parser.add_argument("--full-seeds", nargs="+", type=int, default=None,
+                        help="Seeds of the full-data baselines (default: --seeds); they run after the loops")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--table-only", action="store_true", help="Print the table of what is there")
     opts = parser.parse_args(argv)
