@@ -37,7 +37,8 @@ def main() -> None:
     opts = parser.parse_args()
     corpus = Path("corpus") / opts.lang
     lines = [f"Kernel sensitivity, {opts.lang}: seed 0, 100 seed + 100 queried sentences, 300 updates per round",
-             "", "| OPENBLAS_CORETYPE | OpenBLAS kernel | run | round-0 test F1 | round-1 test F1 |", "|---|---|---|---|---|"]
+             "", "| OPENBLAS_CORETYPE | OpenBLAS kernel | run | round-0 test F1 | round-1 test F1 |",
+             "|---|---|---|---|---|"]
     for kernel in opts.kernels:
         for repeat in (1, 2):
             with tempfile.TemporaryDirectory() as tmp:

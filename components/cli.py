@@ -225,6 +225,35 @@ def e5_small_cli(
              f"--vars.trf_name {output} (project) or --learner.components.transformer.model.name {output}")
 
 
+@app.command("annotator-eval")
+def annotator_eval_cli(
+    recorded: Path = typer.Option(..., help="A recorded <model>/<lang>.json file, or a folder of them"),
+    output: Path = typer.Option(..., help="Write the report here as JSON"),
+    expected_records: Optional[int] = typer.Option(None, help="Records sampled per file (missing ones are failures)"),
+    expected_runs: int = typer.Option(10, help="Runs asked for per record (the paper's 10)"),
+    markdown: Optional[Path] = typer.Option(None, help="Also write the report here as a Markdown table"),
+    bootstrap: int = typer.Option(1000, help="Bootstrap samples for the 95% intervals"),
+    seed: int = typer.Option(0, help="Bootstrap seed"),
+) -> None:
+    """Judge recorded LLM annotations (no model called): consistency, Fleiss' kappa, entity F1, format failures."""
+    from .selection.report import annotator_eval
+
+    _setup()
+    try:
+        result = annotator_eval(recorded, output, markdown, expected_records=expected_records,
+                                expected_runs=expected_runs, n_bootstrap=bootstrap, seed=seed)
+    except (LoopError, ValueError, OSError) as err:
+        _fail(err)
+    for row in result["rows"]:
+        kappa = row["kappa"]["kappa"]
+        msg.good(f"{row['model']} {row['lang']}: consistency {row['consistency']:.2f}%, Fleiss' kappa "
+                 f"{'-' if kappa is None else f'{kappa:.3f}'} ({row['kappa']['records_excluded']} excluded), "
+                 f"entity F1 {row['entities']['all_runs']['f']:.2f}")
+    for text in result["findings"]:
+        msg.info(text)
+    msg.good(f"wrote {output}" + (f" and {markdown}" if markdown else ""))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

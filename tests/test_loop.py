@@ -84,7 +84,8 @@ def test_learner_dev_is_held_out_counted_and_stays_dev(finished_run):
         rd = folder / f"round-{k:02d}"
         train = {sentence_id(d) for d in DocBin().from_disk(rd / "train.spacy").get_docs(Vocab())}
         dev = {sentence_id(d) for d in DocBin().from_disk(rd / "dev.spacy").get_docs(Vocab())}
-        labelled = {t["meta"]["sentence_id"]: t["meta"]["learner_split"] for t in srsly.read_jsonl(rd / "labelled.jsonl")}
+        tasks = srsly.read_jsonl(rd / "labelled.jsonl")
+        labelled = {t["meta"]["sentence_id"]: t["meta"]["learner_split"] for t in tasks}
         assert not train & dev and train | dev == set(labelled)
         assert dev == {sid for sid, split in labelled.items() if split == "dev"}
         assert previous <= dev
