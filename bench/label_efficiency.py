@@ -96,13 +96,16 @@ def paired(a: Dict[int, float], b: Dict[int, float]) -> str:
 class Arm:
     """One strategy and dev source on one language: per round and seed, F1, labelled size and AUROCs."""
 
-    def __init__(self, root: Path, lang: str, strategy: str, dev: str, seeds: Sequence[int]) -> None:
+    def __init__(self, root: Path, lang: str, strategy: str, dev: str, seeds: Sequence[int], rounds: int = 5) -> None:
         self.f1: Dict[int, Dict[int, float]] = {}
         self.size: Dict[int, List[int]] = {}
         self.auroc: Dict[str, Dict[int, List[float]]] = {key: {} for key, _ in AUROCS}
         for seed in seeds:
             path = root / run_folder(lang, strategy, seed, dev) / "loop.json"
-            for r in srsly.read_json(path)["rounds"] if path.exists() else []:
+            records = srsly.read_json(path)["rounds"] if path.exists() else []
+            if len(records) < rounds + 1:
+                continue  # an unfinished run (still running, or stopped): left out, so every round has the same seeds
+            for r in records:
                 self.f1.setdefault(r["round"], {})[seed] = 100 * r["test"]["ents_f"]
                 self.size.setdefault(r["round"], []).append(r.get("n_labelled", r["n_train"]))
                 for key, _ in AUROCS:
@@ -146,7 +149,7 @@ def full_data(root: Path, lang: str) -> Tuple[List[float], List[str]]:
 
 def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
     """The tables and summary lines for one language."""
-    arms = {s: Arm(opts.out / "runs", lang, s, "labelled", opts.seeds) for s in opts.strategies}
+    arms = {s: Arm(opts.out / "runs", lang, s, "labelled", opts.seeds, opts.rounds) for s in opts.strategies}
     entropy, random_ = arms.get("entropy"), arms.get("random")
     rounds = sorted(entropy.f1) if entropy else []
     lines = [f"### {lang}", "", "| round | labelled sentences | " + " | ".join(f"{s} F1" for s in opts.strategies)
@@ -158,6 +161,8 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
         lines.append(f"| {k} | {np.mean(entropy.size[k]):.0f} | "
                      + " | ".join(mean_sd(list(arms[s].f1.get(k, {}).values())) for s in opts.strategies)
                      + f" | {diff} | " + " | ".join(aurocs) + " |")
+    finished = "; ".join(f"{s} {sorted(arms[s].f1.get(0, {}))}" for s in opts.strategies)
+    lines += ["", f"- seeds with all {opts.rounds} rounds finished: {finished}"]
     query_rounds = [k for k in rounds if k >= 1]
     full, stopped = full_data(opts.out, lang)
     lines += ["", "- AUROC: how well a test sentence's score predicts that the entropy arm's model got one of its "
@@ -182,7 +187,9 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
 
 def oracle_table(opts: argparse.Namespace, lang: str, honest: "Arm") -> str:
     """What the gold dev split changes: entropy with the oracle dev against the default, paired by seed."""
-    oracle = Arm(opts.out / "runs", lang, "entropy", "oracle", opts.seeds)
+    oracle = Arm(opts.out / "runs", lang, "entropy", "oracle", opts.seeds, opts.rounds)
+    if not oracle.f1:
+        return f"(no finished oracle-dev runs for {lang})"
     rows = ["| round | labelled (default) | labelled (oracle dev: + gold dev, uncounted) | F1, learner dev from "
             "labelled | F1, oracle dev | oracle - default (paired, 95% CI) |", "|---|---|---|---|---|---|"]
     for k in sorted(oracle.f1):

@@ -254,6 +254,42 @@ def annotator_eval_cli(
     msg.good(f"wrote {output}" + (f" and {markdown}" if markdown else ""))
 
 
+@app.command("calibrate")
+def calibrate_cli(
+    recorded: list[Path] = typer.Option(..., help="Recorded <model>/<lang>.json files or folders (repeat the option)"),
+    output: Path = typer.Option(..., help="Write the error profile here (JSON)"),
+    name: Optional[str] = typer.Option(None, help="Profile name (default: the recordings' model folder)"),
+    fidelity: Optional[Path] = typer.Option(None, help="Also simulate the recorded sentences and write how close "
+                                                       "they come here (JSON, and Markdown beside it)"),
+    seeds: int = typer.Option(10, help="Fidelity: seeds to average over"),
+) -> None:
+    """Fit a SIMULATED annotator's error profile from recorded LLM annotations, per language and pooled."""
+    from .fileio import write_json, write_text
+    from .simulate.calibrate import fit_profile, read_all
+    from .simulate.fidelity import compact, fidelity as run_fidelity, fidelity_markdown
+
+    _setup()
+    try:
+        recordings = read_all(recorded)
+        profile = fit_profile(recordings, name)
+        if fidelity is not None:
+            result = run_fidelity(recordings, profile, seeds=range(seeds))
+            profile["fidelity"] = compact(result)
+            write_json(fidelity, result)
+            write_text(fidelity.with_suffix(".md"), fidelity_markdown(result))
+        write_json(output, profile)
+    except (LoopError, ValueError, OSError) as err:
+        _fail(err)
+    for lang, fitted in profile["languages"].items():
+        summary = fitted["summary"]
+        msg.good(f"{profile['name']} {lang}: {fitted['records']} records, {fitted['runs']} runs; spurious entities "
+                 f"{summary['spurious_entities']['per_sentence']:.2f} per sentence, wrong-length runs "
+                 f"{summary['wrong_length_runs']['rate']:.3f}; systematic {summary['systematic']}")
+    if fidelity is not None:
+        for row in result["in_sample"] + result["leave_one_out"]:
+            msg.info(f"{row['lang']} ({row['tables']}): within targets {row['within']}")
+    msg.good(f"wrote {output}" + (f", {fidelity} and {fidelity.with_suffix('.md')}" if fidelity else ""))
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -13,7 +13,16 @@ receives is written to its request log, which is how tests prove what was asked.
 Sentences are looked up by their tokens in Unicode NFC, so a corpus and a prompt
 that spell a token in different normal forms still meet. ``normalize="NFC"``
 makes it answer with NFC tokens, as real LLMs do whatever form the prompt used.
+
+With ``errors`` (an :class:`~.annotate.ErrorModel` built from an error profile,
+e.g. the packaged ``gpt-4-turbo``), it answers what that LLM would have: the gold
+tags with the profile's errors, systematic per sentence and varying with the run
+index (the k-th time the same prompt is asked, from 0, or ``run`` when set).
+Injected faults then act on that answer, so faults and errors combine.
+:func:`chat_reply` is the whole request-to-reply step, shared by the HTTP server
+and the in-process model ``spacy-llm-loop.SimulatedLLM.v1``.
 """
+import hashlib
 import json
 import logging
 import random
@@ -23,12 +32,15 @@ import time
 import unicodedata
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..data.corpus import load_docs
 from ..data.docs import doc_tags
 from ..data.iob import iob_to_spans
 from ..llm.tokens import count_tokens
+
+if TYPE_CHECKING:
+    from .annotate import ErrorModel
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +49,7 @@ FAULTS: Tuple[str, ...] = ("429", "500", "503", "timeout", "truncated", "skip_to
 _TOKEN_NER_INPUT = re.compile(r"Input: (\{.*\})\s*\nOutput:\s*$", re.DOTALL)
 _NER_V3_INPUT = re.compile(r"Paragraph: (.*)\nAnswer:\s*$", re.DOTALL)
 NORMAL_FORMS: Tuple[str, ...] = ("NFC", "NFD", "NFKC", "NFKD")
+FAULT_HEADER = "x-simulated-fault"  # names the injected fault on a reply (the in-process model raises timeouts)
 
 
 class SimulatedLLM:
@@ -45,8 +58,13 @@ class SimulatedLLM:
     def __init__(self, gold: Dict[Tuple[str, ...], List[str]], *, fault_rate: float = 0.0,
                  faults: Sequence[str] = FAULTS, latency: float = 0.0, timeout_sleep: float = 2.0,
                  retry_after: float = 0.05, seed: int = 0, log_path: Optional[Union[str, Path]] = None,
-                 normalize: Optional[str] = None) -> None:
-        """``normalize``: answer with tokens in this Unicode normal form (``NFC`` like a real LLM); None: as asked."""
+                 normalize: Optional[str] = None, errors: Optional["ErrorModel"] = None,
+                 run: Optional[int] = None) -> None:
+        """``normalize``: answer with tokens in this Unicode normal form (``NFC`` like a real LLM); None: as asked.
+
+        ``errors``: answer with an error profile's errors (None: gold answers); ``run``: always answer as run
+        ``run`` (None: the k-th time a prompt is asked is run k, from 0).
+        """
         unknown = set(faults) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}; choose from {FAULTS}")
@@ -54,7 +72,8 @@ class SimulatedLLM:
             raise ValueError(f"normalize must be one of {NORMAL_FORMS} or None, got {normalize!r}")
         self.gold, self.fault_rate, self.faults = gold, fault_rate, tuple(faults)
         self.latency, self.timeout_sleep, self.retry_after = latency, timeout_sleep, retry_after
-        self.normalize = normalize
+        self.normalize, self.errors, self.run = normalize, errors, run
+        self.asked: Dict[str, int] = {}  # the prompt's SHA-256 -> times asked (the next run index)
         self.by_tokens = {_key(tokens): tags for tokens, tags in gold.items()}
         self.by_text = {_nfc(" ".join(tokens)): tags for tokens, tags in gold.items()}
         self._rng = random.Random(seed)
@@ -78,21 +97,24 @@ class SimulatedLLM:
         with self._lock:
             n = len(self.log)
             fault = self._rng.choice(self.faults) if self.faults and self._rng.random() < self.fault_rate else None
+            asked = hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+            run = self.asked.get(asked, 0) if self.run is None else self.run
+            self.asked[asked] = self.asked.get(asked, 0) + 1
         sentences, kind = parse_prompt(prompt)
-        self._record({"n": n, "time": time.time(), "kind": kind, "fault": fault,
+        self._record({"n": n, "time": time.time(), "kind": kind, "fault": fault, "run": run,
                       "sentences": [" ".join(tokens) for tokens in sentences]})
         if self.latency:
             time.sleep(self.latency)
         if fault == "timeout":
             time.sleep(self.timeout_sleep)
-        headers = {"x-request-id": f"sim-{n}"}
+        headers = {"x-request-id": f"sim-{n}", **({FAULT_HEADER: fault} if fault else {})}
         if fault in ("429", "500", "503"):
             if fault == "429":
                 headers["Retry-After"] = str(self.retry_after)
             return int(fault), json.dumps({"error": {"message": f"simulated {fault}"}}), headers
         if kind == "ner.v3":
-            return 200, self._ner_v3_answer(sentences[0]), headers
-        return 200, self._token_ner_answer(sentences, fault), headers
+            return 200, self._ner_v3_answer(sentences[0], run), headers
+        return 200, self._token_ner_answer(sentences, fault, run), headers
 
     def tags_for(self, tokens: Sequence[str]) -> List[str]:
         """Gold tags of a known sentence (tokens compared in NFC), else all ``O``."""
@@ -103,24 +125,43 @@ class SimulatedLLM:
         """``token`` as the simulated LLM writes it back (see ``normalize``)."""
         return unicodedata.normalize(self.normalize, token) if self.normalize else token
 
-    def _token_ner_answer(self, sentences: List[List[str]], fault: Optional[str]) -> str:
-        records = [{"id": i + 1, "output": [[self.answer_token(t), g] for t, g in zip(tokens, self.tags_for(tokens))]}
-                   for i, tokens in enumerate(sentences)]
+    def answer_pairs(self, tokens: Sequence[str], run: int = 0) -> Union[List[Any], str]:
+        """What the simulated LLM answers for one sentence: ``[token, tag]`` pairs (with ``errors``, perhaps
+        malformed items or the wrong length) or, for an invalid output, its broken text."""
+        tags = self.tags_for(tokens)
+        answer = self.errors.answer(tokens, tags, run) if self.errors else [[t, g] for t, g in zip(tokens, tags)]
+        if isinstance(answer, str):
+            return answer
+        return [[self.answer_token(e[0]), *e[1:]] if isinstance(e, list) and e and isinstance(e[0], str) else e
+                for e in answer]
+
+    def _token_ner_answer(self, sentences: List[List[str]], fault: Optional[str], run: int = 0) -> str:
+        outputs = [self.answer_pairs(tokens, run) for tokens in sentences]
+        broken = next((i for i, o in enumerate(outputs) if isinstance(o, str)), None)
+        if broken is not None:  # the answer breaks off inside this sentence's output
+            records = [{"id": i + 1, "output": o} for i, o in enumerate(outputs[:broken])]
+            head = json.dumps({"sentences": records + [{"id": broken + 1, "output": []}]}, ensure_ascii=False)
+            return head[: head.rindex("[]")] + str(outputs[broken])
+        records = [{"id": i + 1, "output": output} for i, output in enumerate(outputs)]
         target = records[0]["output"] if records else []
         if fault == "skip_token" and len(target) > 1:
             del target[len(target) // 2]
         elif fault == "extra_token" and target:
             target.append([".", "O"])
-        elif fault == "unknown_tag" and target:
+        elif fault == "unknown_tag" and target and isinstance(target[0], list) and len(target[0]) > 1:
             target[0][1] = "B-EVENT"
         elif fault == "reorder":
             records.reverse()
         text = json.dumps({"sentences": records}, ensure_ascii=False)
         return text[: max(len(text) * 2 // 3, 1)] if fault == "truncated" else text
 
-    def _ner_v3_answer(self, tokens: List[str]) -> str:
-        tags = self.tags_for(tokens)
-        lines = [f"{i}. {self.answer_token(' '.join(tokens[s:e]))} | True | {label} | is a {label} entity"
+    def _ner_v3_answer(self, tokens: List[str], run: int = 0) -> str:
+        answer = self.answer_pairs(tokens, run)
+        if isinstance(answer, str):
+            return answer
+        pairs = [e for e in answer if isinstance(e, list) and len(e) == 2 and isinstance(e[1], str)]
+        words, tags = [str(e[0]) for e in pairs], [e[1] for e in pairs]
+        lines = [f"{i}. {' '.join(words[s:e])} | True | {label} | is a {label} entity"
                  for i, (s, e, label) in enumerate(iob_to_spans(tags), start=1)]
         return "\n".join(lines)
 
@@ -158,35 +199,41 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def chat_reply(simulated: SimulatedLLM, path: str, raw: bytes) -> Tuple[int, Dict[str, Any], Dict[str, str]]:
+    """``(status, JSON reply, headers)`` for one chat request body to ``path`` (OpenAI's chat completions, or
+    Anthropic's messages when ``path`` ends in ``/messages``); usage counts the prompt's and answer's tokens."""
+    try:
+        body = json.loads(raw or b"{}")
+        prompt = body["messages"][-1]["content"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return 400, {"error": {"message": "expected a chat request with messages"}}, {}
+    status, text, headers = simulated.handle(prompt)
+    if status != 200:
+        return status, json.loads(text), headers
+    usage_in, usage_out = count_tokens(prompt), count_tokens(text)
+    n = headers["x-request-id"].split("-")[-1]
+    if path.rstrip("/").endswith("/messages"):
+        reply = {"id": f"sim-msg-{n}", "type": "message", "role": "assistant", "stop_reason": "end_turn",
+                 "content": [{"type": "text", "text": text}],
+                 "usage": {"input_tokens": usage_in, "output_tokens": usage_out}}
+    else:
+        reply = {"id": f"sim-chatcmpl-{n}", "object": "chat.completion", "model": body.get("model"),
+                 "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+                 "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out,
+                           "total_tokens": usage_in + usage_out}}
+    return 200, reply, headers
+
+
 class _Handler(BaseHTTPRequestHandler):
     simulated: SimulatedLLM
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
         length = int(self.headers.get("Content-Length") or 0)
-        try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-            prompt = body["messages"][-1]["content"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            return self._send(400, {"error": {"message": "expected a chat request with messages"}})
-        status, text, headers = self.simulated.handle(prompt)
-        if status != 200:
-            return self._send(status, json.loads(text), headers)
-        usage_in, usage_out = count_tokens(prompt), count_tokens(text)
-        n = headers["x-request-id"].split("-")[-1]
-        if self.path.rstrip("/").endswith("/messages"):
-            reply = {"id": f"sim-msg-{n}", "type": "message", "role": "assistant", "stop_reason": "end_turn",
-                     "content": [{"type": "text", "text": text}],
-                     "usage": {"input_tokens": usage_in, "output_tokens": usage_out}}
-        else:
-            reply = {"id": f"sim-chatcmpl-{n}", "object": "chat.completion", "model": body.get("model"),
-                     "choices": [{"index": 0, "finish_reason": "stop",
-                                  "message": {"role": "assistant", "content": text}}],
-                     "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out,
-                               "total_tokens": usage_in + usage_out}}
-        if self._send(200, reply, headers):
+        status, reply, headers = chat_reply(self.simulated, self.path, self.rfile.read(length))
+        if self._send(status, reply, headers) and status == 200:
             with self.simulated._lock:
-                self.simulated.answered.append(int(n))
+                self.simulated.answered.append(int(headers["x-request-id"].split("-")[-1]))
 
     def _send(self, status: int, payload: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> bool:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,98 @@
+"""``calibrate``: fit an error profile from recorded LLM annotations, per language and pooled.
+
+The recordings are read with :mod:`..selection.recorded` (``<model>/<lang>.json``, 10 runs per sentence).
+The profile keeps counts and rates only, never a sentence, and names the files it came from (path,
+model, language, records, runs, SHA-256), so the shipped ``gpt-4-turbo`` profile can be refitted and checked.
+"""
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+from ..about import __version__
+from ..errors import InputError
+from ..fileio import write_json
+from ..selection.recorded import Recording, find_recordings, read_recording
+from .profile import FORMAT, POOLED
+from .summary import summarize
+from .units import fit_tables, merge_tables
+
+SMOOTHING = 1.0  # weight of a family's distribution in each condition's (a Dirichlet prior, in units)
+PathLike = Union[str, Path]
+DEFINITIONS = {
+    "units": "gold entities (condition: gold type), gold-O tokens (condition: shape punct/num/cap/lower) and "
+             "three per sentence: length (skipped/extra tokens), items (malformed elements), output (invalid)",
+    "outcomes": "entity: correct, missed, type:X, boundary:<start delta>:<end delta>:X ('=' = the gold type); "
+                "token: none or spurious:<length>:X; X may be outside the schema (EVENT, PROD ...)",
+    "base": "per condition: how many units had this outcome in most of their runs (a property of the sentence)",
+    "variation": "per class (ok: base correct/none; error: any other) and d = share of runs differing from the "
+                 "base (0.0 = systematic): how many units",
+    "alternative": "per class: the outcome the differing runs showed most (runs alternate between two answers)",
+    "smoothing": "a condition's counts are mixed with its family's distribution with this weight (in units)",
+    "summary": "readable per-run rates; entity and spurious rates over runs of the right length only",
+}
+
+
+def _display(path: Path) -> str:
+    """``path`` relative to the working directory when that is shorter (no machine-specific prefix)."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        return str(path)
+    return relative if len(relative) < len(str(path)) else str(path)
+
+
+def _provenance(recording: Recording) -> Dict[str, Any]:
+    return {"path": _display(recording.path), "model": recording.model, "lang": recording.lang,
+            "records": len(recording.records), "runs": sum(len(r.runs) for r in recording.records),
+            "sha256": hashlib.sha256(recording.path.read_bytes()).hexdigest()}
+
+
+def read_all(recorded: Sequence[PathLike]) -> List[Recording]:
+    """Every recording in the given files and folders (a folder: every ``*.json`` below it), each once."""
+    if not recorded:
+        raise InputError("no recordings given (--recorded: a <model>/<lang>.json file or a folder of them)")
+    paths = list(dict.fromkeys(p.resolve() for item in recorded for p in find_recordings(item)))
+    return [read_recording(p) for p in paths]
+
+
+def fit_languages(recordings: Sequence[Recording]) -> Dict[str, Dict[str, Any]]:
+    """Per language (several files of one language are pooled): record and run counts, tables and summary."""
+    by_lang: Dict[str, list] = {}
+    for recording in recordings:
+        by_lang.setdefault(recording.lang, []).extend(recording.records)
+    fitted = {}
+    for lang, records in sorted(by_lang.items()):
+        tables = fit_tables(records)
+        fitted[lang] = {"records": len(records), "runs": sum(len(r.runs) for r in records),
+                        "tables": tables, "summary": summarize(records, tables)}
+    return fitted
+
+
+def fit_profile(recordings: Sequence[Recording], name: Optional[str] = None) -> Dict[str, Any]:
+    """The profile (a JSON-ready dict) of ``recordings``; ``name`` defaults to their model's folder name."""
+    if not recordings:
+        raise InputError("no recordings to fit a profile on")
+    models = sorted({r.model for r in recordings})
+    if name is None and len(models) > 1:
+        raise InputError(f"recordings of several models ({', '.join(models)}): fit one at a time or give --name",
+                         recordings[0].path)
+    languages = fit_languages(recordings)
+    records = [record for recording in recordings for record in recording.records]
+    pooled_tables = merge_tables([fitted["tables"] for fitted in languages.values()])
+    return {
+        "format": FORMAT, "name": name or models[0], "created_by": f"spacy-llm-loop {__version__} calibrate",
+        "description": "SIMULATED-annotator error profile: derived counts and rates only, no sentences",
+        "fitted_from": {"models": models, "languages": sorted(languages),
+                        "files": [_provenance(r) for r in recordings]},
+        "smoothing": SMOOTHING, "definitions": DEFINITIONS, "languages": languages,
+        POOLED: {"records": len(records), "runs": sum(len(r.runs) for r in records), "tables": pooled_tables,
+                 "summary": summarize(records, pooled_tables)},
+    }
+
+
+def calibrate(recorded: Sequence[PathLike], output: PathLike, name: Optional[str] = None) -> Dict[str, Any]:
+    """:func:`fit_profile` of the recordings in ``recorded``, written to ``output`` as JSON."""
+    profile = fit_profile(read_all(recorded), name)
+    write_json(output, profile)
+    return profile

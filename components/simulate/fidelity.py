@@ -1,0 +1,131 @@
+"""How faithful a profile is: simulate the recorded sentences and judge the answers as the recordings are judged.
+
+The simulated annotator answers each recorded sentence ``runs`` times (gold: the recording's own ``true``
+tags); the answers are written in the recordings' format (``sim-<profile>/<lang>.json``) and scored by
+``annotator-eval``'s code (:func:`..selection.report.evaluate_recording`). One seed's figures are one draw
+of 50 sentences' systematic errors (a seed's consistency varies by about a point), so figures are given as
+the mean (and SD) over several seeds, beside the recorded ones. Leave-one-language-out fits on the other
+languages (their pooled tables) and simulates the one left out.
+"""
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from ..fileio import write_json
+from ..selection.agreement import PAPER_RUNS
+from ..selection.recorded import Record, Recording, read_recording
+from ..selection.report import evaluate_recording
+from .annotate import ErrorModel
+from .calibrate import fit_profile
+from .profile import tables_for
+
+TARGETS = {"consistency": 1.5, "kappa": 0.02, "entity_f1": 0.03}  # |simulated mean - recorded| at most
+FIGURES = ("consistency", "kappa", "entity_f1", "entity_f1_first_run", "excluded", "wrong_length_rate")
+N_BOOTSTRAP = 50  # the intervals are not used here
+
+
+def simulated_file(records: Sequence[Record], model: ErrorModel, runs: int = PAPER_RUNS) -> Dict[str, Any]:
+    """The simulated answers to ``records`` in the recordings' format (``record_<i>``: tokens, true, pred)."""
+    out: Dict[str, Any] = {}
+    for record in records:
+        pred = [model.answer(record.tokens, record.gold, run) for run in range(runs)]
+        out[record.key] = {"tokens": record.tokens, "true": record.gold, "pred": pred}
+    return out
+
+
+def figures(recording: Recording, expected_runs: int = PAPER_RUNS) -> Dict[str, Optional[float]]:
+    """The figures annotator-eval gives a recording (entity F1 over all runs and over first runs)."""
+    row = evaluate_recording(recording, expected_runs, n_bootstrap=N_BOOTSTRAP)
+    return {"consistency": row["consistency"], "kappa": row["kappa"]["kappa"],
+            "entity_f1": row["entities"]["all_runs"]["f"], "entity_f1_first_run": row["entities"]["first_run"]["f"],
+            "excluded": row["kappa"]["records_excluded"],
+            "wrong_length_rate": row["failures"]["wrong_length_runs"]["rate"]}
+
+
+def compare(recording: Recording, profile: Dict[str, Any], lang: Optional[str], seeds: Sequence[int],
+            folder: Path) -> Dict[str, Any]:
+    """Recorded vs simulated figures for one recording under ``profile`` (tables of ``lang``, or pooled)."""
+    tables = tables_for(profile, lang)
+    per_seed: List[Dict[str, Optional[float]]] = []
+    for seed in seeds:
+        path = folder / f"seed-{seed}" / f"sim-{profile['name']}" / f"{recording.lang}.json"
+        write_json(path, simulated_file(recording.records, ErrorModel(tables, seed)))
+        per_seed.append(figures(read_recording(path)))
+    recorded = figures(recording)
+    mean = {k: _mean([s[k] for s in per_seed]) for k in FIGURES}
+    sd = {k: _sd([s[k] for s in per_seed]) for k in FIGURES}
+    delta = {k: None if mean[k] is None or recorded[k] is None else mean[k] - recorded[k] for k in FIGURES}
+    within = {k: delta[k] is not None and abs(delta[k]) <= limit for k, limit in TARGETS.items()}
+    return {"lang": recording.lang, "tables": tables.source, "seeds": list(seeds), "recorded": recorded,
+            "simulated": mean, "sd": sd, "delta": delta, "within": within, "per_seed": per_seed}
+
+
+def fidelity(recordings: Sequence[Recording], profile: Optional[Dict[str, Any]] = None,
+             seeds: Sequence[int] = tuple(range(10)), leave_one_out: bool = True,
+             folder: Optional[Union[str, Path]] = None) -> Dict[str, Any]:
+    """In-sample rows (``profile``, default: fitted on ``recordings``) and leave-one-language-out rows.
+
+    The simulated files go to ``folder`` (``<in-sample|leave-out-<lang>>/seed-<k>/sim-<name>/<lang>.json``),
+    or to a temporary folder.
+    """
+    profile = profile or fit_profile(recordings)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(folder) if folder else Path(scratch)
+        result = {"profile": profile["name"], "targets": TARGETS, "seeds": list(seeds),
+                  "in_sample": [compare(r, profile, r.lang, seeds, root / "in-sample") for r in recordings],
+                  "leave_one_out": []}
+        langs = sorted({r.lang for r in recordings})
+        if leave_one_out and len(langs) > 1:
+            for recording in recordings:
+                others = [r for r in recordings if r.lang != recording.lang]
+                held_out = fit_profile(others, profile["name"])
+                held_out["smoothing"] = profile.get("smoothing", held_out["smoothing"])
+                result["leave_one_out"].append(compare(recording, held_out, recording.lang, seeds,
+                                                       root / f"leave-out-{recording.lang}"))
+    return result
+
+
+def _mean(values: Sequence[Optional[float]]) -> Optional[float]:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def _sd(values: Sequence[Optional[float]]) -> Optional[float]:
+    kept = [v for v in values if v is not None]
+    return float(np.std(kept, ddof=1)) if len(kept) > 1 else None
+
+
+def compact(result: Dict[str, Any]) -> Dict[str, Any]:
+    """The fidelity figures without per-seed detail (what the profile keeps about itself)."""
+    keep = ("lang", "tables", "recorded", "simulated", "sd", "within")
+    return {"seeds": result["seeds"], "targets": result["targets"],
+            **{part: [{k: row[k] for k in keep} for row in result[part]] for part in ("in_sample", "leave_one_out")}}
+
+
+def _cell(row: Dict[str, Any], key: str, scale: float, digits: int) -> str:
+    recorded, simulated, sd = row["recorded"][key], row["simulated"][key], row["sd"][key]
+    if recorded is None or simulated is None:
+        return "–"
+    spread = f" ±{scale * sd:.{digits}f}" if sd is not None else ""
+    difference = scale * (simulated - recorded)
+    return f"{scale * recorded:.{digits}f} / {scale * simulated:.{digits}f}{spread} ({difference:+.{digits}f})"
+
+
+def fidelity_markdown(result: Dict[str, Any]) -> str:
+    """The fidelity report as Markdown: recorded / simulated mean ±SD (difference) per language."""
+    header = ["lang", "part", "tables", "consistency %", "Fleiss' kappa", "entity F1 (all runs)",
+              "entity F1 (first run)", "excluded from kappa", "within targets"]
+    lines = [f"# Fidelity of the SIMULATED `{result['profile']}` annotator", "",
+             f"Recorded / simulated (mean ±SD over {len(result['seeds'])} seeds) (difference). Targets: consistency "
+             f"within {TARGETS['consistency']} points, kappa within {TARGETS['kappa']}, entity F1 within "
+             f"{100 * TARGETS['entity_f1']:.0f} points.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for part, label in (("in_sample", "in-sample"), ("leave_one_out", "leave-one-out")):
+        for row in result[part]:
+            cells = [row["lang"], label, row["tables"], _cell(row, "consistency", 1, 2), _cell(row, "kappa", 1, 3),
+                     _cell(row, "entity_f1", 100, 1), _cell(row, "entity_f1_first_run", 100, 1),
+                     _cell(row, "excluded", 1, 1), ", ".join(k for k, ok in row["within"].items() if ok) or "none"]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
