@@ -6,7 +6,7 @@ made at construction (stock ``spacy.GPT-4.v3`` calls api.openai.com/v1/models
 even when ``endpoint`` is set; these never call a host other than ``endpoint``).
 """
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from spacy_llm.registry import registry
 
@@ -36,17 +36,28 @@ def build_model(provider: Provider, *, name: str, config: Dict[str, Any], url: s
                 context_length: Optional[int]) -> ChatModel:
     """A :class:`ChatModel` with its cache, ledger and budget (shared by the registered factories)."""
     key = read_key(api_key_env, require_key, name)
-    ledger = UsageLedger(ledger_path)
-    budget = None
-    if budget_usd is not None or budget_tokens is not None:
-        price = price_for(name, tuple(price_per_1k) if price_per_1k else None)  # type: ignore[arg-type]
-        budget = Budget(budget_usd, budget_tokens, price)
-        budget.add_past(ledger.records)
+    price = price_for(name, tuple(price_per_1k) if price_per_1k else None)  # type: ignore[arg-type]
+    cache, ledger, budget = usage_parts(cache_path, ledger_path, budget_usd, budget_tokens, price)
     return ChatModel(provider, name=name, url=url, params=config, api_key=key, concurrency=concurrency,
                      requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
                      max_tries=max_tries, interval=interval, max_wait=max_wait, timeout=timeout,
-                     cache=PromptCache(cache_path) if cache_path else None, ledger=ledger, budget=budget,
-                     context_length=context_length)
+                     cache=cache, ledger=ledger, budget=budget, context_length=context_length)
+
+
+def usage_parts(cache_path: Optional[str], ledger_path: Optional[str], budget_usd: Optional[float],
+                budget_tokens: Optional[int], price: Optional[Tuple[float, float]], *, priced_budget: bool = False
+                ) -> Tuple[Optional[PromptCache], UsageLedger, Optional[Budget]]:
+    """The prompt cache, the usage ledger and the budget of a model (the budget counts the ledger's past).
+
+    A budget exists when a limit is set, or with ``priced_budget`` whenever a price is known (it then only
+    carries the price, for costs).
+    """
+    ledger = UsageLedger(ledger_path)
+    budget = None
+    if budget_usd is not None or budget_tokens is not None or (priced_budget and price):
+        budget = Budget(budget_usd, budget_tokens, price)
+        budget.add_past(ledger.records)
+    return PromptCache(cache_path) if cache_path else None, ledger, budget
 
 
 @registry.llm_models("spacy-llm-loop.OpenAIChat.v1")

@@ -27,11 +27,9 @@ from ...simulate.annotate import ErrorModel
 from ...simulate.profile import load_profile, tables_for
 from ...simulate.server import FAULT_HEADER, FAULTS, SimulatedLLM, chat_reply, gold_from
 from ..pricing import price_for
-from .budget import Budget
-from .cache import PromptCache
 from .client import ChatModel
-from .ledger import UsageLedger
 from .providers import OpenAIChat
+from .registry import usage_parts
 
 logger = logging.getLogger(__name__)
 HOST = "http://simulated-llm.invalid"  # never resolved: the transport answers in-process
@@ -124,11 +122,8 @@ def make_simulated_llm(
     simulated = SimulatedLLM(gold_from(gold), fault_rate=fault_rate, faults=tuple(faults or FAULTS), seed=seed,
                              timeout_sleep=0.0, normalize=normalize, errors=errors, run=run)
     price = price_for(data["name"] if data else name, tuple(price_per_1k) if price_per_1k else None)  # type: ignore
-    ledger = UsageLedger(ledger_path)
-    budget = Budget(budget_usd, budget_tokens, price) if price or budget_usd or budget_tokens else None
-    if budget is not None:
-        budget.add_past(ledger.records)
+    cache, ledger, budget = usage_parts(cache_path, ledger_path, budget_usd, budget_tokens, price, priced_budget=True)
     return SimulatedChatModel(simulated, name=name, url=simulated_url(data, lang, seed, run, gold), params=config,
                               api_key=None, concurrency=concurrency, max_tries=max_tries, interval=interval,
-                              max_wait=max_wait, cache=PromptCache(cache_path) if cache_path else None,
+                              max_wait=max_wait, cache=cache,
                               ledger=ledger, budget=budget, context_length=context_length)
