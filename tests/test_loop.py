@@ -29,7 +29,7 @@ def settings(corpus: Path, runs: Path, **extra):
 @pytest.fixture(scope="module")
 def finished_run(small_corpus, tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    result = run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, runs), FAST_TRAINING)
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, runs), FAST_TRAINING, annotator="gold")
     return runs / "tsn-gold-entropy-seed0", result
 
 
@@ -99,7 +99,7 @@ def test_oracle_dev_is_marked_and_uses_the_gold_dev_split(small_corpus, tmp_path
     caplog.set_level("INFO")
     result = run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, tmp_path, **{"loop.rounds": 0,
                                                                                         "loop.dev": "oracle"}),
-                      FAST_TRAINING)
+                      FAST_TRAINING, annotator="gold")
     assert result["run"] == "tsn-gold-entropy-oracledev-seed0" and result["dev"] == "oracle"
     record = result["rounds"][0]
     assert record["n_train"] == record["n_labelled"] == 24
@@ -126,7 +126,8 @@ def test_selection_never_repeats_and_logs_scores(finished_run):
 def test_finished_run_is_not_redone(finished_run, small_corpus):
     folder, result = finished_run
     mtime = (folder / "round-02" / "model" / "meta.json").stat().st_mtime
-    again = run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, folder.parent), FAST_TRAINING)
+    again = run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, folder.parent), FAST_TRAINING,
+                     annotator="gold")
     assert again["rounds"] == result["rounds"]
     assert (folder / "round-02" / "model" / "meta.json").stat().st_mtime == mtime
 
@@ -135,17 +136,17 @@ def test_changed_settings_are_refused(finished_run, small_corpus):
     folder, _ = finished_run
     with pytest.raises(RunStateError, match="other settings .*query_size"):
         run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, folder.parent, **{"loop.query_size": "30"}),
-                 FAST_TRAINING)
+                 FAST_TRAINING, annotator="gold")
 
 
 def test_random_baseline_extends_rounds(small_corpus, tmp_path):
     cfg = ROOT / "configs" / "loop.cfg"
-    one = run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1}), FAST_TRAINING, strategy="random",
-                   seed_sampler="random")
+    one = run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1}), FAST_TRAINING, annotator="gold",
+                   strategy="random", seed_sampler="random")
     folder = tmp_path / "tsn-gold-random-seed0"
     assert len(one["rounds"]) == 2 and not (folder / "round-01" / "scores.jsonl").exists()
-    two = run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 2}), FAST_TRAINING, strategy="random",
-                   seed_sampler="random")
+    two = run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 2}), FAST_TRAINING, annotator="gold",
+                   strategy="random", seed_sampler="random")
     assert two["rounds"][:2] == one["rounds"] and len(two["rounds"]) == 3
 
 

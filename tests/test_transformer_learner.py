@@ -71,7 +71,7 @@ def test_one_loop_round_with_the_transformer(tiny_xlmr, small_corpus, tmp_path):
     settings = {"loop.lang": "tsn", "paths.corpus": str(small_corpus), "paths.runs": str(tmp_path), "loop.rounds": 1,
                 "loop.query_size": "24", "seed_set.size": "24", "paths.learner_config": str(TRF)}
     learner = {"components.transformer.model.name": str(tiny_xlmr), **TINY_TRAINING}
-    result = run_loop(ROOT / "configs" / "loop.cfg", settings, learner)
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings, learner, annotator="gold")
     assert result["learner"] == "trf" and [r["n_labelled"] for r in result["rounds"]] == [24, 48]
     run = tmp_path / "tsn-gold-entropy-trf-seed0"
     assert (run / "round-01" / "model" / "transformer").is_dir()

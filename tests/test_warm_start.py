@@ -45,7 +45,7 @@ def test_warm_start_from_nothing_is_refused(small_corpus, tmp_path):
 def test_loop_warm_start_continues_each_round(small_corpus, tmp_path):
     settings = {"loop.lang": "tsn", "paths.corpus": str(small_corpus), "paths.runs": str(tmp_path), "loop.rounds": 1,
                 "loop.query_size": "24", "seed_set.size": "24", "loop.warm_start": True}
-    result = run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING)
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING, annotator="gold")
     run = tmp_path / "tsn-gold-entropy-warm-seed0"
     assert [r["n_labelled"] for r in result["rounds"]] == [24, 48]
     assert result["warm_start"] is True and result["learner"] == "cnn"

@@ -28,6 +28,9 @@ ANNOTATOR_BLOCKS: Dict[str, Dict[str, Any]] = {
     "gold": {"@misc": "spacy-llm-loop.GoldAnnotator.v1", "path": "${paths.corpus}/train.spacy"},
     **{name: {"@misc": LLM, "name": name, "config": name, "lang": "${loop.lang}"}
        for name in ("gpt-4-turbo", "claude-3-haiku", "openai-compatible", "ner-v3")},
+    # SIMULATED GPT-4-Turbo: gold labels of the pool with GPT-4-Turbo's measured errors (no API, no cost).
+    "sim-gpt-4-turbo": {"@misc": LLM, "name": "sim-gpt-4-turbo", "config": "sim-gpt-4-turbo", "lang": "${loop.lang}",
+                        "model_settings": {"gold": "${paths.corpus}/train.spacy"}},
 }
 ANNOTATOR_NAMES = tuple(ANNOTATOR_BLOCKS)
 

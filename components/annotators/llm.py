@@ -46,7 +46,7 @@ class LLMAnnotator(BaseAnnotator):
 
     def __init__(self, name: str, config: str, lang: str, *, batch_size: int = 64,
                  cache_path: Optional[str] = "cache/llm.sqlite", overrides: Optional[Dict[str, Any]] = None,
-                 examples_from_seed: bool = True) -> None:
+                 examples_from_seed: bool = True, model_settings: Optional[Dict[str, Any]] = None) -> None:
         self.name = name
         self.config_path = Path(config)
         self.lang = lang
@@ -54,6 +54,7 @@ class LLMAnnotator(BaseAnnotator):
         self.cache_path = cache_path
         self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
         self.examples_from_seed = examples_from_seed
+        self.model_settings = dict(model_settings or {})
         self.nlp: Optional[Language] = None
         self.budget_exhausted = False
         self.round = 0
@@ -80,9 +81,12 @@ class LLMAnnotator(BaseAnnotator):
         if context and self.examples_from_seed and examples.get("@misc", "").startswith(OUR_PREFIX):
             settings["components.llm.task.examples.path"] = str(context.seed_path)
         if llm["model"].get("@llm_models", "").startswith(OUR_PREFIX):
+            if "lang" in llm["model"]:  # e.g. a simulated model's error tables are per language
+                settings["components.llm.model.lang"] = self.lang
             settings["components.llm.model.cache_path"] = self.cache_path
             if context:
                 settings["components.llm.model.ledger_path"] = str(context.run_dir / "llm-usage.jsonl")
+            settings.update({f"components.llm.model.{k}": v for k, v in self.model_settings.items()})
             settings.update({f"components.llm.model.{k}": v for k, v in self.overrides.items()})
         if not llm["task"].get("@llm_tasks", "").startswith(OUR_PREFIX):  # read failures from the saved IO
             settings["components.llm.save_io"] = True
@@ -194,13 +198,15 @@ def make_llm_annotator(name: str, config: str, lang: str, batch_size: int = 64,
                        cache_path: Optional[str] = "cache/llm.sqlite", endpoint: Optional[str] = None,
                        model_name: Optional[str] = None, concurrency: Optional[int] = None,
                        budget_usd: Optional[float] = None, budget_tokens: Optional[int] = None,
-                       examples_from_seed: bool = True) -> LLMAnnotator:
+                       examples_from_seed: bool = True,
+                       model_settings: Dict[str, Any] = {}) -> LLMAnnotator:
     """An LLM annotator from the spacy-llm pipeline config ``config``.
 
     name: the annotator's short name (run folders, ``meta.source = llm:<name>``).
     endpoint, model_name, concurrency, budget_usd, budget_tokens: set on the config's model.
+    model_settings: more of the model's settings, e.g. a simulated model's ``gold`` file.
     """
     overrides = {"endpoint": endpoint, "name": model_name, "concurrency": concurrency,
                  "budget_usd": budget_usd, "budget_tokens": budget_tokens}
     return LLMAnnotator(name, config, lang, batch_size=batch_size, cache_path=cache_path, overrides=overrides,
-                        examples_from_seed=examples_from_seed)
+                        examples_from_seed=examples_from_seed, model_settings=model_settings)
