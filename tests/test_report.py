@@ -46,6 +46,22 @@ def test_oracle_dev_runs_are_marked_and_counted_apart(tmp_path):
     assert "| gold | entropy | cnn-oracledev | 1 | 200 | 65.00 ± 0.00 | 1 |" in text and "free labels" in text
 
 
+def test_report_shows_the_labels_each_round_received(tmp_path):
+    runs = tmp_path / "runs"
+    fake_run(runs, "entropy", 0, [0.5, 0.6])
+    data = srsly.read_json(runs / "zul-gold-entropy-labelled-seed0" / "loop.json")
+    data["annotator"] = "sim-gpt-4-turbo"
+    data["rounds"][1]["annotation"] = {"n_requested": 100, "n_received": 96, "n_dropped": 4, "token_accuracy": 0.9,
+                                       "ents_f": 0.62, "drop_reasons": {"length_mismatch": 3, "invalid_output": 1}}
+    srsly.write_json(runs / "zul-gold-entropy-labelled-seed0" / "loop.json", data)
+    write_report(runs, tmp_path / "baselines", tmp_path / "reports")
+    text = (tmp_path / "reports" / "report.md").read_text()
+    assert ("| sim-gpt-4-turbo | entropy | cnn | 1 | 200 | 60.00 ± 0.00 | 1 | 90.0 | 62.0 | 4.0% "
+            "(invalid_output 1, length_mismatch 3) |") in text
+    assert "| sim-gpt-4-turbo | entropy | cnn | 0 | 100 | 50.00 ± 0.00 | 1 | - | - | - |" in text
+    assert "SIMULATED" in text
+
+
 def test_empty_report(tmp_path):
     write_report(tmp_path / "runs", tmp_path / "b", tmp_path / "out")
     assert "No runs found" in (tmp_path / "out" / "report.md").read_text()

@@ -5,6 +5,7 @@ annotator yields from ``batches`` (the answers to one prompt together), so a kil
 round keeps everything received, and a resumed one asks only for the rest.
 """
 import logging
+import re
 from typing import Any, Dict, List, Sequence
 
 from spacy.tokens import Doc
@@ -57,7 +58,7 @@ def annotation_summary(wanted: Sequence[str], records: List[Dict[str, Any]], by_
     problems: Dict[str, int] = {}
     for r in records:
         if r["tags"] is None:
-            reason = str(r.get("error") or "unknown").split(":")[0]
+            reason = drop_reason(r.get("error"))
             errors[reason] = errors.get(reason, 0) + 1
         for name, count in ((r.get("meta") or {}).get("problems") or {}).items():
             problems[name] = problems.get(name, 0) + count
@@ -67,3 +68,10 @@ def annotation_summary(wanted: Sequence[str], records: List[Dict[str, Any]], by_
             "n_repaired": sum(bool((r.get("meta") or {}).get("repairs")) for r in received),
             "drop_reasons": errors, "problems": problems, "token_accuracy": quality["token_accuracy"],
             "ents_f": quality["ents_f"]}
+
+
+def drop_reason(error: Any) -> str:
+    """The kinds of failure in a dropped answer's error, one key per sentence: ``"length_mismatch x1; invalid_tag
+    x2"`` -> ``"invalid_tag+length_mismatch"``, ``"request_failed: content_filter"`` -> ``"request_failed"``."""
+    parts = {re.sub(r"\s+x\d+$", "", part.split(":")[0].strip()) for part in str(error or "unknown").split(";")}
+    return "+".join(sorted(part for part in parts if part)) or "unknown"

@@ -3,7 +3,7 @@ import csv
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import srsly
@@ -28,6 +28,7 @@ class Curve:
     seeds: List[int] = field(default_factory=list)
     n_train: Dict[int, List[int]] = field(default_factory=lambda: defaultdict(list))
     f1: Dict[int, List[float]] = field(default_factory=lambda: defaultdict(list))
+    labels: Dict[int, List[Dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
 
     @property
     def label(self) -> str:
@@ -44,6 +45,23 @@ class Curve:
         f1 = 100 * np.asarray(self.f1[k])
         return float(np.mean(self.n_train[k])), float(f1.mean()), float(f1.std(ddof=1) if len(f1) > 1 else 0.0), len(f1)
 
+    def label_quality(self, k: int) -> Optional[Dict[str, Any]]:
+        """The labels round ``k`` received, over seeds: token accuracy and entity F1 against gold (%, mean), the
+        share of requested sentences dropped (%) and why (counts); None for a round that annotated nothing."""
+        records = [a for a in self.labels.get(k, []) if a.get("n_requested")]
+        if not records:
+            return None
+        reasons: Dict[str, int] = defaultdict(int)
+        for a in records:
+            for reason, count in (a.get("drop_reasons") or {}).items():
+                reasons[reason] += count
+        accuracy = [a["token_accuracy"] for a in records if a.get("token_accuracy") is not None]
+        ents_f = [a["ents_f"] for a in records if a.get("ents_f") is not None]
+        return {"token_accuracy": 100 * float(np.mean(accuracy)) if accuracy else None,
+                "ents_f": 100 * float(np.mean(ents_f)) if ents_f else None,
+                "dropped": 100 * sum(a["n_dropped"] for a in records) / sum(a["n_requested"] for a in records),
+                "reasons": dict(sorted(reasons.items()))}
+
 
 def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
     """Every ``runs/*/loop.json``, grouped by language, annotator, strategy and learner (with ``warm``)."""
@@ -58,6 +76,8 @@ def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
         for record in run["rounds"]:
             curve.n_train[record["round"]].append(record.get("n_labelled", record["n_train"]))
             curve.f1[record["round"]].append(record["test"]["ents_f"])
+            if record.get("annotation"):
+                curve.labels[record["round"]].append(record["annotation"])
     return curves
 
 

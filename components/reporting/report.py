@@ -1,6 +1,6 @@
 """``report``: learning curves (PNG, matplotlib) and a Markdown summary of every run present."""
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -46,14 +46,31 @@ def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float],
     sota = published_f1(lang)
     if sota is not None:
         lines.append(f"- AfroXLMR-large, published (MasakhaNER 2.0 authors): {sota:.1f}.")
-    lines += ["", "| annotator | strategy | learner | round | labelled | test entity F1 (mean ± sd) | seeds |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "| annotator | strategy | learner | round | labelled | test entity F1 (mean ± sd) | seeds | "
+              "labels received: token accuracy | labels: entity F1 | dropped (why) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for curve in curves:
         for k in curve.rounds():
             n, mean, sd, n_seeds = curve.stats(k)
             lines.append(f"| {curve.annotator} | {curve.strategy} | {curve.learner} | {k} | {n:.0f} | "
-                         f"{mean:.2f} ± {sd:.2f} | {n_seeds} |")
+                         f"{mean:.2f} ± {sd:.2f} | {n_seeds} | {label_cells(curve.label_quality(k))} |")
+    if any(curve.annotator != "gold" for curve in curves):
+        lines += ["", "Labels received: what the annotator returned for the sentences the round selected, scored "
+                      "against the dataset's gold labels (token accuracy including O; entity F1, exact span and type), "
+                      "and the share of those sentences dropped (an answer that was not one valid tag per token). "
+                      "An annotator whose name starts with `sim-` is SIMULATED: gold labels with a recorded LLM's "
+                      "measured errors, not that LLM's answers."]
     return lines + [""]
+
+
+def label_cells(quality: Optional[Dict[str, Any]]) -> str:
+    """The three label-quality cells of a round (``-`` for the seed round, which is gold)."""
+    if quality is None:
+        return "- | - | -"
+    reasons = ", ".join(f"{name} {count}" for name, count in quality["reasons"].items())
+    number = lambda value: "n/a" if value is None else f"{value:.1f}"  # noqa: E731
+    return (f"{number(quality['token_accuracy'])} | {number(quality['ents_f'])} | {quality['dropped']:.1f}%"
+            + (f" ({reasons})" if reasons else ""))
 
 
 def write_report(runs_dir: Path, baselines_dir: Path, output: Path) -> List[Path]:
