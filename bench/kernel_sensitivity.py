@@ -23,8 +23,8 @@ ARGS = ["--rounds", "1", "--seed-size", "100", "--query-size", "100", "--learner
 def run(lang: str, corpus: Path, kernel: str, out: Path) -> List[float]:
     """Test entity F1 (%) per round of a small loop run with ``OPENBLAS_CORETYPE=kernel`` (empty: the default)."""
     env = {**os.environ, "OPENBLAS_CORETYPE": kernel}
-    subprocess.run([sys.executable, "-m", "spacy_llm_loop", "loop", "--lang", lang, "--annotator", "gold", "--corpus", str(corpus),
-                    "--runs-dir", str(out), *ARGS], env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "spacy_llm_loop", "loop", "--lang", lang, "--annotator", "gold",
+                    "--corpus", str(corpus), "--runs-dir", str(out), *ARGS], env=env, check=True, capture_output=True)
     rounds = srsly.read_json(next(out.glob("*/loop.json")))["rounds"]
     arch = {p["arch"] for p in rounds[-1]["environment"]["thread_pools"] if p["api"] == "openblas"}
     return [100 * r["test"]["ents_f"] for r in rounds], sorted(a for a in arch if a)

@@ -62,7 +62,8 @@ def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
             if dev == "oracle" and strategy != "entropy":
                 continue  # the oracle-dev arm measures what free dev labels change, on the default strategy
             todo.append((run_folder(lang, strategy, seed, dev),
-                         ["loop", "--lang", lang, "--annotator", "gold", "--strategy", strategy, "--seed", str(seed), "--loop.dev", dev,
+                         ["loop", "--lang", lang, "--annotator", "gold", "--strategy", strategy, "--seed", str(seed),
+                          "--loop.dev", dev,
                           "--runs-dir", str(opts.out / "runs"), "--rounds", str(opts.rounds)]))
     for seed, lang in itertools.product(opts.seeds if opts.full_seeds is None else opts.full_seeds, opts.langs):
         full = opts.out / "baselines" / f"{lang}-full-seed{seed}"

@@ -126,8 +126,8 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
         lines.append(f"- last round: LLM-labelled / full data {100 * llm_last / np.mean(full):.1f}% (target >= 90%)"
                      if full else "- last round: no full-data baseline")
         if ratio_gold:
-            lines.append(f"- last round: LLM-labelled / gold-labelled, paired by seed: {100 * np.mean(ratio_gold):.1f}% "
-                         f"(min {100 * min(ratio_gold):.1f}%; target >= 95%)")
+            lines.append(f"- last round: LLM-labelled / gold-labelled, paired by seed: "
+                         f"{100 * np.mean(ratio_gold):.1f}% (min {100 * min(ratio_gold):.1f}%; target >= 95%)")
         lines.append(f"- labels received over rounds 1-{last} and seeds: token accuracy {mean_sd(llm.pooled('acc'))}, "
                      f"entity F1 {mean_sd(llm.pooled('ents_f'))}, dropped {mean_sd(llm.pooled('dropped'))}%")
         if paper:

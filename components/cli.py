@@ -227,22 +227,46 @@ def e5_small_cli(
 
 @app.command("annotator-eval")
 def annotator_eval_cli(
-    recorded: Path = typer.Option(..., help="A recorded <model>/<lang>.json file, or a folder of them"),
     output: Path = typer.Option(..., help="Write the report here as JSON"),
-    expected_records: Optional[int] = typer.Option(None, help="Records sampled per file (missing ones are failures)"),
-    expected_runs: int = typer.Option(10, help="Runs asked for per record (the paper's 10)"),
-    markdown: Optional[Path] = typer.Option(None, help="Also write the report here as a Markdown table"),
+    recorded: Optional[Path] = typer.Option(None, help="Judge recordings instead of asking: a recorded "
+                                                       "<model>/<lang>.json file, or a folder of them"),
+    annotators: Optional[list[str]] = typer.Option(None, "--annotator", help="Ask this annotator (a loop short "
+                                                   "name, e.g. sim-gpt-4-turbo, gpt-4-turbo; repeat the option)"),
+    langs: Optional[list[str]] = typer.Option(None, "--lang", help="Language to ask about (repeat the option)"),
+    n: int = typer.Option(50, help="Sentences per language (entity-rich, from train and dev, never test)"),
+    runs: int = typer.Option(10, help="Times each sentence is asked (replicates)"),
+    sample_seed: int = typer.Option(0, help="Seed of the sentence sample"),
+    corpus_root: Path = typer.Option(Path("corpus"), help="Folder of converted corpora (<lang>/train.spacy ...)"),
+    cache_path: Optional[str] = typer.Option(None, help="LLM prompt cache (default: the annotator config's)"),
+    plot: Optional[Path] = typer.Option(None, help="Also draw entity F1 against cost here (PNG)"),
+    llm_endpoint: str = typer.Option("", help="LLM annotators: an OpenAI-compatible chat completions URL"),
+    llm_model: str = typer.Option("", help="LLM annotators: the model name to request"),
+    expected_records: Optional[int] = typer.Option(None, help="Recorded: records sampled per file (missing ones "
+                                                              "are failures)"),
+    expected_runs: int = typer.Option(10, help="Recorded: runs asked for per record (the paper's 10)"),
+    markdown: Optional[Path] = typer.Option(None, help="Also write the report here as Markdown tables"),
     bootstrap: int = typer.Option(1000, help="Bootstrap samples for the 95% intervals"),
     seed: int = typer.Option(0, help="Bootstrap seed"),
 ) -> None:
-    """Judge recorded LLM annotations (no model called): consistency, Fleiss' kappa, entity F1, format failures."""
+    """Choose the annotator: accuracy, entity F1, Fleiss' kappa, format failures, cost; asked live or recorded."""
+    from .selection.choose import annotator_eval_live
     from .selection.report import annotator_eval
 
     _setup()
+    if (recorded is None) == (not annotators):
+        _fail(ValueError("give either --recorded (judge recordings) or --annotator and --lang (ask annotators)"))
     try:
-        result = annotator_eval(recorded, output, markdown, expected_records=expected_records,
-                                expected_runs=expected_runs, n_bootstrap=bootstrap, seed=seed)
-    except (LoopError, ValueError, OSError) as err:
+        if recorded is not None:
+            result = annotator_eval(recorded, output, markdown, expected_records=expected_records,
+                                    expected_runs=expected_runs, n_bootstrap=bootstrap, seed=seed)
+        else:
+            if not langs:
+                raise ValueError("--annotator needs at least one --lang")
+            result = annotator_eval_live(annotators or [], langs, corpus_root, output, markdown, plot, n=n,
+                                         runs=runs, seed=sample_seed, cache_path=cache_path, n_bootstrap=bootstrap,
+                                         bootstrap_seed=seed, settings={"endpoint": llm_endpoint or None,
+                                                                        "model_name": llm_model or None})
+    except (LoopError, ValueError, OSError, RuntimeError) as err:
         _fail(err)
     for row in result["rows"]:
         kappa = row["kappa"]["kappa"]
@@ -251,7 +275,12 @@ def annotator_eval_cli(
                  f"entity F1 {row['entities']['all_runs']['f']:.2f}")
     for text in result["findings"]:
         msg.info(text)
-    msg.good(f"wrote {output}" + (f" and {markdown}" if markdown else ""))
+    if "recommendation" in result:
+        rec = result["recommendation"]
+        msg.good(f"recommended: {rec['overall']} ({rec['rule']})")
+        if rec.get("note"):
+            msg.warn(rec["note"])
+    msg.good(f"wrote {output}" + (f" and {markdown}" if markdown else "") + (f" and {plot}" if plot else ""))
 
 
 @app.command("calibrate")
@@ -289,6 +318,7 @@ def calibrate_cli(
         for row in result["in_sample"] + result["leave_one_out"]:
             msg.info(f"{row['lang']} ({row['tables']}): within targets {row['within']}")
     msg.good(f"wrote {output}" + (f", {fidelity} and {fidelity.with_suffix('.md')}" if fidelity else ""))
+
 
 def main() -> None:
     """Console-script entry point."""

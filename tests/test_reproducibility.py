@@ -17,8 +17,8 @@ THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _loop_args(python, corpus, runs, *extra):
-    args = [python, "-m", "spacy_llm_loop", "loop", "--lang", "tsn", "--annotator", "gold", "--corpus", str(corpus), "--runs-dir",
-            str(runs), "--rounds", "1", "--query-size", "24", "--seed-size", "48"]
+    args = [python, "-m", "spacy_llm_loop", "loop", "--lang", "tsn", "--annotator", "gold", "--corpus", str(corpus),
+            "--runs-dir", str(runs), "--rounds", "1", "--query-size", "24", "--seed-size", "48"]
     return args + [a for k, v in FAST_TRAINING.items() for a in (f"--learner.{k}", str(v))] + list(extra)
 
 

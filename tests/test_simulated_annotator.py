@@ -317,7 +317,8 @@ def test_the_loop_default_annotator_is_the_simulated_gpt_4_turbo(small_corpus, t
     annotation = result["rounds"][1]["annotation"]
     usage = annotation["usage"]
     assert usage["http_requests"] == 12 and usage["cache_hits"] == 0 and usage["input_tokens"] > 0
-    assert usage["cost_usd"] == pytest.approx(cost_usd(price_for("gpt-4-turbo"), usage["input_tokens"], usage["output_tokens"]))
+    price = price_for("gpt-4-turbo")
+    assert usage["cost_usd"] == pytest.approx(cost_usd(price, usage["input_tokens"], usage["output_tokens"]))
     # GPT-4-Turbo's errors: labels below gold quality (the recorded tsn consistency is 89.7), yet mostly right
     assert 0.7 < annotation["token_accuracy"] < 0.99 and annotation["n_received"] + annotation["n_dropped"] == 24
     logged = [json.loads(line) for line in (tmp_path / "runs" / result["run"] / "round-01" / "annotations.jsonl")

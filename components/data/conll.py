@@ -211,4 +211,3 @@ def format_conll(sentences: Iterable[Tuple[Sequence[str], Sequence[str]]]) -> st
     """CoNLL text for ``(words, tags)`` pairs, the inverse of :func:`parse_conll_text`."""
     blocks = ["\n".join(f"{w} {t}" for w, t in zip(words, tags)) for words, tags in sentences]
     return "\n\n".join(blocks) + "\n"
-

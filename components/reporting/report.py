@@ -95,4 +95,3 @@ def write_report(runs_dir: Path, baselines_dir: Path, output: Path) -> List[Path
         lines += markdown_for_lang(lang, by_lang.get(lang, []), full.get(lang, []), png.name)
     write_text(output / "report.md", "\n".join(lines))
     return [output / "report.md"] + written
-

@@ -54,7 +54,7 @@ def format_markdown(result: Dict[str, Any]) -> str:
     """The report of :func:`.report.evaluate_recorded` as Markdown."""
     rows = result["rows"]
     boot = result["bootstrap"]
-    lines = ["# Choosing the annotator: recorded LLM annotations", "",
+    lines = [f"# {result.get('title', 'Choosing the annotator: recorded LLM annotations')}", "",
              f"Source: `{result['recorded']}`; {result['expected_runs']} runs expected per record"
              + (f", {result['expected_records']} records per file" if result["expected_records"] else "")
              + f". Confidence intervals: {boot['method']} bootstrap over sentences, {boot['samples']} samples, "
@@ -67,3 +67,38 @@ def format_markdown(result: Dict[str, Any]) -> str:
     lines += ["", "## Findings", ""] + [f"- {text}" for text in result["findings"]]
     lines += ["", "## Definitions", ""] + [f"- **{k}**: {v}" for k, v in result["definitions"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _usage_cells(row: Dict[str, Any]) -> List[str]:
+    usage, parser = row.get("usage") or {}, row.get("parser") or {}
+    reasons = ", ".join(f"{k} ×{n}" for k, n in sorted(parser.get("drop_reasons", {}).items()))
+    cost = usage.get("cost_per_1000_sentences_usd")
+    latency = usage.get("request_latency_s_mean")
+    return [row["model"] + (" (SIMULATED)" if row.get("simulated") else ""), row["lang"],
+            f"{usage['input_tokens_per_sentence']:.0f} / {usage['output_tokens_per_sentence']:.0f}"
+            if "input_tokens_per_sentence" in usage else "–",
+            "–" if cost is None else f"${cost:.2f}",
+            "–" if latency is None else f"{latency:.2f} s", f"{usage.get('seconds_per_sentence', 0):.3f} s",
+            f"{_pct(parser.get('drop_rate'))}" + (f" ({reasons})" if reasons else ""),
+            f"{_pct(parser.get('repair_rate'))} ({parser.get('repairs', 0)} repairs)"]
+
+
+def format_live_markdown(result: Dict[str, Any]) -> str:
+    """The report of :func:`.choose.evaluate_live` as Markdown: the recorded-style tables, usage, recommendation."""
+    text = format_markdown({**result, "title": "Choosing the annotator: annotators asked through the loop's path"})
+    header = ["annotator", "lang", "tokens in / out per sentence", "cost per 1,000 sentences",
+              "latency per request", "wall-clock per sentence", "answers dropped (why)", "answers repaired"]
+    lines = ["", f"## Usage and parsing ({result['sentences_per_lang']} sentences per language, {result['runs']} runs "
+                 f"each, sample seed {result['seed']})", ""]
+    lines += _table(header, [_usage_cells(r) for r in result["rows"]])
+    rec = result["recommendation"]
+    lines += ["", "## Recommendation", "", f"Rule: {rec['rule']}", ""]
+    for lang, choice in rec["by_lang"].items():
+        lines.append(f"- {lang}: **{choice['annotator']}** (decided by {choice['decided_by']}; entity F1 "
+                     f"{choice['entity_f1']:.2f}, kappa {_num(choice['kappa'], '.3f')})")
+    lines.append(f"- overall: **{rec['overall']}**")
+    if rec.get("note"):
+        lines += ["", rec["note"]]
+    if result.get("plot"):
+        lines += ["", f"![entity F1 against cost]({result['plot']})"]
+    return text + "\n".join(lines) + "\n"

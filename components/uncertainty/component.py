@@ -169,4 +169,3 @@ class Uncertainty:
     def score(self, examples: Iterable[Any], **kwargs: Any) -> Dict[str, Any]:
         """Score with the configured scorer (AUROC of uncertainty for doc-level entity errors)."""
         return self.scorer(examples, **kwargs) if self.scorer else {}
-

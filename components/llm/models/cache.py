@@ -19,10 +19,18 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY, model TEXT, text TEXT NOT NULL, usage TEXT, request_id TEXT, created REAL)"""
 
 
-def cache_key(provider: str, model: str, params: Dict[str, Any], prompt: str, endpoint: str = "") -> str:
-    """The SHA-256 hex digest identifying one request's content (and the server it goes to, query removed)."""
-    blob = json.dumps({"provider": provider, "endpoint": endpoint.split("?")[0], "model": model, "params": params,
-                       "prompt": prompt}, sort_keys=True, ensure_ascii=False)
+def cache_key(provider: str, model: str, params: Dict[str, Any], prompt: str, endpoint: str = "",
+              replicate: Optional[int] = None) -> str:
+    """The SHA-256 hex digest identifying one request's content (and the server it goes to, query removed).
+
+    ``replicate``: the k-th asking of the same prompt on purpose (``annotator-eval`` asks k times); None, the
+    loop's case, keeps the key of a plain request.
+    """
+    content: Dict[str, Any] = {"provider": provider, "endpoint": endpoint.split("?")[0], "model": model,
+                               "params": params, "prompt": prompt}
+    if replicate is not None:
+        content["replicate"] = replicate
+    blob = json.dumps(content, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

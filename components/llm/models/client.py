@@ -80,6 +80,7 @@ class ChatModel:
         self.limiter = RateLimiter(requests_per_minute, tokens_per_minute)
         self.cache, self.ledger, self.budget = cache, ledger or UsageLedger(), budget
         self.context: Dict[str, Any] = {}
+        self.replicate: Optional[int] = None  # asking the same prompts again on purpose (annotator-eval's k runs)
         self.failed: Dict[str, str] = {}  # prompt -> error kind, for prompts that got no answer (see complete)
         self._context_length = context_length
         self._client = httpx.Client(timeout=httpx.Timeout(timeout),
@@ -130,7 +131,7 @@ class ChatModel:
                                        model=self.name)
 
     def _complete(self, prompt: str) -> LLMResponse:
-        key = cache_key(self.provider.name, self.name, self.params, prompt, self.url)
+        key = cache_key(self.provider.name, self.name, self.params, prompt, self.url, self.replicate)
         info: Dict[str, Any] = {"model": self.name, "prompt_hash": key[:16]}
         cached = self.cache.get(key) if self.cache else None
         if cached is not None:

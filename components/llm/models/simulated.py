@@ -11,8 +11,9 @@ ledger, the budget and the cost are the real ones; only the model is simulated, 
 
 Run index: the k-th time the same prompt reaches the simulated model (from 0; every try counts, a
 retried fault too) is run k, so asking again after a dropped answer gets a new draw of the per-run
-errors while systematic ones stay. ``run`` fixes it (every request is run ``run``). A prompt answered
-from the cache is not asked again.
+errors while systematic ones stay. ``run`` fixes it (every request is run ``run``), and so does setting
+the model's ``replicate`` (``annotator-eval``'s k runs: replicate i is run i, whatever the cache holds).
+A prompt answered from the cache is not asked again.
 """
 import hashlib
 import json
@@ -47,8 +48,20 @@ class SimulatedChatModel(ChatModel):
     def __init__(self, simulated: SimulatedLLM, **settings: Any) -> None:
         super().__init__(SimulatedProvider(), **settings)
         self.simulated = simulated
+        self._fixed_run = simulated.run
         self._client.close()
         self._client = httpx.Client(transport=httpx.MockTransport(self._reply))
+
+    @property
+    def replicate(self) -> Optional[int]:
+        """The replicate being asked; it is also the simulated run index (see the module docstring)."""
+        return self._replicate
+
+    @replicate.setter
+    def replicate(self, index: Optional[int]) -> None:
+        self._replicate = index
+        if hasattr(self, "simulated"):  # (the base class sets None before the transport exists)
+            self.simulated.run = self._fixed_run if index is None else index
 
     def _reply(self, request: httpx.Request) -> httpx.Response:
         status, payload, headers = chat_reply(self.simulated, request.url.path, request.content)
