@@ -231,8 +231,10 @@ def annotator_eval_cli(
     recorded: Optional[Path] = typer.Option(None, help="Judge recordings instead of asking: a recorded "
                                                        "<model>/<lang>.json file, or a folder of them"),
     annotators: Optional[list[str]] = typer.Option(None, "--annotator", help="Ask this annotator (a loop short "
-                                                   "name, e.g. sim-gpt-4-turbo, gpt-4-turbo; repeat the option)"),
-    langs: Optional[list[str]] = typer.Option(None, "--lang", help="Language to ask about (repeat the option)"),
+                                                   "name, e.g. sim-gpt-4-turbo, gpt-4-turbo; repeat the option or "
+                                                   "give a comma-separated list)"),
+    langs: Optional[list[str]] = typer.Option(None, "--lang", help="Language to ask about (repeat the option "
+                                               "or give a comma-separated list)"),
     n: int = typer.Option(50, help="Sentences per language (entity-rich, from train and dev, never test)"),
     runs: int = typer.Option(10, help="Times each sentence is asked (replicates)"),
     sample_seed: int = typer.Option(0, help="Seed of the sentence sample"),
@@ -253,6 +255,8 @@ def annotator_eval_cli(
     from .selection.report import annotator_eval
 
     _setup()
+    annotators = [name for value in annotators or [] for name in value.split(",") if name]  # a,b or repeated
+    langs = [lang for value in langs or [] for lang in value.split(",") if lang]
     if (recorded is None) == (not annotators):
         _fail(ValueError("give either --recorded (judge recordings) or --annotator and --lang (ask annotators)"))
     try:

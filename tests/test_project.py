@@ -13,7 +13,7 @@ SMALL_VARS = {"rounds": 1, "query_size": "24", "seed_size": "24", "max_steps": 1
 
 
 # project commands that are a CLI command with other settings
-CLI_NAME = {"loop-trf": "loop"}
+CLI_NAME = {"loop-trf": "loop", "annotator-eval-recorded": "annotator-eval"}
 
 
 def project():
@@ -64,13 +64,24 @@ def test_all_workflow_end_to_end(small_data_dir, tmp_path, python, monkeypatch):
         args += [a for k, v in SMALL_VARS.items() for a in (f"--vars.{k}", str(v))]
         proc = subprocess.run(args, capture_output=True, text=True, cwd=root)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    loop = srsly.read_json(root / "runs" / "tsn-gold-entropy-seed0" / "loop.json")
-    assert len(loop["rounds"]) == 2
+    # the default annotator: the SIMULATED GPT-4-Turbo (gold labels with its measured errors, priced, cached)
+    loop = srsly.read_json(root / "runs" / "tsn-sim-gpt-4-turbo-entropy-seed0" / "loop.json")
+    assert len(loop["rounds"]) == 2 and loop["rounds"][1]["annotation"]["usage"]["cost_usd"] > 0
+    assert (root / "cache" / "llm.sqlite").exists()
     assert srsly.read_json(root / "baselines" / "tsn-full-seed0" / "metrics.json")["test"]["n_docs"] == 60
     assert srsly.read_json(root / "metrics" / "evaluate-tsn.json")["n_docs"] == 60
     report = (root / "reports" / "report.md").read_text()
     assert "## tsn" in report and "Full train data" in report and (root / "reports" / "learning_curve_tsn.png").exists()
     assert Path(root / "project.lock").exists()
+    assert "| sim-gpt-4-turbo | entropy | cnn | 1 |" in report and "SIMULATED" in report
+
+    # choosing the annotator, on its defaults (the simulated GPT-4-Turbo), with a small sample
+    args = [python, "-m", "spacy", "project", "run", "annotator-eval", str(root), "--vars.eval_n", "10",
+            "--vars.eval_runs", "2"]
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=root)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    chosen = srsly.read_json(root / "metrics" / "annotators.json")
+    assert chosen["recommendation"]["overall"] == "sim-gpt-4-turbo" and (root / "reports" / "annotators.png").exists()
 
     # the LLM annotator through the project's vars, against the local SIMULATED LLM server
     from spacy_llm_loop.simulate.server import SimulatedLLM, SimulatedLLMServer, gold_from
