@@ -8,8 +8,9 @@ goes to the learner config, anything else to the loop config.
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
+import srsly
 import typer
 from spacy.cli._util import parse_config_overrides
 from spacy.util import import_file
@@ -113,6 +114,7 @@ def loop_cli(
     budget_usd: str = typer.Option("", help="LLM annotators: stop annotating once this many USD are spent"),
     budget_tokens: str = typer.Option("", help="LLM annotators: stop annotating after this many tokens"),
     code: Optional[Path] = typer.Option(None, help="Python file with extra registered functions"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only estimate what the annotation will cost, then stop"),
 ) -> None:
     """Run (or resume) the active-learning loop for one language, annotator, strategy and seed."""
     from .loop.main import run_loop
@@ -128,9 +130,15 @@ def loop_cli(
     overrides.update({k: str(v) if isinstance(v, Path) else v for k, v in shortcuts.items() if v is not None})
     try:
         result = run_loop(config, overrides, learner, annotator=annotator, strategy=strategy,
-                          seed_sampler=seed_sampler, seed_size=seed_size)
+                          seed_sampler=seed_sampler, seed_size=seed_size, dry_run=dry_run)
     except (LoopError, ValueError) as err:
         _fail(err)
+    if dry_run:
+        from .cost.estimate import describe
+
+        msg.info(describe(result["dry_run"]))
+        print(srsly.json_dumps(result["dry_run"], indent=2))
+        return
     last = result["rounds"][-1]
     msg.good(f"{result['run']}: {len(result['rounds'])} rounds, last test entity F1 {100 * last['test']['ents_f']:.2f}")
 
@@ -285,6 +293,66 @@ def annotator_eval_cli(
         if rec.get("note"):
             msg.warn(rec["note"])
     msg.good(f"wrote {output}" + (f" and {markdown}" if markdown else "") + (f" and {plot}" if plot else ""))
+
+
+def _range(text: str, name: str) -> Tuple[float, float]:
+    """``"2000,5500"`` (or one number) -> ``(2000.0, 5500.0)``; a ValueError naming the option otherwise."""
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--{name}: expected <low>,<high> numbers, got '{text}'") from None
+    if len(values) not in (1, 2):
+        raise ValueError(f"--{name}: expected <low>,<high>, got '{text}'")
+    return (values[0], values[-1])
+
+
+def _prices(items: List[str]) -> Dict[str, Tuple[float, float]]:
+    """``["model=0.01,0.03"]`` -> ``{"model": (0.01, 0.03)}``."""
+    out = {}
+    for item in items:
+        model, _, price = item.partition("=")
+        if not model or not price:
+            raise ValueError(f"--price: expected <model>=<input>,<output> USD per 1,000 tokens, got '{item}'")
+        out[model] = _range(price, "price")
+    return out
+
+
+@app.command("cost")
+def cost_cli(
+    runs_dir: Path = typer.Option(Path("runs"), help="Run folders (every LLM-annotated run is costed)"),
+    corpus_root: Path = typer.Option(Path("corpus"), help="Converted corpora (<lang>/train.spacy: words per sentence)"),
+    gold_runs_dir: Optional[Path] = typer.Option(None, help="Gold-oracle runs for the human route (default runs-dir)"),
+    output: Path = typer.Option(Path("metrics/cost.json"), help="Write the report here (JSON)"),
+    markdown: Optional[Path] = typer.Option(Path("reports/cost.md"), help="And here as Markdown"),
+    plot: Optional[Path] = typer.Option(Path("reports/cost.png"), help="And entity F1 against cost here (PNG)"),
+    price: List[str] = typer.Option([], help="<model>=<input>,<output> USD per 1,000 tokens (repeat); wins over "
+                                            "the packaged table"),
+    words_per_hour: str = typer.Option("2000,5500", help="People: words labelled per hour, <low>,<high>"),
+    hourly_usd: str = typer.Option("5,20", help="People: USD per hour, <low>,<high>"),
+    annotators_per_item: str = typer.Option("1,3", help="People: annotators per sentence, <low>,<high>"),
+    adjudication: str = typer.Option("0,0.25", help="People: adjudication overhead (share of time), <low>,<high>"),
+) -> None:
+    """What the LLM labels cost (usage ledger x dated prices) against people for the same sentences; F1 per $."""
+    from .cost.human import HumanCostModel
+    from .cost.report import cost_report, write_cost
+
+    _setup()
+    try:
+        model = HumanCostModel(_range(words_per_hour, "words-per-hour"), _range(hourly_usd, "hourly-usd"),
+                               _range(annotators_per_item, "annotators-per-item"),
+                               _range(adjudication, "adjudication"))
+        model.check()
+        report = cost_report(runs_dir, corpus_root, _prices(price), model, gold_runs_dir)
+        write_cost(report, output, markdown, plot)
+    except (LoopError, ValueError, OSError) as err:
+        _fail(err)
+    for run in report["runs"]:
+        t = run["totals"]
+        savings = t["savings"]
+        msg.good(f"{run['run']}: LLM ${t['llm_usd']:.2f} for {t['requested']} sentences; people "
+                 f"${t['human_usd']['low']:.2f}-${t['human_usd']['high']:.2f}; savings "
+                 + (f"{savings['low']:.1f}x-{savings['high']:.1f}x" if savings["low"] else "n/a"))
+    msg.good(f"wrote {output}" + (f", {markdown}" if markdown else "") + (f", {plot}" if plot else ""))
 
 
 @app.command("calibrate")

@@ -29,6 +29,7 @@ from ..packaged import annotator_config_text
 from ..llm.models import registry as _models  # noqa: F401  (registers the models)
 from ..llm.models.ledger import summarize
 from ..llm.pricing import cost_usd, price_for
+from ..llm.tokens import count_tokens, tokenizer_name
 from ..llm.tasks.token_ner import examples as _examples, registry as _tasks  # noqa: F401  (registers the task)
 from ..llm.tasks.token_ner.task import RESULT_KEY
 from .base import Annotation, AnnotationContext, AnnotationRequest, BaseAnnotator
@@ -126,6 +127,28 @@ class LLMAnnotator(BaseAnnotator):
         """The annotator config's digest: a changed prompt or grouping would regroup a resumed run's prompts."""
         digest = hashlib.sha256(annotator_config_text(self.config_path).encode("utf-8")).hexdigest()[:16]
         return {"config": str(self.config_path), "config_sha256": digest}
+
+    def estimate(self, requests: Sequence[AnnotationRequest]) -> Dict[str, Any]:
+        """What asking for ``requests`` would cost, before anything is sent: the real prompts rendered and counted
+        (:func:`~..llm.tokens.count_tokens`), the answers as an all-``O`` answer of the expected shape, priced as
+        the budget prices (None when the model has no price). Cached prompts are not discounted."""
+        task = self._llm()._task
+        group = int(getattr(task, "sentences_per_request", 1) or 1)
+        words = [list(r.words) for r in requests]
+        chunks = [words[i:i + group] for i in range(0, len(words), group)]
+        if hasattr(task, "render"):
+            tokens_in = sum(count_tokens(task.render(chunk)) for chunk in chunks)
+            tokens_out = sum(count_tokens(task.expected_answer(chunk)) for chunk in chunks)
+        else:  # a task of spacy-llm's own: its prompts, and about the sentence's length out
+            docs = [make_doc(self.nlp.vocab, w) for w in words]  # type: ignore[union-attr]
+            tokens_in = sum(count_tokens(p) for prompts, _ in task.generate_prompts(docs) for p in prompts)
+            tokens_out = sum(count_tokens(" ".join(w)) for w in words)
+        budget = getattr(self.model, "budget", None)
+        price = (budget.price if budget is not None and budget.price else None) or \
+            price_for(getattr(self.model, "name", "")) or price_for(self.name)
+        return {"sentences": len(requests), "requests": len(chunks), "input_tokens": tokens_in,
+                "output_tokens": tokens_out, "cost_usd": cost_usd(price, tokens_in, tokens_out) if price else None,
+                "price_per_1k": list(price) if price else None, "tokenizer": tokenizer_name()}
 
     def batches(self, requests: Sequence[AnnotationRequest]) -> Iterator[List[Annotation]]:
         """The answers to one prompt together, as one unit for the loop to write (see :func:`group_by_prompt`)."""

@@ -12,11 +12,19 @@ from .settings import MUTABLE_SETTINGS, load_loop_config, resolve_loop
 def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None,
              learner_overrides: Optional[Dict[str, Any]] = None, *, annotator: Optional[str] = None,
              strategy: Optional[str] = None, seed_sampler: Optional[str] = None,
-             seed_size: Optional[str] = None) -> Dict[str, Any]:
-    """Run or resume one loop; see :class:`ActiveLearningLoop`."""
+             seed_size: Optional[str] = None, dry_run: bool = False) -> Dict[str, Any]:
+    """Run or resume one loop; see :class:`ActiveLearningLoop`. ``dry_run``: only the pre-flight cost estimate
+    (:func:`..cost.estimate.preflight`), nothing trained, asked or written."""
     config = load_loop_config(config_path, overrides, annotator=annotator, strategy=strategy,
                               seed_sampler=seed_sampler, seed_size=seed_size)
     settings, sampler, strategy_fn, annotator_fn = resolve_loop(config)
+    if dry_run:
+        from ..annotators.base import as_annotator
+        from ..cost.estimate import preflight
+        from ..data.corpus import load_docs
+
+        return {"dry_run": preflight(settings, sampler, as_annotator(annotator_fn),
+                                     load_docs(settings.corpus / "train.spacy"))}
     identity = config.copy()
     for setting in MUTABLE_SETTINGS:
         section, key = setting.split(".")

@@ -25,7 +25,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.util import load_config
 from thinc.api import Config
 
-from ..annotators.base import AnnotationContext, Annotator, as_annotator
+from ..annotators.base import AnnotationContext, AnnotationRequest, Annotator, as_annotator
 from ..data.corpus import load_docs
 from ..data.docs import bare_copy, get_meta
 from ..data.prodigy import doc_to_task
@@ -184,6 +184,7 @@ class ActiveLearningLoop:
         self.annotator.begin_round(k)
         n_done = len({record["id"] for record in log.records})
         added = False
+        estimate = self._estimate(k, [sid for sid in wanted if sid not in {r["id"] for r in log.records}])
         if n_done < len(wanted):
             self.log("round %d/%d: requesting %d annotations from '%s' (%d already on disk)", k,
                      self.settings.rounds, len(wanted) - n_done, self.annotator.name, n_done)
@@ -198,8 +199,21 @@ class ActiveLearningLoop:
         usage = self.annotator.usage(k)
         if usage:
             summary["usage"] = usage
+        if estimate:
+            summary["estimate"] = estimate
         summary["added"] = added  # popped by the caller: not part of the record
         return summary
+
+    def _estimate(self, k: int, ids: List[str]) -> Optional[Dict[str, Any]]:
+        """Log what asking for ``ids`` should cost (an annotator that can say), before anything is sent."""
+        estimate = getattr(self.annotator, "estimate", None)
+        if estimate is None or not ids:
+            return None
+        result = estimate([AnnotationRequest(sid, [t.text for t in self.sentences.by_id[sid]]) for sid in ids])
+        cost = "unpriced" if result["cost_usd"] is None else f"${result['cost_usd']:.2f}"
+        self.log("round %d/%d: estimate for %d sentences: %d input + %d output tokens, %s (before any cache hit)",
+                 k, self.settings.rounds, len(ids), result["input_tokens"], result["output_tokens"], cost)
+        return result
 
     def _write_labelled(self, rd: Path, docs: List[Doc]) -> Path:
         """Write the round's labelled set (JSONL), the learner's train and dev DocBins; return the dev path."""

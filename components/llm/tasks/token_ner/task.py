@@ -65,6 +65,11 @@ class TokenNERTask:
                                      guideline=self.guideline, examples=self.examples,
                                      n_sentences=len(sentences), sentences_json=_dumps(payload))
 
+    def expected_answer(self, sentences: Sequence[Sequence[str]]) -> str:
+        """An answer of the expected shape with every token ``O`` (for estimates: tags cost about the same)."""
+        records = [{"id": i + 1, "output": [[w, "O"] for w in words]} for i, words in enumerate(sentences)]
+        return _dumps({"sentences": records})
+
     def generate_prompts(self, docs: Iterable[Doc], context_length: Optional[int] = None
                          ) -> Iterable[Tuple[Iterable[Any], Iterable[Doc]]]:
         """Per doc: ``([prompt], [doc])`` for the first of each group of N, ``([], [doc])`` for the rest."""

@@ -1,0 +1,86 @@
+"""The pre-flight estimate: what a run's annotation will cost, before anything is spent.
+
+The planned sentences are ``rounds x`` the query size (resolved against the pool as the loop resolves it).
+Which sentences a strategy will pick is not known before the learner is trained, so two samples of the
+pool (after the seed) are priced through the annotator's own prompts (:meth:`LLMAnnotator.estimate`): a
+seeded random sample (the ``typical`` estimate) and the longest sentences (``long``, an upper end: the
+uncertainty strategies lean towards long sentences). Prices are those the loop's budget uses.
+"""
+import random
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+from spacy.tokens import Doc
+
+from ..annotators.base import AnnotationContext, AnnotationRequest, Annotator
+from ..data.docs import sentence_id
+from ..data.prodigy import doc_to_task
+from ..fileio import write_jsonl
+from ..loop.seeding import SeedSampler
+from ..loop.settings import LoopSettings
+
+SAMPLE = 300  # pool sentences priced for each estimate
+
+
+def planned_per_round(settings: LoopSettings, pool: Sequence[Doc]) -> int:
+    """Sentences a round asks for (a token budget is turned into sentences of the pool's mean length)."""
+    n = settings.query_size.n_items(len(pool))
+    if n is None:
+        mean = sum(len(doc) for doc in pool) / max(1, len(pool))
+        n = int(settings.query_size.value / max(mean, 1))
+    return min(n, len(pool))
+
+
+def _requests(docs: Sequence[Doc]) -> List[AnnotationRequest]:
+    return [AnnotationRequest(sentence_id(doc), [t.text for t in doc]) for doc in docs]
+
+
+def preflight(settings: LoopSettings, sampler: SeedSampler, annotator: Annotator,
+              train_docs: Sequence[Doc]) -> Dict[str, Any]:
+    """The estimate for a whole run (see the module docstring); ``priced`` False for an annotator without one."""
+    seed_docs = [train_docs[i] for i in sampler(train_docs, settings.seed)]  # the run's seed, in its order
+    seed = {sentence_id(doc) for doc in seed_docs}
+    pool = [doc for doc in train_docs if sentence_id(doc) not in seed]
+    per_round = planned_per_round(settings, pool)
+    planned = min(per_round * settings.rounds, len(pool))
+    out: Dict[str, Any] = {"annotator": annotator.name, "rounds": settings.rounds, "per_round": per_round,
+                           "planned_sentences": planned, "pool": len(pool), "seed": len(seed)}
+    estimate = getattr(annotator, "estimate", None)
+    if estimate is None or not pool:
+        return {**out, "priced": False, "note": f"annotator '{annotator.name}' costs nothing per request"}
+    with tempfile.TemporaryDirectory() as tmp:  # the prompts carry the run's k-shot examples, from its seed
+        seed_path = Path(tmp) / "seed.jsonl"
+        write_jsonl(seed_path, (doc_to_task(doc) for doc in seed_docs))
+        annotator.prepare(AnnotationContext(Path(tmp), seed_path, settings.lang))
+        return _priced(out, settings, pool, planned, estimate)
+
+
+def _priced(out: Dict[str, Any], settings: LoopSettings, pool: Sequence[Doc], planned: int,
+            estimate: Any) -> Dict[str, Any]:
+    samples = {"typical": random.Random(settings.seed).sample(pool, min(SAMPLE, len(pool))),
+               "long": sorted(pool, key=len, reverse=True)[:SAMPLE]}
+    for name, docs in samples.items():
+        priced = estimate(_requests(docs))
+        scale = planned / max(1, priced["sentences"])
+        out[name] = {"input_tokens": round(priced["input_tokens"] * scale),
+                     "output_tokens": round(priced["output_tokens"] * scale),
+                     "cost_usd": None if priced["cost_usd"] is None else priced["cost_usd"] * scale,
+                     "sampled_sentences": priced["sentences"], "mean_words": sum(map(len, docs)) / len(docs)}
+        out["price_per_1k"], out["tokenizer"] = priced["price_per_1k"], priced["tokenizer"]
+    return {**out, "priced": out.get("price_per_1k") is not None}
+
+
+def describe(estimate: Dict[str, Any]) -> str:
+    """One paragraph for the console."""
+    head = (f"pre-flight: {estimate['rounds']} rounds x {estimate['per_round']} sentences = "
+            f"{estimate['planned_sentences']} to annotate with '{estimate['annotator']}'")
+    if "typical" not in estimate:
+        return f"{head}; {estimate.get('note', '')}"
+    parts = []
+    for name in ("typical", "long"):
+        e = estimate[name]
+        cost = "unpriced (no price for this model)" if e["cost_usd"] is None else f"${e['cost_usd']:.2f}"
+        parts.append(f"{name} sentences ({e['mean_words']:.0f} words): {e['input_tokens']:,} input + "
+                     f"{e['output_tokens']:,} output tokens, {cost}")
+    return f"{head}; " + "; ".join(parts) + f" (tokens counted with {estimate['tokenizer']})"

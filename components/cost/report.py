@@ -1,0 +1,150 @@
+"""``cost``: every LLM-annotated run's cost, against people, as JSON, Markdown and a picture."""
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from ..fileio import atomic_path, write_json, write_text
+from ..llm.pricing import table_info
+from .human import DEFAULTS, HumanCostModel
+from .ledger import Prices
+from .run_cost import PAPER_SAVINGS, run_cost
+
+
+def llm_runs(runs_dir: Path) -> List[Path]:
+    """Run folders whose annotator is not the gold oracle."""
+    import srsly
+
+    return [path.parent for path in sorted(Path(runs_dir).glob("*/loop.json"))
+            if srsly.read_json(path).get("annotator") != "gold"]
+
+
+def cost_report(runs_dir: Path, corpus_root: Path, prices: Optional[Prices] = None,
+                model: HumanCostModel = DEFAULTS, gold_runs_dir: Optional[Path] = None) -> Dict[str, Any]:
+    """The cost of every LLM-annotated run under ``runs_dir``, with the prices and assumptions used.
+
+    ``gold_runs_dir``: where the gold-oracle runs of the human route are (default ``runs_dir``).
+    """
+    runs = [run_cost(path, corpus_root, prices, model, gold_runs_dir) for path in llm_runs(runs_dir)]
+    return {"runs_dir": str(runs_dir), "prices": table_info(), "price_overrides": prices or {},
+            "human_model": model.to_dict(), "paper_savings": PAPER_SAVINGS,
+            "definitions": DEFINITIONS, "runs": runs}
+
+
+DEFINITIONS = {
+    "llm_usd": "tokens the API billed (ledger: cache misses with outcome ok or malformed_response) times the "
+               "price table's rate of the model that answered; cache hits free; a SIMULATED model is priced as "
+               "the model it simulates",
+    "human_usd": "the same sentences' words / words_per_hour x annotators_per_item x (1 + adjudication) x "
+                 "hourly_usd; low and high take the cheap and dear end of every assumption",
+    "savings": "human_usd / llm_usd for the same sentences (low: cheapest people; high: dearest)",
+    "f1_gain_per_usd": "test entity F1 points gained in the round per LLM dollar spent in it",
+    "usd_per_f1_point": "dollars spent over the query rounds per test F1 point gained since the seed round: the "
+                        "LLM route with its own F1, the human route with the gold-oracle run's F1 (same language, "
+                        "strategy, seed), when present",
+}
+
+
+def _usd(value: Optional[float]) -> str:
+    return "–" if value is None else (f"${value:.2f}" if value >= 0.1 else f"${value:.4f}")
+
+
+def _range(values: Dict[str, Optional[float]], fmt: str = "usd") -> str:
+    low, high = values.get("low"), values.get("high")
+    if low is None or high is None:
+        return "–"
+    return f"{_usd(low)}–{_usd(high)}" if fmt == "usd" else f"{low:.0f}x–{high:.0f}x"
+
+
+def cost_markdown(report: Dict[str, Any]) -> str:
+    """The report as Markdown: one table per run, its totals, then the assumptions."""
+    lines = ["# Cost: LLM labels against people", "",
+             f"Prices: `{report['prices']['table']}` (as of {', '.join(report['prices']['as_of'])}). The paper "
+             f"reports savings of at least {report['paper_savings']}x; its human-cost assumption is unpublished.",
+             ""]
+    if not report["runs"]:
+        lines.append(f"No LLM-annotated runs in `{report['runs_dir']}`.")
+    for run in report["runs"]:
+        simulated = " (SIMULATED annotator: the spend is what the real model would have been billed for these "\
+                    "prompts)" if run["annotator"].startswith("sim-") else ""
+        lines += [f"## {run['run']}{simulated}", "",
+                  "| round | sentences asked / labelled | words | entities | LLM cost | per sentence | per entity | "
+                  "people, same sentences | savings | test F1 | gold-oracle F1 | F1 gained per $ |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in run["rounds"]:
+            gold = "–" if r.get("gold_route_f1") is None else f"{r['gold_route_f1']:.2f}"
+            if r["round"] == 0:
+                lines.append(f"| 0 (gold seed) | – | – | – | – | – | – | – | – | {r['test_f1']:.2f} | {gold} | – |")
+                continue
+            per_usd = "–" if r["f1_gain_per_usd"] is None else f"{r['f1_gain_per_usd']:+.2f}"
+            lines.append(f"| {r['round']} | {r['requested']} / {r['received']} | {r['words']} | {r['entities']} | "
+                         f"{_usd(r['llm']['cost_usd'])} | {_usd(r['llm_usd_per_sentence'])} | "
+                         f"{_usd(r['llm_usd_per_entity'])} | {_range(r['human_usd'])} | "
+                         f"{_range(r['savings'], 'x')} | {r['test_f1']:.2f} | {gold} | {per_usd} |")
+        t = run["totals"]
+        lines += ["", f"- total: LLM {_usd(t['llm_usd'])}; people {_range(t['human_usd'])} "
+                      f"(central {_usd(t['human_usd']['central'])}); savings {_range(t['savings'], 'x')} "
+                      f"(paper: at least {t['paper_savings']}x)"]
+        if t.get("llm_usd_per_f1_point") is not None:
+            human = t.get("human_usd_per_f1_point")
+            lines.append(f"- per test F1 point gained since the seed round: LLM route {_usd(t['llm_usd_per_f1_point'])}"
+                         f" ({t['llm_f1_gain']:+.2f} F1)" + (f"; human route {_range(human)} "
+                                                            f"({t['human_f1_gain']:+.2f} F1, gold-oracle run)"
+                                                            if human else ""))
+        lines += [f"- {note}" for note in run["notes"]] + [""]
+    lines += ["## Assumptions for the human side", ""]
+    model = report["human_model"]
+    for key, text in model["sources"].items():
+        lines.append(f"- **{key}** {tuple(model[key])}: {text}")
+    lines += ["", "## Definitions", ""] + [f"- **{k}**: {v}" for k, v in report["definitions"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def plot_cost(report: Dict[str, Any], path: Path) -> None:
+    """Test F1 against cumulative dollars, per run: the LLM route, and the human route (central cost) with the
+    gold-oracle run's F1 where present; log dollars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    spent_any = False
+    for i, run in enumerate(report["runs"]):
+        colour = f"C{i % 10}"
+        query = [r for r in run["rounds"] if r["round"] > 0]
+        spent, human, xs, hs = 0.0, 0.0, [], []
+        for r in query:
+            spent += r["llm"]["cost_usd"]
+            human += r["human_usd"]["central"]
+            xs.append(spent)
+            hs.append(human)
+        spent_any = spent_any or any(x > 0 for x in xs)
+        ax.plot(xs, [r["test_f1"] for r in query], marker="o", color=colour, label=f"{run['run']}: LLM")
+        if all(r.get("gold_route_f1") is not None for r in query):
+            ax.plot(hs, [r["gold_route_f1"] for r in query], marker="s", linestyle="--", color=colour,
+                    label=f"{run['run']}: people (central cost), gold-oracle F1")
+    if spent_any:
+        ax.set_xscale("log")
+    ax.set_xlabel("cumulative annotation cost (USD" + (", log scale)" if spent_any else ")"))
+    ax.set_ylabel("test entity F1 (%)")
+    ax.set_title("Entity F1 against annotation cost")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+
+
+def write_cost(report: Dict[str, Any], output: Path, markdown: Optional[Path] = None,
+               plot: Optional[Path] = None) -> None:
+    """Write the report as JSON, Markdown and PNG."""
+    write_json(output, report)
+    if plot is not None:
+        plot_cost(report, plot)
+    if markdown is not None:
+        text = cost_markdown(report)
+        if plot is not None:
+            import os
+
+            text += f"\n![entity F1 against cost]({os.path.relpath(plot, Path(markdown).parent)})\n"
+        write_text(markdown, text)

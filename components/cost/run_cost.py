@@ -1,0 +1,109 @@
+"""The cost of one loop run, round by round: LLM spend, the human cost of the same sentences, F1 per dollar.
+
+The sentences are those the round asked the annotator about (its ``selection.json``); their words are
+counted from the corpus. The LLM side is what the ledger says was billed for the round (dropped answers
+were paid for too); the human side is :func:`.human.human_cost` for the same words. The "human route" F1
+is the gold-oracle run of the same language, strategy and seed when one is present (the gold oracle
+stands for careful human labels), else not available.
+"""
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import srsly
+
+from ..data.corpus import load_docs
+from ..data.docs import sentence_id
+from ..data.iob import iob_to_spans
+from ..fileio import read_jsonl
+from .human import DEFAULTS, HumanCostModel, human_cost
+from .ledger import Prices, read_ledger, spend_by_round
+
+PAPER_SAVINGS = 42.45  # "at least 42.45x" (arXiv 2404.02261); its human-cost assumption is unpublished
+
+
+def corpus_words(corpus: Path) -> Dict[str, int]:
+    """Words per sentence id of a corpus folder's train split (the pool)."""
+    return {sentence_id(doc): len(doc) for doc in load_docs(corpus / "train.spacy")}
+
+
+def _ratio(human: float, llm: float) -> Optional[float]:
+    return human / llm if llm > 0 else None
+
+
+def gold_route(run_dir: Path, loop: Dict[str, Any], gold_runs_dir: Optional[Path] = None) -> Dict[int, float]:
+    """Test F1 per round of the gold-oracle run matching this one (same folder name with ``gold``, beside it or
+    in ``gold_runs_dir``), if present."""
+    name = loop["run"].replace(f"-{loop['annotator']}-", "-gold-", 1)
+    path = (gold_runs_dir or run_dir.parent) / name / "loop.json"
+    if name == loop["run"] or not path.exists():
+        return {}
+    return {r["round"]: 100 * r["test"]["ents_f"] for r in srsly.read_json(path)["rounds"]}
+
+
+def round_cost(rd: Path, words: Dict[str, int], spend: Dict[str, Any], model: HumanCostModel) -> Dict[str, Any]:
+    """One query round's figures (see the module docstring)."""
+    wanted = [item["id"] for item in srsly.read_json(rd / "selection.json")["selected"]]
+    received = [r for r in read_jsonl(rd / "annotations.jsonl") if r.get("tags") is not None] \
+        if (rd / "annotations.jsonl").exists() else []
+    missing = [sid for sid in wanted if sid not in words]
+    if missing:
+        raise ValueError(f"{rd}: selected sentences not in the corpus's train split (e.g. {missing[:3]}); "
+                         "give the corpus the run was made with (--corpus-root)")
+    n_words = sum(words[sid] for sid in wanted)
+    n_entities = sum(len(iob_to_spans(r["tags"])) for r in received)
+    llm = spend.get("cost_usd", 0.0)
+    human = human_cost(n_words, model)
+    return {"requested": len(wanted), "received": len(received), "words": n_words, "entities": n_entities,
+            "llm": {k: spend.get(k, 0) for k in ("requests", "cache_hits", "input_tokens", "output_tokens",
+                                                 "cost_usd", "models")},
+            "llm_usd_per_sentence": llm / len(received) if received else None,
+            "llm_usd_per_entity": llm / n_entities if n_entities else None,
+            "human_usd": {k: human[k] for k in ("low", "central", "high")},
+            "human_hours": {k: human[f"hours_{k}"] for k in ("low", "central", "high")},
+            "savings": {k: _ratio(human[k], llm) for k in ("low", "central", "high")}}
+
+
+def run_cost(run_dir: Path, corpus_root: Path, prices: Optional[Prices] = None,
+             model: HumanCostModel = DEFAULTS, gold_runs_dir: Optional[Path] = None) -> Dict[str, Any]:
+    """Every round of one run, and its totals (see the module docstring)."""
+    loop = srsly.read_json(run_dir / "loop.json")
+    words = corpus_words(corpus_root / loop["lang"])
+    ledger = run_dir / "llm-usage.jsonl"
+    records, notes = read_ledger(ledger) if ledger.exists() else ([], [f"{ledger}: no ledger (nothing billed)"])
+    spend = spend_by_round(records, prices)
+    gold = gold_route(run_dir, loop, gold_runs_dir)
+    rounds: List[Dict[str, Any]] = []
+    for record in loop["rounds"]:
+        k = record["round"]
+        row: Dict[str, Any] = {"round": k, "n_labelled": record["n_labelled"],
+                               "test_f1": 100 * record["test"]["ents_f"], "gold_route_f1": gold.get(k)}
+        if k > 0:
+            row.update(round_cost(run_dir / f"round-{k:02d}", words, spend.get(k, {}), model))
+            previous = rounds[-1]["test_f1"]
+            row["f1_gain"] = row["test_f1"] - previous
+            row["f1_gain_per_usd"] = row["f1_gain"] / row["llm"]["cost_usd"] if row["llm"]["cost_usd"] else None
+        rounds.append(row)
+    return {"run": loop["run"], "lang": loop["lang"], "annotator": loop["annotator"], "seed": loop["seed"],
+            "strategy": loop["strategy"], "rounds": rounds, "totals": totals(rounds), "notes": notes,
+            "unassigned_spend": spend.get(-1)}
+
+
+def totals(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Sums over the query rounds, savings, and dollars per F1 point on each route (from the seed round)."""
+    query = [r for r in rounds if r["round"] > 0]
+    llm = sum(r["llm"]["cost_usd"] for r in query)
+    human = {k: sum(r["human_usd"][k] for r in query) for k in ("low", "central", "high")}
+    out: Dict[str, Any] = {"requested": sum(r["requested"] for r in query),
+                           "received": sum(r["received"] for r in query), "words": sum(r["words"] for r in query),
+                           "entities": sum(r["entities"] for r in query), "llm_usd": llm, "human_usd": human,
+                           "savings": {k: _ratio(v, llm) for k, v in human.items()}, "paper_savings": PAPER_SAVINGS}
+    if query:
+        gain = query[-1]["test_f1"] - rounds[0]["test_f1"]
+        out["llm_f1_gain"] = gain
+        out["llm_usd_per_f1_point"] = llm / gain if gain > 0 else None
+        gold_last, gold_first = query[-1].get("gold_route_f1"), rounds[0].get("gold_route_f1")
+        if gold_last is not None and gold_first is not None:
+            gold_gain = gold_last - gold_first
+            out["human_f1_gain"] = gold_gain
+            out["human_usd_per_f1_point"] = {k: v / gold_gain for k, v in human.items()} if gold_gain > 0 else None
+    return out
