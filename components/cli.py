@@ -203,12 +203,13 @@ def report_cli(
     runs_dir: Path = typer.Option(Path("runs"), help="Run folders"),
     baselines_dir: Path = typer.Option(Path("baselines"), help="Full-data baselines"),
     output: Path = typer.Option(Path("reports"), help="Where report.md and the plots go"),
+    metrics_dir: Path = typer.Option(Path("metrics"), help="Where leakage.json and cost.json are (summarised)"),
 ) -> None:
-    """Markdown report and learning curves for every run present."""
+    """Markdown report and learning curves for every run present, with the leakage and cost steps' summaries."""
     from .reporting.report import write_report
 
     _setup()
-    written = write_report(runs_dir, baselines_dir, output)
+    written = write_report(runs_dir, baselines_dir, output, metrics_dir)
     for path in written:
         msg.good(f"wrote {path}")
 
@@ -353,6 +354,48 @@ def cost_cli(
                  f"${t['human_usd']['low']:.2f}-${t['human_usd']['high']:.2f}; savings "
                  + (f"{savings['low']:.1f}x-{savings['high']:.1f}x" if savings["low"] else "n/a"))
     msg.good(f"wrote {output}" + (f", {markdown}" if markdown else "") + (f", {plot}" if plot else ""))
+
+
+@app.command("leakage")
+def leakage_cli(
+    runs_dir: Path = typer.Option(Path("runs"), help="Run folders to check"),
+    corpus_root: Path = typer.Option(Path("corpus"), help="Converted corpora (<lang>/{train,dev,test}.spacy)"),
+    langs: Optional[List[str]] = typer.Option(None, "--lang", help="Only these languages (repeat or a,b); the "
+                                                                   "datasets' own duplicates are counted for each"),
+    threshold: float = typer.Option(0.8, help="Near duplicate: Jaccard similarity of character 5-grams >= this"),
+    output: Path = typer.Option(Path("metrics/leakage.json"), help="Write the report here (JSON)"),
+    markdown: Optional[Path] = typer.Option(Path("reports/leakage.md"), help="And here as Markdown"),
+) -> None:
+    """Data leakage: test sentences in what the loop trained on or showed the LLM (an error: exit 1, listed),
+    and the datasets' own duplicates across splits (reported)."""
+    from .fileio import write_json, write_text
+    from .leakage.check import leakage_markdown, leakage_overlap
+    from .leakage.overlap import OverlapSettings
+
+    _setup()
+    wanted = [lang for value in langs or [] for lang in value.split(",") if lang]
+    try:
+        report = leakage_overlap(runs_dir, corpus_root, wanted or None, OverlapSettings(threshold=threshold))
+        write_json(output, report)
+        if markdown is not None:
+            write_text(markdown, leakage_markdown(report))
+    except (LoopError, ValueError, OSError, KeyError) as err:
+        _fail(err)
+    for lang, data in report["datasets"].items():
+        pairs = data["pairs"]
+        msg.info(f"{lang} (the dataset itself): train-test {pairs['train|test']['exact']['pairs']} exact, "
+                 f"{pairs['train|test']['near']['pairs']} near duplicates; train-dev "
+                 f"{pairs['train|dev']['exact']['pairs']} exact, {pairs['train|dev']['near']['pairs']} near")
+    for name, run in report["runs"].items():
+        if run["warnings"]:
+            msg.warn(f"{name}: {len(run['warnings'])} training sentences that the dataset repeats in test")
+    msg.good(f"wrote {output}" + (f" and {markdown}" if markdown else ""))
+    if report["errors"]:
+        for e in report["errors"][:20]:
+            msg.fail(f"{e['run']}: {e['set']} sentence {e['id']} ({e['reason']})")
+        _fail(LoopError(f"data leakage: {len(report['errors'])} test sentences in training data or few-shot "
+                        f"examples (listed in {output})"))
+    msg.good(f"no leakage in {len(report['runs'])} runs")
 
 
 @app.command("calibrate")

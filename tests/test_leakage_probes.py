@@ -161,20 +161,34 @@ def test_probes_recover_planted_share_over_http(planted, tmp_path: Path):
         assert results[name]["n"] == 120 and results[name]["failed"] == 0, name
         assert share["low"] <= planted <= share["high"], (name, share)
     decision = verdict({"tsn": results})
-    assert (decision["overall"] == DETECTED) == (planted == 0.5)
+    if planted == 0.0:
+        assert decision["overall"] != DETECTED
+    if planted == 0.5:
+        assert decision["overall"] == DETECTED
     assert results == run_probes(SENTENCES, llm.complete, n=120, seed=2)  # HTTP changed nothing
     records = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
     assert len(records) == sent == 600 and all(r["context"] == {"probe": "leakage"} for r in records)
 
 
-def test_probe_model_is_the_annotators_model_at_temperature_zero(tmp_path: Path):
+def test_probe_model_is_the_annotators_model_at_temperature_zero(tmp_path: Path, monkeypatch):
     model = probe_model("openai-compatible", endpoint="http://127.0.0.1:9/v1/chat/completions",
-                        cache_path=str(tmp_path / "c.sqlite"))
-    assert type(model).__name__ == "ChatModel"
+                        cache_path=str(tmp_path / "c.sqlite"), ledger_path=str(tmp_path / "l.jsonl"))
+    assert type(model).__name__ == "ChatModel" and model.name == "local-model"
     assert model.params["temperature"] == 0.0 and not model.params["json_mode"]
     assert model.cache is not None and model.cache.path == tmp_path / "c.sqlite"
-    with pytest.raises(ValueError, match="ner-v3|spacy-llm-loop"):
-        probe_model("ner-v3")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="OPENAI_API_KEY"):
+        probe_model("gpt-4-turbo")
+    text = prompts_config().replace('"spacy-llm-loop.OpenAIChat.v1"', '"spacy.GPT-4.v3"')
+    (tmp_path / "stock.cfg").write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match="spacy.GPT-4.v3"):
+        probe_model(str(tmp_path / "stock.cfg"))
+
+
+def prompts_config() -> str:
+    from spacy_llm_loop.packaged import annotator_config_text
+
+    return annotator_config_text("openai-compatible")
 
 
 def test_cached_probe_answers_cost_nothing_the_second_time(tmp_path: Path):
@@ -248,6 +262,9 @@ def test_probes_on_real_sentences(small_corpus: Path):
     done = completion_probe(sentences, llm.complete, lang="tsn", n=100, seed=0)
     for result in (quiz, text, done):
         assert result["n"] >= 60 and result["test"]["p_value"] < 0.01
-        assert result["memorised_share"]["low"] <= 0.5 <= result["memorised_share"]["high"]
+        asked = [sentences[row["index"]][0] for row in result["items"]]
+        realised = float(np.mean([llm.memorised(tokens) for tokens in asked]))  # this sample's planted share
+        assert result["memorised_share"]["low"] <= realised <= result["memorised_share"]["high"]
+    assert done["memorised_share"]["estimate"] == pytest.approx(realised)  # exact completions: no guessing
     assert quiz["skill"]["skill_explained_rate"] == pytest.approx(0.4 + 0.6 * 0.25)
     assert prompts.MARK_LABEL_QUIZ in prompts.LABEL_QUIZ

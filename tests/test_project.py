@@ -74,6 +74,8 @@ def test_all_workflow_end_to_end(small_data_dir, tmp_path, python, monkeypatch):
     assert "## tsn" in report and "Full train data" in report and (root / "reports" / "learning_curve_tsn.png").exists()
     assert Path(root / "project.lock").exists()
     assert "| sim-gpt-4-turbo | entropy | cnn | 1 |" in report and "SIMULATED" in report
+    assert "## Data leakage" in report and "## Cost" in report and (root / "reports" / "cost.png").exists()
+    assert srsly.read_json(root / "metrics" / "leakage.json")["ok"]
 
     # choosing the annotator, on its defaults (the simulated GPT-4-Turbo), with a small sample
     args = [python, "-m", "spacy", "project", "run", "annotator-eval", str(root), "--vars.eval_n", "10",

@@ -73,8 +73,41 @@ def label_cells(quality: Optional[Dict[str, Any]]) -> str:
             + (f" ({reasons})" if reasons else ""))
 
 
-def write_report(runs_dir: Path, baselines_dir: Path, output: Path) -> List[Path]:
-    """Write ``report.md`` and one ``learning_curve_<lang>.png`` per language; return the paths."""
+def step_sections(metrics_dir: Optional[Path]) -> List[str]:
+    """Short sections for the leakage and cost steps, when their metrics exist (details in their own reports)."""
+    import srsly
+
+    lines: List[str] = []
+    if metrics_dir is None:
+        return lines
+    leakage, cost = Path(metrics_dir) / "leakage.json", Path(metrics_dir) / "cost.json"
+    if leakage.exists():
+        data = srsly.read_json(leakage)
+        verdict = "no test sentence in any run's training data or few-shot examples" if data["ok"] else \
+            f"**{len(data['errors'])} test sentences in training data or few-shot examples**"
+        dupes = "; ".join(f"{lang} train-test {d['pairs']['train|test']['exact']['pairs']} exact / "
+                          f"{d['pairs']['train|test']['near']['pairs']} near" for lang, d in data["datasets"].items())
+        lines += ["## Data leakage", "", f"- {len(data['runs'])} runs checked: {verdict} (`leakage.md`).",
+                  f"- The dataset's own duplicates: {dupes or '-'}.", ""]
+    if cost.exists():
+        data = srsly.read_json(cost)
+        lines += ["## Cost", ""]
+        for run in data["runs"]:
+            t = run["totals"]
+            savings = t["savings"]
+            ratio = f"{savings['low']:.1f}x-{savings['high']:.1f}x" if savings.get("low") else "n/a"
+            lines.append(f"- {run['run']}: LLM ${t['llm_usd']:.2f} for {t['requested']} sentences; people "
+                         f"${t['human_usd']['low']:.2f}-${t['human_usd']['high']:.2f}; savings {ratio} "
+                         f"(the paper: at least {t['paper_savings']}x)")
+        lines += ["", "Details, assumptions and F1 per dollar: `cost.md`.", ""]
+    return lines
+
+
+def write_report(runs_dir: Path, baselines_dir: Path, output: Path,
+                 metrics_dir: Optional[Path] = None) -> List[Path]:
+    """Write ``report.md`` and one ``learning_curve_<lang>.png`` per language; return the paths.
+
+    ``metrics_dir``: where ``leakage.json`` and ``cost.json`` are, summarised when present."""
     curves = collect_runs(runs_dir)
     full = collect_full_data(baselines_dir)
     by_lang: Dict[str, List[Curve]] = {}
@@ -93,5 +126,6 @@ def write_report(runs_dir: Path, baselines_dir: Path, output: Path) -> List[Path
         plot_learning_curves(lang, by_lang.get(lang, []), full.get(lang, []), png)
         written.append(png)
         lines += markdown_for_lang(lang, by_lang.get(lang, []), full.get(lang, []), png.name)
+    lines += step_sections(metrics_dir)
     write_text(output / "report.md", "\n".join(lines))
     return [output / "report.md"] + written

@@ -17,7 +17,8 @@ NONE_LETTER = "E"
 NONE_OPTION = "None of the provided options."
 QUIZ_RULES = ("When selecting the option, you must follow these rules:\n"
               "(1) Answer with a single option letter only.\n"
-              f"(2) If you do not know the dataset or the correct answer, select option \"{NONE_LETTER}) {NONE_OPTION}\"")
+              "(2) If you do not know the dataset or the correct answer, select option "
+              f"\"{NONE_LETTER}) {NONE_OPTION}\"")
 TEXT_QUIZ = ("Instruction: You are provided with a five-choice quiz. Your task is to select the option that "
              "exactly corresponds to a sentence from the {split} split of the {dataset} dataset ({language}).\n"
              + QUIZ_RULES + "\n\n{options}\n\nAnswer:")

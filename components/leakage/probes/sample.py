@@ -26,21 +26,24 @@ def language_name(lang: str) -> str:
 
 def sample_indices(sentences: Sequence[Sentence], n: int, rng: np.random.Generator,
                    eligible: Optional[Callable[[Sentence], bool]] = None) -> List[int]:
-    """``n`` distinct indices of eligible sentences drawn with ``rng``, in drawn order.
+    """The first ``n`` eligible sentences in a seeded random order (``rng.permutation``): a uniform sample.
 
-    Fewer than ``n`` eligible sentences: all of them (shuffled), with a warning, so a probe can still
-    run on a small language; the result's ``n`` says how many were asked.
+    Fewer than ``n`` eligible sentences: all of them, with a warning, so a probe can still run on a small
+    language; the result's ``n`` says how many were asked.
     """
     if n < 1:
         raise ValueError(f"the sample size must be at least 1, got {n}")
-    pool = [i for i, s in enumerate(sentences) if eligible is None or eligible(s)]
-    if not pool:
+    chosen: List[int] = []
+    for index in rng.permutation(len(sentences)):
+        if eligible is None or eligible(sentences[int(index)]):
+            chosen.append(int(index))
+            if len(chosen) == n:
+                return chosen
+    if not chosen:
         raise ValueError(f"none of the {len(sentences)} sentences is eligible for this probe")
-    if len(pool) < n:
-        logger.warning("only %d of %d sentences are eligible; using all of them instead of %d",
-                       len(pool), len(sentences), n)
-    chosen = rng.choice(len(pool), size=min(n, len(pool)), replace=False)
-    return [pool[int(i)] for i in chosen]
+    logger.warning("only %d of %d sentences are eligible; using all of them instead of %d",
+                   len(chosen), len(sentences), n)
+    return chosen
 
 
 def valid_sentence(sentence: Sentence) -> bool:

@@ -46,7 +46,8 @@ def share_from_rate(rate: Dict[str, Any], chance: float) -> Dict[str, Any]:
 
     raw = to_share(rate["value"]) if rate["value"] is not None else None
     return {"estimate": None if raw is None else min(max(raw, 0.0), 1.0), "estimate_unclipped": raw,
-            "low": max(to_share(rate["interval"]["low"]), 0.0), "high": min(max(to_share(rate["interval"]["high"]), 0.0), 1.0),
+            "low": max(to_share(rate["interval"]["low"]), 0.0),
+            "high": min(max(to_share(rate["interval"]["high"]), 0.0), 1.0),
             "level": rate["interval"]["level"], "formula": f"(rate - {chance:g}) / (1 - {chance:g})"}
 
 

@@ -1,0 +1,83 @@
+"""``leakage``: the overlap check of every run and of the datasets themselves, with its verdict.
+
+An error (the command exits non-zero, listing the items): a few-shot example that is a test sentence or
+duplicates one, or a sentence the loop itself took from the test split into its training data (seed or
+annotated pool). A train sentence that MasakhaNER itself repeats in its test split (exact or near
+duplicate) is not the loop's doing: it is listed as a warning per run, and the dataset's own duplicates
+across and within splits are counted per language (``datasets``).
+"""
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import srsly
+
+from .overlap import OverlapSettings
+from .overlap_run import check_run, corpus_overlap
+
+logger = logging.getLogger(__name__)
+
+
+def classify(result: Dict[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
+    """The run check's offending items split into ``errors`` (the loop's doing) and ``warnings`` (the data's)."""
+    errors = list(result["errors"]["examples_from_test"]["items"])
+    errors += [i for i in result["errors"]["test_in_training"]["items"] if i["reason"] == "test_split"
+               and i["set"] != "examples"]
+    warnings = [i for i in result["errors"]["test_in_training"]["items"] if i["reason"] != "test_split"
+                and i["set"] != "examples"]
+    return {"errors": errors, "warnings": warnings}
+
+
+def leakage_overlap(runs_dir: Path, corpus_root: Path, langs: Optional[Sequence[str]] = None,
+                    settings: OverlapSettings = OverlapSettings()) -> Dict[str, Any]:
+    """Every run folder under ``runs_dir`` (of ``langs`` if given) and every language's corpus."""
+    runs: Dict[str, Any] = {}
+    seen_langs = set(langs or [])
+    for path in sorted(Path(runs_dir).glob("*/loop.json")):
+        loop = srsly.read_json(path)
+        if langs and loop["lang"] not in langs:
+            continue
+        seen_langs.add(loop["lang"])
+        result = check_run(path.parent, corpus_root / loop["lang"], settings=settings)
+        runs[loop["run"]] = {**result, **classify(result)}
+        logger.info("%s: %d errors, %d warnings", loop["run"], len(runs[loop["run"]]["errors"]),
+                    len(runs[loop["run"]]["warnings"]))
+    datasets = {lang: corpus_overlap(corpus_root / lang, settings) for lang in sorted(seen_langs)
+                if (corpus_root / lang / "train.spacy").exists()}
+    errors = [{"run": name, **item} for name, run in runs.items() for item in run["errors"]]
+    return {"runs_dir": str(runs_dir), "ok": not errors, "errors": errors, "runs": runs, "datasets": datasets,
+            "settings": settings.__dict__, "method": METHOD}
+
+
+METHOD = ("texts normalised (NFC, casefolded, punctuation removed, whitespace collapsed); exact duplicates: equal "
+          "normalised text; near duplicates: Jaccard similarity of character 5-gram sets >= threshold, candidates "
+          "from MinHash LSH (datasketch), every candidate verified with the exact Jaccard; texts shorter than "
+          "min_chars matched exactly only")
+
+
+def leakage_markdown(report: Dict[str, Any]) -> str:
+    """The overlap part of the leakage report as Markdown."""
+    lines = ["# Data leakage: overlap", "", f"Method: {report['method']}; threshold {report['settings']['threshold']}.",
+             "", "## The datasets' own duplicates (MasakhaNER 2.0, sentence pairs)", "",
+             "| lang | train-dev exact / near | train-test exact / near | dev-test exact / near | within train | "
+             "within dev | within test |", "|---|---|---|---|---|---|---|"]
+    for lang, data in report["datasets"].items():
+        pairs, within = data["pairs"], data.get("within", {})
+
+        def cell(counts: Dict[str, Any]) -> str:
+            return f"{counts['exact']['pairs']} / {counts['near']['pairs']}"
+        lines.append(f"| {lang} | {cell(pairs['train|dev'])} | {cell(pairs['train|test'])} | "
+                     f"{cell(pairs['dev|test'])} | " + " | ".join(cell(within[s]) if s in within else "–"
+                                                                   for s in ("train", "dev", "test")) + " |")
+    lines += ["", "## Runs", "", "| run | verdict | errors (the loop's doing) | warnings (train sentences the "
+              "dataset repeats in test) |", "|---|---|---|---|"]
+    for name, run in report["runs"].items():
+        verdict = "LEAK" if run["errors"] else "clean"
+        warned = ", ".join(f"{w['set']} {w['id']} ~ {w['test_id']} ({w['reason']})" for w in run["warnings"][:4])
+        lines.append(f"| {name} | {verdict} | {len(run['errors'])} | {len(run['warnings'])}"
+                     + (f": {warned}" if warned else "") + " |")
+    if report["errors"]:
+        lines += ["", "## Errors", ""] + [f"- {e['run']}: {e['set']} sentence {e['id']} ({e['reason']}"
+                                          + (f", test {e['test_id']}" if e.get("test_id") else "") + f"): {e['text']}"
+                                          for e in report["errors"]]
+    return "\n".join(lines) + "\n"

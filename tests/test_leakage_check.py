@@ -1,0 +1,40 @@
+"""The ``leakage`` command: a run that trained on a test sentence fails, listing it; a clean run passes."""
+import json
+
+import srsly
+from typer.testing import CliRunner
+
+from spacy_llm_loop.cli import app
+from spacy_llm_loop.data.corpus import load_docs
+from spacy_llm_loop.data.docs import doc_tags, sentence_id
+from spacy_llm_loop.data.prodigy import doc_to_task
+
+
+def fake_run(root, corpus, name, annotated):
+    run = root / name
+    (run / "round-01").mkdir(parents=True)
+    train = load_docs(corpus / "train.spacy")
+    srsly.write_jsonl(run / "seed.jsonl", [doc_to_task(doc) for doc in train[:10]])
+    srsly.write_jsonl(run / "round-01" / "annotations.jsonl",
+                      [{"id": sentence_id(doc), "tags": doc_tags(doc)} for doc in annotated])
+    srsly.write_json(run / "loop.json", {"run": name, "lang": "tsn", "annotator": "gold", "seed": 0,
+                                         "strategy": "entropy", "rounds": []})
+
+
+def test_leakage_command_fails_on_a_test_sentence_in_training(small_corpus, tmp_path) -> None:
+    runs = tmp_path / "runs"
+    train, test = load_docs(small_corpus / "train.spacy"), load_docs(small_corpus / "test.spacy")
+    fake_run(runs, small_corpus, "tsn-clean", train[10:20])
+    args = ["leakage", "--runs-dir", str(runs), "--corpus-root", str(small_corpus.parent), "--output",
+            str(tmp_path / "leakage.json"), "--markdown", str(tmp_path / "leakage.md")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "leakage.json").read_text())
+    assert report["ok"] and "tsn" in report["datasets"] and report["runs"]["tsn-clean"]["errors"] == []
+    fake_run(runs, small_corpus, "tsn-leaky", train[10:15] + test[:2])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "data leakage: 2 test sentences" in result.output
+    report = json.loads((tmp_path / "leakage.json").read_text())
+    assert {e["id"] for e in report["errors"]} == {sentence_id(doc) for doc in test[:2]}
+    assert all(e["run"] == "tsn-leaky" and e["reason"] == "test_split" for e in report["errors"])
+    assert "| tsn-leaky | LEAK | 2 |" in (tmp_path / "leakage.md").read_text()
