@@ -365,9 +365,17 @@ def leakage_cli(
     threshold: float = typer.Option(0.8, help="Near duplicate: Jaccard similarity of character 5-grams >= this"),
     output: Path = typer.Option(Path("metrics/leakage.json"), help="Write the report here (JSON)"),
     markdown: Optional[Path] = typer.Option(Path("reports/leakage.md"), help="And here as Markdown"),
+    probe_annotator: str = typer.Option("", help="Also probe this annotator's LLM for memorisation (an annotator "
+                                                 "config or packaged name, e.g. gpt-4-turbo, openai-compatible)"),
+    llm_endpoint: str = typer.Option("", help="Probes: an OpenAI-compatible chat completions URL"),
+    llm_model: str = typer.Option("", help="Probes: the model name to request"),
+    probes: str = typer.Option("text_quiz,label_quiz,source,completion", help="Probes to run (comma-separated)"),
+    probe_n: int = typer.Option(100, help="Probes: sentences per probe and language (seeded sample)"),
+    probe_seed: int = typer.Option(0, help="Probes: sample seed"),
+    cache_path: str = typer.Option("cache/llm.sqlite", help="Probes: the LLM prompt cache"),
 ) -> None:
     """Data leakage: test sentences in what the loop trained on or showed the LLM (an error: exit 1, listed),
-    and the datasets' own duplicates across splits (reported)."""
+    the datasets' own duplicates across splits (reported) and, with --probe-annotator, memorisation probes."""
     from .fileio import write_json, write_text
     from .leakage.check import leakage_markdown, leakage_overlap
     from .leakage.overlap import OverlapSettings
@@ -376,6 +384,17 @@ def leakage_cli(
     wanted = [lang for value in langs or [] for lang in value.split(",") if lang]
     try:
         report = leakage_overlap(runs_dir, corpus_root, wanted or None, OverlapSettings(threshold=threshold))
+        if probe_annotator:
+            from .leakage.probes.client import complete_with, probe_model
+            from .leakage.probes.run import probe_languages
+
+            model = probe_model(probe_annotator, endpoint=llm_endpoint or None, model_name=llm_model or None,
+                                cache_path=cache_path, ledger_path=str(output.parent / "leakage-usage.jsonl"))
+            langs_probed = wanted or sorted(report["datasets"])
+            report["memorisation"] = {"annotator": probe_annotator, "model": getattr(model, "name", None),
+                                      **probe_languages(corpus_root, langs_probed, complete_with(model, "leakage"),
+                                                        n=probe_n, seed=probe_seed,
+                                                        probes=[p for p in probes.split(",") if p])}
         write_json(output, report)
         if markdown is not None:
             write_text(markdown, leakage_markdown(report))
@@ -389,6 +408,10 @@ def leakage_cli(
     for name, run in report["runs"].items():
         if run["warnings"]:
             msg.warn(f"{name}: {len(run['warnings'])} training sentences that the dataset repeats in test")
+    if report.get("memorisation") and report["memorisation"]["verdict"]:
+        decision = report["memorisation"]["verdict"]
+        msg.info(f"memorisation probes ({report['memorisation']['model']}): {decision['overall']}; " + ", ".join(
+            f"{lang} {v['verdict']} (Holm p {v['p_holm']:.3g})" for lang, v in decision["languages"].items()))
     msg.good(f"wrote {output}" + (f" and {markdown}" if markdown else ""))
     if report["errors"]:
         for e in report["errors"][:20]:

@@ -76,8 +76,33 @@ def leakage_markdown(report: Dict[str, Any]) -> str:
         warned = ", ".join(f"{w['set']} {w['id']} ~ {w['test_id']} ({w['reason']})" for w in run["warnings"][:4])
         lines.append(f"| {name} | {verdict} | {len(run['errors'])} | {len(run['warnings'])}"
                      + (f": {warned}" if warned else "") + " |")
+    lines += memorisation_markdown(report.get("memorisation"))
     if report["errors"]:
         lines += ["", "## Errors", ""] + [f"- {e['run']}: {e['set']} sentence {e['id']} ({e['reason']}"
                                           + (f", test {e['test_id']}" if e.get("test_id") else "") + f"): {e['text']}"
                                           for e in report["errors"]]
     return "\n".join(lines) + "\n"
+
+
+def memorisation_markdown(memorisation: Optional[Dict[str, Any]]) -> List[str]:
+    """The memorisation probes' table and verdict, if they ran."""
+    if not memorisation:
+        return ["", "Memorisation probes: not run (give `--probe-annotator`, e.g. `gpt-4-turbo`)."]
+    lines = ["", f"## Memorisation probes: {memorisation['model']} ({memorisation['annotator']}), temperature 0, "
+                 f"{memorisation['n']} sentences per probe and language, seed {memorisation['seed']}", "",
+             "| lang | probe | n | rate [95% CI] | memorised share [95% CI] | test | p |", "|---|---|---|---|---|---|---|"]
+    for lang, results in memorisation["results"].items():
+        for name, r in results.items():
+            stat, share, test = r["statistic"], r["memorised_share"], r["test"]
+            value = stat.get("value")
+            interval = stat.get("interval") or {}
+            rate = "–" if value is None else (f"{value:.3f}" + (f" [{interval['low']:.3f}, {interval['high']:.3f}]"
+                                                               if "low" in interval else ""))
+            lines.append(f"| {lang} | {name} | {r['n']} | {rate} | {share['estimate']:.3f} [{share['low']:.3f}, "
+                         f"{share['high']:.3f}] | {test['name']} | {test['p_value']:.3g} |")
+    decision = memorisation.get("verdict")
+    if decision:
+        lines += ["", f"Verdict: **{decision['overall']}** ("
+                  + ", ".join(f"{lang}: {v['verdict']}" for lang, v in decision["languages"].items())
+                  + f"). Rule: {decision['rule']}"]
+    return lines
