@@ -42,7 +42,8 @@ def main() -> None:
         for name, r in result["results"][opts.lang].items():
             share = r["memorised_share"]
             covers = "yes" if share["low"] <= planted <= share["high"] else "NO"
-            lines.append(f"| {planted:.0%} | {name} | {share['estimate']:.3f} [{share['low']:.3f}, {share['high']:.3f}] "
+            lines.append(f"| {planted:.0%} | {name} | {share['estimate']:.3f} "
+                         f"[{share['low']:.3f}, {share['high']:.3f}] "
                          f"| {covers} | {r['test']['p_value']:.3g} | {verdict} |")
     flagged = 0
     for r in range(opts.replicates):

@@ -63,7 +63,8 @@ def convert_cli(
 
     _setup()
     try:
-        summary = convert(lang, output or Path("corpus") / lang, assets_dir=assets_dir, policy=policy)  # type: ignore[arg-type]
+        summary = convert(lang, output or Path("corpus") / lang, assets_dir=assets_dir,
+                          policy=policy)  # type: ignore[arg-type]
     except (LoopError, ValueError) as err:
         _fail(err)
     for split, counts in summary["splits"].items():

@@ -38,3 +38,26 @@ def test_leakage_command_fails_on_a_test_sentence_in_training(small_corpus, tmp_
     assert {e["id"] for e in report["errors"]} == {sentence_id(doc) for doc in test[:2]}
     assert all(e["run"] == "tsn-leaky" and e["reason"] == "test_split" for e in report["errors"])
     assert "| tsn-leaky | LEAK | 2 |" in (tmp_path / "leakage.md").read_text()
+
+
+def test_leakage_command_probes_a_memorising_endpoint(small_corpus, tmp_path) -> None:
+    from spacy_llm_loop.leakage.probes.sample import load_sentences
+    from spacy_llm_loop.simulate.memorising import MemorisingLLM, MemorisingServer
+
+    runs = tmp_path / "runs"
+    fake_run(runs, small_corpus, "tsn-clean", load_docs(small_corpus / "train.spacy")[10:20])
+    sentences = load_sentences(small_corpus / "test.spacy") + load_sentences(small_corpus / "train.spacy")
+    llm = MemorisingLLM(sentences, 1.0, seed=1)  # a SIMULATED model that memorised every sentence
+    with MemorisingServer(llm) as server:
+        args = ["leakage", "--runs-dir", str(runs), "--corpus-root", str(small_corpus.parent), "--output",
+                str(tmp_path / "leakage.json"), "--markdown", str(tmp_path / "leakage.md"), "--probe-annotator",
+                "openai-compatible", "--llm-endpoint", server.url, "--probe-n", "20", "--cache-path",
+                str(tmp_path / "cache.sqlite"), "--probes", "text_quiz,completion"]
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "leakage.json").read_text())
+    memorisation = report["memorisation"]
+    assert set(memorisation["results"]["tsn"]) == {"text_quiz", "completion"}
+    assert memorisation["verdict"]["overall"] == "memorisation detected"
+    assert (tmp_path / "leakage-usage.jsonl").exists()
+    assert "## Memorisation probes" in (tmp_path / "leakage.md").read_text()

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from spacy_llm_loop.data.corpus import load_docs
-from spacy_llm_loop.leakage.minkpp import (EndpointError, completions_token_stats, hf_token_stats, logits_token_stats,
-                                           membership_test, minkpp_score, minkpp_token_scores, parse_completion_logprobs,
-                                           topk_moments)
+from spacy_llm_loop.leakage.minkpp import (EndpointError, completions_token_stats, hf_token_stats,
+                                           logits_token_stats, membership_test, minkpp_score, minkpp_token_scores,
+                                           parse_completion_logprobs, topk_moments)
 from spacy_llm_loop.leakage.planted import PlantedSettings, markdown_table, planted_validation
 from spacy_llm_loop.leakage.tinylm import TinyLMSettings, byte_tokenizer, tiny_gpt2
 
@@ -166,13 +166,13 @@ def test_membership_test_on_separated_and_exchangeable_scores() -> None:
 def test_planted_memorisation_is_flagged_only_when_planted(small_corpus) -> None:
     pytest.importorskip("torch").set_num_threads(1)
     sentences = [doc.text for split in ("train", "dev", "test") for doc in load_docs(small_corpus / f"{split}.spacy")]
-    settings = PlantedSettings(n_members=40, n_background=80, exposures=(0, 16), n_bootstrap=300,
+    settings = PlantedSettings(n_members=40, n_background=80, exposures=(0, 32), n_bootstrap=300,
                                model=TinyLMSettings(n_positions=128))
     rows = planted_validation(sentences, settings, seed=0)
     json.dumps(rows)
     unseen, planted = rows
     assert unseen["exposure"] == 0 and (unseen["ci_low"] <= 0.5 <= unseen["ci_high"] or unseen["p_value"] >= 0.05)
     assert not unseen["flagged"]
-    assert planted["exposure"] == 16 and planted["auroc"] > 0.8 and planted["flagged"]
+    assert planted["exposure"] == 32 and planted["auroc"] > 0.8 and planted["flagged"]
     assert planted["train_steps"] > unseen["train_steps"]
-    assert "| 16 | 1 |" in markdown_table(rows)
+    assert "| 32 | 1 |" in markdown_table(rows)

@@ -90,7 +90,8 @@ def memorisation_markdown(memorisation: Optional[Dict[str, Any]]) -> List[str]:
         return ["", "Memorisation probes: not run (give `--probe-annotator`, e.g. `gpt-4-turbo`)."]
     lines = ["", f"## Memorisation probes: {memorisation['model']} ({memorisation['annotator']}), temperature 0, "
                  f"{memorisation['n']} sentences per probe and language, seed {memorisation['seed']}", "",
-             "| lang | probe | n | rate [95% CI] | memorised share [95% CI] | test | p |", "|---|---|---|---|---|---|---|"]
+             "| lang | probe | n | rate [95% CI] | memorised share [95% CI] | test | p |",
+             "|---|---|---|---|---|---|---|"]
     for lang, results in memorisation["results"].items():
         for name, r in results.items():
             stat, share, test = r["statistic"], r["memorised_share"], r["test"]

@@ -109,7 +109,8 @@ def hf_token_stats(model: Any, tokenizer: Any, texts: Sequence[str], *, batch_si
     """
     import torch
 
-    limit = max_length or getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings")
+    config = model.config
+    limit = max_length or getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
     bos = tokenizer.bos_token_id if prepend_bos else None
     encoded = [([bos] if bos is not None else []) + list(tokenizer(t, add_special_tokens=False)["input_ids"])
                for t in texts]
@@ -180,7 +181,8 @@ def parse_completion_logprobs(response: Mapping[str, Any], n_prompt_tokens: Opti
         logprobs = response["choices"][0]["logprobs"]
         tokens, actual, top = logprobs["tokens"], logprobs["token_logprobs"], logprobs["top_logprobs"]
     except (KeyError, IndexError, TypeError) as err:
-        raise ValueError(f"response has no choices[0].logprobs with tokens/token_logprobs/top_logprobs ({err!r})") from None
+        raise ValueError("response has no choices[0].logprobs with tokens, token_logprobs and top_logprobs "
+                         f"({err!r})") from None
     if n_prompt_tokens is None:
         usage = response.get("usage") or {}
         n_prompt_tokens = usage.get("prompt_tokens") or len(tokens) - int(usage.get("completion_tokens") or 0)

@@ -81,8 +81,9 @@ def run_exposure(sets: Dict[str, List[str]], exposure: int, settings: PlantedSet
     n = len(members)
     test = membership_test(scores[:n], scores[n:], alpha=settings.alpha, n_bootstrap=settings.n_bootstrap, seed=seed)
     loss = membership_test(losses[:n], losses[n:], alpha=settings.alpha, n_bootstrap=settings.n_bootstrap, seed=seed)
-    return {"exposure": exposure, "seed": seed, **test.to_dict(), "loss_auroc": loss.auroc, "loss_ci_low": loss.ci_low,
-            "loss_ci_high": loss.ci_high, "loss_p_value": loss.p_value, "train_steps": training["steps"], "train_seconds": training["seconds"],
+    return {"exposure": exposure, "seed": seed, **test.to_dict(),
+            "loss_auroc": loss.auroc, "loss_ci_low": loss.ci_low, "loss_ci_high": loss.ci_high,
+            "loss_p_value": loss.p_value, "train_steps": training["steps"], "train_seconds": training["seconds"],
             "train_sequences": training["sequences"], "final_loss": training["final_loss"]}
 
 
