@@ -374,6 +374,13 @@ def leakage_cli(
     probe_n: int = typer.Option(100, help="Probes: sentences per probe and language (seeded sample)"),
     probe_seed: int = typer.Option(0, help="Probes: sample seed"),
     cache_path: str = typer.Option("cache/llm.sqlite", help="Probes: the LLM prompt cache"),
+    logprob_endpoint: str = typer.Option("", help="Min-K%++: an OpenAI-compatible completions base URL that returns "
+                                                  "log-probabilities (e.g. vLLM's http://host:8000/v1)"),
+    logprob_model: str = typer.Option("", help="Min-K%++: the served model's name"),
+    logprob_key_env: str = typer.Option("", help="Min-K%++: the environment variable holding the API key, if any"),
+    nonmembers: Optional[Path] = typer.Option(None, help="Min-K%++: sentences of the language the model never saw, "
+                                                         "one per line"),
+    logprob_n: int = typer.Option(200, help="Min-K%++: members and non-members per language"),
 ) -> None:
     """Data leakage: test sentences in what the loop trained on or showed the LLM (an error: exit 1, listed),
     the datasets' own duplicates across splits (reported) and, with --probe-annotator, memorisation probes."""
@@ -396,6 +403,14 @@ def leakage_cli(
                                       **probe_languages(corpus_root, langs_probed, complete_with(model, "leakage"),
                                                         n=probe_n, seed=probe_seed,
                                                         probes=[p for p in probes.split(",") if p])}
+        if logprob_endpoint:
+            from .leakage.logprob import logprob_probe
+
+            if nonmembers is None:
+                raise ValueError("--logprob-endpoint needs --nonmembers (sentences the model never saw)")
+            report["logprob"] = {lang: logprob_probe(corpus_root / lang, lang, logprob_endpoint, logprob_model,
+                                                     nonmembers, n=logprob_n, api_key_env=logprob_key_env or None)
+                                 for lang in (wanted or sorted(report["datasets"]))}
         write_json(output, report)
         if markdown is not None:
             write_text(markdown, leakage_markdown(report))

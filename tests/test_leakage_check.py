@@ -61,3 +61,64 @@ def test_leakage_command_probes_a_memorising_endpoint(small_corpus, tmp_path) ->
     assert memorisation["verdict"]["overall"] == "memorisation detected"
     assert (tmp_path / "leakage-usage.jsonl").exists()
     assert "## Memorisation probes" in (tmp_path / "leakage.md").read_text()
+
+
+class _Logprobs:
+    """A SIMULATED completions endpoint with log-probabilities: ``known`` texts get likely tokens (memorised)."""
+
+    def __init__(self, known):
+        self.known = set(known)
+
+    def handler(self):
+        from http.server import BaseHTTPRequestHandler
+
+        known = self.known
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                words = body["prompt"].split()
+                lp = -0.1 if body["prompt"] in known else -3.0
+                top = [{w: lp, "x": -1.0, "y": -2.0} for w in words]
+                payload = {"choices": [{"logprobs": {"tokens": words + ["."], "token_logprobs": [None] +
+                                                     [lp] * (len(words) - 1) + [-1.0],
+                                                     "top_logprobs": [None] + top[1:] + [{".": -1.0}]}}],
+                           "usage": {"prompt_tokens": len(words), "completion_tokens": 1}}
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+def test_leakage_command_runs_min_k_plus_plus_against_a_completions_endpoint(small_corpus, tmp_path) -> None:
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from spacy_llm_loop.leakage.probes.sample import load_sentences
+
+    runs = tmp_path / "runs"
+    fake_run(runs, small_corpus, "tsn-clean", load_docs(small_corpus / "train.spacy")[10:20])
+    members = [" ".join(t) for split in ("train", "test") for t, _ in load_sentences(small_corpus / f"{split}.spacy")]
+    others = tmp_path / "nonmembers.txt"
+    others.write_text("\n".join(" ".join(reversed(m.split())) + " ." for m in members[:40]), encoding="utf-8")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Logprobs(members).handler())
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        args = ["leakage", "--runs-dir", str(runs), "--corpus-root", str(small_corpus.parent), "--output",
+                str(tmp_path / "leakage.json"), "--markdown", str(tmp_path / "leakage.md"), "--logprob-endpoint",
+                f"http://127.0.0.1:{httpd.server_address[1]}/v1", "--logprob-model", "open-7b", "--logprob-n", "30"]
+        assert CliRunner().invoke(app, args).exit_code == 1  # non-members are required
+        result = CliRunner().invoke(app, args + ["--nonmembers", str(others)])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert result.exit_code == 0, result.output
+    probe = json.loads((tmp_path / "leakage.json").read_text())["logprob"]["tsn"]
+    assert probe["test"]["auroc"] == 1.0 and probe["verdict"] == "memorised" and probe["n"] == 30
+    assert "## Min-K%++" in (tmp_path / "leakage.md").read_text()

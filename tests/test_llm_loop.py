@@ -73,7 +73,8 @@ def test_loop_completes_at_20_percent_faults_with_every_fault_counted(faulty_run
     usage = annotation["usage"]
     assert usage["retries"] == sum(faults[f] for f in TRANSIENT), "every transient fault is a counted retry"
     assert usage["answered"] == len(simulated.log) - usage["retries"]
-    assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0 and usage["cost_usd"] is None  # unpriced model
+    # the openai-compatible config's model, "local-model", is priced as the table's zero-price "local" entry
+    assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0 and usage["cost_usd"] == 0.0
     problems = annotation["problems"]
     assert problems.get("unknown_tag", 0) == faults["unknown_tag"]
     assert problems.get("length_mismatch", 0) == faults["skip_token"] + faults["extra_token"]

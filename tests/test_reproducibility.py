@@ -16,9 +16,10 @@ pytestmark = pytest.mark.slow
 THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def _loop_args(python, corpus, runs, *extra):
-    args = [python, "-m", "spacy_llm_loop", "loop", "--lang", "tsn", "--annotator", "gold", "--corpus", str(corpus),
-            "--runs-dir", str(runs), "--rounds", "1", "--query-size", "24", "--seed-size", "48"]
+def _loop_args(python, corpus, runs, *extra, annotator="gold"):
+    """The loop's command line (``annotator=None``: the config's own annotator block)."""
+    args = [python, "-m", "spacy_llm_loop", "loop", "--lang", "tsn", *(["--annotator", annotator] if annotator else []),
+            "--corpus", str(corpus), "--runs-dir", str(runs), "--rounds", "1", "--query-size", "24", "--seed-size", "48"]
     return args + [a for k, v in FAST_TRAINING.items() for a in (f"--learner.{k}", str(v))] + list(extra)
 
 
@@ -82,7 +83,8 @@ def test_a_second_process_on_a_running_run_is_refused(small_corpus, tmp_path, py
     cfg.write_text(text[:text.index("[annotator]")] + '[annotator]\n@misc = "test.SlowLoggingGold.v1"\n'
                    'path = "${paths.corpus}/train.spacy"\ndelay = 0.2\n')
     env = {**os.environ, "SLOW_GOLD_LOG": str(tmp_path / "requests.log")}
-    args = _loop_args(python, small_corpus, tmp_path / "runs", "--config", str(cfg), "--code", str(HELPERS))
+    args = _loop_args(python, small_corpus, tmp_path / "runs", "--config", str(cfg), "--code", str(HELPERS),
+                      annotator=None)
     first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     run = tmp_path / "runs" / "tsn-slow-gold-entropy-seed0"
     try:

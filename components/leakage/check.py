@@ -77,6 +77,7 @@ def leakage_markdown(report: Dict[str, Any]) -> str:
         lines.append(f"| {name} | {verdict} | {len(run['errors'])} | {len(run['warnings'])}"
                      + (f": {warned}" if warned else "") + " |")
     lines += memorisation_markdown(report.get("memorisation"))
+    lines += logprob_markdown(report.get("logprob"))
     if report["errors"]:
         lines += ["", "## Errors", ""] + [f"- {e['run']}: {e['set']} sentence {e['id']} ({e['reason']}"
                                           + (f", test {e['test_id']}" if e.get("test_id") else "") + f"): {e['text']}"
@@ -106,4 +107,19 @@ def memorisation_markdown(memorisation: Optional[Dict[str, Any]]) -> List[str]:
         lines += ["", f"Verdict: **{decision['overall']}** ("
                   + ", ".join(f"{lang}: {v['verdict']}" for lang, v in decision["languages"].items())
                   + f"). Rule: {decision['rule']}"]
+    return lines
+
+
+def logprob_markdown(logprob: Optional[Dict[str, Any]]) -> List[str]:
+    """The Min-K%++ table, if it ran."""
+    if not logprob:
+        return ["", "Min-K%++ (open-weight models): not run (give `--logprob-endpoint` and `--nonmembers`)."]
+    lines = ["", "## Min-K%++ (log-probabilities from a completions endpoint)", "",
+             "| lang | model | members / non-members | AUROC [95% CI] | p (Mann-Whitney) | verdict | notes |",
+             "|---|---|---|---|---|---|---|"]
+    for lang, r in logprob.items():
+        t = r["test"]
+        lines.append(f"| {lang} | {r['model']} | {r['n']} / {r['n_nonmembers']} | {t['auroc']:.3f} "
+                     f"[{t['ci_low']:.3f}, {t['ci_high']:.3f}] | {t['p_value']:.3g} | {r['verdict']} | "
+                     f"{'; '.join(r['notes'])} |")
     return lines
