@@ -130,7 +130,6 @@ def test_claude_3_haiku_for_real(tmp_path, small_corpus):
     _annotate_one("claude-3-haiku.cfg", tmp_path, small_corpus)
 
 
-
 def test_rejected_prompts_are_answered_as_failures_with_ner_v3(tmp_path):
     """A 400 (e.g. a content filter) is final: spacy.NER.v3 answers it as a failed sentence, not 'ask again'."""
     from spacy_llm_loop.annotators.base import AnnotationRequest

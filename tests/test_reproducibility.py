@@ -18,8 +18,9 @@ THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 def _loop_args(python, corpus, runs, *extra, annotator="gold"):
     """The loop's command line (``annotator=None``: the config's own annotator block)."""
-    args = [python, "-m", "spacy_llm_loop", "loop", "--lang", "tsn", *(["--annotator", annotator] if annotator else []),
-            "--corpus", str(corpus), "--runs-dir", str(runs), "--rounds", "1", "--query-size", "24", "--seed-size", "48"]
+    choice = ["--annotator", annotator] if annotator else []
+    args = [python, "-m", "spacy_llm_loop", "loop", "--lang", "tsn", *choice, "--corpus", str(corpus), "--runs-dir",
+            str(runs), "--rounds", "1", "--query-size", "24", "--seed-size", "48"]
     return args + [a for k, v in FAST_TRAINING.items() for a in (f"--learner.{k}", str(v))] + list(extra)
 
 
