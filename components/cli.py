@@ -381,6 +381,9 @@ def leakage_cli(
     nonmembers: Optional[Path] = typer.Option(None, help="Min-K%++: sentences of the language the model never saw, "
                                                          "one per line"),
     logprob_n: int = typer.Option(200, help="Min-K%++: members and non-members per language"),
+    annotator_eval_dir: Optional[Path] = typer.Option(None, help="Label quiz: annotator-eval's answers folder "
+                                                      "(metrics/annotators): quiz the same model on the sentences "
+                                                      "it tagged there and compare with its accuracy on them"),
 ) -> None:
     """Data leakage: test sentences in what the loop trained on or showed the LLM (an error: exit 1, listed),
     the datasets' own duplicates across splits (reported) and, with --probe-annotator, memorisation probes."""
@@ -399,10 +402,21 @@ def leakage_cli(
             model = probe_model(probe_annotator, endpoint=llm_endpoint or None, model_name=llm_model or None,
                                 cache_path=cache_path, ledger_path=str(output.parent / "leakage-usage.jsonl"))
             langs_probed = wanted or sorted(report["datasets"])
+            skills = {}
+            if annotator_eval_dir is not None:
+                from .leakage.probes.run import annotator_eval_skill
+
+                for lang in langs_probed:
+                    recording = annotator_eval_dir / Path(probe_annotator).stem / f"{lang}.json"
+                    if not recording.exists():
+                        raise ValueError(f"{recording}: no annotator-eval answers of '{probe_annotator}' for {lang} "
+                                         "(run annotator-eval with this annotator first)")
+                    skills[lang] = annotator_eval_skill(recording)
             report["memorisation"] = {"annotator": probe_annotator, "model": getattr(model, "name", None),
                                       **probe_languages(corpus_root, langs_probed, complete_with(model, "leakage"),
                                                         n=probe_n, seed=probe_seed,
-                                                        probes=[p for p in probes.split(",") if p])}
+                                                        probes=[p for p in probes.split(",") if p],
+                                                        annotator_eval=skills)}
         if logprob_endpoint:
             from .leakage.logprob import logprob_probe
 

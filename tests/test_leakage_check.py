@@ -1,6 +1,7 @@
 """The ``leakage`` command: a run that trained on a test sentence fails, listing it; a clean run passes."""
 import json
 
+import pytest
 import srsly
 from typer.testing import CliRunner
 
@@ -52,12 +53,22 @@ def test_leakage_command_probes_a_memorising_endpoint(small_corpus, tmp_path) ->
         args = ["leakage", "--runs-dir", str(runs), "--corpus-root", str(small_corpus.parent), "--output",
                 str(tmp_path / "leakage.json"), "--markdown", str(tmp_path / "leakage.md"), "--probe-annotator",
                 "openai-compatible", "--llm-endpoint", server.url, "--probe-n", "20", "--cache-path",
-                str(tmp_path / "cache.sqlite"), "--probes", "text_quiz,completion"]
-        result = CliRunner().invoke(app, args)
+                str(tmp_path / "cache.sqlite"), "--probes", "text_quiz,label_quiz,completion"]
+        assert CliRunner().invoke(app, args + ["--annotator-eval-dir", str(tmp_path / "none")]).exit_code == 1
+        # annotator-eval's answers of the same model: the label quiz asks about those sentences
+        tagged = load_sentences(small_corpus / "train.spacy")[:30]
+        recording = {f"record_{i}": {"tokens": t, "true": g, "pred": [[[w, tag] for w, tag in zip(t, g)]] * 2
+                                     if i % 3 else [None, [[w, "I-DATE"] for w in t]]} for i, (t, g) in enumerate(tagged)}
+        (tmp_path / "ae" / "openai-compatible").mkdir(parents=True)
+        (tmp_path / "ae" / "openai-compatible" / "tsn.json").write_text(json.dumps(recording))
+        result = CliRunner().invoke(app, args + ["--annotator-eval-dir", str(tmp_path / "ae")])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "leakage.json").read_text())
     memorisation = report["memorisation"]
-    assert set(memorisation["results"]["tsn"]) == {"text_quiz", "completion"}
+    assert set(memorisation["results"]["tsn"]) == {"text_quiz", "label_quiz", "completion"}
+    skill = memorisation["results"]["tsn"]["label_quiz"]["skill"]
+    assert skill["tagging_accuracy"] == pytest.approx(40 / 60)  # 20 of 30 sentences right in both runs
+    assert memorisation["results"]["tsn"]["label_quiz"]["n"] <= 30
     assert memorisation["verdict"]["overall"] == "memorisation detected"
     assert (tmp_path / "leakage-usage.jsonl").exists()
     assert "## Memorisation probes" in (tmp_path / "leakage.md").read_text()
