@@ -57,8 +57,10 @@ def test_leakage_command_probes_a_memorising_endpoint(small_corpus, tmp_path) ->
         assert CliRunner().invoke(app, args + ["--annotator-eval-dir", str(tmp_path / "none")]).exit_code == 1
         # annotator-eval's answers of the same model: the label quiz asks about those sentences
         tagged = load_sentences(small_corpus / "train.spacy")[:30]
-        recording = {f"record_{i}": {"tokens": t, "true": g, "pred": [[[w, tag] for w, tag in zip(t, g)]] * 2
-                                     if i % 3 else [None, [[w, "I-DATE"] for w in t]]} for i, (t, g) in enumerate(tagged)}
+        right = {i: [[[w, tag] for w, tag in zip(t, g)]] * 2 for i, (t, g) in enumerate(tagged)}
+        wrong = {i: [None, [[w, "I-DATE"] for w in t]] for i, (t, g) in enumerate(tagged)}
+        recording = {f"record_{i}": {"tokens": t, "true": g, "pred": right[i] if i % 3 else wrong[i]}
+                     for i, (t, g) in enumerate(tagged)}
         (tmp_path / "ae" / "openai-compatible").mkdir(parents=True)
         (tmp_path / "ae" / "openai-compatible" / "tsn.json").write_text(json.dumps(recording))
         result = CliRunner().invoke(app, args + ["--annotator-eval-dir", str(tmp_path / "ae")])
