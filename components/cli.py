@@ -451,6 +451,26 @@ def leakage_cli(
     msg.good(f"no leakage in {len(report['runs'])} runs")
 
 
+@app.command("export")
+def export_cli(
+    run_dir: Path = typer.Argument(..., help="A run folder (runs/<lang>-<annotator>-<strategy>-seed<k>)"),
+    output: Optional[Path] = typer.Option(None, help="Where to write (default exports/<run folder name>)"),
+    round_k: Optional[int] = typer.Option(None, "--round", help="Which round's labelled set (default the last)"),
+) -> None:
+    """A run's labelled set as Prodigy JSONL (with provenance) and DocBin train/dev files for `spacy train`."""
+    from .export import export_run
+
+    _setup()
+    try:
+        manifest = export_run(run_dir, output or Path("exports") / run_dir.name, round_k)
+    except (LoopError, ValueError, OSError) as err:
+        _fail(err)
+    files = ", ".join(f"{name} ({n} sentences)" for name, n in manifest["files"].items())
+    where = output or Path("exports") / run_dir.name
+    msg.good(f"{manifest['run']}, round {manifest['round']}: wrote {files} to {where}")
+    msg.info(f"by source: {manifest['sentences_by_source']}; next: {manifest['train_command']}")
+
+
 @app.command("calibrate")
 def calibrate_cli(
     recorded: list[Path] = typer.Option(..., help="Recorded <model>/<lang>.json files or folders (repeat the option)"),
