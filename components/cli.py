@@ -471,6 +471,29 @@ def export_cli(
     msg.info(f"by source: {manifest['sentences_by_source']}; next: {manifest['train_command']}")
 
 
+@app.command("package")
+def package_cli(
+    run_dir: Path = typer.Argument(..., help="A run folder (runs/<lang>-<annotator>-<strategy>-seed<k>)"),
+    output: Path = typer.Option(Path("packages"), help="Where the package folder (with dist/) goes"),
+    name: Optional[str] = typer.Option(None, help="Package name without the language prefix (default from the run)"),
+    version: str = typer.Option("0.1.0", help="Package version"),
+    round_k: Optional[int] = typer.Option(None, "--round", help="Which round's pipeline (default the last)"),
+    wheel: bool = typer.Option(True, help="Build a wheel (needs the 'build' package) besides the sdist"),
+) -> None:
+    """An installable pipeline package from a run's best model (spacy package), its meta naming the run."""
+    from .packaging import package_run
+
+    _setup()
+    try:
+        built = package_run(run_dir, output, name, version, round_k, wheel)
+    except (LoopError, ValueError, OSError) as err:
+        _fail(err)
+    files = ", ".join(built["wheels"] + built["sdists"])
+    msg.good(f"{built['package']} {built['version']} (round {built['round']}): {files}")
+    msg.info(f"pip install {built['wheels'][0] if built['wheels'] else built['sdists'][0]}; then "
+             f"{built['load']} (or exclude=[\"uncertainty\"] without the uncertainty estimates)")
+
+
 @app.command("calibrate")
 def calibrate_cli(
     recorded: list[Path] = typer.Option(..., help="Recorded <model>/<lang>.json files or folders (repeat the option)"),
