@@ -131,8 +131,8 @@ def loop_cli(
     overrides.update({k: str(v) if isinstance(v, Path) else v for k, v in shortcuts.items() if v is not None})
     try:
         result = run_loop(config, overrides, learner, annotator=annotator, strategy=strategy,
-                          seed_sampler=seed_sampler, seed_size=seed_size, dry_run=dry_run)
-    except (LoopError, ValueError) as err:
+                          seed_sampler=seed_sampler, seed_size=seed_size, dry_run=dry_run, progress=not dry_run)
+    except (LoopError, ValueError, OSError) as err:
         _fail(err)
     if dry_run:
         from .cost.estimate import describe
@@ -141,7 +141,11 @@ def loop_cli(
         print(srsly.json_dumps(result["dry_run"], indent=2))
         return
     last = result["rounds"][-1]
+    runs = Path(overrides.get("paths.runs", "runs"))
     msg.good(f"{result['run']}: {len(result['rounds'])} rounds, last test entity F1 {100 * last['test']['ents_f']:.2f}")
+    msg.info(f"run folder: {runs / result['run']} (loop.json, each round's record.json, llm-usage.jsonl); next: "
+             f"python -m spacy_llm_loop report --runs-dir {runs} (reports/report.md), then export or package "
+             f"{runs / result['run']}")
 
 
 @app.command("evaluate")

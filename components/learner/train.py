@@ -12,6 +12,7 @@ start afresh. On CPU, mixed precision (which needs a GPU) is switched off.
 """
 import logging
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,11 +41,12 @@ def use_device(gpu_id: int) -> None:
 
 def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: PathLike, dev_path: PathLike,
                    seed: int = 0, gpu_id: int = -1, overrides: Optional[Dict[str, Any]] = None,
-                   log_path: Optional[PathLike] = None, init_from: Optional[PathLike] = None) -> Dict[str, Any]:
+                   log_path: Optional[PathLike] = None, init_from: Optional[PathLike] = None,
+                   echo: bool = False) -> Dict[str, Any]:
     """Train and save the best model to ``output_dir``; return ``{"seconds", "dev_score"}``.
 
     ``init_from``: a saved pipeline of the same config to continue from (warm start) instead of the config's
-    initial weights.
+    initial weights. ``echo``: spaCy's training table on the console too, not only in ``log_path``.
     """
     use_device(gpu_id)
     settings = {"paths.train": str(train_path), "paths.dev": str(dev_path), "system.seed": seed,
@@ -65,7 +67,8 @@ def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: P
         if log and init_from is not None:
             log.write(f"Continuing from the weights of {init_from}\n")
         try:
-            train_nlp(nlp, Path(work), use_gpu=gpu_id, stdout=log or _Null(), stderr=log or _Null())
+            out = _Tee(log, sys.stdout) if echo and log else (sys.stdout if echo else log or _Null())
+            train_nlp(nlp, Path(work), use_gpu=gpu_id, stdout=out, stderr=log or _Null())
         finally:
             if log:
                 log.close()
@@ -92,6 +95,22 @@ def full_precision_on_cpu(config: Config) -> Config:
             model["mixed_precision"] = False
             logger.info("components.%s: mixed precision needs a GPU; training in full precision on CPU", name)
     return config
+
+
+class _Tee:
+    """A stream writing to several (spaCy's table to the log file and the console)."""
+
+    def __init__(self, *streams: Any) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
 
 
 class _Null:

@@ -6,7 +6,7 @@ round keeps everything received, and a resumed one asks only for the rest.
 """
 import logging
 import re
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from spacy.tokens import Doc
 
@@ -20,18 +20,26 @@ from ..fileio import JsonlLog
 logger = logging.getLogger(__name__)
 
 
-def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: Dict[str, Doc]) -> List[str]:
+def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: Dict[str, Doc], *,
+             progress: bool = False, round_k: Optional[int] = None) -> List[str]:
     """Ask ``annotator`` for every id in ``wanted`` not yet in ``log``; return the ids left unanswered.
 
     An answer for an id not asked (or already answered) is ignored with a warning; an answer that is not
-    one valid IOB2 tag per token is kept as dropped, with the reason.
+    one valid IOB2 tag per token is kept as dropped, with the reason. ``progress``: a bar on stderr with the
+    sentences answered, those dropped, and the round's spend so far against the budget (when the annotator
+    reports usage).
     """
+    from tqdm import tqdm
+
     done = {record["id"] for record in log.records}
     requests = [AnnotationRequest(sid, [t.text for t in by_id[sid]]) for sid in wanted if sid not in done]
     pending = {r.id: r for r in requests}
     if not requests:
         return []
     tagset = iob_tagset()
+    bar = tqdm(total=len(requests), desc=f"round {round_k} annotating" if round_k else "annotating", unit="sent",
+               disable=not progress, leave=False)
+    dropped = 0
     for group in annotator.batches(requests):
         records = []
         for annotation in group:
@@ -41,7 +49,23 @@ def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: 
                 continue
             records.append(validate_annotation(annotation, len(request.words), tagset).to_dict())
         log.extend(records)
+        if progress:
+            dropped += sum(r["tags"] is None for r in records)
+            bar.update(len(records))
+            bar.set_postfix_str(_spend(annotator, round_k, dropped), refresh=False)
+    bar.close()
     return sorted(pending)
+
+
+def _spend(annotator: Annotator, round_k: Optional[int], dropped: int) -> str:
+    """``dropped 2, $0.41 of $5.00`` for the progress bar."""
+    usage = annotator.usage(round_k) or {}
+    text = f"dropped {dropped}"
+    if usage.get("cost_usd") is not None:
+        budget = getattr(getattr(annotator, "model", None), "budget", None)
+        limit = getattr(budget, "max_usd", None)
+        text += f", ${usage['cost_usd']:.2f}" + (f" of ${limit:.2f}" if limit else "")
+    return text
 
 
 def check_unanswered(annotator: Annotator, unanswered: List[str]) -> None:

@@ -12,7 +12,7 @@ from .settings import MUTABLE_SETTINGS, load_loop_config, resolve_loop
 def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None,
              learner_overrides: Optional[Dict[str, Any]] = None, *, annotator: Optional[str] = None,
              strategy: Optional[str] = None, seed_sampler: Optional[str] = None,
-             seed_size: Optional[str] = None, dry_run: bool = False) -> Dict[str, Any]:
+             seed_size: Optional[str] = None, dry_run: bool = False, progress: bool = False) -> Dict[str, Any]:
     """Run or resume one loop; see :class:`ActiveLearningLoop`. ``dry_run``: only the pre-flight cost estimate
     (:func:`..cost.estimate.preflight`), nothing trained, asked or written."""
     config = load_loop_config(config_path, overrides, annotator=annotator, strategy=strategy,
@@ -30,5 +30,5 @@ def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] 
         section, key = setting.split(".")
         identity.get(section, {}).pop(key, None)
     loop = ActiveLearningLoop(settings, sampler, strategy_fn, annotator_fn,
-                              learner_overrides=learner_overrides, config_text=identity.to_str())
+                              learner_overrides=learner_overrides, config_text=identity.to_str(), progress=progress)
     return loop.run_all()

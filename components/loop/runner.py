@@ -55,8 +55,10 @@ class ActiveLearningLoop:
     """One run: one language, annotator, strategy and seed (see the module docstring)."""
 
     def __init__(self, settings: LoopSettings, sampler: SeedSampler, strategy: Strategy, annotator: Annotator,
-                 *, learner_overrides: Optional[Dict[str, Any]] = None, config_text: str = "") -> None:
+                 *, learner_overrides: Optional[Dict[str, Any]] = None, config_text: str = "",
+                 progress: bool = False) -> None:
         install_extensions()
+        self.progress = progress  # progress bars (annotation, scoring) and spaCy's training table on the console
         self.settings, self.sampler, self.strategy = settings, sampler, strategy
         self.annotator = as_annotator(annotator)
         self.learner_overrides = dict(learner_overrides or {})
@@ -137,7 +139,7 @@ class ActiveLearningLoop:
             with timings.measure("train"):
                 train_pipeline(self.settings.learner_config, model, train_path=rd / "train.spacy", dev_path=dev_path,
                                seed=self.settings.seed, gpu_id=self.settings.gpu_id,
-                               overrides=self.learner_overrides, log_path=rd / "train.log",
+                               overrides=self.learner_overrides, log_path=rd / "train.log", echo=self.progress,
                                init_from=self._warm_start_from(k))
         with timings.measure("evaluate"):
             scores = self._evaluate(model)
@@ -162,7 +164,7 @@ class ActiveLearningLoop:
             scores = rd / "scores.jsonl"
             if not scores.exists():
                 with timings.measure("score"):
-                    score_pool(self.run.round_dir(k - 1) / "model", pool, scores)
+                    score_pool(self.run.round_dir(k - 1) / "model", pool, scores, progress=self.progress)
                 self.log("round %d/%d: scored %d pool sentences in %.1fs", k, self.settings.rounds, len(pool),
                          timings.data["score"])
             attach_scores(pool, scores)
@@ -189,7 +191,7 @@ class ActiveLearningLoop:
             self.log("round %d/%d: requesting %d annotations from '%s' (%d already on disk)", k,
                      self.settings.rounds, len(wanted) - n_done, self.annotator.name, n_done)
             with timings.measure("annotate"):
-                unanswered = annotate(self.annotator, log, wanted, by_id)
+                unanswered = annotate(self.annotator, log, wanted, by_id, progress=self.progress, round_k=k)
             added = len({record["id"] for record in log.records}) > n_done
             check_unanswered(self.annotator, unanswered)
             if unanswered:

@@ -19,15 +19,20 @@ from ..uncertainty.measures import DOC_MEASURES
 from .state import read_scores
 
 
-def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 256) -> None:
-    """Run the pipeline at ``model`` over the pool (docs made in its own vocab) and save each doc's scores."""
+def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 256, progress: bool = False) -> None:
+    """Run the pipeline at ``model`` over the pool (docs made in its own vocab) and save each doc's scores
+    (``progress``: a bar on stderr)."""
+    from tqdm import tqdm
+
     nlp = spacy.load(model)
     docs = []
     for doc in pool:
         copy = make_doc(nlp.vocab, [t.text for t in doc])
         set_task(copy, dict(get_task(doc)))
         docs.append(copy)
-    write_jsonl(path, (_score_record(doc) for doc in nlp.pipe(docs, batch_size=batch_size)))
+    scored = tqdm(nlp.pipe(docs, batch_size=batch_size), total=len(docs), desc="scoring the pool", unit="sent",
+                  disable=not progress, leave=False)
+    write_jsonl(path, (_score_record(doc) for doc in scored))
 
 
 def attach_scores(pool: Sequence[Doc], path: Path) -> None:
