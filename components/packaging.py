@@ -28,7 +28,11 @@ def pipeline_meta(run_dir: Path, k: int, name: str, version: str) -> Dict[str, A
     run = srsly.read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
     annotator = loop.get("annotator", "unknown")
     simulated = annotator.startswith("sim-")
-    ours = importlib.metadata.version(PACKAGE)
+    try:
+        ours = importlib.metadata.version(PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        raise ValueError(f"{PACKAGE} is not installed (pip install -e . in its folder), so the package cannot "
+                         "name it as a requirement") from None
     requirements = [r for r in meta.get("requirements", []) if not r.startswith(PACKAGE)]
     meta.update({
         "name": name, "version": version,

@@ -133,7 +133,7 @@ def test_cost_cli_writes_report_and_names_an_unpriced_model(small_corpus, tmp_pa
     assert "## Assumptions for the human side" in (tmp_path / "cost.md").read_text()
 
 
-def test_dry_run_prices_the_plan_and_writes_nothing(small_corpus, tmp_path) -> None:
+def test_dry_run_prices_the_plan_and_writes_nothing(small_corpus, tmp_path, monkeypatch) -> None:
     from spacy_llm_loop.loop.main import run_loop
 
     from .conftest import ROOT
@@ -146,6 +146,25 @@ def test_dry_run_prices_the_plan_and_writes_nothing(small_corpus, tmp_path) -> N
     # the small corpus's pool is smaller than the samples: both price the whole pool (grouped differently)
     assert 0 < plan["typical"]["cost_usd"] == pytest.approx(plan["long"]["cost_usd"], rel=0.02)
     assert not (tmp_path / "runs").exists()
+    assert not (tmp_path / "cache.sqlite").exists()  # nothing written, not even the prompt cache
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # the real model's prompts are priced without its key
+    real = run_loop(ROOT / "configs" / "loop.cfg", settings, annotator="gpt-4-turbo", dry_run=True)["dry_run"]
+    assert real["priced"] and real["typical"]["cost_usd"] > 0
     del settings["annotator.cache_path"]
     gold = run_loop(ROOT / "configs" / "loop.cfg", settings, annotator="gold", dry_run=True)["dry_run"]
     assert not gold["priced"] and "costs nothing" in gold["note"]
+
+
+def test_savings_compare_the_sentences_asked_at_their_uncached_cost(small_corpus, tmp_path) -> None:
+    runs = tmp_path / "runs"
+    ledger = [rec("ok", 1, (10_000, 0)), rec("cache_hit", 1, (10_000, 0), cache="hit")]  # $0.10 paid, $0.10 cached
+    run = fake_run(runs, small_corpus, "tsn-sim-gpt-4-turbo-entropy-seed0", "sim-gpt-4-turbo", [0.5, 0.6], ledger)
+    log = run / "round-01" / "annotations.jsonl"
+    log.write_text("\n".join(log.read_text().splitlines()[:3]) + "\n")  # a budget stop left one unasked
+    one = run_cost(run, small_corpus.parent)["rounds"][1]
+    docs = load_docs(small_corpus / "train.spacy")
+    assert one["selected"] == 4 and one["requested"] == 3 and one["words"] == sum(len(d) for d in docs[4:7])
+    assert one["llm"]["cost_usd"] == pytest.approx(0.1) and one["llm"]["cached_cost_usd"] == pytest.approx(0.1)
+    assert one["savings"]["low"] == pytest.approx(one["human_usd"]["low"] / 0.2)
+    overridden = run_cost(run, small_corpus.parent, prices={"gpt-4-turbo": (0.02, 0.0)})["rounds"][1]
+    assert overridden["llm"]["cost_usd"] == pytest.approx(0.2)  # --price gpt-4-turbo reaches sim-gpt-4-turbo

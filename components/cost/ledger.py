@@ -50,13 +50,17 @@ def spend_by_round(records: List[Dict[str, Any]], prices: Optional[Prices] = Non
     for r in records:
         k = int((r.get("context") or {}).get("round", -1))
         row = out.setdefault(k, {"requests": 0, "cache_hits": 0, "input_tokens": 0, "output_tokens": 0,
-                                 "cost_usd": 0.0, "models": []})
-        row["cache_hits"] += r.get("outcome") == "cache_hit"
+                                 "cost_usd": 0.0, "cached_cost_usd": 0.0, "models": []})
+        if r.get("outcome") == "cache_hit":  # free now; what it cost when it was asked, for comparisons
+            row["cache_hits"] += 1
+            model = str(r.get("model"))
+            row["cached_cost_usd"] += cost_usd(require_price(model, _override(prices, model)),
+                                               int(r.get("input_tokens") or 0), int(r.get("output_tokens") or 0))
     for r in billed(records):
         k = int((r.get("context") or {}).get("round", -1))
         row = out[k]
         model = str(r.get("model"))
-        price = require_price(model, (prices or {}).get(model))
+        price = require_price(model, _override(prices, model))
         tokens_in, tokens_out = int(r.get("input_tokens") or 0), int(r.get("output_tokens") or 0)
         row["requests"] += 1
         row["input_tokens"] += tokens_in
@@ -65,3 +69,17 @@ def spend_by_round(records: List[Dict[str, Any]], prices: Optional[Prices] = Non
         if model not in row["models"]:
             row["models"].append(model)
     return dict(sorted(out.items()))
+
+
+def _override(prices: Optional[Prices], model: str) -> Optional[Price]:
+    """A ``--price`` given for ``model``, for the listed name it matches, or for the model it simulates."""
+    if not prices:
+        return None
+    from ..llm.pricing import SIMULATED_PREFIX
+
+    names = [model, model[len(SIMULATED_PREFIX):] if model.startswith(SIMULATED_PREFIX) else model]
+    for name in names:
+        matches = [given for given in prices if name == given or name.startswith(given + "-")]
+        if matches:
+            return prices[max(matches, key=len)]
+    return None

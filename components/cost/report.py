@@ -35,7 +35,9 @@ DEFINITIONS = {
                "the model it simulates",
     "human_usd": "the same sentences' words / words_per_hour x annotators_per_item x (1 + adjudication) x "
                  "hourly_usd; low and high take the cheap and dear end of every assumption",
-    "savings": "human_usd / llm_usd for the same sentences (low: cheapest people; high: dearest)",
+    "savings": "human_usd / llm_usd for the same sentences: those the round asked the LLM about (a budget stop "
+               "leaves some selected ones unasked); answers that came from the cache count at what they cost when "
+               "asked (low: cheapest people; high: dearest)",
     "f1_gain_per_usd": "test entity F1 points gained in the round per LLM dollar spent in it",
     "usd_per_f1_point": "dollars spent over the query rounds per test F1 point gained since the seed round: the "
                         "LLM route with its own F1, the human route with the gold-oracle run's F1 (same language, "

@@ -42,9 +42,11 @@ def gold_route(run_dir: Path, loop: Dict[str, Any], gold_runs_dir: Optional[Path
 
 def round_cost(rd: Path, words: Dict[str, int], spend: Dict[str, Any], model: HumanCostModel) -> Dict[str, Any]:
     """One query round's figures (see the module docstring)."""
-    wanted = [item["id"] for item in srsly.read_json(rd / "selection.json")["selected"]]
-    received = [r for r in read_jsonl(rd / "annotations.jsonl") if r.get("tags") is not None] \
-        if (rd / "annotations.jsonl").exists() else []
+    selected = [item["id"] for item in srsly.read_json(rd / "selection.json")["selected"]]
+    answered = read_jsonl(rd / "annotations.jsonl") if (rd / "annotations.jsonl").exists() else []
+    asked = {r["id"] for r in answered}
+    wanted = [sid for sid in selected if sid in asked]  # a budget stop leaves some selected sentences unasked
+    received = [r for r in answered if r.get("tags") is not None]
     missing = [sid for sid in wanted if sid not in words]
     if missing:
         raise ValueError(f"{rd}: selected sentences not in the corpus's train split (e.g. {missing[:3]}); "
@@ -52,15 +54,17 @@ def round_cost(rd: Path, words: Dict[str, int], spend: Dict[str, Any], model: Hu
     n_words = sum(words[sid] for sid in wanted)
     n_entities = sum(len(iob_to_spans(r["tags"])) for r in received)
     llm = spend.get("cost_usd", 0.0)
+    compared = llm + spend.get("cached_cost_usd", 0.0)  # the answers' cost had none come from the cache
     human = human_cost(n_words, model)
-    return {"requested": len(wanted), "received": len(received), "words": n_words, "entities": n_entities,
+    return {"selected": len(selected), "requested": len(wanted), "received": len(received), "words": n_words,
+            "entities": n_entities,
             "llm": {k: spend.get(k, 0) for k in ("requests", "cache_hits", "input_tokens", "output_tokens",
-                                                 "cost_usd", "models")},
+                                                 "cost_usd", "cached_cost_usd", "models")},
             "llm_usd_per_sentence": llm / len(received) if received else None,
             "llm_usd_per_entity": llm / n_entities if n_entities else None,
             "human_usd": {k: human[k] for k in ("low", "central", "high")},
             "human_hours": {k: human[f"hours_{k}"] for k in ("low", "central", "high")},
-            "savings": {k: _ratio(human[k], llm) for k in ("low", "central", "high")}}
+            "savings": {k: _ratio(human[k], compared) for k in ("low", "central", "high")}}
 
 
 def run_cost(run_dir: Path, corpus_root: Path, prices: Optional[Prices] = None,
@@ -92,11 +96,14 @@ def totals(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Sums over the query rounds, savings, and dollars per F1 point on each route (from the seed round)."""
     query = [r for r in rounds if r["round"] > 0]
     llm = sum(r["llm"]["cost_usd"] for r in query)
+    compared = llm + sum(r["llm"].get("cached_cost_usd", 0.0) for r in query)
     human = {k: sum(r["human_usd"][k] for r in query) for k in ("low", "central", "high")}
     out: Dict[str, Any] = {"requested": sum(r["requested"] for r in query),
                            "received": sum(r["received"] for r in query), "words": sum(r["words"] for r in query),
                            "entities": sum(r["entities"] for r in query), "llm_usd": llm, "human_usd": human,
-                           "savings": {k: _ratio(v, llm) for k, v in human.items()}, "paper_savings": PAPER_SAVINGS}
+                           "llm_usd_without_cache": compared,
+                           "savings": {k: _ratio(v, compared) for k, v in human.items()},
+                           "paper_savings": PAPER_SAVINGS}
     if query:
         gain = query[-1]["test_f1"] - rounds[0]["test_f1"]
         out["llm_f1_gain"] = gain

@@ -28,6 +28,25 @@ def classify(result: Dict[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
     return {"errors": errors, "warnings": warnings}
 
 
+def prompt_examples(run_dir: Path) -> int:
+    """How many k-shot examples the run's prompts carried: 0 for a run that asked no LLM (no usage ledger), else
+    the annotator config's ``examples.n`` (2 when it cannot be read)."""
+    if not (run_dir / "llm-usage.jsonl").exists():
+        return 0
+    identity = (srsly.read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}).get(
+        "annotator_identity") or {}
+    try:
+        from thinc.api import Config
+
+        from ..packaged import annotator_config_text
+
+        config = Config().from_str(annotator_config_text(identity["config"]), interpolate=False)
+        examples = config["components"]["llm"]["task"].get("examples") or {}
+        return int(examples.get("n", 2)) if examples else 0  # no examples block: zero-shot prompts
+    except (KeyError, ValueError, OSError):
+        return 2
+
+
 def leakage_overlap(runs_dir: Path, corpus_root: Path, langs: Optional[Sequence[str]] = None,
                     settings: OverlapSettings = OverlapSettings()) -> Dict[str, Any]:
     """Every run folder under ``runs_dir`` (of ``langs`` if given) and every language's corpus."""
@@ -38,7 +57,8 @@ def leakage_overlap(runs_dir: Path, corpus_root: Path, langs: Optional[Sequence[
         if langs and loop["lang"] not in langs:
             continue
         seen_langs.add(loop["lang"])
-        result = check_run(path.parent, corpus_root / loop["lang"], settings=settings)
+        result = check_run(path.parent, corpus_root / loop["lang"], n_examples=prompt_examples(path.parent),
+                           settings=settings)
         runs[loop["run"]] = {**result, **classify(result)}
         logger.info("%s: %d errors, %d warnings", loop["run"], len(runs[loop["run"]]["errors"]),
                     len(runs[loop["run"]]["warnings"]))

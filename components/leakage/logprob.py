@@ -49,6 +49,7 @@ def logprob_probe(corpus: Path, lang: str, base_url: str, model: str, nonmembers
     gap = abs(lengths["members"] - lengths["nonmembers"]) / max(lengths["members"], 1.0)
     notes = [f"members and non-members differ in mean length by {gap:.0%}: length alone moves the score, so "
              "match the sets before reading the AUROC"] if gap > LENGTH_GAP else []
-    return {"lang": lang, "endpoint": base_url, "model": model, "nonmembers": str(nonmembers), "n": len(members),
+    endpoint = base_url.split("?")[0]  # a key in a query string is never written
+    return {"lang": lang, "endpoint": endpoint, "model": model, "nonmembers": str(nonmembers), "n": len(members),
             "n_nonmembers": len(others), "k": k, "top_k": top_k, "mean_chars": lengths, "test": test.to_dict(),
             "verdict": test.verdict, "notes": notes}

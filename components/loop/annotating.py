@@ -52,14 +52,14 @@ def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: 
         if progress:
             dropped += sum(r["tags"] is None for r in records)
             bar.update(len(records))
-            bar.set_postfix_str(_spend(annotator, round_k, dropped), refresh=False)
+            bar.set_postfix_str(_spend(annotator, dropped), refresh=False)
     bar.close()
     return sorted(pending)
 
 
-def _spend(annotator: Annotator, round_k: Optional[int], dropped: int) -> str:
-    """``dropped 2, $0.41 of $5.00`` for the progress bar."""
-    usage = annotator.usage(round_k) or {}
+def _spend(annotator: Annotator, dropped: int) -> str:
+    """``dropped 2, $0.41 of $5.00`` for the progress bar: the run's spend so far against its budget."""
+    usage = annotator.usage() or {}
     text = f"dropped {dropped}"
     if usage.get("cost_usd") is not None:
         budget = getattr(getattr(annotator, "model", None), "budget", None)

@@ -17,14 +17,9 @@ def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] 
     (:func:`..cost.estimate.preflight`), nothing trained, asked or written."""
     config = load_loop_config(config_path, overrides, annotator=annotator, strategy=strategy,
                               seed_sampler=seed_sampler, seed_size=seed_size)
-    settings, sampler, strategy_fn, annotator_fn = resolve_loop(config)
     if dry_run:
-        from ..annotators.base import as_annotator
-        from ..cost.estimate import preflight
-        from ..data.corpus import load_docs
-
-        return {"dry_run": preflight(settings, sampler, as_annotator(annotator_fn),
-                                     load_docs(settings.corpus / "train.spacy"))}
+        return {"dry_run": _dry_run(config)}
+    settings, sampler, strategy_fn, annotator_fn = resolve_loop(config)
     identity = config.copy()
     for setting in MUTABLE_SETTINGS:
         section, key = setting.split(".")
@@ -32,3 +27,17 @@ def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] 
     loop = ActiveLearningLoop(settings, sampler, strategy_fn, annotator_fn,
                               learner_overrides=learner_overrides, config_text=identity.to_str(), progress=progress)
     return loop.run_all()
+
+
+def _dry_run(config: Any) -> Dict[str, Any]:
+    """The pre-flight estimate: the annotator built without its API key and without the prompt cache."""
+    from ..annotators.base import as_annotator
+    from ..cost.estimate import preflight
+    from ..data.corpus import load_docs
+    from ..llm.models.registry import keys_not_required
+
+    if str(config["annotator"].get("@misc", "")).endswith("LLMAnnotator.v1"):
+        config["annotator"]["cache_path"] = None  # nothing is written
+    with keys_not_required():
+        settings, sampler, _, annotator_fn = resolve_loop(config)
+        return preflight(settings, sampler, as_annotator(annotator_fn), load_docs(settings.corpus / "train.spacy"))

@@ -26,7 +26,8 @@ NOT_CANDIDATES = ("gold",)  # the gold oracle is a reference row, never recommen
 RULE = (f"per language, among the annotators other than the gold oracle: (1) highest entity F1 over all runs, "
         f"annotators within {F1_TIE:.2f} of the best tied; (2) among those, highest Fleiss' kappa, within "
         f"{KAPPA_TIE:.2f} tied (no kappa ranks last); (3) among those, lowest cost per 1,000 sentences (unpriced "
-        f"ranks last). Overall: the annotator recommended for the most languages, ties broken by mean entity F1.")
+        f"ranks last); (4) still tied: the first by name. Overall: the annotator recommended for the most "
+        f"languages, ties broken by mean entity F1.")
 LIVE_DEFINITIONS = {
     "sample": "N entity-rich sentences (the loop's entity-rich sampler, seeded) from the language's train and dev "
               "splits, never test; the prompt's k-shot examples come from other train sentences",
@@ -60,7 +61,8 @@ def evaluate_live(annotators: Sequence[str], langs: Sequence[str], corpus_root: 
             row = evaluate_recording(read_recording(asked["recording"]), expected_runs=runs,
                                      n_bootstrap=n_bootstrap, seed=bootstrap_seed)
             row.update(simulated=name.startswith("sim-"),
-                       usage=usage_figures(annotator, runs, asked["n_sentences"], asked["seconds"]),
+                       usage=usage_figures(annotator, runs, asked["n_sentences"], asked["seconds"],
+                                           asked["first_record"]),
                        parser=parser_outcomes(asked["answers"]))
             rows.append(row)
     return {"annotators": list(annotators), "langs": list(langs), "sentences_per_lang": n, "runs": runs,
@@ -92,8 +94,10 @@ def recommend(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
         tied = [r for r in candidates if r["entities"]["all_runs"]["f"] >= best_f1 - F1_TIE]
         best_kappa = max(_kappa(r) for r in tied)
         tied_kappa = [r for r in tied if _kappa(r) >= best_kappa - KAPPA_TIE]
-        pick = min(tied_kappa, key=_cost)
-        step = "entity F1" if len(tied) == 1 else "Fleiss' kappa" if len(tied_kappa) == 1 else "cost"
+        pick = min(tied_kappa, key=lambda r: (_cost(r), r["model"]))
+        cheapest = [r for r in tied_kappa if _cost(r) == _cost(pick)]
+        step = ("entity F1" if len(tied) == 1 else "Fleiss' kappa" if len(tied_kappa) == 1 else
+                "cost" if len(cheapest) == 1 else "name (tied on F1, kappa and cost)")
         by_lang[lang] = {"annotator": pick["model"], "decided_by": step, "simulated": pick.get("simulated", False),
                          "entity_f1": pick["entities"]["all_runs"]["f"], "kappa": pick["kappa"]["kappa"],
                          "cost_per_1000_sentences_usd": (pick.get("usage") or {}).get("cost_per_1000_sentences_usd"),

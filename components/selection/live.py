@@ -103,6 +103,8 @@ def ask_runs(annotator: Annotator, sample: EvalSample, runs: int, folder: Path) 
     (folder / sample.lang).mkdir(parents=True, exist_ok=True)
     annotator.prepare(AnnotationContext(folder / sample.lang, sample.examples_path, sample.lang))
     requests = [AnnotationRequest(sentence_id(doc), [t.text for t in doc]) for doc in sample.docs]
+    ledger = getattr(getattr(annotator, "model", None), "ledger", None)
+    first_record = len(ledger.records) if ledger is not None else 0  # earlier invocations' records come before
     answers: List[Dict[str, Any]] = []
     seconds: List[float] = []
     for index in range(runs):
@@ -123,7 +125,8 @@ def ask_runs(annotator: Annotator, sample: EvalSample, runs: int, folder: Path) 
                  for i, (request, doc) in enumerate(zip(requests, sample.docs))}
     path = folder / f"{sample.lang}.json"
     srsly.write_json(path, recording)
-    return {"recording": path, "answers": answers, "seconds": seconds, "n_sentences": len(requests)}
+    return {"recording": path, "answers": answers, "seconds": seconds, "n_sentences": len(requests),
+            "first_record": first_record}
 
 
 def _run(annotation: Any, words: Sequence[str]) -> Optional[List[List[str]]]:
@@ -156,12 +159,14 @@ def parser_outcomes(answers: List[Dict[str, Any]]) -> Dict[str, Any]:
             "repair_rate": repaired / total if total else None, "repairs": repairs}
 
 
-def usage_figures(annotator: Annotator, runs: int, n_sentences: int, seconds: Sequence[float]) -> Dict[str, Any]:
-    """Tokens, cost and latency per sentence (from the ledger), and what was paid in all (every invocation)."""
+def usage_figures(annotator: Annotator, runs: int, n_sentences: int, seconds: Sequence[float],
+                  first_record: int = 0) -> Dict[str, Any]:
+    """Tokens, cost and latency per sentence from this invocation's ledger records (``first_record`` on: an
+    earlier invocation with another sample or model wrote the ones before), and what was paid in all."""
     ledger = getattr(getattr(annotator, "model", None), "ledger", None)
     if ledger is None:
         return {"priced": False, "seconds_per_sentence": sum(seconds) / max(1, runs * n_sentences)}
-    records = [r for r in ledger.records if (r.get("context") or {}).get("round") in range(runs)]
+    records = [r for r in ledger.records[first_record:] if (r.get("context") or {}).get("round") in range(runs)]
     latest: Dict[Tuple[int, str], Dict[str, Any]] = {}
     for r in records:  # the answer each prompt of each replicate got last (asked, or from the cache)
         if r["outcome"] in ("ok", "cache_hit"):

@@ -5,8 +5,10 @@ a missing key fails when the model is built, naming the variable. No request is
 made at construction (stock ``spacy.GPT-4.v3`` calls api.openai.com/v1/models
 even when ``endpoint`` is set; these never call a host other than ``endpoint``).
 """
+import contextlib
+import contextvars
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from spacy_llm.registry import registry
 
@@ -18,10 +20,23 @@ from .ledger import UsageLedger
 from .providers import ANTHROPIC_URL, OPENAI_URL, AnthropicMessages, OpenAIChat, Provider
 
 
+_KEYS_NOT_REQUIRED: contextvars.ContextVar[bool] = contextvars.ContextVar("keys_not_required", default=False)
+
+
+@contextlib.contextmanager
+def keys_not_required() -> Iterator[None]:
+    """Build models without their API key (``loop --dry-run`` prices prompts and sends nothing)."""
+    token = _KEYS_NOT_REQUIRED.set(True)
+    try:
+        yield
+    finally:
+        _KEYS_NOT_REQUIRED.reset(token)
+
+
 def read_key(variable: Optional[str], required: bool, model: str) -> Optional[str]:
     """The API key in ``$variable``; a ValueError naming the variable if it is required and unset."""
     key = os.environ.get(variable) if variable else None
-    if required and not key:
+    if required and not key and not _KEYS_NOT_REQUIRED.get():
         raise ValueError(f"Model '{model}' needs an API key: "
                          f"set the environment variable {variable or '(api_key_env)'} "
                          "(keys are read from the environment only, never from config files)")
