@@ -88,7 +88,10 @@ def train_full_cli(
     learner, plain = split_overrides(ctx.args)  # both --learner.training.x and --training.x set the learner
     learner.update(plain)
     output = output or Path("baselines") / f"{lang}-full-seed{seed}"
-    metrics = train_full(corpus or Path("corpus") / lang, config, output, seed=seed, gpu_id=gpu_id, overrides=learner)
+    from .packaged import config_file
+
+    metrics = train_full(corpus or Path("corpus") / lang, config_file(config), output, seed=seed, gpu_id=gpu_id,
+                         overrides=learner)
     msg.good(f"{lang} full data: test entity F1 {100 * metrics['test']['ents_f']:.2f} -> {output}/metrics.json")
 
 

@@ -9,6 +9,7 @@ from typing import List, Union
 
 PACKAGE = "spacy_llm_loop"
 ANNOTATORS = "resources/annotators"
+CONFIGS = "resources/configs"  # copies of the project's configs/ (a test keeps them identical)
 
 
 def read_text(name: str) -> str:
@@ -40,3 +41,14 @@ def annotator_config_text(config: Union[str, Path]) -> str:
     if path.is_file():
         return path.read_text(encoding="utf-8")
     return read_text(f"{ANNOTATORS}/{_packaged_name(config)}.cfg")
+
+
+def config_file(path: Union[str, Path]) -> Path:
+    """``path`` when it is a file; else, for ``configs/<name>.cfg`` (or ``<name>.cfg``) that ships with the
+    package (``loop.cfg``, ``learner-cnn.cfg``, ``learner-trf.cfg``), the packaged copy, so the commands run from
+    any folder; else ``path`` as given (opening it then names what is missing)."""
+    given = Path(path)
+    if given.is_file() or given.parent not in (Path("."), Path("configs")):
+        return given
+    packaged = resources.files(PACKAGE).joinpath(f"{CONFIGS}/{given.name}")
+    return Path(str(packaged)) if packaged.is_file() else given

@@ -1,5 +1,7 @@
 """The package works from any working directory: its data (annotator configs, prompt template, tables) ships
 inside it."""
+from pathlib import Path
+
 import pytest
 
 from spacy_llm_loop.annotators.llm import make_llm_annotator
@@ -28,3 +30,24 @@ def test_a_file_of_ones_own_wins_and_an_unknown_name_is_named(tmp_path, monkeypa
     assert annotator_config_text("gpt-4-turbo") == "[nlp]\n"
     with pytest.raises(ValueError, match="neither a file nor one of the packaged configs.*openai-compatible"):
         annotator_config_text("gpt-5")
+
+
+def test_packaged_configs_are_the_projects_and_the_loop_runs_from_another_folder(small_corpus, tmp_path, python):
+    import subprocess
+
+    from spacy_llm_loop.packaged import config_file
+
+    from .conftest import FAST_TRAINING, ROOT
+
+    for name in ("loop.cfg", "learner-cnn.cfg", "learner-trf.cfg"):
+        packaged = (ROOT / "components" / "resources" / "configs" / name).read_text()
+        assert packaged == (ROOT / "configs" / name).read_text(), f"components/resources/configs/{name} is stale"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    args = [python, "-m", "spacy_llm_loop", "loop", "--lang", "tsn", "--annotator", "gold", "--corpus",
+            str(small_corpus), "--runs-dir", str(tmp_path / "runs"), "--rounds", "0", "--seed-size", "48"]
+    args += [a for k, v in FAST_TRAINING.items() for a in (f"--learner.{k}", str(v))]
+    proc = subprocess.run(args, cwd=elsewhere, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (tmp_path / "runs" / "tsn-gold-entropy-seed0" / "loop.json").exists()
+    assert config_file("configs/nope.cfg") == Path("configs/nope.cfg")

@@ -16,6 +16,7 @@ from spacy.util import load_config, registry
 from thinc.api import Config
 
 from ..annotators.base import Annotator, annotator_block
+from ..packaged import config_file
 from ..data.corpus import check_lang
 from ..strategies.base import QuerySize, Strategy
 from ..strategies.registry import strategy_block
@@ -59,7 +60,7 @@ def load_loop_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]]
     overrides = dict(overrides or {})
     if "loop.lang" in overrides and "paths.corpus" not in overrides:
         overrides["paths.corpus"] = f"corpus/{overrides['loop.lang']}"
-    config = load_config(path, interpolate=False)
+    config = load_config(config_file(path), interpolate=False)
     if annotator:
         config["annotator"] = annotator_block(annotator)
     if strategy:
@@ -81,7 +82,8 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
     settings = LoopSettings(
         lang=check_lang(loop["lang"]), rounds=int(loop["rounds"]), query_size=QuerySize.parse(loop["query_size"]),
         seed=int(loop["seed"]), gpu_id=int(loop.get("gpu_id", -1)), run_name=loop.get("run_name") or None,
-        corpus=Path(paths["corpus"]), learner_config=Path(paths["learner_config"]), runs=Path(paths["runs"]),
+        corpus=Path(paths["corpus"]), learner_config=config_file(paths["learner_config"]),
+        runs=Path(paths["runs"]),
         warm_start=bool(loop.get("warm_start", False)), dev=check_dev_source(loop.get("dev", "labelled")),
         dev_share=float(loop.get("dev_share", 0.2)), dev_min=int(loop.get("dev_min", 30)),
     )
