@@ -17,13 +17,12 @@ import srsly
 from .data.corpus import load_docs
 from .errors import InputError
 from .fileio import atomic_path, read_jsonl, write_json, write_jsonl
+from .loop.state import RunFolder
 
 
 def last_round(run_dir: Path) -> int:
     """The last round with a record (a finished round); an error naming the folder when there is none."""
-    k = -1
-    while (run_dir / f"round-{k + 1:02d}" / "record.json").exists():
-        k += 1
+    k = len(RunFolder(run_dir).records()) - 1
     if k < 0:
         raise InputError("no finished round to export (is this a run folder?)", run_dir)
     return k

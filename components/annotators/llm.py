@@ -66,6 +66,14 @@ class LLMAnnotator(BaseAnnotator):
         """The ``llm`` component's model."""
         return self._llm()._model
 
+    @property
+    def price(self) -> Optional[Tuple[float, float]]:
+        """USD per 1K input and output tokens: the budget's (the config's ``price_per_1k`` or the model's listed
+        price), else the listed price of the model's or the annotator's name; None when unpriced."""
+        budget = getattr(self.model, "budget", None)
+        return (budget.price if budget is not None and budget.price else None) or \
+            price_for(getattr(self.model, "name", "")) or price_for(self.name)
+
     def _llm(self) -> Any:
         assert self.nlp is not None
         return self.nlp.get_pipe("llm")
@@ -143,9 +151,7 @@ class LLMAnnotator(BaseAnnotator):
             docs = [make_doc(self.nlp.vocab, w) for w in words]  # type: ignore[union-attr]
             tokens_in = sum(count_tokens(p) for prompts, _ in task.generate_prompts(docs) for p in prompts)
             tokens_out = sum(count_tokens(" ".join(w)) for w in words)
-        budget = getattr(self.model, "budget", None)
-        price = (budget.price if budget is not None and budget.price else None) or \
-            price_for(getattr(self.model, "name", "")) or price_for(self.name)
+        price = self.price
         return {"sentences": len(requests), "requests": len(chunks), "input_tokens": tokens_in,
                 "output_tokens": tokens_out, "cost_usd": cost_usd(price, tokens_in, tokens_out) if price else None,
                 "price_per_1k": list(price) if price else None, "tokenizer": tokenizer_name()}
@@ -183,9 +189,7 @@ class LLMAnnotator(BaseAnnotator):
             return {}
         records = [r for r in ledger.records if k is None or (r.get("context") or {}).get("round") == k]
         summary = summarize(records)
-        budget = getattr(self.model, "budget", None)
-        price = (budget.price if budget is not None and budget.price else None) or \
-            price_for(getattr(self.model, "name", "")) or price_for(self.name)
+        price = self.price
         summary["cost_usd"] = (round(cost_usd(price, summary["input_tokens"], summary["output_tokens"]), 6)
                                if price else None)
         return summary

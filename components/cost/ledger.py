@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import InputError
 from ..llm.models.ledger import PAID_OUTCOMES
-from ..llm.pricing import Price, cost_usd, require_price
+from ..llm.pricing import Price, cost_usd, listed_name, require_price
 
 Prices = Dict[str, Price]  # model name -> price given on the command line (wins over the table)
 
@@ -72,14 +72,6 @@ def spend_by_round(records: List[Dict[str, Any]], prices: Optional[Prices] = Non
 
 
 def _override(prices: Optional[Prices], model: str) -> Optional[Price]:
-    """A ``--price`` given for ``model``, for the listed name it matches, or for the model it simulates."""
-    if not prices:
-        return None
-    from ..llm.pricing import SIMULATED_PREFIX
-
-    names = [model, model[len(SIMULATED_PREFIX):] if model.startswith(SIMULATED_PREFIX) else model]
-    for name in names:
-        matches = [given for given in prices if name == given or name.startswith(given + "-")]
-        if matches:
-            return prices[max(matches, key=len)]
-    return None
+    """A ``--price`` given for ``model``, matched as the price table matches (prefix, ``sim-``)."""
+    name = listed_name(model, prices) if prices else None
+    return prices[name] if prices and name else None

@@ -2,7 +2,8 @@
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ..fileio import atomic_path, write_json, write_text
+from ..fileio import write_json, write_text
+from ..reporting.figures import new_figure, save_figure
 from ..llm.pricing import table_info
 from .human import DEFAULTS, HumanCostModel
 from .ledger import Prices
@@ -103,12 +104,7 @@ def cost_markdown(report: Dict[str, Any]) -> str:
 def plot_cost(report: Dict[str, Any], path: Path) -> None:
     """Test F1 against cumulative dollars, per run: the LLM route, and the human route (central cost) with the
     gold-oracle run's F1 where present; log dollars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = new_figure()
     spent_any = False
     for i, run in enumerate(report["runs"]):
         colour = f"C{i % 10}"
@@ -126,15 +122,8 @@ def plot_cost(report: Dict[str, Any], path: Path) -> None:
                     label=f"{run['run']}: people (central cost), gold-oracle F1")
     if spent_any:
         ax.set_xscale("log")
-    ax.set_xlabel("cumulative annotation cost (USD" + (", log scale)" if spent_any else ")"))
-    ax.set_ylabel("test entity F1 (%)")
-    ax.set_title("Entity F1 against annotation cost")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, loc="lower right")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, ax, path, xlabel="cumulative annotation cost (USD" + (", log scale)" if spent_any else ")"),
+                ylabel="test entity F1 (%)", title="Entity F1 against annotation cost", legend_size=6)
 
 
 def write_cost(report: Dict[str, Any], output: Path, markdown: Optional[Path] = None,

@@ -7,7 +7,7 @@ model is an error naming it and the listed ones.
 """
 import csv
 import functools
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from ..packaged import read_text
 
@@ -28,14 +28,15 @@ def price_table() -> Dict[str, Price]:
     return {row["model"]: (float(row["input_usd_per_1k"]), float(row["output_usd_per_1k"])) for row in price_rows()}
 
 
-def listed_name(model: str) -> Optional[str]:
-    """The table's entry for ``model`` (its own name, the longest prefix listed, or its simulated model's)."""
-    table = price_table()
-    matches = [name for name in table if model == name or model.startswith(name + "-")]
+def listed_name(model: str, names: Optional[Iterable[str]] = None) -> Optional[str]:
+    """The entry for ``model`` among ``names`` (default the table's): its own name, the longest name it starts
+    with (``<name>-...``), or the entry of the model it simulates (``sim-<name>``)."""
+    names = list(price_table() if names is None else names)
+    matches = [name for name in names if model == name or model.startswith(name + "-")]
     if matches:
         return max(matches, key=len)
     if model.startswith(SIMULATED_PREFIX):
-        return listed_name(model[len(SIMULATED_PREFIX):])
+        return listed_name(model[len(SIMULATED_PREFIX):], names)
     return None
 
 

@@ -4,18 +4,14 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..fileio import atomic_path, write_text
+from ..fileio import write_text
+from .figures import new_figure, save_figure
 from .collect import Curve, collect_full_data, collect_runs, published_f1
 
 
 def plot_learning_curves(lang: str, curves: Sequence[Curve], full: Sequence[float], path: Path) -> None:
     """Entity F1 against labelled sentences, mean and spread over seeds, with the reference lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = new_figure()
     for curve in curves:
         stats = np.array([curve.stats(k)[:3] for k in curve.rounds()])
         ax.plot(stats[:, 0], stats[:, 1], marker="o", label=f"{curve.label}, {len(curve.seeds)} seed(s)")
@@ -26,15 +22,8 @@ def plot_learning_curves(lang: str, curves: Sequence[Curve], full: Sequence[floa
     sota = published_f1(lang)
     if sota is not None:
         ax.axhline(sota, color="grey", linestyle=":", label=f"AfroXLMR-large, published ({sota:.1f})")
-    ax.set_xlabel("labelled sentences (learner train + learner dev)")
-    ax.set_ylabel("test entity F1 (%)")
-    ax.set_title(f"MasakhaNER 2.0 {lang}: active learning")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, ax, path, xlabel="labelled sentences (learner train + learner dev)",
+                ylabel="test entity F1 (%)", title=f"MasakhaNER 2.0 {lang}: active learning")
 
 
 def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float], png: str) -> List[str]:

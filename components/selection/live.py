@@ -26,7 +26,7 @@ from ..data.corpus import load_docs
 from ..data.docs import doc_tags, get_meta, sentence_id
 from ..data.prodigy import doc_to_task
 from ..fileio import atomic_path, write_json, write_jsonl
-from ..llm.pricing import cost_usd, price_for
+from ..llm.pricing import cost_usd
 from ..loop.seeding import EntityRichSeed
 
 logger = logging.getLogger(__name__)
@@ -174,10 +174,7 @@ def usage_figures(annotator: Annotator, runs: int, n_sentences: int, seconds: Se
     inputs = sum(r.get("input_tokens") or 0 for r in latest.values())
     outputs = sum(r.get("output_tokens") or 0 for r in latest.values())
     latencies = [r["latency_s"] for r in records if r["outcome"] == "ok" and r.get("latency_s") is not None]
-    model_name = getattr(annotator.model, "name", annotator.name)
-    budget = getattr(annotator.model, "budget", None)
-    price = (budget.price if budget is not None and budget.price else None) or price_for(model_name) or \
-        price_for(annotator.name)
+    price = getattr(annotator, "price", None)
     per = max(1, runs * n_sentences)
     paid = annotator.usage()
     return {"priced": price is not None, "price_per_1k_tokens": list(price) if price else None,

@@ -2,18 +2,15 @@
 from pathlib import Path
 from typing import Any, Dict, List
 
-from ..fileio import atomic_path
+from ..reporting.figures import new_figure, save_figure
 
 
 def plot_f1_against_cost(rows: List[Dict[str, Any]], path: Path) -> None:
     """Entity F1 over all runs (with its 95% interval) against cost per 1,000 sentences; unpriced rows at 0,
     hollow. SIMULATED annotators are named so in the legend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = new_figure()
     names = sorted({r["model"] for r in rows})
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, name in enumerate(names):
@@ -29,12 +26,6 @@ def plot_f1_against_cost(rows: List[Dict[str, Any]], path: Path) -> None:
                         fmt="o", color=colour, mfc="none" if cost is None else colour, capsize=3,
                         label=label if j == 0 else None)
             ax.annotate(row["lang"], (x, 100 * scores["f"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
-    ax.set_xlabel("cost per 1,000 sentences (USD; hollow: no price known)")
-    ax.set_ylabel("entity F1 against gold, all runs (%)")
-    ax.set_title("Choosing the annotator: entity F1 (95% CI) against cost")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, ax, path, xlabel="cost per 1,000 sentences (USD; hollow: no price known)",
+                ylabel="entity F1 against gold, all runs (%)",
+                title="Choosing the annotator: entity F1 (95% CI) against cost")
