@@ -296,3 +296,29 @@ def test_kill_9_anywhere_then_resume(small_corpus, tmp_path, python):
     requested = _lines(logs[0]) + _lines(logs[1]) + _lines(logs[2])
     in_flight = len(requested) - len(set(requested))
     assert in_flight <= 1, "at most the one request in flight at the kill may be asked again"
+
+
+def test_annotation_progress_shows_answers_drops_and_spend(tmp_path, capsys):
+    import spacy
+
+    from spacy_llm_loop.annotators.base import Annotation, as_annotator
+    from spacy_llm_loop.data.docs import make_doc
+    from spacy_llm_loop.fileio import JsonlLog
+    from spacy_llm_loop.loop.annotating import _spend, annotate
+
+    class Priced:
+        name = "priced"
+
+        def __call__(self, requests):
+            return iter([Annotation(r.id, ["O"] if r.id != "b" else ["O", "O"], "priced") for r in requests])
+
+        def usage(self, k=None):
+            return {"cost_usd": 0.25}
+
+    vocab = spacy.blank("xx").vocab
+    by_id = {sid: make_doc(vocab, ["x"]) for sid in ("a", "b", "c")}
+    unanswered = annotate(as_annotator(Priced()), JsonlLog(tmp_path / "log.jsonl"), ["a", "b", "c"], by_id,
+                          progress=True, round_k=2)
+    err = capsys.readouterr().err
+    assert unanswered == [] and "round 2 annotating" in err and "/3 " in err  # redrawn at most every 0.1 s
+    assert _spend(as_annotator(Priced()), 1) == "dropped 1, $0.25"  # the bar's postfix

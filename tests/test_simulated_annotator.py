@@ -317,6 +317,9 @@ def test_the_loop_default_annotator_is_the_simulated_gpt_4_turbo(small_corpus, t
     annotation = result["rounds"][1]["annotation"]
     usage = annotation["usage"]
     assert usage["http_requests"] == 12 and usage["cache_hits"] == 0 and usage["input_tokens"] > 0
+    # the estimate logged before asking rendered the same prompts: it lands near what was billed
+    estimate = annotation["estimate"]
+    assert estimate["sentences"] == 24 and 0.8 < estimate["input_tokens"] / usage["input_tokens"] < 1.2
     price = price_for("gpt-4-turbo")
     assert usage["cost_usd"] == pytest.approx(cost_usd(price, usage["input_tokens"], usage["output_tokens"]))
     # GPT-4-Turbo's errors: labels below gold quality (the recorded tsn consistency is 89.7), yet mostly right
