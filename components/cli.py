@@ -71,6 +71,58 @@ def convert_cli(
         msg.good(f"{lang} {split}: {counts['sentences']} sentences, {counts['entities']} entities")
 
 
+def _file(value: Optional[str]) -> Optional[Path]:
+    """A file option's value; an empty string (a project var left empty) means none."""
+    return Path(value) if value else None
+
+
+@app.command("prepare")
+def prepare_cli(
+    pool: Path = typer.Argument(..., help="Unlabelled texts: .txt (a sentence or paragraph per line), Prodigy "
+                                          "input .jsonl ({\"text\": ...}, optional \"tokens\") or a .spacy DocBin"),
+    lang: str = typer.Option(..., help="The language's code (ISO 639-1 or -3), e.g. af"),
+    output: Optional[Path] = typer.Option(None, help="Corpus folder (default corpus/<lang>)"),
+    language: str = typer.Option("", help="The language's name, for the annotator's prompt (needed for a code "
+                                          "MasakhaNER does not have)"),
+    labels: str = typer.Option("", help="JSON file: {label: definition} (default MasakhaNER's PER, ORG, LOC, DATE)"),
+    seed_data: str = typer.Option("", help="Labelled seed: Prodigy .jsonl (prodigy db-out), CoNLL or .spacy; "
+                                           "none: the annotator labels a seed drawn from the pool"),
+    dev_data: str = typer.Option("", help="Labelled dev data (optional; same formats)"),
+    test_data: str = typer.Option("", help="Labelled test data (optional; without it test figures are 'not "
+                                           "available')"),
+    spacy_lang: str = typer.Option("xx", help="spaCy language to tokenize and split sentences with (xx: the "
+                                              "learner's own)"),
+    split_sentences: bool = typer.Option(True, "--split-sentences/--no-split-sentences",
+                                         help="Split each line of text into sentences"),
+) -> None:
+    """Your own data: check and convert a pool of texts (and any labelled seed, dev, test) into a corpus folder."""
+    from .data.own import prepare_corpus
+
+    _setup()
+    output = output or Path("corpus") / lang
+    try:
+        manifest = prepare_corpus(output, lang=lang, pool=pool, labels=_file(labels), language=language or None,
+                                  seed=_file(seed_data), dev=_file(dev_data), test=_file(test_data),
+                                  spacy_lang=spacy_lang, split_sentences=split_sentences)
+    except (LoopError, ValueError, OSError) as err:
+        _fail(err)
+    _report_prepared(output, manifest)
+
+
+def _report_prepared(output: Path, manifest: Dict[str, Any]) -> None:
+    pool = manifest["pool"]
+    state = "up to date" if manifest.get("reused") else "written"
+    msg.good(f"{output} {state}: {manifest['language']} ({manifest['lang']}), labels "
+             f"{', '.join(manifest['labels'])}; pool {pool['sentences']} sentences"
+             f"{' (labelled)' if pool['labelled'] else ''}, {pool['duplicates_skipped']} duplicates skipped")
+    for split in ("seed", "dev", "test"):
+        part = manifest[split]
+        msg.text(f"  {split}: " + (f"{part['sentences']} sentences, {part['entities']} entities" if part else
+                                   "none" + (" (the annotator labels a seed drawn from the pool)"
+                                             if split == "seed" and not pool["labelled"] else
+                                             " (figures that need it: not available)" if split == "test" else "")))
+
+
 @app.command("train-full", context_settings=EXTRA)
 def train_full_cli(
     ctx: typer.Context,
@@ -119,11 +171,31 @@ def loop_cli(
     budget_tokens: str = typer.Option("", help="LLM annotators: stop annotating after this many tokens"),
     code: Optional[Path] = typer.Option(None, help="Python file with extra registered functions"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only estimate what the annotation will cost, then stop"),
+    pool: str = typer.Option("", help="Your own unlabelled texts (see 'prepare'): prepared into --corpus (default "
+                                      "corpus/<lang>) first"),
+    labels: str = typer.Option("", help="With --pool: JSON file {label: definition}"),
+    language: str = typer.Option("", help="With --pool: the language's name"),
+    seed_data: str = typer.Option("", help="With --pool: a labelled seed file"),
+    dev_data: str = typer.Option("", help="With --pool: labelled dev data"),
+    test_data: str = typer.Option("", help="With --pool: labelled test data"),
 ) -> None:
     """Run (or resume) the active-learning loop for one language, annotator, strategy and seed."""
     from .loop.main import run_loop
 
     _setup(code)
+    if pool:
+        from .data.own import prepare_corpus
+
+        if not lang:
+            _fail(ValueError("--pool needs --lang (the language's code)"))
+        corpus = corpus or Path("corpus") / str(lang)
+        try:
+            manifest = prepare_corpus(corpus, lang=str(lang), pool=pool, labels=_file(labels),
+                                      language=language or None, seed=_file(seed_data), dev=_file(dev_data),
+                                      test=_file(test_data))
+        except (LoopError, ValueError, OSError) as err:
+            _fail(err)
+        _report_prepared(corpus, manifest)
     learner, overrides = split_overrides(ctx.args)
     shortcuts = {"loop.lang": lang, "loop.seed": seed, "loop.rounds": rounds, "loop.query_size": query_size,
                  "paths.corpus": corpus, "paths.learner_config": learner_config, "paths.runs": runs_dir,
@@ -145,7 +217,9 @@ def loop_cli(
         return
     last = result["rounds"][-1]
     runs = Path(overrides.get("paths.runs", "runs"))
-    msg.good(f"{result['run']}: {len(result['rounds'])} rounds, last test entity F1 {100 * last['test']['ents_f']:.2f}")
+    test = ("no test data: test F1 not available" if last["test"] is None else
+            f"last test entity F1 {100 * last['test']['ents_f']:.2f}")
+    msg.good(f"{result['run']}: {len(result['rounds'])} rounds, {test}")
     msg.info(f"run folder: {runs / result['run']} (loop.json, each round's record.json, llm-usage.jsonl); next: "
              f"python -m spacy_llm_loop report --runs-dir {runs} (reports/report.md), then export or package "
              f"{runs / result['run']}")
@@ -174,7 +248,8 @@ def evaluate_cli(
 
 @app.command("simulate-llm")
 def simulate_llm_cli(
-    gold: Path = typer.Argument(..., help="Gold corpus the SIMULATED LLM answers from (.spacy, .jsonl or CoNLL)"),
+    gold: Optional[Path] = typer.Argument(None, help="Gold corpus the SIMULATED LLM answers from (.spacy, .jsonl "
+                                                      "or CoNLL); not with --rule"),
     port: int = typer.Option(8000, help="Port on 127.0.0.1"),
     latency: float = typer.Option(0.0, help="Seconds to wait per request"),
     fault_rate: float = typer.Option(0.0, help="Share of requests that get an injected fault"),
@@ -182,23 +257,29 @@ def simulate_llm_cli(
     normalize: Optional[str] = typer.Option(
         None, help="Answer with tokens in this Unicode normal form (NFC, NFD, NFKC or NFKD), as a real LLM "
                    "answers in NFC; default: the tokens as asked"),
+    rule: str = typer.Option("", help="Answer by a rule instead of gold, for texts without labels: "
+                                      "'capitalised:<LABEL>' (runs of capitalised tokens after the first)"),
 ) -> None:
     """Serve a SIMULATED LLM (gold answers, optional faults) on 127.0.0.1 for offline runs of the LLM loop."""
     import time
 
     from .simulate.server import SimulatedLLM, SimulatedLLMServer, gold_from
 
+    from .simulate.rules import RuleLLM
+
     _setup()
-    answers = gold_from(gold)
+    if (gold is None) == (not rule):
+        _fail(ValueError("give a gold corpus to answer from, or --rule (for texts without labels), not both"))
+    settings = {"fault_rate": fault_rate, "latency": latency, "log_path": log,
+                "normalize": normalize.upper() if normalize else None}
     try:
-        simulated = SimulatedLLM(answers, fault_rate=fault_rate, latency=latency, log_path=log,
-                                 normalize=normalize.upper() if normalize else None)
-    except ValueError as err:  # an unknown normal form
+        simulated = RuleLLM(rule, **settings) if rule else SimulatedLLM(gold_from(gold), **settings)
+    except (LoopError, ValueError) as err:  # an unknown normal form or rule, an unlabelled corpus
         _fail(err)
     form = f"tokens in {simulated.normalize}" if simulated.normalize else "tokens as asked"
+    source = f"the rule {rule}" if rule else f"answers from {gold}"
     with SimulatedLLMServer(simulated, port=port) as server:
-        msg.warn(f"SIMULATED LLM (answers from {gold} with {form}, not a language model) at {server.url}; "
-                 "Ctrl-C stops it")
+        msg.warn(f"SIMULATED LLM ({source} with {form}, not a language model) at {server.url}; Ctrl-C stops it")
         try:
             while True:
                 time.sleep(3600)

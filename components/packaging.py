@@ -39,13 +39,16 @@ def pipeline_meta(run_dir: Path, k: int, name: str, version: str) -> Dict[str, A
         "description": (f"Named-entity recognition for {loop.get('lang', '?')} trained by {PACKAGE} active learning "
                         f"(run {run_dir.name}, round {k}, {record['n_labelled']} labelled sentences, annotator "
                         f"{annotator}{' (SIMULATED: gold labels with an LLM error profile)' if simulated else ''}); "
-                        f"test entity F1 {100 * record['test']['ents_f']:.2f}"),
+                        + ("no gold test data" if record["test"] is None else
+                           f"test entity F1 {100 * record['test']['ents_f']:.2f}")),
         "requirements": requirements + [f"{PACKAGE}>={ours}"],
         "spacy_llm_loop": {"run": run_dir.name, "round": k, "lang": loop.get("lang"), "annotator": annotator,
                            "annotator_simulated": simulated, "annotator_identity": run.get("annotator_identity"),
                            "strategy": loop.get("strategy"), "seed": loop.get("seed"), "dev": loop.get("dev"),
                            "n_labelled": record["n_labelled"], "n_gold": record["n_gold"],
-                           "test_ents_f": record["test"]["ents_f"], "corpus_sha256": run.get("corpus"),
+                           "labels": loop.get("labels"), "seed_source": loop.get("seed_source", "gold"),
+                           "test_ents_f": None if record["test"] is None else record["test"]["ents_f"],
+                           "corpus_sha256": run.get("corpus"),
                            "package_version": ours}})
     return meta
 

@@ -18,9 +18,12 @@ answers to one multi-sentence prompt together).
 """
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Protocol, Sequence, runtime_checkable
 
 from ..data.iob import iob_problems
+
+if TYPE_CHECKING:
+    from ..data.labels import LabelSet
 
 # Short names used on the command line and in project.yml -> the loop config's [annotator] block.
 LLM = "spacy-llm-loop.LLMAnnotator.v1"
@@ -72,11 +75,14 @@ class Annotation:
 
 @dataclass
 class AnnotationContext:
-    """What a run gives an annotator that wants it (``prepare``): its folder, its gold seed file, its language."""
+    """What a run gives an annotator that wants it (``prepare``): its folder, its gold seed file (the k-shot
+    source; empty when there is no gold seed), its language code and name, and its label set (None: MasakhaNER's)."""
 
     run_dir: Path
     seed_path: Path
     lang: str
+    labels: Optional["LabelSet"] = None
+    language: Optional[str] = None
 
 
 @runtime_checkable

@@ -5,13 +5,13 @@ be measured without an LLM (and gives the upper bound an LLM annotator is
 compared with). It reads the gold corpus the loop was given.
 """
 from pathlib import Path
-from typing import Dict, Iterator, List, Sequence, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 from spacy.util import registry
 
-from ..data.corpus import load_docs
+from ..data.corpus import check_labelled, load_docs
 from ..data.docs import doc_tags, sentence_id
-from .base import Annotation, AnnotationRequest, BaseAnnotator
+from .base import Annotation, AnnotationContext, AnnotationRequest, BaseAnnotator
 
 
 class GoldAnnotator(BaseAnnotator):
@@ -25,8 +25,14 @@ class GoldAnnotator(BaseAnnotator):
 
     def _lookup(self) -> Dict[str, List[str]]:
         if not self._gold:
-            self._gold = {sentence_id(doc): doc_tags(doc) for doc in load_docs(self.path)}
+            docs = load_docs(self.path)
+            check_labelled(docs, self.path, "the gold annotator answers with gold labels")
+            self._gold = {sentence_id(doc): doc_tags(doc) for doc in docs}
         return self._gold
+
+    def prepare(self, context: Optional[AnnotationContext]) -> None:
+        """Read the gold labels now, so a corpus without any fails before the first round, not in it."""
+        self._lookup()
 
     def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
         gold = self._lookup()

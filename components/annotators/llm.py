@@ -24,7 +24,9 @@ from spacy.language import Language
 from spacy.util import registry
 from thinc.api import Config
 
+from ..data.corpus import LANGUAGES
 from ..data.docs import doc_tags, make_doc
+from ..data.labels import GENERIC_GUIDELINE
 from ..packaged import annotator_config_text
 from ..llm.models import registry as _models  # noqa: F401  (registers the models)
 from ..llm.models.ledger import summarize
@@ -86,6 +88,7 @@ class LLMAnnotator(BaseAnnotator):
         settings: Dict[str, Any] = {}
         if "lang" in llm["task"] or llm["task"].get("@llm_tasks", "").startswith(OUR_PREFIX):
             settings["components.llm.task.lang"] = self.lang
+        settings.update(task_settings(llm["task"], context, self.lang))
         examples = llm["task"].get("examples") or {}
         if context and self.examples_from_seed and examples.get("@misc", "").startswith(OUR_PREFIX):
             settings["components.llm.task.examples.path"] = str(context.seed_path)
@@ -95,6 +98,8 @@ class LLMAnnotator(BaseAnnotator):
             settings["components.llm.model.cache_path"] = self.cache_path
             if context:
                 settings["components.llm.model.ledger_path"] = str(context.run_dir / "llm-usage.jsonl")
+            if context and context.labels and not context.labels.is_masakhaner and _takes(llm["model"], "labels"):
+                settings["components.llm.model.labels"] = list(context.labels.labels)  # e.g. a simulated model
             settings.update({f"components.llm.model.{k}": v for k, v in self.model_settings.items()})
             settings.update({f"components.llm.model.{k}": v for k, v in self.overrides.items()})
         if not llm["task"].get("@llm_tasks", "").startswith(OUR_PREFIX):  # read failures from the saved IO
@@ -193,6 +198,45 @@ class LLMAnnotator(BaseAnnotator):
         summary["cost_usd"] = (round(cost_usd(price, summary["input_tokens"], summary["output_tokens"]), 6)
                                if price else None)
         return summary
+
+
+def _takes(block: Dict[str, Any], argument: str) -> bool:
+    """Whether the registered model of a config block has a parameter named ``argument``."""
+    import inspect
+
+    from spacy_llm.registry import registry as llm_registry
+
+    try:
+        return argument in inspect.signature(llm_registry.llm_models.get(block["@llm_models"])).parameters
+    except Exception:  # an unregistered name fails later, where the pipeline is built, with spacy-llm's message
+        return False
+
+
+def task_settings(task: Dict[str, Any], context: Optional[AnnotationContext], lang: str) -> Dict[str, Any]:
+    """Config overrides that give the task the run's language name and label set.
+
+    For our TokenNER task: ``language`` (always set for a code MasakhaNER does not name, so the pipeline builds
+    before a run gives the name) and, for a label set of the user's own, ``labels``, ``tag_definitions`` and
+    ``guideline``. For spacy-llm's ``spacy.NER.v3``: ``labels`` and ``label_definitions``. MasakhaNER's labels
+    change nothing, so the paper's prompts (and their cache keys) stay as they were.
+    """
+    ours = task.get("@llm_tasks", "").startswith(OUR_PREFIX)
+    prefix = "components.llm.task."
+    settings: Dict[str, Any] = {}
+    language = context.language if context and context.language else None
+    if ours and (language or lang not in LANGUAGES):
+        settings[prefix + "language"] = language or LANGUAGES.get(lang, lang)
+    labels = context.labels if context else None
+    if labels is None or labels.is_masakhaner:
+        return settings
+    if ours:
+        settings.update({prefix + "labels": list(labels.labels), prefix + "tag_definitions": labels.tag_definitions(),
+                         prefix + "guideline": labels.guideline or GENERIC_GUIDELINE})
+    elif "labels" in task:
+        settings[prefix + "labels"] = list(labels.labels)
+        if "label_definitions" in task:
+            settings[prefix + "label_definitions"] = dict(labels.definitions)
+    return settings
 
 
 def group_by_prompt(annotations: Iterable[Annotation]) -> Iterator[List[Annotation]]:

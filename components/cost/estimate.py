@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Sequence
 from spacy.tokens import Doc
 
 from ..annotators.base import AnnotationContext, AnnotationRequest, Annotator
+from ..data.corpus import load_docs
 from ..data.docs import sentence_id
 from ..data.prodigy import doc_to_task
 from ..fileio import write_jsonl
@@ -38,21 +39,32 @@ def _requests(docs: Sequence[Doc]) -> List[AnnotationRequest]:
 
 def preflight(settings: LoopSettings, sampler: SeedSampler, annotator: Annotator,
               train_docs: Sequence[Doc]) -> Dict[str, Any]:
-    """The estimate for a whole run (see the module docstring); ``priced`` False for an annotator without one."""
-    seed_docs = [train_docs[i] for i in sampler(train_docs, settings.seed)]  # the run's seed, in its order
+    """The estimate for a whole run (see the module docstring); ``priced`` False for an annotator without one.
+
+    A corpus with a seed file keeps its pool whole; one whose seed the annotator labels (no seed file, no gold in
+    the pool) adds the seed to the sentences to annotate, and its prompts have no examples.
+    """
+    info = settings.info
+    if "seed" in info.splits:
+        seed_docs = load_docs(settings.corpus / "seed.spacy")
+    else:
+        seed_docs = [train_docs[i] for i in sampler(train_docs, settings.seed)]  # the run's seed, in its order
     seed = {sentence_id(doc) for doc in seed_docs}
     pool = [doc for doc in train_docs if sentence_id(doc) not in seed]
+    by_annotator = "seed" not in info.splits and not info.pool_labelled
     per_round = planned_per_round(settings, pool)
-    planned = min(per_round * settings.rounds, len(pool))
+    planned = min(per_round * settings.rounds, len(pool)) + (len(seed) if by_annotator else 0)
     out: Dict[str, Any] = {"annotator": annotator.name, "rounds": settings.rounds, "per_round": per_round,
-                           "planned_sentences": planned, "pool": len(pool), "seed": len(seed)}
+                           "planned_sentences": planned, "pool": len(pool), "seed": len(seed),
+                           "seed_by_annotator": by_annotator}
     estimate = getattr(annotator, "estimate", None)
     if estimate is None or not pool:
         return {**out, "priced": False, "note": f"annotator '{annotator.name}' costs nothing per request"}
     with tempfile.TemporaryDirectory() as tmp:  # the prompts carry the run's k-shot examples, from its seed
         seed_path = Path(tmp) / "seed.jsonl"
-        write_jsonl(seed_path, (doc_to_task(doc) for doc in seed_docs))
-        annotator.prepare(AnnotationContext(Path(tmp), seed_path, settings.lang))
+        write_jsonl(seed_path, (doc_to_task(doc) for doc in ([] if by_annotator else seed_docs)))
+        annotator.prepare(AnnotationContext(Path(tmp), seed_path, settings.lang, labels=settings.labels,
+                                            language=settings.language))
         return _priced(out, settings, pool, planned, estimate)
 
 
@@ -73,7 +85,8 @@ def _priced(out: Dict[str, Any], settings: LoopSettings, pool: Sequence[Doc], pl
 
 def describe(estimate: Dict[str, Any]) -> str:
     """One paragraph for the console."""
-    head = (f"pre-flight: {estimate['rounds']} rounds x {estimate['per_round']} sentences = "
+    seed = f" + the seed's {estimate['seed']}" if estimate.get("seed_by_annotator") else ""
+    head = (f"pre-flight: {estimate['rounds']} rounds x {estimate['per_round']} sentences{seed} = "
             f"{estimate['planned_sentences']} to annotate with '{estimate['annotator']}'")
     if "typical" not in estimate:
         return f"{head}; {estimate.get('note', '')}"

@@ -74,14 +74,14 @@ def cost_markdown(report: Dict[str, Any]) -> str:
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in run["rounds"]:
             gold = "–" if r.get("gold_route_f1") is None else f"{r['gold_route_f1']:.2f}"
-            if r["round"] == 0:
-                lines.append(f"| 0 (gold seed) | – | – | – | – | – | – | – | – | {r['test_f1']:.2f} | {gold} | – |")
+            if "llm" not in r:
+                lines.append(f"| 0 (gold seed) | – | – | – | – | – | – | – | – | {_f1(r['test_f1'])} | {gold} | – |")
                 continue
             per_usd = "–" if r["f1_gain_per_usd"] is None else f"{r['f1_gain_per_usd']:+.2f}"
             lines.append(f"| {r['round']} | {r['requested']} / {r['received']} | {r['words']} | {r['entities']} | "
                          f"{_usd(r['llm']['cost_usd'])} | {_usd(r['llm_usd_per_sentence'])} | "
                          f"{_usd(r['llm_usd_per_entity'])} | {_range(r['human_usd'])} | "
-                         f"{_range(r['savings'], 'x')} | {r['test_f1']:.2f} | {gold} | {per_usd} |")
+                         f"{_range(r['savings'], 'x')} | {_f1(r['test_f1'])} | {gold} | {per_usd} |")
         t = run["totals"]
         lines += ["", f"- total: LLM {_usd(t['llm_usd'])}; people {_range(t['human_usd'])} "
                       f"(central {_usd(t['human_usd']['central'])}); savings {_range(t['savings'], 'x')} "
@@ -101,6 +101,10 @@ def cost_markdown(report: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _f1(value: Optional[float]) -> str:
+    return "n/a (no test data)" if value is None else f"{value:.2f}"
+
+
 def plot_cost(report: Dict[str, Any], path: Path) -> None:
     """Test F1 against cumulative dollars, per run: the LLM route, and the human route (central cost) with the
     gold-oracle run's F1 where present; log dollars."""
@@ -108,7 +112,7 @@ def plot_cost(report: Dict[str, Any], path: Path) -> None:
     spent_any = False
     for i, run in enumerate(report["runs"]):
         colour = f"C{i % 10}"
-        query = [r for r in run["rounds"] if r["round"] > 0]
+        query = [r for r in run["rounds"] if "llm" in r and r["test_f1"] is not None]
         spent, human, xs, hs = 0.0, 0.0, [], []
         for r in query:
             spent += r["llm"]["cost_usd"]

@@ -37,7 +37,12 @@ def gold_route(run_dir: Path, loop: Dict[str, Any], gold_runs_dir: Optional[Path
     path = (gold_runs_dir or run_dir.parent) / name / "loop.json"
     if name == loop["run"] or not path.exists():
         return {}
-    return {r["round"]: 100 * r["test"]["ents_f"] for r in srsly.read_json(path)["rounds"]}
+    return {r["round"]: _f1(r) for r in srsly.read_json(path)["rounds"] if r["test"] is not None}
+
+
+def _f1(record: Dict[str, Any]) -> Optional[float]:
+    """A round's test entity F1 (%); None for a run without gold test data."""
+    return None if record["test"] is None else 100 * record["test"]["ents_f"]
 
 
 def round_cost(rd: Path, words: Dict[str, int], spend: Dict[str, Any], model: HumanCostModel) -> Dict[str, Any]:
@@ -79,13 +84,15 @@ def run_cost(run_dir: Path, corpus_root: Path, prices: Optional[Prices] = None,
     rounds: List[Dict[str, Any]] = []
     for record in loop["rounds"]:
         k = record["round"]
-        row: Dict[str, Any] = {"round": k, "n_labelled": record["n_labelled"],
-                               "test_f1": 100 * record["test"]["ents_f"], "gold_route_f1": gold.get(k)}
-        if k > 0:
-            row.update(round_cost(run_dir / f"round-{k:02d}", words, spend.get(k, {}), model))
-            previous = rounds[-1]["test_f1"]
-            row["f1_gain"] = row["test_f1"] - previous
-            row["f1_gain_per_usd"] = row["f1_gain"] / row["llm"]["cost_usd"] if row["llm"]["cost_usd"] else None
+        row: Dict[str, Any] = {"round": k, "n_labelled": record["n_labelled"], "test_f1": _f1(record),
+                               "gold_route_f1": gold.get(k)}
+        rd = run_dir / f"round-{k:02d}"
+        if k > 0 or (rd / "annotations.jsonl").exists():  # round 0 too when the annotator labelled the seed
+            row.update(round_cost(rd, words, spend.get(k, {}), model))
+            previous = rounds[-1]["test_f1"] if rounds else None
+            row["f1_gain"] = None if row["test_f1"] is None or previous is None else row["test_f1"] - previous
+            row["f1_gain_per_usd"] = (row["f1_gain"] / row["llm"]["cost_usd"]
+                                      if row["f1_gain"] is not None and row["llm"]["cost_usd"] else None)
         rounds.append(row)
     return {"run": loop["run"], "lang": loop["lang"], "annotator": loop["annotator"], "seed": loop["seed"],
             "strategy": loop["strategy"], "rounds": rounds, "totals": totals(rounds), "notes": notes,
@@ -94,7 +101,7 @@ def run_cost(run_dir: Path, corpus_root: Path, prices: Optional[Prices] = None,
 
 def totals(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Sums over the query rounds, savings, and dollars per F1 point on each route (from the seed round)."""
-    query = [r for r in rounds if r["round"] > 0]
+    query = [r for r in rounds if "llm" in r]  # the rounds that asked the annotator
     llm = sum(r["llm"]["cost_usd"] for r in query)
     compared = llm + sum(r["llm"].get("cached_cost_usd", 0.0) for r in query)
     human = {k: sum(r["human_usd"][k] for r in query) for k in ("low", "central", "high")}
@@ -104,7 +111,7 @@ def totals(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
                            "llm_usd_without_cache": compared,
                            "savings": {k: _ratio(v, compared) for k, v in human.items()},
                            "paper_savings": PAPER_SAVINGS}
-    if query:
+    if query and query[-1]["test_f1"] is not None and rounds[0]["test_f1"] is not None:
         gain = query[-1]["test_f1"] - rounds[0]["test_f1"]
         out["llm_f1_gain"] = gain
         out["llm_usd_per_f1_point"] = llm / gain if gain > 0 else None

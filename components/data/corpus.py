@@ -17,7 +17,7 @@ from spacy.vocab import Vocab
 from ..errors import InputError
 from ..fileio import atomic_path, write_jsonl
 from .conll import Policy, Sentence, read_conll
-from .docs import make_doc, set_task
+from .docs import get_meta, make_doc, set_task
 from .iob import MASAKHANER_LABELS
 from .prodigy import doc_to_task, read_tasks
 
@@ -90,6 +90,14 @@ def convert(lang: str, output_dir: Union[str, Path], *, assets_dir: Union[str, P
         summary["splits"][split] = {"sentences": len(split_docs), "entities": sum(len(d.ents) for d in split_docs),
                                     "tokens": sum(len(d) for d in split_docs)}
     return summary
+
+
+def check_labelled(docs: Sequence[Doc], path: Union[str, Path], why: str) -> None:
+    """Raise an :class:`InputError` naming ``path`` if its sentences have no gold labels (an unlabelled pool
+    from ``prepare``): ``why`` says who needed them."""
+    if any(get_meta(doc).get("labelled") is False for doc in docs[:1]):
+        raise InputError(f"this pool has no gold labels (prepared from unlabelled text), and {why}; use an LLM "
+                         "annotator (e.g. --annotator openai-compatible or gpt-4-turbo)", path)
 
 
 def load_docs(path: Union[str, Path], vocab: Optional[Vocab] = None) -> List[Doc]:

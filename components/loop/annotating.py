@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from spacy.tokens import Doc
 
 from ..annotators.base import AnnotationRequest, Annotator, validate_annotation
-from ..data.docs import doc_tags
+from ..data.docs import doc_tags, get_meta
 from ..data.iob import iob_tagset
 from ..errors import LoopError
 from ..evaluation.metrics import tag_agreement
@@ -21,13 +21,14 @@ logger = logging.getLogger(__name__)
 
 
 def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: Dict[str, Doc], *,
-             progress: bool = False, round_k: Optional[int] = None) -> List[str]:
+             progress: bool = False, round_k: Optional[int] = None,
+             tagset: Sequence[str] = iob_tagset()) -> List[str]:
     """Ask ``annotator`` for every id in ``wanted`` not yet in ``log``; return the ids left unanswered.
 
     An answer for an id not asked (or already answered) is ignored with a warning; an answer that is not
-    one valid IOB2 tag per token is kept as dropped, with the reason. ``progress``: a bar on stderr with the
-    sentences answered, those dropped, and the round's spend so far against the budget (when the annotator
-    reports usage).
+    one valid IOB2 tag per token of ``tagset`` (the run's labels) is kept as dropped, with the reason.
+    ``progress``: a bar on stderr with the sentences answered, those dropped, and the round's spend so far
+    against the budget (when the annotator reports usage).
     """
     from tqdm import tqdm
 
@@ -36,7 +37,6 @@ def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: 
     pending = {r.id: r for r in requests}
     if not requests:
         return []
-    tagset = iob_tagset()
     bar = tqdm(total=len(requests), desc=f"round {round_k} annotating" if round_k else "annotating", unit="sent",
                disable=not progress, leave=False)
     dropped = 0
@@ -76,7 +76,8 @@ def check_unanswered(annotator: Annotator, unanswered: List[str]) -> None:
 
 
 def annotation_summary(wanted: Sequence[str], records: List[Dict[str, Any]], by_id: Dict[str, Doc]) -> Dict[str, Any]:
-    """Counts (requested, received, dropped and why, repaired) and the labels' quality against gold."""
+    """Counts (requested, received, dropped and why, repaired) and the labels' quality against gold (None for
+    sentences of an unlabelled pool, which has no gold)."""
     received = [r for r in records if r["tags"] is not None]
     errors: Dict[str, int] = {}
     problems: Dict[str, int] = {}
@@ -86,7 +87,9 @@ def annotation_summary(wanted: Sequence[str], records: List[Dict[str, Any]], by_
             errors[reason] = errors.get(reason, 0) + 1
         for name, count in ((r.get("meta") or {}).get("problems") or {}).items():
             problems[name] = problems.get(name, 0) + count
-    quality = tag_agreement([doc_tags(by_id[r["id"]]) for r in received], [r["tags"] for r in received])
+    judged = [r for r in received if get_meta(by_id[r["id"]]).get("labelled", True)]
+    quality = (tag_agreement([doc_tags(by_id[r["id"]]) for r in judged], [r["tags"] for r in judged]) if judged
+               else {"token_accuracy": None, "ents_f": None})
     return {"n_requested": len(wanted), "n_received": len(received), "n_dropped": len(records) - len(received),
             "n_unanswered": len(set(wanted) - {r["id"] for r in records}),
             "n_repaired": sum(bool((r.get("meta") or {}).get("repairs")) for r in received),

@@ -1,10 +1,15 @@
-"""A run's sentences: the gold seed, what each round asked for and received, the pool, the learner's dev.
+"""A run's sentences: the seed, what each round asked for and received, the pool, the learner's dev.
+
+The seed is one of three kinds. A MasakhaNER run draws it from the gold train split (the paper). A corpus
+of one's own (``prepare``) may bring a labelled seed file (``seed.spacy``), which is the seed as it is; or
+none, and then the seed is drawn from the unlabelled pool and the annotator labels it in round 0
+(:attr:`RunSentences.seed_by_annotator`), so the seed counts as annotated, not gold.
 
 Everything here is read back from the run folder (``seed.json``, each round's
 ``selection.json`` and ``annotations.jsonl``), so a resumed run sees exactly what the
 interrupted one had.
 """
-from typing import Dict, List, Set
+from typing import Dict, List, Optional, Set
 
 import srsly
 from spacy.tokens import Doc
@@ -25,19 +30,37 @@ class RunSentences:
     """The labelled set, the pool and the learner's dev split of one run, round by round."""
 
     def __init__(self, run: RunFolder, settings: LoopSettings, sampler: SeedSampler, train_docs: List[Doc],
-                 vocab: Vocab) -> None:
+                 vocab: Vocab, seed_docs: Optional[List[Doc]] = None, pool_labelled: bool = True) -> None:
         self.run, self.settings, self.sampler = run, settings, sampler
         self.train_docs = train_docs
-        self.by_id: Dict[str, Doc] = {sentence_id(doc): doc for doc in train_docs}
+        self.seed_docs = seed_docs  # a labelled seed file's sentences (not in the pool), or None
+        self.by_id: Dict[str, Doc] = {sentence_id(doc): doc for doc in train_docs + (seed_docs or [])}
         self.vocab = vocab
+        # No seed file and no gold in the pool: the seed is drawn from the pool and labelled by the annotator.
+        self.seed_by_annotator = seed_docs is None and not pool_labelled
 
     def seed_ids(self) -> List[str]:
-        """The seed set's sentence ids, drawn once and saved."""
+        """The seed set's sentence ids: the seed file's, or drawn from the pool once and saved."""
         ids = self.run.read_ids("seed")
         if ids is None:
-            ids = [sentence_id(self.train_docs[i]) for i in self.sampler(self.train_docs, self.settings.seed)]
+            if self.seed_docs is not None:
+                ids = [sentence_id(doc) for doc in self.seed_docs]
+            else:
+                ids = [sentence_id(self.train_docs[i]) for i in self.sampler(self.train_docs, self.settings.seed)]
             self.run.write_ids("seed", ids)
         return ids
+
+    def n_gold(self) -> int:
+        """Gold-labelled sentences in the labelled set: the seed, unless the annotator labelled it."""
+        return 0 if self.seed_by_annotator else len(self.seed_ids())
+
+    def reference_size(self) -> int:
+        """What a relative query size (``5%``) is a share of: the pool before any query."""
+        return len(self.train_docs) - (0 if self.seed_docs is not None else len(self.seed_ids()))
+
+    def first_annotated_round(self) -> int:
+        """0 when the annotator labels the seed, else 1."""
+        return 0 if self.seed_by_annotator else 1
 
     def requested_ids(self, before: int) -> List[str]:
         """Ids selected (and so requested) in rounds ``1 .. before-1``."""
@@ -62,17 +85,18 @@ class RunSentences:
         return [Annotation.from_dict(r) for r in records if r["tags"] is not None]
 
     def labelled(self, k: int) -> List[Doc]:
-        """The labelled set of round ``k``: the gold seed plus every annotation received in rounds 1..k.
+        """The labelled set of round ``k``: the gold seed plus every annotation received in rounds 1..k (0..k
+        when the annotator labelled the seed).
 
         Each doc's meta says its source, its round and (``learner_split``) whether the learner trains on it
         or holds it out as its dev data.
         """
         docs = []
-        for sid in self.seed_ids():
+        for sid in [] if self.seed_by_annotator else self.seed_ids():
             doc = self.by_id[sid].copy()
             set_task(doc, {"meta": {**get_meta(doc), "source": "gold", "round": 0}})
             docs.append(doc)
-        for j in range(1, k + 1):
+        for j in range(self.first_annotated_round(), k + 1):
             docs.extend(self._annotated_doc(annotation, j) for annotation in self.annotations(j))
         dev = self.learner_dev_ids(k)
         for doc in docs:
@@ -83,7 +107,8 @@ class RunSentences:
         """The labelled sentences the learner holds out as dev in round ``k`` (none with the oracle dev)."""
         if self.settings.dev == "oracle":
             return set()
-        rounds = [self.seed_ids()] + [[a.id for a in self.annotations(j)] for j in range(1, k + 1)]
+        rounds = [] if self.seed_by_annotator else [self.seed_ids()]
+        rounds += [[a.id for a in self.annotations(j)] for j in range(self.first_annotated_round(), k + 1)]
         return split_dev(rounds, self.settings.dev_share, self.settings.dev_min, self.settings.seed)
 
     def _annotated_doc(self, annotation: Annotation, round_k: int) -> Doc:

@@ -65,15 +65,24 @@ class ActiveLearningLoop:
         self.name = run_name(settings, self.annotator, strategy)
         self.run = RunFolder(settings.runs / self.name)
         self.vocab = spacy.blank("xx").vocab
-        self.sentences = RunSentences(self.run, settings, sampler, load_docs(settings.corpus / "train.spacy",
-                                                                              self.vocab), self.vocab)
+        info = settings.info
+        seed_docs = load_docs(settings.corpus / "seed.spacy", self.vocab) if "seed" in info.splits else None
+        pool = load_docs(settings.corpus / "train.spacy", self.vocab)
+        self.sentences = RunSentences(self.run, settings, sampler, pool, self.vocab, seed_docs=seed_docs,
+                                      pool_labelled=info.pool_labelled)
         self.config_text = config_text
         self.environment = environment()
 
     def identity(self) -> Dict[str, Any]:
         """What makes this run this run (saved in ``run.json``, checked on resume), and where it ran."""
         s = self.settings
-        return {"lang": s.lang, "annotator": self.annotator.name, "strategy": self.strategy.name, "seed": s.seed,
+        extra: Dict[str, Any] = {}
+        if not s.labels.is_masakhaner:  # a MasakhaNER run's identity stays as it was, so older runs resume
+            extra["labels"] = s.labels.to_dict()
+        if "seed" in s.info.splits:
+            extra["seed_file"] = file_digest(s.corpus / "seed.spacy")
+        return {**extra, "lang": s.lang, "annotator": self.annotator.name, "strategy": self.strategy.name,
+                "seed": s.seed,
                 "query_size": str(s.query_size), "seed_set": self.sampler.name, "loop.rounds": s.rounds,
                 "loop.gpu_id": s.gpu_id, "corpus": file_digest(s.corpus / "train.spacy"),
                 "learner_config": file_digest(s.learner_config), "learner_overrides": self.learner_overrides,
@@ -112,11 +121,17 @@ class ActiveLearningLoop:
             self.run.unlock()
 
     def _prepare_annotator(self) -> None:
-        """Write the gold seed as Prodigy JSONL (the k-shot source) and hand the run's context to the annotator."""
+        """Write the gold seed as Prodigy JSONL (the k-shot source) and hand the run's context to the annotator.
+
+        A seed the annotator labels itself gives no examples: the annotator works zero-shot.
+        """
         seed_path = self.run.root / "seed.jsonl"
         if not seed_path.exists():
-            write_jsonl(seed_path, (doc_to_task(doc) for doc in self.sentences.labelled(0)))
-        self.annotator.prepare(AnnotationContext(self.run.root, seed_path, self.settings.lang))
+            gold = [] if self.sentences.seed_by_annotator else self.sentences.labelled(0)
+            write_jsonl(seed_path, (doc_to_task(doc) for doc in gold))
+        s = self.settings
+        self.annotator.prepare(AnnotationContext(self.run.root, seed_path, s.lang, labels=s.labels,
+                                                 language=s.language))
 
     # -- one round ------------------------------------------------------------------------------
     def _round(self, k: int) -> None:
@@ -124,12 +139,14 @@ class ActiveLearningLoop:
         rd.mkdir(parents=True, exist_ok=True)
         timings = Timings(rd / "timings.json")
         annotation = None
-        if k > 0:
-            selection = self._select(k, timings)
+        if k > 0 or self.sentences.seed_by_annotator:
+            selection = self._select(k, timings) if k > 0 else self._seed_selection()
             annotation = self._annotate(k, selection, timings)
             if annotation.pop("added"):
                 _remove_derived(rd)  # written before these answers came (e.g. a resume with a raised budget)
         labelled = self.sentences.labelled(k)
+        if not labelled:
+            raise LoopError(f"{rd}: round {k} has no labelled sentence to train on (the annotator answered none)")
         dev_path = self._write_labelled(rd, labelled)
         model = rd / "model"
         if not model.exists():
@@ -145,14 +162,26 @@ class ActiveLearningLoop:
             scores = self._evaluate(model)
         record = self._record(k, labelled, scores, annotation, timings, model)
         write_json(self.run.record_path(k), record)
-        self.log("round %d/%d: %d labelled sentences (%d annotated; learner dev: %s), test entity F1 %.2f "
-                 "(train %.0fs)", k, self.settings.rounds, record["n_labelled"], record["n_annotated"],
-                 record["learner_dev"]["n"] or "the gold dev split", 100 * record["test"]["ents_f"],
-                 timings.data.get("train", 0.0))
+        test = "no test data" if record["test"] is None else f"test entity F1 {100 * record['test']['ents_f']:.2f}"
+        self.log("round %d/%d: %d labelled sentences (%d annotated; learner dev: %s), %s (train %.0fs)", k,
+                 self.settings.rounds, record["n_labelled"], record["n_annotated"],
+                 record["learner_dev"]["n"] or "the gold dev split", test, timings.data.get("train", 0.0))
 
     def _warm_start_from(self, k: int) -> Optional[Path]:
         """With ``loop.warm_start``, round ``k >= 1`` continues from round ``k-1``'s model; else None (retrain)."""
         return self.run.round_dir(k - 1) / "model" if self.settings.warm_start and k > 0 else None
+
+    def _seed_selection(self) -> Dict[str, Any]:
+        """Round 0's request when the annotator labels the seed: the seed sentences, saved like a selection."""
+        path = self.run.round_dir(0) / "selection.json"
+        if not path.exists():
+            ids = self.sentences.seed_ids()
+            write_json(path, {"round": 0, "strategy": f"seed:{self.sampler.name}",
+                              "n_pool": len(self.sentences.train_docs),
+                              "selected": [{"id": sid, "score": None} for sid in ids]})
+            self.log("round 0: the seed (%d sentences drawn from the pool by '%s') goes to '%s' to be labelled",
+                     len(ids), self.sampler.name, self.annotator.name)
+        return srsly.read_json(path)
 
     def _select(self, k: int, timings: Timings) -> Dict[str, Any]:
         rd = self.run.round_dir(k)
@@ -169,7 +198,7 @@ class ActiveLearningLoop:
                          timings.data["score"])
             attach_scores(pool, scores)
         with timings.measure("select"):
-            reference = len(self.sentences.train_docs) - len(self.sentences.seed_ids())
+            reference = self.sentences.reference_size()
             selection = self.strategy(pool, self.settings.query_size, reference_size=reference,
                                       seed=self.settings.seed * 1000 + k)
             data = selection_record(k, pool, selection, self.sentences.taken(k), str(self.settings.query_size))
@@ -191,7 +220,8 @@ class ActiveLearningLoop:
             self.log("round %d/%d: requesting %d annotations from '%s' (%d already on disk)", k,
                      self.settings.rounds, len(wanted) - n_done, self.annotator.name, n_done)
             with timings.measure("annotate"):
-                unanswered = annotate(self.annotator, log, wanted, by_id, progress=self.progress, round_k=k)
+                unanswered = annotate(self.annotator, log, wanted, by_id, progress=self.progress, round_k=k,
+                                      tagset=self.settings.labels.tagset)
             added = len({record["id"] for record in log.records}) > n_done
             check_unanswered(self.annotator, unanswered)
             if unanswered:
@@ -234,14 +264,16 @@ class ActiveLearningLoop:
                             "data; label more seed sentences or use --loop.dev oracle")
         return rd / "dev.spacy"
 
-    def _evaluate(self, model: Path) -> Dict[str, Any]:
+    def _evaluate(self, model: Path) -> Dict[str, Optional[Dict[str, Any]]]:
+        """Scores on the corpus's gold dev and test splits; None for a split the corpus does not have."""
         nlp = spacy.load(model)
-        return {split: evaluate_nlp(nlp, load_docs(self.settings.corpus / f"{split}.spacy", nlp.vocab))
-                for split in ("dev", "test")}
+        paths = {split: self.settings.corpus / f"{split}.spacy" for split in ("dev", "test")}
+        return {split: evaluate_nlp(nlp, load_docs(path, nlp.vocab)) if path.exists() else None
+                for split, path in paths.items()}
 
     def _record(self, k: int, labelled: List[Doc], scores: Dict[str, Any], annotation: Optional[Dict[str, Any]],
                 timings: Timings, model: Path) -> Dict[str, Any]:
-        n_gold = len(self.sentences.seed_ids())
+        n_gold = self.sentences.n_gold()
         n_dev = sum(get_meta(doc).get(LEARNER_SPLIT) == "dev" for doc in labelled)
         training = Config().from_disk(model / "config.cfg", interpolate=False)["training"]
         log = model.parent / "train.log"
@@ -251,8 +283,7 @@ class ActiveLearningLoop:
                 "learner_dev": {"source": self.settings.dev, "n": n_dev if n_dev else None,
                                 "best_score": summary.get("best_score"), "best_step": summary.get("best_step"),
                                 "last_step": summary.get("last_step"), "stopped_by": summary.get("stopped_by")},
-                "test": {key: scores["test"].get(key) for key in REPORTED},
-                "dev": {key: scores["dev"].get(key) for key in REPORTED},
+                "test": _reported(scores["test"]), "dev": _reported(scores["dev"]),
                 "annotation": annotation, "seconds": timings.rounded(), "environment": environment()}
 
     def _write_loop_json(self) -> None:
@@ -261,7 +292,14 @@ class ActiveLearningLoop:
             "lang": s.lang, "annotator": self.annotator.name, "strategy": self.strategy.name, "seed": s.seed,
             "query_size": str(s.query_size), "seed_set": self.sampler.name, "learner_config": str(s.learner_config),
             "learner": learner_name(s.learner_config), "warm_start": s.warm_start, "dev": s.dev,
-            "dev_share": s.dev_share, "dev_min": s.dev_min, "run": self.name, "rounds": self.run.records()})
+            "dev_share": s.dev_share, "dev_min": s.dev_min, "run": self.name,
+            "seed_source": "annotator" if self.sentences.seed_by_annotator else "gold",
+            "labels": list(s.labels.labels), "rounds": self.run.records()})
+
+
+def _reported(scores: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The record's part of a split's scores; None (not available, never zero) without that gold split."""
+    return None if scores is None else {key: scores.get(key) for key in REPORTED}
 
 
 def _remove_derived(rd: Path) -> None:

@@ -8,7 +8,7 @@ short names ``--annotator gold``, ``--strategy entropy`` and
 default for that name.
 """
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union
 
@@ -17,7 +17,9 @@ from thinc.api import Config
 
 from ..annotators.base import Annotator, annotator_block
 from ..packaged import config_file
-from ..data.corpus import check_lang
+from ..data.corpus import LANGUAGES, check_lang
+from ..data.labels import LabelSet
+from ..data.own import MANIFEST, CorpusInfo, check_lang_code, corpus_info, read_manifest
 from ..strategies.base import QuerySize, Strategy
 from ..strategies.registry import strategy_block
 from .devsplit import DevSource, check_dev_source, dev_target
@@ -47,6 +49,16 @@ class LoopSettings:
     dev: DevSource = "labelled"  # the learner's dev data: out of the labelled set, or the gold dev split
     dev_share: float = 0.2
     dev_min: int = 30
+    labels: LabelSet = field(default_factory=LabelSet.masakhaner)  # the corpus's (MasakhaNER's by default)
+    language: str = ""  # the language's name, for the annotator's prompt
+    corpus_info: Optional[CorpusInfo] = None  # what the corpus folder holds (its manifest)
+
+    @property
+    def info(self) -> CorpusInfo:
+        """The corpus's facts, read from its folder when not given."""
+        if self.corpus_info is None:
+            self.corpus_info = corpus_info(self.corpus)
+        return self.corpus_info
 
 
 def load_loop_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None, *,
@@ -61,6 +73,7 @@ def load_loop_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]]
     if "loop.lang" in overrides and "paths.corpus" not in overrides:
         overrides["paths.corpus"] = f"corpus/{overrides['loop.lang']}"
     config = load_config(config_file(path), interpolate=False)
+    _lang_from_corpus(overrides, overrides.get("paths.corpus") or config["paths"]["corpus"])
     if annotator:
         config["annotator"] = annotator_block(annotator)
     if strategy:
@@ -72,6 +85,17 @@ def load_loop_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]]
     return Config().from_str(config.to_str(), overrides=overrides, interpolate=True)
 
 
+def _lang_from_corpus(overrides: Dict[str, Any], corpus: str) -> None:
+    """A corpus made by ``prepare`` knows its language: it sets ``loop.lang`` (a different one given is an error)."""
+    manifest = read_manifest(corpus)
+    if manifest is None:
+        return
+    given = overrides.get("loop.lang")
+    if given is not None and given != manifest["lang"]:
+        raise ValueError(f"{corpus} holds language '{manifest['lang']}' (its {MANIFEST}), not '{given}'")
+    overrides["loop.lang"] = manifest["lang"]
+
+
 def _short_name(registered: str) -> str:
     return {v: k for k, v in SEED_SAMPLER_NAMES.items()}.get(registered, "entity-rich")
 
@@ -79,13 +103,16 @@ def _short_name(registered: str) -> str:
 def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, Annotator]:
     """Check the plain settings and build the registered sampler, strategy and annotator."""
     loop, paths = config["loop"], config["paths"]
+    corpus = corpus_info(paths["corpus"])
+    lang = check_lang_code(loop["lang"]) if corpus.own else check_lang(loop["lang"])
     settings = LoopSettings(
-        lang=check_lang(loop["lang"]), rounds=int(loop["rounds"]), query_size=QuerySize.parse(loop["query_size"]),
+        lang=lang, rounds=int(loop["rounds"]), query_size=QuerySize.parse(loop["query_size"]),
         seed=int(loop["seed"]), gpu_id=int(loop.get("gpu_id", -1)), run_name=loop.get("run_name") or None,
         corpus=Path(paths["corpus"]), learner_config=config_file(paths["learner_config"]),
         runs=Path(paths["runs"]),
         warm_start=bool(loop.get("warm_start", False)), dev=check_dev_source(loop.get("dev", "labelled")),
         dev_share=float(loop.get("dev_share", 0.2)), dev_min=int(loop.get("dev_min", 30)),
+        labels=corpus.labels, language=corpus.language or LANGUAGES.get(lang, lang), corpus_info=corpus,
     )
     dev_target(100, settings.dev_share, settings.dev_min)  # checks the share
     if settings.rounds < 0:

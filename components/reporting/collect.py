@@ -11,6 +11,7 @@ import srsly
 from ..packaged import read_text
 
 PUBLISHED = "resources/published_f1.csv"  # package data
+NOT_AVAILABLE = float("nan")  # the test F1 of a run without gold test data: not available, never zero
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Curve:
     annotator: str
     strategy: str
     learner: str = "cnn"
+    seed_source: str = "gold"  # "annotator": no gold seed, the annotator labelled it (a corpus of one's own)
     seeds: List[int] = field(default_factory=list)
     n_train: Dict[int, List[int]] = field(default_factory=lambda: defaultdict(list))
     f1: Dict[int, List[float]] = field(default_factory=lambda: defaultdict(list))
@@ -40,8 +42,14 @@ class Curve:
         """Rounds that at least one seed finished."""
         return sorted(self.f1)
 
+    @property
+    def has_test(self) -> bool:
+        """Whether the runs were evaluated on gold test data (a corpus of one's own may have none)."""
+        return any(not np.isnan(value) for values in self.f1.values() for value in values)
+
     def stats(self, k: int) -> Tuple[float, float, float, int]:
-        """``(mean labelled sentences, mean F1, sd F1, n_seeds)`` at round ``k`` (F1 in %)."""
+        """``(mean labelled sentences, mean F1, sd F1, n_seeds)`` at round ``k`` (F1 in %; NaN without test
+        data)."""
         f1 = 100 * np.asarray(self.f1[k])
         return float(np.mean(self.n_train[k])), float(f1.mean()), float(f1.std(ddof=1) if len(f1) > 1 else 0.0), len(f1)
 
@@ -73,9 +81,10 @@ def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
         key = (run["lang"], run["annotator"], run["strategy"], learner)
         curve = curves.setdefault(key, Curve(*key))
         curve.seeds.append(run["seed"])
+        curve.seed_source = run.get("seed_source", "gold")
         for record in run["rounds"]:
             curve.n_train[record["round"]].append(record.get("n_labelled", record["n_train"]))
-            curve.f1[record["round"]].append(record["test"]["ents_f"])
+            curve.f1[record["round"]].append(NOT_AVAILABLE if record["test"] is None else record["test"]["ents_f"])
             if record.get("annotation"):
                 curve.labels[record["round"]].append(record["annotation"])
     return curves

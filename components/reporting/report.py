@@ -12,7 +12,7 @@ from .collect import Curve, collect_full_data, collect_runs, published_f1
 def plot_learning_curves(lang: str, curves: Sequence[Curve], full: Sequence[float], path: Path) -> None:
     """Entity F1 against labelled sentences, mean and spread over seeds, with the reference lines."""
     fig, ax = new_figure()
-    for curve in curves:
+    for curve in (c for c in curves if c.has_test):
         stats = np.array([curve.stats(k)[:3] for k in curve.rounds()])
         ax.plot(stats[:, 0], stats[:, 1], marker="o", label=f"{curve.label}, {len(curve.seeds)} seed(s)")
         ax.fill_between(stats[:, 0], stats[:, 1] - stats[:, 2], stats[:, 1] + stats[:, 2], alpha=0.2)
@@ -26,9 +26,9 @@ def plot_learning_curves(lang: str, curves: Sequence[Curve], full: Sequence[floa
                 ylabel="test entity F1 (%)", title=f"MasakhaNER 2.0 {lang}: active learning")
 
 
-def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float], png: str) -> List[str]:
-    """The report's section for one language."""
-    lines = [f"## {lang}", "", f"![learning curve]({png})", ""]
+def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float], png: Optional[str]) -> List[str]:
+    """The report's section for one language (``png``: its learning curve; None without test data)."""
+    lines = [f"## {lang}", "", f"![learning curve]({png})" if png else "No gold test data: no learning curve.", ""]
     if full:
         lines.append(f"- Full train data, gold labels (the gold dev split for early stopping): **{np.mean(full):.2f}** "
                      f"test entity F1 ({len(full)} seed(s)).")
@@ -41,12 +41,18 @@ def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float],
     for curve in curves:
         for k in curve.rounds():
             n, mean, sd, n_seeds = curve.stats(k)
+            f1 = f"{mean:.2f} ± {sd:.2f}" if curve.has_test else "not available (no test data)"
             lines.append(f"| {curve.annotator} | {curve.strategy} | {curve.learner} | {k} | {n:.0f} | "
-                         f"{mean:.2f} ± {sd:.2f} | {n_seeds} | {label_cells(curve.label_quality(k))} |")
+                         f"{f1} | {n_seeds} | {label_cells(curve.label_quality(k))} |")
+    for curve in curves:
+        if curve.seed_source == "annotator":
+            lines += ["", f"The seed of {curve.label} was labelled by the annotator (no gold seed was given): round 0 "
+                          "is annotated, not gold, and the annotator worked without examples."]
     if any(curve.annotator != "gold" for curve in curves):
         lines += ["", "Labels received: what the annotator returned for the sentences the round selected, scored "
-                      "against the dataset's gold labels (token accuracy including O; entity F1, exact span and type), "
-                      "and the share of those sentences dropped (an answer that was not one valid tag per token). "
+                      "against the dataset's gold labels (token accuracy including O; entity F1, exact span and type; "
+                      "n/a for a pool without gold), and the share of those sentences dropped (an answer that was "
+                      "not one valid tag per token). "
                       "An annotator whose name starts with `sim-` is SIMULATED: gold labels with a recorded LLM's "
                       "measured errors, not that LLM's answers."]
     return lines + [""]
@@ -104,7 +110,8 @@ def write_report(runs_dir: Path, baselines_dir: Path, output: Path,
         by_lang.setdefault(lang, []).append(curve)
     written: List[Path] = []
     lines = ["# Active-learning report", "",
-             "Entity-level F1 (exact span and type) on each language's MasakhaNER 2.0 test split, "
+             "Entity-level F1 (exact span and type) on each language's gold test split (MasakhaNER 2.0's, or the "
+             "test data a corpus of one's own brought; without one, test figures are not available), "
              "against the number of labelled sentences. That count includes the sentences the learner holds out "
              "of its labelled set as its own dev data (early stopping, best model). Learners marked `oracledev` "
              "were given the dataset's gold dev split instead: free labels the count leaves out.", ""]
@@ -112,9 +119,11 @@ def write_report(runs_dir: Path, baselines_dir: Path, output: Path,
         lines.append(f"No runs found in `{runs_dir}` and no baselines in `{baselines_dir}`.")
     for lang in sorted(set(by_lang) | set(full)):
         png = output / f"learning_curve_{lang}.png"
-        plot_learning_curves(lang, by_lang.get(lang, []), full.get(lang, []), png)
-        written.append(png)
-        lines += markdown_for_lang(lang, by_lang.get(lang, []), full.get(lang, []), png.name)
+        if full.get(lang) or any(curve.has_test for curve in by_lang.get(lang, [])):
+            plot_learning_curves(lang, by_lang.get(lang, []), full.get(lang, []), png)
+            written.append(png)
+        lines += markdown_for_lang(lang, by_lang.get(lang, []), full.get(lang, []), png.name if png in written
+                                   else None)
     lines += step_sections(metrics_dir)
     write_text(output / "report.md", "\n".join(lines))
     return [output / "report.md"] + written

@@ -9,9 +9,9 @@ therefore the same in every run of a sentence; the rest come and go with the run
 import json
 import unicodedata
 from functools import partial
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..data.iob import iob_to_spans, spans_to_iob
+from ..data.iob import MASAKHANER_LABELS, iob_to_spans, spans_to_iob
 from .draws import OutcomeTables, generator, pick
 from .outcomes import absolute, entity_condition, feasible, place_boundary, token_kind, token_shape
 from .profile import LanguageTables
@@ -27,12 +27,30 @@ def sentence_key(tokens: Sequence[str]) -> str:
     return "\u241f".join(unicodedata.normalize("NFC", t).strip() for t in tokens)
 
 
-class ErrorModel:
-    """A profile's tables for one language (or pooled) and a seed: :meth:`answer` is the simulated LLM."""
+def proxy_types(labels: Sequence[str]) -> Tuple[Dict[str, str], Dict[str, str]]:
+    """For a label set of one's own: each label's MasakhaNER stand-in (in order, PER ORG LOC DATE, cycling), whose
+    error rates it gets, and the label each MasakhaNER type in an outcome becomes (the first label standing for
+    it; with fewer than four labels, the others cycle over the labels)."""
+    to_proxy = {label: MASAKHANER_LABELS[i % len(MASAKHANER_LABELS)] for i, label in enumerate(labels)}
+    to_label = {kind: labels[i % len(labels)] for i, kind in enumerate(MASAKHANER_LABELS)}
+    for label, kind in reversed(list(to_proxy.items())):
+        to_label[kind] = label
+    return to_proxy, to_label
 
-    def __init__(self, tables: LanguageTables, seed: int = 0) -> None:
+
+class ErrorModel:
+    """A profile's tables for one language (or pooled) and a seed: :meth:`answer` is the simulated LLM.
+
+    ``labels``: a label set other than MasakhaNER's. The profile's tables are MasakhaNER's, so each label errs
+    as its stand-in type does (:func:`proxy_types`), and a type confusion or a spurious entity takes a label of
+    the set: the answers stay inside the configured schema, with the profile's error rates.
+    """
+
+    def __init__(self, tables: LanguageTables, seed: int = 0, labels: Optional[Sequence[str]] = None) -> None:
         self.info, self.seed = tables, seed
         self.outcomes = OutcomeTables(tables.tables, tables.smoothing)
+        own = labels is not None and tuple(labels) != MASAKHANER_LABELS
+        self.to_proxy, self.to_label = proxy_types(list(labels)) if own and labels else ({}, {})
 
     def __repr__(self) -> str:
         return f"ErrorModel(profile={self.info.profile!r}, source={self.info.source!r}, seed={self.seed})"
@@ -43,14 +61,17 @@ class ErrorModel:
             raise ValueError(f"{len(tokens)} tokens but {len(tags)} tags (sentence {' '.join(tokens)[:60]!r})")
         key = sentence_key(tokens) if key is None else key
         spans = iob_to_spans(list(tags))
+        proxies = [(s, e, self.to_proxy.get(label, label)) for s, e, label in spans]
         units: List[Unit] = [("entity", entity_condition(span[2], span[1] - span[0]), "correct",
-                              partial(feasible, span=span)) for span in spans]
+                              partial(feasible, span=span)) for span in proxies]
         units += [("token", token_shape(t), "none", None) for t, g in zip(tokens, tags) if g == "O"]
         units += [(family, "all", "none", None) for family in ("items", "length", "output")]
         fixed = generator("sentence", self.seed, key).random((len(units), 4))
         varying = generator("run", self.seed, key, int(run)).random(len(units))
         plans = [self._plan(unit, u) for unit, u in zip(units, fixed)]
         chosen = [alternative if v < d else base for (base, d, alternative), v in zip(plans, varying)]
+        if self.to_label:
+            chosen = [":".join(self.to_label.get(part, part) for part in outcome.split(":")) for outcome in chosen]
         n_ents = len(spans)
         tags_out = predicted_tags(tokens, tags, spans, chosen[:n_ents], chosen[n_ents:-3])
         pairs: List[Any] = [[t, g] for t, g in zip(tokens, tags_out)]

@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..data.corpus import load_docs
+from ..data.corpus import check_labelled, load_docs
 from ..data.docs import doc_tags
 from ..data.iob import iob_to_spans
 from ..llm.tokens import count_tokens
@@ -185,9 +185,12 @@ def parse_prompt(prompt: str) -> Tuple[List[List[str]], str]:
 def gold_from(path: Union[str, Path]) -> Dict[Tuple[str, ...], List[str]]:
     """``{tokens: tags}`` from a gold corpus (.spacy, Prodigy .jsonl or CoNLL), tokens as the corpus has them.
 
-    :class:`SimulatedLLM` looks them up in NFC, so the corpus's own normal form does not matter.
+    :class:`SimulatedLLM` looks them up in NFC, so the corpus's own normal form does not matter. A pool
+    prepared from unlabelled text has no gold to answer from, and is refused.
     """
-    return {tuple(t.text for t in doc): doc_tags(doc) for doc in load_docs(path)}
+    docs = load_docs(path)
+    check_labelled(docs, path, "a SIMULATED LLM answers from gold labels")
+    return {tuple(t.text for t in doc): doc_tags(doc) for doc in docs}
 
 
 def _key(tokens: Sequence[str]) -> Tuple[str, ...]:

@@ -78,12 +78,14 @@ def _digest(data: bytes) -> str:
 
 
 def simulated_url(profile: Optional[Dict[str, Any]], lang: Optional[str], seed: int, run: Optional[int],
-                  gold: str) -> str:
+                  gold: str, labels: Optional[List[str]] = None) -> str:
     """The request URL: it names what the answers depend on, so the prompt cache keys on it too."""
     parts = ["gold-" + _digest(Path(gold).read_bytes())]
     if profile is not None:
         parts += [f"{profile['name']}-{_digest(json.dumps(profile, sort_keys=True).encode())}",
                   lang or "pooled", f"seed-{seed}"]
+        if labels:
+            parts.append("labels-" + _digest(json.dumps(labels).encode()))
     if run is not None:
         parts.append(f"run-{run}")
     return "/".join([HOST, *parts, "v1/chat/completions"])
@@ -112,6 +114,7 @@ def make_simulated_llm(
     budget_tokens: Optional[int] = None,
     price_per_1k: Optional[List[float]] = None,
     context_length: Optional[int] = 128000,
+    labels: Optional[List[str]] = None,
 ) -> ChatModel:
     """A SIMULATED LLM answering from ``gold`` (.spacy, .jsonl or CoNLL) with ``profile``'s errors, in-process.
 
@@ -122,6 +125,7 @@ def make_simulated_llm(
     fault_rate, faults: inject the simulated server's faults (429, 500, timeouts, truncated JSON ...).
     endpoint: ignored (accepted so the loop's ``--llm-endpoint`` override does not break the config).
     price_per_1k: default the simulated model's listed price, so budgets and costs read as the real model's.
+    labels: the run's label set when it is not MasakhaNER's (the loop sets it): errors stay inside it.
     """
     data = load_profile(profile) if profile else None
     name = name or f"sim-{data['name'] if data else 'gold'}"
@@ -129,14 +133,15 @@ def make_simulated_llm(
         raise ValueError(f"a simulated model's name must start with 'sim-' (SIMULATED), got '{name}'")
     if endpoint:
         logger.warning("%s answers in-process: endpoint %s is not used", name, endpoint)
-    errors = ErrorModel(tables_for(data, lang), seed) if data else None
+    errors = ErrorModel(tables_for(data, lang), seed, labels=labels) if data else None
     if errors is not None and errors.info.source != lang:
         logger.warning("%s: profile '%s' uses its %s tables", name, data["name"], errors.info.source)
     simulated = SimulatedLLM(gold_from(gold), fault_rate=fault_rate, faults=tuple(faults or FAULTS), seed=seed,
                              timeout_sleep=0.0, normalize=normalize, errors=errors, run=run)
     price = price_for(data["name"] if data else name, tuple(price_per_1k) if price_per_1k else None)  # type: ignore
     cache, ledger, budget = usage_parts(cache_path, ledger_path, budget_usd, budget_tokens, price, priced_budget=True)
-    return SimulatedChatModel(simulated, name=name, url=simulated_url(data, lang, seed, run, gold), params=config,
+    url = simulated_url(data, lang, seed, run, gold, labels)
+    return SimulatedChatModel(simulated, name=name, url=url, params=config,
                               api_key=None, concurrency=concurrency, max_tries=max_tries, interval=interval,
                               max_wait=max_wait, cache=cache,
                               ledger=ledger, budget=budget, context_length=context_length)
