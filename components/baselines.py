@@ -1,6 +1,7 @@
 """The full-data baseline: the learner trained on all gold train data, evaluated on test."""
+import shutil
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 from thinc.api import Config
 
@@ -8,26 +9,43 @@ from .environment import environment
 from .evaluation.evaluate import evaluate_model
 from .fileio import write_json
 from .learner.progress import training_summary
+from .data.corpus import load_docs
 from .learner.train import train_pipeline
+from .learner.transfer import TRANSFER_MAX, resolve_sources, training_folder, write_transfer
 
 PathLike = Union[str, Path]
 
 
 def train_full(corpus: PathLike, config: PathLike, output: PathLike, *, seed: int = 0, gpu_id: int = -1,
-               overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+               overrides: Optional[Dict[str, Any]] = None, transfer_langs: Sequence[str] = (),
+               transfer_max: int = TRANSFER_MAX) -> Dict[str, Any]:
     """Train on ``<corpus>/train.spacy``, save ``<output>/model`` and ``<output>/metrics.json``; return the metrics.
+
+    ``transfer_langs``: other languages' gold train data (a sample of ``transfer_max`` each, see
+    :mod:`.learner.transfer`) joins the training; dev and test stay the target's.
 
     The metrics say which schedule the saved pipeline was trained with (read back from its own config) and
     whether the schedule's cap stopped it (``training.stopped_by == "max_steps"``: maybe not converged).
     """
     corpus, output = Path(corpus), Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    trained = train_pipeline(config, output / "model", train_path=corpus / "train.spacy",
+    train_path, transfer = corpus / "train.spacy", None
+    if transfer_langs:
+        lang = corpus.name
+        texts = [doc.text for doc in load_docs(train_path)]
+        langs, scores = resolve_sources(transfer_langs, lang, texts, corpus.parent)
+        n = write_transfer(output / "transfer.spacy", langs, corpus.parent, transfer_max, seed)
+        transfer = {"requested": list(transfer_langs), "langs": list(langs), "auto_scores": scores,
+                    "max_per_lang": transfer_max, "sentences": n}
+        train_path = training_folder(output / "train-with-transfer", [train_path, output / "transfer.spacy"])
+    trained = train_pipeline(config, output / "model", train_path=train_path,
                              dev_path=corpus / "dev.spacy", seed=seed, gpu_id=gpu_id, overrides=overrides,
                              log_path=output / "train.log")
+    if transfer:
+        shutil.rmtree(train_path)  # copies made for the learner
     training = Config().from_disk(output / "model" / "config.cfg", interpolate=False)["training"]
     metrics = {"kind": "full-data", "seed": seed, "config": str(config), "train_seconds": trained["seconds"],
-               "overrides": dict(overrides or {}),
+               "overrides": dict(overrides or {}), "transfer": transfer,
                "schedule": {key: training[key] for key in ("max_steps", "patience", "eval_frequency")},
                "training": training_summary(output / "train.log", training), "environment": environment(),
                "test": evaluate_model(output / "model", corpus / "test.spacy", gpu_id),

@@ -132,18 +132,26 @@ def train_full_cli(
     output: Optional[Path] = typer.Option(None, help="Output folder (default baselines/<lang>-full-seed<seed>)"),
     seed: int = typer.Option(0, help="Random seed"),
     gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
+    transfer_langs: str = typer.Option("", help="Other MasakhaNER languages whose gold train data joins the "
+                                                "training ('xho sna' or 'auto')"),
+    transfer_max: int = typer.Option(2000, help="With --transfer-langs: sentences per transfer language"),
 ) -> None:
     """Full-data baseline: train on all gold train data and evaluate on test."""
     from .baselines import train_full
+    from .learner.transfer import parse_langs
+    from .packaged import config_file
 
     _setup()
     learner, plain = split_overrides(ctx.args)  # both --learner.training.x and --training.x set the learner
     learner.update(plain)
-    output = output or Path("baselines") / f"{lang}-full-seed{seed}"
-    from .packaged import config_file
-
-    metrics = train_full(corpus or Path("corpus") / lang, config_file(config), output, seed=seed, gpu_id=gpu_id,
-                         overrides=learner)
+    langs = parse_langs(transfer_langs)
+    output = output or Path("baselines") / (f"{lang}-full-seed{seed}" if not langs else
+                                            f"{lang}-full-tx-{'+'.join(langs)}-seed{seed}")
+    try:
+        metrics = train_full(corpus or Path("corpus") / lang, config_file(config), output, seed=seed, gpu_id=gpu_id,
+                             overrides=learner, transfer_langs=langs, transfer_max=transfer_max)
+    except (LoopError, ValueError, OSError) as err:
+        _fail(err)
     msg.good(f"{lang} full data: test entity F1 {100 * metrics['test']['ents_f']:.2f} -> {output}/metrics.json")
 
 
@@ -178,6 +186,10 @@ def loop_cli(
     seed_data: str = typer.Option("", help="With --pool: a labelled seed file"),
     dev_data: str = typer.Option("", help="With --pool: labelled dev data"),
     test_data: str = typer.Option("", help="With --pool: labelled test data"),
+    transfer_langs: str = typer.Option("", help="Other MasakhaNER languages whose gold train data joins every "
+                                                "round's training ('xho sna', or 'auto': the closest by character "
+                                                "trigrams); never dev, never counted"),
+    transfer_max: int = typer.Option(2000, help="With --transfer-langs: sentences per transfer language"),
 ) -> None:
     """Run (or resume) the active-learning loop for one language, annotator, strategy and seed."""
     from .loop.main import run_loop
@@ -202,7 +214,9 @@ def loop_cli(
                  "loop.run_name": run_name, "loop.gpu_id": gpu_id, "annotator.endpoint": llm_endpoint or None,
                  "annotator.model_name": llm_model or None,
                  "annotator.budget_usd": float(budget_usd) if budget_usd else None,
-                 "annotator.budget_tokens": int(budget_tokens) if budget_tokens else None}
+                 "annotator.budget_tokens": int(budget_tokens) if budget_tokens else None,
+                 "loop.transfer_langs": transfer_langs or None, "loop.transfer_max": transfer_max if transfer_langs
+                 else None}
     overrides.update({k: str(v) if isinstance(v, Path) else v for k, v in shortcuts.items() if v is not None})
     try:
         result = run_loop(config, overrides, learner, annotator=annotator, strategy=strategy,

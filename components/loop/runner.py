@@ -34,6 +34,7 @@ from ..evaluation.evaluate import evaluate_nlp
 from ..fileio import JsonlLog, atomic_path, write_json, write_jsonl
 from ..learner.progress import training_summary
 from ..learner.train import train_pipeline
+from ..learner.transfer import resolve_sources, training_folder, write_transfer
 from ..strategies.base import Strategy
 from ..uncertainty.component import install_extensions
 from .annotating import annotate, annotation_summary, check_unanswered
@@ -81,6 +82,8 @@ class ActiveLearningLoop:
             extra["labels"] = s.labels.to_dict()
         if "seed" in s.info.splits:
             extra["seed_file"] = file_digest(s.corpus / "seed.spacy")
+        if s.transfer_langs:
+            extra["transfer"] = {"langs": list(s.transfer_langs), "max_per_lang": s.transfer_max}
         return {**extra, "lang": s.lang, "annotator": self.annotator.name, "strategy": self.strategy.name,
                 "seed": s.seed,
                 "query_size": str(s.query_size), "seed_set": self.sampler.name, "loop.rounds": s.rounds,
@@ -105,6 +108,7 @@ class ActiveLearningLoop:
         try:
             resumed = self.run.claim(self.identity(), MUTABLE_SETTINGS)
             self.log("%s in %s", "resuming" if resumed else "starting", self.run.root)
+            self._prepare_transfer()
             self._prepare_annotator()
             for k in range(self.settings.rounds + 1):
                 if not self.run.record_path(k).exists():
@@ -119,6 +123,26 @@ class ActiveLearningLoop:
             return srsly.read_json(self.run.loop_json)
         finally:
             self.run.unlock()
+
+    def _prepare_transfer(self) -> None:
+        """With ``loop.transfer_langs``: the run's transfer sample (``transfer.spacy``, ``transfer.json``), once."""
+        s = self.settings
+        if not s.transfer_langs or (self.run.root / "transfer.json").exists():
+            return
+        texts = [doc.text for doc in self.sentences.train_docs]
+        langs, scores = resolve_sources(s.transfer_langs, s.lang, texts, s.corpus.parent)
+        n = write_transfer(self.run.root / "transfer.spacy", langs, s.corpus.parent, s.transfer_max, s.seed)
+        write_json(self.run.root / "transfer.json", {"requested": list(s.transfer_langs), "langs": list(langs),
+                                                     "auto_scores": scores, "max_per_lang": s.transfer_max,
+                                                     "sentences": n})
+        self.log("transfer: %d gold sentences of %s join every round's training (never dev, never counted)", n,
+                 ", ".join(langs))
+
+    def _train_path(self, rd: Path) -> Path:
+        """The round's training data: its own train split, and the transfer sample when there is one."""
+        if not self.settings.transfer_langs:
+            return rd / "train.spacy"
+        return training_folder(rd / "train-with-transfer", [rd / "train.spacy", self.run.root / "transfer.spacy"])
 
     def _prepare_annotator(self) -> None:
         """Write the gold seed as Prodigy JSONL (the k-shot source) and hand the run's context to the annotator.
@@ -154,10 +178,13 @@ class ActiveLearningLoop:
             self.log("round %d/%d: training on %d sentences (dev: %s)", k, self.settings.rounds,
                      len(labelled) - n_dev, f"{n_dev} of the labelled" if n_dev else "the gold dev split (oracle)")
             with timings.measure("train"):
-                train_pipeline(self.settings.learner_config, model, train_path=rd / "train.spacy", dev_path=dev_path,
+                train_path = self._train_path(rd)
+                train_pipeline(self.settings.learner_config, model, train_path=train_path, dev_path=dev_path,
                                seed=self.settings.seed, gpu_id=self.settings.gpu_id,
                                overrides=self.learner_overrides, log_path=rd / "train.log", echo=self.progress,
                                init_from=self._warm_start_from(k))
+                if train_path.is_dir():  # copies made for the learner: the round keeps its own train.spacy
+                    shutil.rmtree(train_path)
         with timings.measure("evaluate"):
             scores = self._evaluate(model)
         record = self._record(k, labelled, scores, annotation, timings, model)
@@ -284,7 +311,8 @@ class ActiveLearningLoop:
                                 "best_score": summary.get("best_score"), "best_step": summary.get("best_step"),
                                 "last_step": summary.get("last_step"), "stopped_by": summary.get("stopped_by")},
                 "test": _reported(scores["test"]), "dev": _reported(scores["dev"]),
-                "annotation": annotation, "seconds": timings.rounded(), "environment": environment()}
+                "annotation": annotation, "seconds": timings.rounded(), "environment": environment(),
+                **({"n_transfer": self._transfer()["sentences"]} if self.settings.transfer_langs else {})}
 
     def _write_loop_json(self) -> None:
         s = self.settings
@@ -294,7 +322,11 @@ class ActiveLearningLoop:
             "learner": learner_name(s.learner_config), "warm_start": s.warm_start, "dev": s.dev,
             "dev_share": s.dev_share, "dev_min": s.dev_min, "run": self.name,
             "seed_source": "annotator" if self.sentences.seed_by_annotator else "gold",
-            "labels": list(s.labels.labels), "rounds": self.run.records()})
+            "labels": list(s.labels.labels), "transfer": self._transfer() if s.transfer_langs else None,
+            "rounds": self.run.records()})
+
+    def _transfer(self) -> Dict[str, Any]:
+        return srsly.read_json(self.run.root / "transfer.json")
 
 
 def _reported(scores: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:

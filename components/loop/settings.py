@@ -22,6 +22,7 @@ from ..data.labels import LabelSet
 from ..data.own import MANIFEST, CorpusInfo, check_lang_code, corpus_info, read_manifest
 from ..strategies.base import QuerySize, Strategy
 from ..strategies.registry import strategy_block
+from ..learner.transfer import TRANSFER_MAX, parse_langs
 from .devsplit import DevSource, check_dev_source, dev_target
 from .seeding import SEED_SAMPLER_NAMES, SeedSampler, seed_sampler_block
 
@@ -52,6 +53,8 @@ class LoopSettings:
     labels: LabelSet = field(default_factory=LabelSet.masakhaner)  # the corpus's (MasakhaNER's by default)
     language: str = ""  # the language's name, for the annotator's prompt
     corpus_info: Optional[CorpusInfo] = None  # what the corpus folder holds (its manifest)
+    transfer_langs: Tuple[str, ...] = ()  # other languages' gold train data in every round's training ("auto")
+    transfer_max: int = TRANSFER_MAX  # sentences per transfer language
 
     @property
     def info(self) -> CorpusInfo:
@@ -113,6 +116,8 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
         warm_start=bool(loop.get("warm_start", False)), dev=check_dev_source(loop.get("dev", "labelled")),
         dev_share=float(loop.get("dev_share", 0.2)), dev_min=int(loop.get("dev_min", 30)),
         labels=corpus.labels, language=corpus.language or LANGUAGES.get(lang, lang), corpus_info=corpus,
+        transfer_langs=parse_langs(loop.get("transfer_langs")),
+        transfer_max=int(loop.get("transfer_max") or TRANSFER_MAX),
     )
     dev_target(100, settings.dev_share, settings.dev_min)  # checks the share
     if settings.rounds < 0:
@@ -122,8 +127,8 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
 
 
 def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy) -> str:
-    """``<lang>-<annotator>-<strategy>[-<learner>][-warm][-oracledev]-seed<k>`` (or ``loop.run_name``), safe as a
-    folder name.
+    """``<lang>-<annotator>-<strategy>[-<learner>][-warm][-oracledev][-tx-<langs>]-seed<k>`` (or ``loop.run_name``),
+    safe as a folder name.
 
     The learner part is left out for the default CNN learner (``configs/learner-cnn.cfg``).
     """
@@ -134,6 +139,8 @@ def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy) -
         parts.append("warm")
     if settings.dev == "oracle":
         parts.append("oracledev")
+    if settings.transfer_langs:
+        parts.append("tx-" + "+".join(settings.transfer_langs))
     name = settings.run_name or "-".join(parts + [f"seed{settings.seed}"])
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
