@@ -190,6 +190,8 @@ def loop_cli(
                                                 "round's training ('xho sna', or 'auto': the closest by character "
                                                 "trigrams); never dev, never counted"),
     transfer_max: int = typer.Option(2000, help="With --transfer-langs: sentences per transfer language"),
+    init_tok2vec: str = typer.Option("", help="Pretrained tok2vec weights (the 'pretrain' command's "
+                                              "weights/model-last.bin) every round starts from"),
 ) -> None:
     """Run (or resume) the active-learning loop for one language, annotator, strategy and seed."""
     from .loop.main import run_loop
@@ -209,6 +211,8 @@ def loop_cli(
             _fail(err)
         _report_prepared(corpus, manifest)
     learner, overrides = split_overrides(ctx.args)
+    if init_tok2vec:
+        learner["paths.init_tok2vec"] = init_tok2vec
     shortcuts = {"loop.lang": lang, "loop.seed": seed, "loop.rounds": rounds, "loop.query_size": query_size,
                  "paths.corpus": corpus, "paths.learner_config": learner_config, "paths.runs": runs_dir,
                  "loop.run_name": run_name, "loop.gpu_id": gpu_id, "annotator.endpoint": llm_endpoint or None,
@@ -315,6 +319,39 @@ def report_cli(
     written = write_report(runs_dir, baselines_dir, output, metrics_dir)
     for path in written:
         msg.good(f"wrote {path}")
+
+
+@app.command("pretrain", context_settings=EXTRA)
+def pretrain_cli(
+    ctx: typer.Context,
+    lang: str = typer.Argument(..., help="Language code (its corpus folder's train split is the pool)"),
+    config: Path = typer.Option(Path("configs/learner-cnn.cfg"), help="Learner config whose tok2vec is pretrained"),
+    corpus: Optional[Path] = typer.Option(None, help="Corpus folder (default corpus/<lang>)"),
+    output: Optional[Path] = typer.Option(None, help="Output folder (default pretrain/<lang>)"),
+    epochs: int = typer.Option(20, help="Passes over the pool text"),
+    seed: int = typer.Option(0, help="Random seed"),
+    extra_langs: str = typer.Option("", help="Other languages whose pool text is added (corpus/<lang>), e.g. "
+                                             "the transfer languages"),
+) -> None:
+    """Pretrain the learner's tok2vec on the unlabelled pool (spaCy's pretrain, characters objective)."""
+    from .learner.pretrain import pretrain_tok2vec
+    from .learner.transfer import parse_langs, source_docs
+    from .packaged import config_file
+
+    _setup()
+    corpus = corpus or Path("corpus") / lang
+    extra = parse_langs(extra_langs)
+    for other in extra:
+        source_docs(other, corpus.parent)  # converted first if needed
+    try:
+        record = pretrain_tok2vec(corpus, config_file(config), output or Path("pretrain") / lang, epochs=epochs,
+                                  seed=seed, extra_corpora=[corpus.parent / other for other in extra],
+                                  overrides=parse_config_overrides(list(ctx.args)))
+    except (LoopError, ValueError, OSError) as err:
+        _fail(err)
+    msg.good(f"pretrained on {record['sentences']} sentences, {epochs} epochs, {record['seconds']:.0f} s: "
+             f"{record['weights']}")
+    msg.info(f"use it: loop ... {record['loop_flag']}")
 
 
 @app.command("e5-small")

@@ -52,6 +52,7 @@ def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: P
     settings = {"paths.train": str(train_path), "paths.dev": str(dev_path), "system.seed": seed,
                 "training.seed": seed, **(overrides or {})}
     config = load_config(config_path, overrides=settings, interpolate=False)
+    pretraining_block(config)
     if log_path and config["training"].get("logger", {}).get("@loggers") == JSONL_LOGGER:
         config["training"]["logger"]["output_file"] = str(scores_path(log_path))
     if gpu_id < 0:
@@ -66,6 +67,8 @@ def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: P
         log = Path(log_path).open("w", encoding="utf-8") if log_path else None
         if log and init_from is not None:
             log.write(f"Continuing from the weights of {init_from}\n")
+        if log and config["paths"].get("init_tok2vec"):
+            log.write(f"tok2vec initialised from the pretrained weights {config['paths']['init_tok2vec']}\n")
         try:
             out = _Tee(log, sys.stdout) if echo and log else (sys.stdout if echo else log or _Null())
             train_nlp(nlp, Path(work), use_gpu=gpu_id, stdout=out, stderr=log or _Null())
@@ -75,6 +78,17 @@ def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: P
         shutil.move(str(Path(work) / "model-best"), str(target))
     meta = spacy.util.load_meta(output_dir / "meta.json")
     return {"seconds": round(time.perf_counter() - start, 2), "dev_score": meta.get("performance", {}).get("ents_f")}
+
+
+def pretraining_block(config: Config) -> Config:
+    """With ``paths.init_tok2vec`` set and an empty ``[pretraining]`` block, fill the block with spaCy's defaults
+    (in place): spaCy reads which component takes pretrained weights from that block, and with it empty it skips
+    the weights without a word."""
+    if config.get("paths", {}).get("init_tok2vec") and not config.get("pretraining"):
+        from spacy.language import DEFAULT_CONFIG_PRETRAIN_PATH
+
+        config["pretraining"] = load_config(DEFAULT_CONFIG_PRETRAIN_PATH, interpolate=False)["pretraining"]
+    return config
 
 
 def source_components(config: Config, pipeline: Path) -> Config:

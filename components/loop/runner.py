@@ -63,7 +63,8 @@ class ActiveLearningLoop:
         self.settings, self.sampler, self.strategy = settings, sampler, strategy
         self.annotator = as_annotator(annotator)
         self.learner_overrides = dict(learner_overrides or {})
-        self.name = run_name(settings, self.annotator, strategy)
+        self.name = run_name(settings, self.annotator, strategy,
+                             pretrained=bool(self.learner_overrides.get("paths.init_tok2vec")))
         self.run = RunFolder(settings.runs / self.name)
         self.vocab = spacy.blank("xx").vocab
         info = settings.info
@@ -84,6 +85,8 @@ class ActiveLearningLoop:
             extra["seed_file"] = file_digest(s.corpus / "seed.spacy")
         if s.transfer_langs:
             extra["transfer"] = {"langs": list(s.transfer_langs), "max_per_lang": s.transfer_max}
+        if self.learner_overrides.get("paths.init_tok2vec"):  # the weights, not only their path
+            extra["init_tok2vec"] = file_digest(Path(self.learner_overrides["paths.init_tok2vec"]))
         return {**extra, "lang": s.lang, "annotator": self.annotator.name, "strategy": self.strategy.name,
                 "seed": s.seed,
                 "query_size": str(s.query_size), "seed_set": self.sampler.name, "loop.rounds": s.rounds,

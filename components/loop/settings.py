@@ -126,9 +126,9 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
     return settings, resolved["seed_set"], resolved["strategy"], resolved["annotator"]
 
 
-def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy) -> str:
-    """``<lang>-<annotator>-<strategy>[-<learner>][-warm][-oracledev][-tx-<langs>]-seed<k>`` (or ``loop.run_name``),
-    safe as a folder name.
+def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy, pretrained: bool = False) -> str:
+    """``<lang>-<annotator>-<strategy>[-<learner>][-warm][-oracledev][-tx-<langs>][-pt]-seed<k>`` (or
+    ``loop.run_name``), safe as a folder name; ``pt``: the learner starts from pretrained tok2vec weights.
 
     The learner part is left out for the default CNN learner (``configs/learner-cnn.cfg``).
     """
@@ -139,8 +139,11 @@ def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy) -
         parts.append("warm")
     if settings.dev == "oracle":
         parts.append("oracledev")
-    if settings.transfer_langs:
-        parts.append("tx-" + "+".join(settings.transfer_langs))
+    transfer = getattr(settings, "transfer_langs", ())
+    if transfer:
+        parts.append("tx-" + "+".join(transfer))
+    if pretrained:
+        parts.append("pt")
     name = settings.run_name or "-".join(parts + [f"seed{settings.seed}"])
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 

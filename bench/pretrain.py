@@ -1,0 +1,99 @@
+"""Pretraining the CNN learner's tok2vec on the pool: the gold-oracle loop with and without it, paired by seed.
+
+For each language, ``pretrain`` runs once (characters objective, ``--epochs`` passes over the target's pool
+text, its labels unused; seed 0) and every round of every seed starts from those weights
+(``--init-tok2vec``). The other settings are the project's defaults (CNN learner, entity-rich 5% gold seed, 5%
+per round by mean token entropy, 5 rounds, the learner's dev data carved out of its labelled set, the gold
+oracle). It prints per round the test entity F1 of both arms and the paired difference (95% t-interval).
+
+    python bench/pretrain.py --langs zul tsn --seeds 0 1 2 --jobs 2 --out bench/results \
+        --baseline-runs bench/results/runs
+
+``--baseline-runs``: read the no-pretraining arm from there (``bench/label_efficiency.py``'s gold entropy runs;
+``bench/transfer.py`` checks that they reproduce with today's code). Every run is resumable.
+"""
+import argparse
+import itertools
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import srsly
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from label_efficiency import mean_sd, paired, run  # noqa: E402
+from transfer import f1_by_round, folder  # noqa: E402
+
+
+def weights(opts: argparse.Namespace, lang: str) -> Path:
+    """Where the language's pretrained weights go."""
+    return opts.out / "pretrain" / lang / "weights" / "model-last.bin"
+
+
+def jobs(opts: argparse.Namespace, lang: str) -> List[Tuple[str, List[str]]]:
+    """The loops of one language with its pretrained weights (and without, unless read from elsewhere)."""
+    todo = []
+    for seed in opts.seeds:
+        base = ["loop", "--lang", lang, "--annotator", "gold", "--strategy", "entropy", "--seed", str(seed),
+                "--rounds", str(opts.rounds), "--runs-dir", str(opts.out / "runs")]
+        todo.append((f"{lang}-gold-entropy-pt-seed{seed}", base + ["--init-tok2vec", str(weights(opts, lang))]))
+        if opts.baseline_runs is None:
+            todo.append((folder(lang, seed), base))
+    return todo
+
+
+def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
+    """The table of one language."""
+    base, _ = f1_by_round(opts.baseline_runs or opts.out / "runs", lambda s: folder(lang, s), opts.seeds,
+                          opts.rounds)
+    pt, _ = f1_by_round(opts.out / "runs", lambda s: f"{lang}-gold-entropy-pt-seed{s}", opts.seeds, opts.rounds)
+    info_path = opts.out / "pretrain" / lang / "pretrain.json"
+    info = srsly.read_json(info_path) if info_path.exists() else {}
+    lines = [f"### {lang} (pretrained on {info.get('sentences', '?')} pool sentences, {info.get('epochs', '?')} "
+             f"epochs, {info.get('seconds', '?')} s)", "",
+             "| round | F1, no pretraining | F1, pretrained tok2vec | pretrained - none (paired, 95% CI) |",
+             "|---|---|---|---|"]
+    for k in sorted(set(base) | set(pt)):
+        lines.append(f"| {k} | {mean_sd(list(base.get(k, {}).values()))} | {mean_sd(list(pt.get(k, {}).values()))} | "
+                     f"{paired(pt.get(k, {}), base.get(k, {}))} |")
+    rounds = [k for k in sorted(pt) if k in base]
+    if rounds:
+        gains = [np.mean([pt[k][s] - base[k][s] for s in set(pt[k]) & set(base[k])]) for k in rounds]
+        lines.append(f"\n- mean paired gain over rounds 0-{rounds[-1]}: {np.mean(gains):+.2f} F1")
+    return lines + [""]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--langs", nargs="+", default=["zul", "tsn"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=1, help="Runs at once (each uses one BLAS thread)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--baseline-runs", type=Path, default=None)
+    parser.add_argument("--report-only", action="store_true")
+    opts = parser.parse_args(argv)
+    if not opts.report_only:
+        with ThreadPoolExecutor(opts.jobs) as pool:
+            pretrains = [pool.submit(run, (f"pretrain-{lang}", ["pretrain", lang, "--epochs", str(opts.epochs),
+                                                                "--output", str(opts.out / "pretrain" / lang)]),
+                                     opts.out / "logs")
+                         for lang in opts.langs if not weights(opts, lang).exists()]
+            for future in pretrains:
+                future.result()
+            loops = [pool.submit(run, job, opts.out / "logs") for lang in opts.langs for job in jobs(opts, lang)]
+            for future in loops:
+                future.result()
+    lines = [f"## Pretrained tok2vec (gold oracle, entropy, CNN learner, seeds {opts.seeds})", ""]
+    for lang in opts.langs:
+        lines += lang_table(opts, lang)
+    text = "\n".join(lines)
+    print(text)
+    (opts.out / "pretrain.md").write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

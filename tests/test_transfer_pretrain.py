@@ -1,0 +1,100 @@
+"""A stronger learner for free: cross-lingual transfer data and tok2vec pretraining on the pool."""
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+import srsly
+from spacy.util import load_config
+
+from spacy_llm_loop.data.corpus import load_docs
+from spacy_llm_loop.data.docs import get_meta
+from spacy_llm_loop.learner.pretrain import pretrain_tok2vec
+from spacy_llm_loop.learner.train import pretraining_block
+from spacy_llm_loop.learner.transfer import (cosine, parse_langs, resolve_sources, transfer_sample,
+                                             trigram_profile)
+from spacy_llm_loop.loop.main import run_loop
+
+from .conftest import FAST_TRAINING, ROOT
+
+
+def test_parse_langs() -> None:
+    assert parse_langs("xho sna") == ("xho", "sna") == parse_langs("xho, sna,xho") == parse_langs(["xho", "sna"])
+    assert parse_langs("") == () == parse_langs(None) and parse_langs("auto") == ("auto",)
+
+
+def test_trigram_cosine_ranks_the_same_language_first() -> None:
+    zulu = trigram_profile(["Umongameli uthe uhulumeni uzosiza abantu", "ngoMsombuluko eThekwini"])
+    assert cosine(zulu, zulu) == pytest.approx(1.0)
+    assert cosine(zulu, trigram_profile(["uhulumeni uthe abantu"])) > cosine(zulu, trigram_profile(["the cat sat"]))
+
+
+def test_transfer_languages_are_checked(tmp_path) -> None:
+    with pytest.raises(ValueError, match="other than the target 'zul'"):
+        resolve_sources(["zul"], "zul", [], tmp_path)
+    with pytest.raises(ValueError, match="got xyz"):
+        resolve_sources(["xyz"], "zul", [], tmp_path)
+    assert resolve_sources(["xho", "sna"], "zul", [], tmp_path) == (("xho", "sna"), {})
+
+
+def test_transfer_sample_takes_sentences_with_entities_first(small_corpus) -> None:
+    docs = load_docs(small_corpus / "train.spacy")
+    sample = transfer_sample(docs, 50, seed=3)
+    assert len(sample) == 50 and all(d.ents for d in sample)
+    assert [d.text for d in sample] == [d.text for d in transfer_sample(docs, 50, seed=3)]
+    assert len(transfer_sample(docs, 10 ** 6, seed=3)) == len(docs)
+
+
+@pytest.mark.slow
+def test_the_loop_trains_on_transfer_data_without_counting_it(small_corpus, tmp_path) -> None:
+    root = tmp_path / "corpus"
+    shutil.copytree(small_corpus, root / "tsn")
+    (root / "zul").mkdir()
+    shutil.copy(small_corpus / "dev.spacy", root / "zul" / "train.spacy")  # a stand-in source language
+    settings = {"loop.lang": "tsn", "paths.corpus": str(root / "tsn"), "paths.runs": str(tmp_path / "runs"),
+                "loop.rounds": 1, "loop.query_size": "24", "seed_set.size": "48", "loop.transfer_langs": "zul",
+                "loop.transfer_max": 40}
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING, annotator="gold")
+    run = tmp_path / "runs" / result["run"]
+    assert result["run"] == "tsn-gold-entropy-tx-zul-seed0" and result["transfer"]["sentences"] == 40
+    for record in result["rounds"]:
+        assert record["n_transfer"] == 40 and record["n_labelled"] == 48 + 24 * record["round"]
+        for split in ("train", "dev"):
+            sources = {get_meta(d)["source"] for d in load_docs(run / f"round-{record['round']:02d}" /
+                                                                f"{split}.spacy")}
+            assert sources == {"gold"}  # the round's own files hold the target's sentences only
+        assert not (run / f"round-{record['round']:02d}" / "train-with-transfer").exists()
+    transfer = load_docs(run / "transfer.spacy")
+    assert {get_meta(d)["source"] for d in transfer} == {"transfer:zul"}
+    assert "Loaded" not in (run / "round-00" / "train.log").read_text()  # no pretrained weights asked for
+
+
+def test_an_empty_pretraining_block_is_filled_when_weights_are_given() -> None:
+    config = load_config(ROOT / "configs" / "learner-cnn.cfg", overrides={"paths.init_tok2vec": "w.bin"},
+                         interpolate=False)
+    assert not config["pretraining"]
+    assert pretraining_block(config)["pretraining"]["component"] == "tok2vec"
+    plain = load_config(ROOT / "configs" / "learner-cnn.cfg", interpolate=False)
+    assert not pretraining_block(plain)["pretraining"]  # no weights: nothing added
+
+
+@pytest.mark.slow
+def test_pretrained_weights_are_loaded_by_every_round(small_corpus, tmp_path, caplog) -> None:
+    record = pretrain_tok2vec(small_corpus, ROOT / "configs" / "learner-cnn.cfg", tmp_path / "pt", epochs=1)
+    weights = Path(record["weights"])
+    assert weights.exists() and record["sentences"] == len(load_docs(small_corpus / "train.spacy"))
+    assert len(list(srsly.read_jsonl(tmp_path / "pt" / "raw_text.jsonl"))) == record["sentences"]
+    settings = {"loop.lang": "tsn", "paths.corpus": str(small_corpus), "paths.runs": str(tmp_path / "runs"),
+                "loop.rounds": 0, "seed_set.size": "48"}
+    spacy_logger = logging.getLogger("spacy")  # spaCy says when it loads the weights
+    spacy_logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="spacy"):
+            result = run_loop(ROOT / "configs" / "loop.cfg", settings,
+                              {**FAST_TRAINING, "paths.init_tok2vec": str(weights)}, annotator="gold")
+    finally:
+        spacy_logger.removeHandler(caplog.handler)
+    assert result["run"] == "tsn-gold-entropy-pt-seed0"
+    assert f"Loaded pretrained weights from {weights}" in caplog.text
+    log = (tmp_path / "runs" / result["run"] / "round-00" / "train.log").read_text()
+    assert f"tok2vec initialised from the pretrained weights {weights}" in log
