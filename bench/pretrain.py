@@ -13,7 +13,6 @@ oracle). It prints per round the test entity F1 of both arms and the paired diff
 ``bench/transfer.py`` checks that they reproduce with today's code). Every run is resumable.
 """
 import argparse
-import itertools
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
