@@ -31,6 +31,8 @@ def train_full(corpus: PathLike, config: PathLike, output: PathLike, *, seed: in
     output.mkdir(parents=True, exist_ok=True)
     train_path, transfer = corpus / "train.spacy", None
     if transfer_langs:
+        if (corpus / "corpus.json").exists():
+            raise ValueError(f"transfer adds MasakhaNER's gold data; {corpus} is a corpus of one's own")
         lang = corpus.name
         texts = [doc.text for doc in load_docs(train_path)]
         langs, scores = resolve_sources(transfer_langs, lang, texts, corpus.parent)

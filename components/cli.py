@@ -206,7 +206,7 @@ def loop_cli(
         try:
             manifest = prepare_corpus(corpus, lang=str(lang), pool=pool, labels=_file(labels),
                                       language=language or None, seed=_file(seed_data), dev=_file(dev_data),
-                                      test=_file(test_data))
+                                      test=_file(test_data), overwrite=False)
         except (LoopError, ValueError, OSError) as err:
             _fail(err)
         _report_prepared(corpus, manifest)
@@ -341,9 +341,9 @@ def pretrain_cli(
     _setup()
     corpus = corpus or Path("corpus") / lang
     extra = parse_langs(extra_langs)
-    for other in extra:
-        source_docs(other, corpus.parent)  # converted first if needed
     try:
+        for other in extra:
+            source_docs(other, corpus.parent)  # converted first if needed
         record = pretrain_tok2vec(corpus, config_file(config), output or Path("pretrain") / lang, epochs=epochs,
                                   seed=seed, extra_corpora=[corpus.parent / other for other in extra],
                                   overrides=parse_config_overrides(list(ctx.args)))

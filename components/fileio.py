@@ -67,8 +67,12 @@ def write_text(path: PathLike, text: str) -> None:
 
 def iter_jsonl(path: PathLike) -> Iterator[Tuple[int, Dict[str, Any]]]:
     """``(line_number, record)`` pairs; a broken line raises :class:`InputError` naming file and line."""
-    with Path(path).open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
+    with Path(path).open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(f"not UTF-8 ({err.reason} at byte {err.start})", path, number) from None
             if not line.strip():
                 continue
             try:

@@ -209,3 +209,43 @@ def test_the_gold_annotator_refuses_a_pool_without_gold(tmp_path, files) -> None
     prepare_corpus(tmp_path / "c", lang="af", language="Afrikaans", pool=files["pool"], labels=files["labels"])
     with pytest.raises(InputError, match="this pool has no gold labels"):
         GoldAnnotator(tmp_path / "c" / "train.spacy").prepare(None)
+
+
+def test_a_test_sentence_in_the_pool_is_found_whatever_the_tokenization(tmp_path, files) -> None:
+    test = _write(tmp_path / "test.conll", "Maria O\nbou O\n'n O\nhuis O\nin O\nKaapstad. B-PLACE\n")
+    with pytest.raises(InputError, match=r"test.conll:1: this test sentence is also in .*pool.txt \(line 5\)"):
+        prepare_corpus(tmp_path / "c", lang="af", language="Afrikaans", pool=files["pool"], labels=files["labels"],
+                       test=test)
+
+
+def test_rejected_and_ignored_prodigy_tasks_are_not_labels(tmp_path, files) -> None:
+    seed = tmp_path / "seed.jsonl"
+    srsly.write_jsonl(seed, [_task(["Elsa", "plant", "druiwe"], [(2, 3, "CROP")]),
+                             {**_task(["Kobus", "oes", "appels"], [(0, 1, "CROP")]), "answer": "reject"},
+                             {**_task(["Gert", "oes", "koring"]), "answer": "ignore"}])
+    manifest = prepare_corpus(tmp_path / "c", lang="af", language="Afrikaans", pool=files["pool"],
+                              labels=files["labels"], seed=seed)
+    assert manifest["seed"]["sentences"] == 1
+
+
+def test_the_loops_pool_option_never_rewrites_a_corpus_made_from_other_inputs(tmp_path, files) -> None:
+    out = tmp_path / "c"
+    prepare_corpus(out, lang="af", language="Afrikaans", pool=files["pool"], labels=files["labels"])
+    assert prepare_corpus(out, lang="af", language="Afrikaans", pool=files["pool"], labels=files["labels"],
+                          overwrite=False)["reused"]
+    with pytest.raises(InputError, match=r"corpus.json: this corpus was prepared from other inputs or options "
+                                         r"\(labels differ\)"):
+        prepare_corpus(out, lang="af", language="Afrikaans", pool=files["pool"], overwrite=False)
+    (out / "corpus.json").write_text("{broken", encoding="utf-8")
+    with pytest.raises(InputError, match="corpus.json: not a readable manifest"):
+        corpus_info(out)
+
+
+def test_transfer_is_refused_for_a_label_set_of_ones_own(tmp_path, files) -> None:
+    out = tmp_path / "corpus"
+    prepare_corpus(out, lang="af", language="Afrikaans", pool=files["pool"], labels=files["labels"])
+    config = load_loop_config(ROOT / "configs" / "loop.cfg", {"paths.corpus": str(out), "annotator.cache_path": None,
+                                                               "loop.transfer_langs": "zul"},
+                              annotator="openai-compatible")
+    with pytest.raises(ValueError, match="labels of its own"):
+        resolve_loop(config)

@@ -1,14 +1,17 @@
 """One contract suite over every registered query strategy (after small-text's)."""
+import numpy as np
 import pytest
 import spacy
 from spacy.util import registry
 
 from spacy_llm_loop.data.docs import make_doc
+from spacy_llm_loop.strategies.diverse import VECTOR_KEY, k_center
 from spacy_llm_loop.strategies import STRATEGY_NAMES, QuerySize, select_top
 from spacy_llm_loop.strategies import registry as _registered  # noqa: F401
 from spacy_llm_loop.uncertainty.component import install_extensions
 
 install_extensions()
+DIVERSE = ("entropy-diverse",)  # trade uncertainty for spread: not the top scores by design
 
 
 def make_pool(n=30, seed=1):
@@ -21,6 +24,7 @@ def make_pool(n=30, seed=1):
         doc = make_doc(vocab, [f"w{j}" for j in range(1 + i % 7)])
         doc._.uncertainty = {"mean_entropy": rng.random(), "max_entropy": rng.random(),
                              "least_confidence": rng.random(), "mnlp": -rng.random()}
+        doc.user_data[VECTOR_KEY] = np.array([rng.gauss(0, 1) for _ in range(8)], dtype="float32")
         docs.append(doc)
     return docs
 
@@ -57,9 +61,10 @@ def test_exposes_scores_behind_each_choice(strategy):
     sel = strategy(pool, QuerySize(5))
     assert len(sel.scores) == 5 and len(sel.pool_scores) == len(pool)
     assert sel.scores == [sel.pool_scores[i] for i in sel.indices]
-    assert sel.scores == sorted(sel.scores, reverse=True)
-    assert min(sel.scores) >= max(s for i, s in enumerate(sel.pool_scores) if i not in sel.indices)
     assert sel.strategy == strategy.name
+    if strategy.name not in DIVERSE:  # the ranking strategies take the top scores, in order
+        assert sel.scores == sorted(sel.scores, reverse=True)
+        assert min(sel.scores) >= max(s for i, s in enumerate(sel.pool_scores) if i not in sel.indices)
 
 
 def test_fraction_and_token_budget(strategy):
@@ -123,3 +128,26 @@ def test_token_budget_smaller_than_any_sentence():
 def test_nan_score_names_item():
     with pytest.raises(ValueError, match="NaN score for pool item 1"):
         select_top([0.5, float("nan")], QuerySize(1))
+
+
+def test_k_center_spreads_the_batch_over_the_space():
+    near = [[1.0, 0.0], [0.99, 0.01], [0.98, 0.02], [0.0, 1.0], [-1.0, 0.0]]
+    assert k_center(np.array(near), 3) == [0, 4, 3]  # the most uncertain, then the farthest, then the next
+
+
+def test_diverse_strategy_skips_near_duplicates_of_what_it_chose():
+    pool = make_pool(12)
+    for i, doc in enumerate(pool):  # two clusters: 0-5 very uncertain and alike, 6-11 less uncertain and apart
+        doc._.uncertainty["mean_entropy"] = 1.0 - i / 100
+        doc.user_data[VECTOR_KEY] = np.array([1.0, 0.001 * i] if i < 6 else [np.cos(i), np.sin(i)], dtype="float32")
+    diverse = registry.misc.get(STRATEGY_NAMES["entropy-diverse"])(candidates=2.0)(pool, QuerySize(4))
+    top = registry.misc.get(STRATEGY_NAMES["entropy"])()(pool, QuerySize(4))
+    assert top.indices == [0, 1, 2, 3] and diverse.indices[0] == 0
+    assert len([i for i in diverse.indices if i < 6]) < 4  # not four near-duplicates
+
+
+def test_diverse_strategy_without_vectors_names_the_item():
+    pool = make_pool(3)
+    del pool[1].user_data[VECTOR_KEY]
+    with pytest.raises(ValueError, match="Pool item 1 .* no sentence vector"):
+        registry.misc.get(STRATEGY_NAMES["entropy-diverse"])()(pool, QuerySize(3))

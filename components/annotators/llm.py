@@ -206,9 +206,11 @@ def _takes(block: Dict[str, Any], argument: str) -> bool:
 
     from spacy_llm.registry import registry as llm_registry
 
+    from catalogue import RegistryError
+
     try:
         return argument in inspect.signature(llm_registry.llm_models.get(block["@llm_models"])).parameters
-    except Exception:  # an unregistered name fails later, where the pipeline is built, with spacy-llm's message
+    except (KeyError, RegistryError):  # an unregistered name fails later, where the pipeline is built, with its message
         return False
 
 
@@ -232,10 +234,9 @@ def task_settings(task: Dict[str, Any], context: Optional[AnnotationContext], la
     if ours:
         settings.update({prefix + "labels": list(labels.labels), prefix + "tag_definitions": labels.tag_definitions(),
                          prefix + "guideline": labels.guideline or GENERIC_GUIDELINE})
-    elif "labels" in task:
+    elif "labels" in task:  # spaCy-llm's NER tasks (spacy.NER.v3 takes label_definitions)
         settings[prefix + "labels"] = list(labels.labels)
-        if "label_definitions" in task:
-            settings[prefix + "label_definitions"] = dict(labels.definitions)
+        settings[prefix + "label_definitions"] = dict(labels.definitions)
     return settings
 
 

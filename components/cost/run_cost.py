@@ -76,7 +76,9 @@ def run_cost(run_dir: Path, corpus_root: Path, prices: Optional[Prices] = None,
              model: HumanCostModel = DEFAULTS, gold_runs_dir: Optional[Path] = None) -> Dict[str, Any]:
     """Every round of one run, and its totals (see the module docstring)."""
     loop = srsly.read_json(run_dir / "loop.json")
-    words = corpus_words(corpus_root / loop["lang"])
+    own = loop.get("corpus")  # the run's corpus folder, recorded since runs on corpora of one's own exist
+    corpus = Path(own) if own and Path(own).exists() else corpus_root / loop["lang"]
+    words = corpus_words(corpus)
     ledger = run_dir / "llm-usage.jsonl"
     records, notes = read_ledger(ledger) if ledger.exists() else ([], [f"{ledger}: no ledger (nothing billed)"])
     spend = spend_by_round(records, prices)

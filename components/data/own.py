@@ -17,7 +17,6 @@ sentence in both the pool and a labelled file. Nothing is written until every in
 import hashlib
 import logging
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +30,9 @@ from ..errors import InputError
 from ..fileio import atomic_path, iter_jsonl, write_json
 from .conll import read_conll
 from .corpus import LANGUAGES, load_docs
-from .docs import doc_tags, make_doc, set_task
+from .docs import doc_tags, get_task, make_doc, set_task
 from .labels import LabelSet
-from .pool import Unit, iter_pool, tokenizer_pipeline
+from .pool import Unit, iter_pool, text_key, tokenizer_pipeline
 from .prodigy import task_to_doc
 
 logger = logging.getLogger(__name__)
@@ -58,7 +57,12 @@ class CorpusInfo:
 def read_manifest(corpus: PathLike) -> Optional[Dict[str, Any]]:
     """The corpus folder's manifest, or None (a MasakhaNER corpus from ``convert``)."""
     path = Path(corpus) / MANIFEST
-    return srsly.read_json(path) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return srsly.read_json(path)
+    except ValueError as err:
+        raise InputError(f"not a readable manifest ({err}); run 'prepare' again", path) from None
 
 
 def corpus_info(corpus: PathLike) -> CorpusInfo:
@@ -84,10 +88,11 @@ def check_lang_code(lang: str) -> str:
 def prepare_corpus(output: PathLike, *, lang: str, pool: PathLike, labels: Optional[Union[PathLike, LabelSet]] = None,
                    language: Optional[str] = None, seed: Optional[PathLike] = None, dev: Optional[PathLike] = None,
                    test: Optional[PathLike] = None, spacy_lang: str = "xx",
-                   split_sentences: bool = True) -> Dict[str, Any]:
+                   split_sentences: bool = True, overwrite: bool = True) -> Dict[str, Any]:
     """Read, check and write a corpus folder (see the module docstring); return the manifest.
 
-    A folder already prepared from the same inputs and options is left as it is (``"reused": true``).
+    A folder already prepared from the same inputs and options is left as it is (``"reused": true``); one
+    prepared from others is rewritten, unless ``overwrite`` is False (the loop's ``--pool``), which refuses.
     """
     lang = check_lang_code(lang)
     language = language or LANGUAGES.get(lang)
@@ -108,6 +113,13 @@ def prepare_corpus(output: PathLike, *, lang: str, pool: PathLike, labels: Optio
                          "choose another folder (--corpus / --output)", output)
     if previous and previous.get("inputs") == digests and previous.get("options") == options:
         return {**previous, "reused": True}
+    if previous and not overwrite:
+        changed = sorted({k for k in set(digests) | set(previous.get("inputs", {}))
+                          if digests.get(k) != previous.get("inputs", {}).get(k)} |
+                         {k for k in options if options[k] != previous.get("options", {}).get(k)})
+        raise InputError(f"this corpus was prepared from other inputs or options ({', '.join(changed)} differ); "
+                         "run 'prepare' to rewrite it (runs made on it will then refuse to resume), or give "
+                         "another --corpus", output / MANIFEST)
     nlp = tokenizer_pipeline(spacy_lang, split_sentences)
     units, duplicates = _dedupe(iter_pool(pool, nlp))
     if not units:
@@ -185,6 +197,11 @@ def _labelled(path: PathLike, vocab: Vocab, label_set: LabelSet) -> List[Tuple[i
         raise InputError("file not found", path)
     if path.suffix == ".jsonl":
         pairs = [(n, task_to_doc(vocab, task, str(path), n)) for n, task in iter_jsonl(path)]
+        skipped = [n for n, doc in pairs if get_task(doc).get("answer", "accept") != "accept"]
+        if skipped:  # prodigy db-out keeps rejected and ignored tasks: they are not labels
+            logger.warning("%s: left out %d tasks answered reject or ignore (e.g. line %d)", path, len(skipped),
+                           skipped[0])
+            pairs = [(n, doc) for n, doc in pairs if n not in set(skipped)]
     elif path.suffix in (".txt", ".conll", ".iob"):
         result = read_conll(path, labels=label_set.labels)
         for issue in result.issues:
@@ -193,7 +210,12 @@ def _labelled(path: PathLike, vocab: Vocab, label_set: LabelSet) -> List[Tuple[i
                                  f"({', '.join(label_set.labels)})", path, issue.line)
         pairs = [(s.line, make_doc(vocab, s.words, s.tags)) for s in result.sentences]
     else:
-        pairs = list(enumerate(load_docs(path, vocab), start=1))
+        try:
+            pairs = list(enumerate(load_docs(path, vocab), start=1))
+        except InputError:
+            raise
+        except Exception as err:  # a broken DocBin: spaCy's message does not name the file
+            raise InputError(f"not a readable DocBin ({err})", path) from None
     if not pairs:
         raise InputError("no sentences in this file", path)
     for line, doc in pairs:
@@ -205,7 +227,7 @@ def _labelled(path: PathLike, vocab: Vocab, label_set: LabelSet) -> List[Tuple[i
 
 
 def _key(doc: Doc) -> str:
-    return unicodedata.normalize("NFC", " ".join(t.text for t in doc if not t.is_space))
+    return text_key(doc.text)
 
 
 def _check_overlaps(pool: PathLike, units: Sequence[Unit], files: Dict[str, List[Tuple[int, Doc]]],

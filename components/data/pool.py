@@ -40,8 +40,14 @@ class Unit:
 
     @property
     def key(self) -> str:
-        """What makes two units duplicates: the tokens in Unicode NFC, joined by single spaces."""
-        return unicodedata.normalize("NFC", " ".join(self.words))
+        """What makes two units duplicates: :func:`text_key` of their tokens."""
+        return text_key("".join(self.words))
+
+
+def text_key(text: str) -> str:
+    """A sentence's identity across files and tokenizations: its text in Unicode NFC with every whitespace
+    removed (``hard .`` from one tokenizer and ``hard.`` from another are the same sentence)."""
+    return "".join(unicodedata.normalize("NFC", text).split())
 
 
 def tokenizer_pipeline(spacy_lang: str = "xx", split_sentences: bool = True) -> Language:

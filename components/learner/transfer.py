@@ -65,7 +65,8 @@ def available_sources(target: str, corpus_root: Path) -> List[str]:
     """MasakhaNER languages other than ``target`` whose train split is converted or can be (MASAKHANER_DIR)."""
     found = []
     for lang in sorted(LANGUAGES):
-        if lang != target and ((corpus_root / lang / "train.spacy").exists() or _has_source(lang)):
+        own = (corpus_root / lang / "corpus.json").exists()  # made by prepare: not MasakhaNER's gold
+        if lang != target and not own and ((corpus_root / lang / "train.spacy").exists() or _has_source(lang)):
             found.append(lang)
     return found
 
@@ -104,6 +105,9 @@ def resolve_sources(langs: Sequence[str], target: str, target_texts: Sequence[st
 def source_docs(lang: str, corpus_root: Path, vocab: Union[Vocab, None] = None) -> List[Doc]:
     """A source language's gold train split, converted into ``<corpus_root>/<lang>`` first if it is not there."""
     path = corpus_root / lang / "train.spacy"
+    if (corpus_root / lang / "corpus.json").exists():
+        raise ValueError(f"{corpus_root / lang} was made by prepare (a corpus of one's own), not MasakhaNER's "
+                         f"{lang}: it cannot be a transfer source")
     if not path.exists():
         logger.info("converting %s for transfer into %s", lang, path.parent)
         convert(lang, corpus_root / lang, splits=SPLITS)

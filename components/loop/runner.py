@@ -28,11 +28,13 @@ from thinc.api import Config
 from ..annotators.base import AnnotationContext, AnnotationRequest, Annotator, as_annotator
 from ..data.corpus import load_docs
 from ..data.docs import bare_copy, get_meta
+from ..data.own import read_manifest
 from ..data.prodigy import doc_to_task
 from ..errors import LoopError
 from ..evaluation.evaluate import evaluate_nlp
 from ..fileio import JsonlLog, atomic_path, write_json, write_jsonl
 from ..learner.progress import training_summary
+from ..learner.calibrate import calibrate_pipeline
 from ..learner.train import train_pipeline
 from ..learner.transfer import resolve_sources, training_folder, write_transfer
 from ..strategies.base import Strategy
@@ -41,7 +43,7 @@ from .annotating import annotate, annotation_summary, check_unanswered
 from ..environment import environment
 from .labelled import LEARNER_SPLIT, RunSentences
 from .seeding import SeedSampler
-from .selecting import attach_scores, score_pool, selection_record
+from .selecting import attach_scores, score_pool, selection_record, vectors_path
 from .settings import MUTABLE_SETTINGS, LoopSettings, learner_name, run_name
 from .state import RunFolder, file_digest
 from .timings import Timings
@@ -49,7 +51,7 @@ from .timings import Timings
 logger = logging.getLogger(__name__)
 REPORTED = ("ents_p", "ents_r", "ents_f", "ents_per_type", "paper_token_f1_entity_positions", "uncertainty_auroc",
             "uncertainty_auroc_length", "uncertainty_auroc_n_ents", "uncertainty_auroc_with_entity",
-            "uncertainty_n_eval")
+            "uncertainty_n_eval", "uncertainty_ece", "uncertainty_ece_raw")
 
 
 class ActiveLearningLoop:
@@ -78,23 +80,32 @@ class ActiveLearningLoop:
     def identity(self) -> Dict[str, Any]:
         """What makes this run this run (saved in ``run.json``, checked on resume), and where it ran."""
         s = self.settings
-        extra: Dict[str, Any] = {}
-        if not s.labels.is_masakhaner:  # a MasakhaNER run's identity stays as it was, so older runs resume
-            extra["labels"] = s.labels.to_dict()
-        if "seed" in s.info.splits:
-            extra["seed_file"] = file_digest(s.corpus / "seed.spacy")
-        if s.transfer_langs:
-            extra["transfer"] = {"langs": list(s.transfer_langs), "max_per_lang": s.transfer_max}
-        if self.learner_overrides.get("paths.init_tok2vec"):  # the weights, not only their path
-            extra["init_tok2vec"] = file_digest(Path(self.learner_overrides["paths.init_tok2vec"]))
-        return {**extra, "lang": s.lang, "annotator": self.annotator.name, "strategy": self.strategy.name,
-                "seed": s.seed,
+        return {**self._identity_extra(), "lang": s.lang, "annotator": self.annotator.name,
+                "strategy": self.strategy.name, "seed": s.seed,
                 "query_size": str(s.query_size), "seed_set": self.sampler.name, "loop.rounds": s.rounds,
                 "loop.gpu_id": s.gpu_id, "corpus": file_digest(s.corpus / "train.spacy"),
                 "learner_config": file_digest(s.learner_config), "learner_overrides": self.learner_overrides,
                 "learner_config_effective": self.learner_digest(), "loop_config": self.config_text,
                 "annotator_identity": self.annotator.identity(),
                 "environment": self.environment}
+
+    def _identity_extra(self) -> Dict[str, Any]:
+        """The identity's parts a MasakhaNER run without transfer or pretraining does not have (so that older runs
+        keep resuming): labels, the corpus manifest, the seed file, transfer, pretrained weights."""
+        s = self.settings
+        extra: Dict[str, Any] = {}
+        if not s.labels.is_masakhaner:  # a MasakhaNER run's identity stays as it was, so older runs resume
+            extra["labels"] = s.labels.to_dict()
+        if s.info.own:  # a corpus of one's own: every input file and option it was prepared from (dev, test too)
+            manifest = read_manifest(s.corpus) or {}
+            extra["corpus_manifest"] = {"inputs": manifest.get("inputs"), "options": manifest.get("options")}
+        if "seed" in s.info.splits:
+            extra["seed_file"] = file_digest(s.corpus / "seed.spacy")
+        if s.transfer_langs:
+            extra["transfer"] = {"langs": list(s.transfer_langs), "max_per_lang": s.transfer_max}
+        if self.learner_overrides.get("paths.init_tok2vec"):  # the weights, not only their path
+            extra["init_tok2vec"] = file_digest(Path(self.learner_overrides["paths.init_tok2vec"]))
+        return extra
 
     def learner_digest(self) -> str:
         """SHA-256 (16 hex digits) of the learner config with its overrides applied: what each round trains."""
@@ -189,8 +200,10 @@ class ActiveLearningLoop:
                 if train_path.is_dir():  # copies made for the learner: the round keeps its own train.spacy
                     shutil.rmtree(train_path)
         with timings.measure("evaluate"):
+            calibration = calibrate_pipeline(model, dev_path)  # on the learner's own dev data, once
             scores = self._evaluate(model)
         record = self._record(k, labelled, scores, annotation, timings, model)
+        record["calibration"] = calibration.get("calibration")
         write_json(self.run.record_path(k), record)
         test = "no test data" if record["test"] is None else f"test entity F1 {100 * record['test']['ents_f']:.2f}"
         self.log("round %d/%d: %d labelled sentences (%d annotated; learner dev: %s), %s (train %.0fs)", k,
@@ -221,7 +234,7 @@ class ActiveLearningLoop:
         pool = [bare_copy(doc) for doc in self.sentences.pool(k)]
         if self.strategy.needs_model:
             scores = rd / "scores.jsonl"
-            if not scores.exists():
+            if not scores.exists() or not vectors_path(scores).exists():  # runs scored before vectors were kept
                 with timings.measure("score"):
                     score_pool(self.run.round_dir(k - 1) / "model", pool, scores, progress=self.progress)
                 self.log("round %d/%d: scored %d pool sentences in %.1fs", k, self.settings.rounds, len(pool),
@@ -298,7 +311,8 @@ class ActiveLearningLoop:
         """Scores on the corpus's gold dev and test splits; None for a split the corpus does not have."""
         nlp = spacy.load(model)
         paths = {split: self.settings.corpus / f"{split}.spacy" for split in ("dev", "test")}
-        return {split: evaluate_nlp(nlp, load_docs(path, nlp.vocab)) if path.exists() else None
+        optional = self.settings.info.own  # a corpus of one's own may have no gold dev or test; MasakhaNER has both
+        return {split: evaluate_nlp(nlp, load_docs(path, nlp.vocab)) if path.exists() or not optional else None
                 for split, path in paths.items()}
 
     def _record(self, k: int, labelled: List[Doc], scores: Dict[str, Any], annotation: Optional[Dict[str, Any]],
@@ -326,6 +340,7 @@ class ActiveLearningLoop:
             "dev_share": s.dev_share, "dev_min": s.dev_min, "run": self.name,
             "seed_source": "annotator" if self.sentences.seed_by_annotator else "gold",
             "labels": list(s.labels.labels), "transfer": self._transfer() if s.transfer_langs else None,
+            "init_tok2vec": self._identity_extra().get("init_tok2vec"), "corpus": str(s.corpus),
             "rounds": self.run.records()})
 
     def _transfer(self) -> Dict[str, Any]:

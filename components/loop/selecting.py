@@ -13,14 +13,21 @@ from spacy.tokens import Doc
 
 from ..data.docs import get_task, make_doc, sentence_id, set_task
 from ..errors import LoopError
-from ..fileio import write_jsonl
+from ..fileio import atomic_path, write_jsonl
 from ..strategies.base import Selection
+from ..strategies.diverse import VECTOR_KEY, sentence_vector
 from ..uncertainty.measures import DOC_MEASURES
 from .state import read_scores
 
 
+def vectors_path(scores: Path) -> Path:
+    """``scores.jsonl`` -> ``vectors.npy``: the pool's sentence vectors, rows in the order of the scores."""
+    return scores.with_name("vectors.npy")
+
+
 def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 256, progress: bool = False) -> None:
-    """Run the pipeline at ``model`` over the pool (docs made in its own vocab) and save each doc's scores
+    """Run the pipeline at ``model`` over the pool (docs made in its own vocab) and save each doc's scores, and
+    its sentence vector (the mean of its ``doc.tensor``, for the diverse strategies) in ``vectors.npy``
     (``progress``: a bar on stderr)."""
     from tqdm import tqdm
 
@@ -32,14 +39,29 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
         docs.append(copy)
     scored = tqdm(nlp.pipe(docs, batch_size=batch_size), total=len(docs), desc="scoring the pool", unit="sent",
                   disable=not progress, leave=False)
-    write_jsonl(path, (_score_record(doc) for doc in scored))
+    records, vectors = [], []
+    for doc in scored:
+        records.append(_score_record(doc))
+        vectors.append(sentence_vector(doc))
+    width = max((len(v) for v in vectors), default=0)
+    matrix = np.stack([v if len(v) == width else np.zeros(width, dtype="float32") for v in vectors]) if vectors \
+        else np.zeros((0, 0), dtype="float32")
+    with atomic_path(vectors_path(path)) as tmp:
+        with tmp.open("wb") as f:
+            np.save(f, matrix.astype("float32"))
+    write_jsonl(path, records)  # last: its presence says the round's scoring is complete
 
 
 def attach_scores(pool: Sequence[Doc], path: Path) -> None:
-    """Put the scores saved at ``path`` into each pool doc's ``doc._.uncertainty``."""
+    """Put the scores saved at ``path`` into each pool doc's ``doc._.uncertainty``, and its sentence vector (when
+    saved) into ``doc.user_data``."""
     saved = read_scores(path)
+    vectors = np.load(vectors_path(path)) if vectors_path(path).exists() else None
+    rows = {sid: i for i, sid in enumerate(saved)} if vectors is not None else {}
     for doc in pool:
         doc._.uncertainty = saved[sentence_id(doc)]
+        if vectors is not None and vectors.shape[1]:
+            doc.user_data[VECTOR_KEY] = vectors[rows[sentence_id(doc)]]
 
 
 def selection_record(k: int, pool: Sequence[Doc], selection: Selection, taken: Set[str],

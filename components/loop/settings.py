@@ -120,6 +120,9 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
         transfer_max=int(loop.get("transfer_max") or TRANSFER_MAX),
     )
     dev_target(100, settings.dev_share, settings.dev_min)  # checks the share
+    if settings.transfer_langs and not settings.labels.is_masakhaner:
+        raise ValueError(f"transfer adds MasakhaNER's gold data (PER, ORG, LOC, DATE), but {settings.corpus} has "
+                         f"labels of its own ({', '.join(settings.labels.labels)}); leave out --transfer-langs")
     if settings.rounds < 0:
         raise ValueError(f"loop.rounds must be 0 or more, got {settings.rounds}")
     resolved = registry.resolve({k: config[k] for k in ("seed_set", "strategy", "annotator")})

@@ -79,6 +79,7 @@ def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
         learner = run.get("learner", "cnn") + ("-warm" if run.get("warm_start") else "")
         learner += "-oracledev" if run.get("dev", "oracle") == "oracle" else ""  # runs before the honest dev: oracle
         learner += f"+tx({'+'.join(run['transfer']['langs'])})" if run.get("transfer") else ""
+        learner += "+pt" if run.get("init_tok2vec") else ""
         key = (run["lang"], run["annotator"], run["strategy"], learner)
         curve = curves.setdefault(key, Curve(*key))
         curve.seeds.append(run["seed"])

@@ -4,6 +4,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..data.corpus import LANGUAGES
 from ..fileio import write_text
 from .figures import new_figure, save_figure
 from .collect import Curve, collect_full_data, collect_runs, published_f1
@@ -23,7 +24,8 @@ def plot_learning_curves(lang: str, curves: Sequence[Curve], full: Sequence[floa
     if sota is not None:
         ax.axhline(sota, color="grey", linestyle=":", label=f"AfroXLMR-large, published ({sota:.1f})")
     save_figure(fig, ax, path, xlabel="labelled sentences (learner train + learner dev)",
-                ylabel="test entity F1 (%)", title=f"MasakhaNER 2.0 {lang}: active learning")
+                ylabel="test entity F1 (%)",
+                title=f"{'MasakhaNER 2.0 ' if lang in LANGUAGES else ''}{lang}: active learning")
 
 
 def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float], png: Optional[str]) -> List[str]:

@@ -1,11 +1,14 @@
 """The registered strategies (``spacy.registry.misc``, versioned names) and their short names."""
-from typing import AbstractSet, Any, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, AbstractSet, Any, Dict, Optional, Sequence
 
 import numpy as np
 from spacy.tokens import Doc
 from spacy.util import registry
 
 from .base import QuerySize, Selection, select_top
+
+if TYPE_CHECKING:
+    from .diverse import DiverseStrategy
 
 # Short names used on the command line and in project.yml -> registered names.
 STRATEGY_NAMES: Dict[str, str] = {
@@ -14,6 +17,7 @@ STRATEGY_NAMES: Dict[str, str] = {
     "max-entropy": "spacy-llm-loop.MaxEntropyStrategy.v1",
     "least-confidence": "spacy-llm-loop.LeastConfidenceStrategy.v1",
     "mnlp": "spacy-llm-loop.MNLPStrategy.v1",
+    "entropy-diverse": "spacy-llm-loop.DiverseEntropyStrategy.v1",
 }
 
 
@@ -97,3 +101,13 @@ def make_mnlp_strategy() -> UncertaintyStrategy:
     log-probability under the NER model's per-step softmax over the valid actions.
     """
     return UncertaintyStrategy("mnlp", "mnlp", sign=-1.0)
+
+
+@registry.misc("spacy-llm-loop.DiverseEntropyStrategy.v1")
+def make_diverse_entropy_strategy(candidates: float = 10.0) -> "DiverseStrategy":
+    """The ``candidates x k`` sentences of highest mean token entropy (Zhdanov 2019's pre-filter), then ``k`` of
+    them by greedy k-center on the learner's sentence vectors (Sener & Savarese, ICLR 2018); see
+    :mod:`.diverse`."""
+    from .diverse import DiverseStrategy
+
+    return DiverseStrategy("entropy-diverse", "mean_entropy", candidates)

@@ -22,20 +22,29 @@ per-token ``token_entropy`` list and, when ``store_marginals`` is on,
 ``marginals`` (a list of per-token probability lists, in ``tags`` order); and
 ``span._.confidence`` on each entity in ``doc.ents``. The component has no
 weights of its own: it is saved with the pipeline and works after
-``spacy.load``.
+``spacy.load``. Its one piece of state is an optional calibration of entity
+confidence (Platt scaling fitted on the learner's dev data, :mod:`.calibration`);
+with it, ``doc._.uncertainty["ent_confidence_calibrated"]`` holds the calibrated
+values and ``span._.confidence`` returns them.
 """
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
+
+import srsly
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
 from ..data.iob import iob_tagset
+from ..fileio import write_json
+from .calibration import calibrate
 from .greedy import greedy_step_logprobs
 from .measures import doc_scores, parses_to_marginals, span_confidences, token_entropy
 from .scorer import make_uncertainty_scorer  # noqa: F401  (registers the default scorer)
 
 EXTENSION = "uncertainty"
+CALIBRATION_FILE = "calibration.json"
 Parses = List[Tuple[float, List[Tuple[int, int, str]]]]
 
 DEFAULT_CONFIG: Dict[str, Any] = {
@@ -77,10 +86,12 @@ def install_extensions() -> None:
 
 
 def _span_confidence(span: Span) -> Optional[float]:
+    """The entity's calibrated confidence when the pipeline has a calibration, else its beam-relative one."""
     scores = span.doc._.get(EXTENSION)
     if not scores:
         return None
-    return scores["ent_confidence"].get(f"{span.start}:{span.end}:{span.label_}")
+    table = scores.get("ent_confidence_calibrated") or scores["ent_confidence"]
+    return table.get(f"{span.start}:{span.end}:{span.label_}")
 
 
 class NEROutput(NamedTuple):
@@ -106,6 +117,7 @@ class Uncertainty:
         self.beam_density = beam_density
         self.store_marginals = store_marginals
         self.scorer = scorer
+        self.calibration: Optional[Dict[str, float]] = None  # Platt scaling of entity confidence (see calibration)
 
     @property
     def tags(self) -> Tuple[str, ...]:
@@ -161,10 +173,35 @@ class Uncertainty:
         ents = [(e.start, e.end, e.label_) for e in doc.ents]
         result["ent_confidence"] = {f"{s}:{e}:{label}": c
                                     for (s, e, label), c in zip(ents, span_confidences(parses, ents))}
+        if self.calibration:
+            result["ent_confidence_calibrated"] = {key: round(calibrate(c, self.calibration), 6)
+                                                   for key, c in result["ent_confidence"].items()}
         if self.store_marginals:
             result["tags"] = list(tags)
             result["marginals"] = marginals.round(6).tolist()
         return result
+
+    # -- serialisation: the component's only state is its calibration ---------------------------------------------
+    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        """The calibration as JSON bytes."""
+        return srsly.json_dumps({"calibration": self.calibration}).encode("utf-8")
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = tuple()) -> "Uncertainty":
+        """Read the calibration back."""
+        self.calibration = srsly.json_loads(data.decode("utf-8")).get("calibration")
+        return self
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
+        """Write ``calibration.json`` into the component's folder."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        write_json(path / CALIBRATION_FILE, {"calibration": self.calibration})  # atomic: a kill leaves no half file
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "Uncertainty":
+        """Read ``calibration.json`` if there is one (pipelines saved before calibration have none)."""
+        file = Path(path) / CALIBRATION_FILE
+        self.calibration = srsly.read_json(file).get("calibration") if file.exists() else None
+        return self
 
     def score(self, examples: Iterable[Any], **kwargs: Any) -> Dict[str, Any]:
         """Score with the configured scorer (AUROC of uncertainty for doc-level entity errors)."""

@@ -13,6 +13,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
+from .calibration import ece, entity_outcomes
 from .measures import DOC_MEASURES
 
 # mnlp is a log-probability: lower means more uncertain, so it is negated for the AUROC.
@@ -46,13 +47,16 @@ def score_uncertainty(examples: Iterable[Example], **kwargs: Any) -> Dict[str, A
     - ``uncertainty_auroc_with_entity`` (and ``..._with_entity_length``, ``..._with_entity_n_ents``):
       the same on the docs with at least one gold or predicted entity;
     - ``uncertainty_auroc_per_measure``: every measure of :data:`DOC_MEASURES` (``mnlp`` negated);
-    - ``uncertainty_n_eval``, ``uncertainty_n_with_entity``, ``uncertainty_n_errors``: doc counts.
+    - ``uncertainty_n_eval``, ``uncertainty_n_with_entity``, ``uncertainty_n_errors``: doc counts;
+    - ``uncertainty_ece``: expected calibration error of ``span._.confidence`` (calibrated when the pipeline has
+      a calibration), ``uncertainty_ece_raw``: of the beam-relative confidence; ``uncertainty_n_entities``.
     An AUROC is ``None`` when its docs are all right or all wrong.
     """
     columns: Dict[str, List[float]] = {name: [] for name in (*DOC_MEASURES, *BASELINES)}
     errors: List[bool] = []
     with_entity: List[bool] = []
-    for eg in examples:
+    examples_seen = list(examples)
+    for eg in examples_seen:
         scores = eg.predicted._.get("uncertainty") if eg.predicted.has_extension("uncertainty") else None
         if not scores:
             continue
@@ -67,7 +71,14 @@ def score_uncertainty(examples: Iterable[Example], **kwargs: Any) -> Dict[str, A
     def on_subset(name: str) -> Optional[float]:
         return auroc([columns[name][i] for i in subset], [errors[i] for i in subset])
 
+    examples = list(examples_seen)
+    calibrated = any((eg.predicted._.get("uncertainty") or {}).get("ent_confidence_calibrated") for eg in examples)
+    raw = entity_outcomes(examples)
+    effective = entity_outcomes(examples, "ent_confidence_calibrated") if calibrated else raw
     return {
+        "uncertainty_ece": ece(*effective),
+        "uncertainty_ece_raw": ece(*raw),
+        "uncertainty_n_entities": len(raw[0]),
         "uncertainty_auroc": auroc(columns["mean_entropy"], errors),
         "uncertainty_auroc_length": auroc(columns["length"], errors),
         "uncertainty_auroc_n_ents": auroc(columns["n_ents"], errors),
