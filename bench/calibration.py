@@ -1,0 +1,129 @@
+"""How much the learner's uncertainty means, on held-out test sentences: AUROC of each doc measure for "this
+sentence holds an entity error" beside two trivial baselines, and the calibration of entity confidence before
+and after Platt scaling fitted on the learner's own dev data.
+
+It reads finished gold-oracle runs (``bench/label_efficiency.py``'s, default project settings: CNN learner,
+labelled dev), copies each chosen round's model (the runs are left untouched), fits the calibration on that
+round's learner dev split (``round-<k>/dev.spacy``: labelled sentences, never test), and evaluates on the
+language's test split. Per language it prints mean ± sd over seeds; it also draws a reliability diagram
+(pooled over seeds) per language.
+
+    python bench/calibration.py --runs bench/results/runs --langs bam tsn zul --seeds 0 1 2 3 4 --round 2
+"""
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import spacy
+from spacy.training import Example
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from label_efficiency import mean_sd  # noqa: E402
+
+from spacy_llm_loop.data.corpus import load_docs  # noqa: E402
+from spacy_llm_loop.data.docs import bare_copy  # noqa: E402
+from spacy_llm_loop.learner.calibrate import calibrate_pipeline  # noqa: E402
+from spacy_llm_loop.uncertainty.calibration import entity_outcomes, reliability  # noqa: E402
+from spacy_llm_loop.uncertainty.scorer import score_uncertainty  # noqa: E402
+
+MEASURES = ("mean_entropy", "max_entropy", "least_confidence", "mnlp")
+
+
+def measure_run(run: Path, k: int, test: Path) -> Dict[str, Any]:
+    """AUROCs and ECE (raw, calibrated) of round ``k``'s model of ``run`` on ``test``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "model"
+        shutil.copytree(run / f"round-{k:02d}" / "model", model)
+        (model / "uncertainty" / "calibration.json").unlink(missing_ok=True)
+        fitted = calibrate_pipeline(model, run / f"round-{k:02d}" / "dev.spacy")
+        nlp = spacy.load(model)
+        gold = load_docs(test, nlp.vocab)
+        examples = [Example(p, g) for p, g in zip(nlp.pipe(bare_copy(d) for d in gold), gold)]
+    scores = score_uncertainty(examples)
+    raw = entity_outcomes(examples)
+    calibrated = entity_outcomes(examples, "ent_confidence_calibrated") if fitted["calibration"] else raw
+    return {"auroc": {**scores["uncertainty_auroc_per_measure"], "length": scores["uncertainty_auroc_length"],
+                      "n_ents": scores["uncertainty_auroc_n_ents"]},
+            "auroc_with_entity": {"mean_entropy": scores["uncertainty_auroc_with_entity"],
+                                  "length": scores["uncertainty_auroc_with_entity_length"],
+                                  "n_ents": scores["uncertainty_auroc_with_entity_n_ents"]},
+            "ece_raw": scores["uncertainty_ece_raw"], "ece": scores["uncertainty_ece"], "raw": raw,
+            "calibrated": calibrated, "dev_entities": fitted.get("dev_entities"), "fitted": fitted["calibration"]}
+
+
+def plot(lang: str, results: List[Dict[str, Any]], path: Path) -> None:
+    """Reliability diagram: share of entities right against confidence, raw and calibrated, pooled over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for key, label in (("raw", "beam-relative (raw)"), ("calibrated", "Platt, fitted on learner dev")):
+        conf = [c for r in results for c in r[key][0]]
+        hits = [h for r in results for h in r[key][1]]
+        rows = [row for row in reliability(conf, hits) if row["n"]]
+        ax.plot([row["confidence"] for row in rows], [row["accuracy"] for row in rows], marker="o", label=label)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    ax.set_xlabel("entity confidence")
+    ax.set_ylabel("share of entities right (test)")
+    ax.set_title(f"{lang}: reliability of entity confidence")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def lang_lines(lang: str, results: List[Dict[str, Any]]) -> List[str]:
+    """Rows of the AUROC table and the calibration line for one language."""
+    def col(key: str, name: str) -> str:
+        return mean_sd([100 * r[key][name] for r in results if r[key].get(name) is not None]).replace(" (n=", " (")
+
+    row = " | ".join(col("auroc", m) for m in (*MEASURES, "length", "n_ents"))
+    with_entity = " | ".join(col("auroc_with_entity", m) for m in ("mean_entropy", "length", "n_ents"))
+    ece_raw = mean_sd([100 * r["ece_raw"] for r in results if r["ece_raw"] is not None])
+    ece_cal = mean_sd([100 * r["ece"] for r in results if r["ece"] is not None])
+    fitted = sum(bool(r["fitted"]) for r in results)
+    return [f"| {lang} | {row} | {with_entity} | {ece_raw} | {ece_cal} | {fitted}/{len(results)} |"]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=Path, required=True, help="Folder of finished gold-oracle runs")
+    parser.add_argument("--corpus-root", type=Path, default=Path("corpus"))
+    parser.add_argument("--langs", nargs="+", default=["bam", "tsn", "zul"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--strategy", default="entropy")
+    parser.add_argument("--round", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    opts = parser.parse_args(argv)
+    lines = [f"## Uncertainty on held-out test sentences (gold-oracle {opts.strategy} runs, round {opts.round}, "
+             f"seeds {opts.seeds})", "",
+             "AUROC (%) for \"the sentence holds an entity error\"; ECE (%) of entity confidence, 10 bins.", "",
+             "| lang | mean entropy | max entropy | least confidence | MNLP | length (trivial) | predicted entities "
+             "(trivial) | mean entropy, sentences with an entity | length, with an entity | predicted entities, "
+             "with an entity | ECE raw | ECE Platt (learner dev) | calibrations fitted |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for lang in opts.langs:
+        results = []
+        for seed in opts.seeds:
+            run = opts.runs / f"{lang}-gold-{opts.strategy}-seed{seed}"
+            if (run / f"round-{opts.round:02d}" / "model").exists():
+                results.append(measure_run(run, opts.round, opts.corpus_root / lang / "test.spacy"))
+                print(f"measured {run.name}", file=sys.stderr, flush=True)
+        if results:
+            lines += lang_lines(lang, results)
+            plot(lang, results, opts.out / f"reliability_{lang}.png")
+    text = "\n".join(lines)
+    print(text)
+    (opts.out / "calibration.md").write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
