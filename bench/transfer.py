@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from label_efficiency import FULL_SCHEDULE, full_data, mean_sd, paired, run  # noqa: E402
 
 
-def folder(lang: str, seed: int, transfer: str = "") -> str:
-    """The loop's run folder name for the gold-oracle entropy run (``-tx-<langs>`` with transfer)."""
-    tx = f"-tx-{'+'.join(transfer.split())}" if transfer else ""
+def folder(lang: str, seed: int, transfer: str = "", ratio: float = 0.0) -> str:
+    """The loop's run folder name for the gold-oracle entropy run (``-tx-<langs>[-r<ratio>]`` with transfer)."""
+    tx = f"-tx-{'+'.join(transfer.split())}" + (f"-r{ratio:g}" if ratio else "") if transfer else ""
     return f"{lang}-gold-entropy{tx}-seed{seed}"
 
 
@@ -41,9 +41,9 @@ def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
     for seed, lang in itertools.product(opts.seeds, opts.langs):
         base = ["loop", "--lang", lang, "--annotator", "gold", "--strategy", "entropy", "--seed", str(seed),
                 "--rounds", str(opts.rounds)]
-        todo.append((folder(lang, seed, opts.transfer), base + ["--runs-dir", str(opts.out / "runs"),
-                                                                "--transfer-langs", opts.transfer,
-                                                                "--transfer-max", str(opts.transfer_max)]))
+        todo.append((folder(lang, seed, opts.transfer, opts.transfer_ratio),
+                     base + ["--runs-dir", str(opts.out / "runs"), "--transfer-langs", opts.transfer,
+                             "--transfer-max", str(opts.transfer_max), "--transfer-ratio", str(opts.transfer_ratio)]))
         if opts.baseline_runs is None:
             todo.append((folder(lang, seed), base + ["--runs-dir", str(opts.out / "runs")]))
     if opts.baseline_runs is not None:  # one seed round again with today's code: does the baseline reproduce?
@@ -59,8 +59,10 @@ def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
     return todo
 
 
-def f1_by_round(root: Path, name_of, seeds: Sequence[int], rounds: int) -> Tuple[Dict[int, Dict[int, float]], dict]:
-    """``{round: {seed: F1 %}}`` of the finished runs, and one run's transfer record."""
+def f1_by_round(root: Path, name_of, seeds: Sequence[int], rounds: int,
+                split: str = "test") -> Tuple[Dict[int, Dict[int, float]], dict]:
+    """``{round: {seed: F1 %}}`` on ``split`` (the gold ``test`` or ``dev`` split) of the finished runs, and one
+    run's transfer record."""
     f1: Dict[int, Dict[int, float]] = {}
     transfer = {}
     for seed in seeds:
@@ -72,7 +74,7 @@ def f1_by_round(root: Path, name_of, seeds: Sequence[int], rounds: int) -> Tuple
             continue
         transfer = loop.get("transfer") or transfer
         for r in loop["rounds"]:
-            f1.setdefault(r["round"], {})[seed] = 100 * r["test"]["ents_f"]
+            f1.setdefault(r["round"], {})[seed] = 100 * r[split]["ents_f"]
     return f1, transfer
 
 
@@ -80,14 +82,18 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
     """The table of one language."""
     base_root = opts.baseline_runs or opts.out / "runs"
     base, _ = f1_by_round(base_root, lambda s: folder(lang, s), opts.seeds, opts.rounds)
-    tx, record = f1_by_round(opts.out / "runs", lambda s: folder(lang, s, opts.transfer), opts.seeds, opts.rounds)
+    name = lambda s: folder(lang, s, opts.transfer, opts.transfer_ratio)  # noqa: E731
+    tx, record = f1_by_round(opts.out / "runs", name, opts.seeds, opts.rounds)
+    base_dev, _ = f1_by_round(base_root, lambda s: folder(lang, s), opts.seeds, opts.rounds, "dev")
+    tx_dev, _ = f1_by_round(opts.out / "runs", name, opts.seeds, opts.rounds, "dev")
     sources = ", ".join(record.get("langs", [])) or "?"
-    lines = [f"### {lang} (transfer from {sources}, {record.get('sentences', '?')} sentences)", "",
-             "| round | F1, no transfer | F1, with transfer | transfer - none (paired, 95% CI) |",
-             "|---|---|---|---|"]
+    ratio = f", at most {opts.transfer_ratio:g} per target train sentence" if opts.transfer_ratio else ""
+    lines = [f"### {lang} (transfer from {sources}, {record.get('sentences', '?')} sentences{ratio})", "",
+             "| round | test F1, no transfer | test F1, with transfer | transfer - none, test (paired, 95% CI) | "
+             "transfer - none, gold dev split (paired) |", "|---|---|---|---|---|"]
     for k in sorted(set(base) | set(tx)):
         lines.append(f"| {k} | {mean_sd(list(base.get(k, {}).values()))} | {mean_sd(list(tx.get(k, {}).values()))} | "
-                     f"{paired(tx.get(k, {}), base.get(k, {}))} |")
+                     f"{paired(tx.get(k, {}), base.get(k, {}))} | {paired(tx_dev.get(k, {}), base_dev.get(k, {}))} |")
     if tx and base:
         rounds = [k for k in sorted(tx) if k in base]
         means = [np.mean([tx[k][s] - base[k][s] for s in set(tx[k]) & set(base[k])]) for k in rounds]
@@ -123,6 +129,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--transfer", default="auto", help="Transfer languages ('auto' or e.g. 'nya swa')")
     parser.add_argument("--transfer-max", type=int, default=2000)
+    parser.add_argument("--transfer-ratio", type=float, default=0.0, help="0: all of the sample in every round")
     parser.add_argument("--full-seeds", nargs="*", type=int, default=[])
     parser.add_argument("--jobs", type=int, default=1, help="Runs at once (each uses one BLAS thread)")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
@@ -135,12 +142,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             for future in [pool.submit(run, job, opts.out / "logs") for job in jobs(opts)]:
                 future.result()
     lines = [f"## Cross-lingual transfer (gold oracle, entropy, CNN learner, seeds {opts.seeds}, "
-             f"transfer {opts.transfer!r}, {opts.transfer_max} sentences per source)", ""] + check_lines(opts)
+             f"transfer {opts.transfer!r}, {opts.transfer_max} sentences per source"
+             f"{f', ratio {opts.transfer_ratio:g}' if opts.transfer_ratio else ''})", ""] + check_lines(opts)
     for lang in opts.langs:
         lines += lang_table(opts, lang)
     text = "\n".join(lines)
     print(text)
-    (opts.out / "transfer.md").write_text(text + "\n", encoding="utf-8")
+    suffix = f"-r{opts.transfer_ratio:g}" if opts.transfer_ratio else ""
+    (opts.out / f"transfer{suffix}-rounds{opts.rounds}.md").write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -190,6 +190,8 @@ def loop_cli(
                                                 "round's training ('xho sna', or 'auto': the closest by character "
                                                 "trigrams); never dev, never counted"),
     transfer_max: int = typer.Option(2000, help="With --transfer-langs: sentences per transfer language"),
+    transfer_ratio: float = typer.Option(0.0, help="With --transfer-langs: at most this many transfer sentences "
+                                                   "per target train sentence in a round (0: all of them)"),
     init_tok2vec: str = typer.Option("", help="Pretrained tok2vec weights (the 'pretrain' command's "
                                               "weights/model-last.bin) every round starts from"),
 ) -> None:
@@ -220,7 +222,7 @@ def loop_cli(
                  "annotator.budget_usd": float(budget_usd) if budget_usd else None,
                  "annotator.budget_tokens": int(budget_tokens) if budget_tokens else None,
                  "loop.transfer_langs": transfer_langs or None, "loop.transfer_max": transfer_max if transfer_langs
-                 else None}
+                 else None, "loop.transfer_ratio": transfer_ratio if transfer_langs and transfer_ratio else None}
     overrides.update({k: str(v) if isinstance(v, Path) else v for k, v in shortcuts.items() if v is not None})
     try:
         result = run_loop(config, overrides, learner, annotator=annotator, strategy=strategy,

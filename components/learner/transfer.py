@@ -6,15 +6,18 @@ learner's dev data (early stopping and the best model are chosen on the target l
 as labelled sentences of the target, and the target's test split is never touched.
 
 Schedule: a fixed, seeded sample of at most ``transfer_max`` sentences per source language (entity-bearing
-sentences first, as the seed sampler prefers them), the same in every round. The target's own labelled
-sentences grow round by round, so its share of the training data grows with them (on zul, from about 10% at
-the seed round to about 40% at round 5 with two sources of 2,000).
+sentences first, as the seed sampler prefers them; the languages interleaved). By default all of it joins
+every round: the target's own labelled sentences grow round by round, so its share of the training data grows
+with them (on zul, from about 10% at the seed round to about 40% at round 5 with two sources of 2,000). With
+``transfer_ratio`` r, a round trains on the sample's first ``r x`` (its own train sentences): the target keeps
+a fixed share of the mix in every round.
 
 ``auto`` chooses the sources by a rule that needs no labels of the target: the ``n`` languages whose
 character-trigram profile (words lower-cased, with boundary marks) is closest, by cosine, to the target's
 pool. It is a proxy for relatedness and shared names, not a measured transfer gain; the choice is logged and
 recorded in the run.
 """
+import itertools
 import logging
 import math
 import random
@@ -125,16 +128,27 @@ def transfer_sample(docs: Sequence[Doc], n: int, seed: int) -> List[Doc]:
 
 
 def write_transfer(path: Path, langs: Sequence[str], corpus_root: Path, n_per_lang: int, seed: int) -> int:
-    """Write the transfer sample of every source language to ``path`` (a DocBin); return how many sentences."""
-    docs: List[Doc] = []
+    """Write the transfer sample of every source language to ``path`` (a DocBin), the languages interleaved (so
+    that any prefix is balanced across them); return how many sentences."""
     vocab = spacy.blank("xx").vocab
+    samples = []
     for lang in langs:
-        for doc in transfer_sample(source_docs(lang, corpus_root, vocab), n_per_lang, seed):
+        sample = transfer_sample(source_docs(lang, corpus_root, vocab), n_per_lang, seed)
+        for doc in sample:
             set_task(doc, {"meta": {**get_meta(doc), "source": SOURCE_PREFIX + lang, "learner_split": "train"}})
-            docs.append(doc)
+        samples.append(sample)
+    docs: List[Doc] = [doc for group in itertools.zip_longest(*samples) for doc in group if doc is not None]
     with atomic_path(path) as tmp:
         DocBin(docs=docs, store_user_data=True).to_disk(tmp)
     return len(docs)
+
+
+def write_prefix(source: Path, path: Path, n: int, vocab: Vocab) -> Path:
+    """The first ``n`` docs of the DocBin ``source``, written to ``path`` (the transfer ratio's share)."""
+    docs = load_docs(source, vocab)[:n]
+    with atomic_path(path) as tmp:
+        DocBin(docs=docs, store_user_data=True).to_disk(tmp)
+    return path
 
 
 def training_folder(folder: Path, parts: Sequence[Path]) -> Path:

@@ -15,6 +15,7 @@ the learner's dev split), :mod:`.selecting`, :mod:`.annotating`, :mod:`.timings`
 """
 import hashlib
 import logging
+import math
 import shutil
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -36,7 +37,7 @@ from ..fileio import JsonlLog, atomic_path, write_json, write_jsonl
 from ..learner.progress import training_summary
 from ..learner.calibrate import calibrate_pipeline
 from ..learner.train import train_pipeline
-from ..learner.transfer import resolve_sources, training_folder, write_transfer
+from ..learner.transfer import resolve_sources, training_folder, write_prefix, write_transfer
 from ..strategies.base import Strategy
 from ..uncertainty.component import install_extensions
 from .annotating import annotate, annotation_summary, check_unanswered
@@ -102,7 +103,8 @@ class ActiveLearningLoop:
         if "seed" in s.info.splits:
             extra["seed_file"] = file_digest(s.corpus / "seed.spacy")
         if s.transfer_langs:
-            extra["transfer"] = {"langs": list(s.transfer_langs), "max_per_lang": s.transfer_max}
+            extra["transfer"] = {"langs": list(s.transfer_langs), "max_per_lang": s.transfer_max,
+                                 **({"ratio": s.transfer_ratio} if s.transfer_ratio else {})}
         if self.learner_overrides.get("paths.init_tok2vec"):  # the weights, not only their path
             extra["init_tok2vec"] = file_digest(Path(self.learner_overrides["paths.init_tok2vec"]))
         return extra
@@ -153,10 +155,19 @@ class ActiveLearningLoop:
                  ", ".join(langs))
 
     def _train_path(self, rd: Path) -> Path:
-        """The round's training data: its own train split, and the transfer sample when there is one."""
-        if not self.settings.transfer_langs:
+        """The round's training data: its own train split, and the transfer sample when there is one (with
+        ``loop.transfer_ratio``, the sample's first ``ratio x`` the round's train sentences)."""
+        s = self.settings
+        if not s.transfer_langs:
             return rd / "train.spacy"
-        return training_folder(rd / "train-with-transfer", [rd / "train.spacy", self.run.root / "transfer.spacy"])
+        transfer = self.run.root / "transfer.spacy"
+        if s.transfer_ratio:
+            n = math.ceil(s.transfer_ratio * len(load_docs(rd / "train.spacy", self.vocab)))
+            transfer = write_prefix(transfer, rd / "transfer-part.spacy", n, self.vocab)
+        folder = training_folder(rd / "train-with-transfer", [rd / "train.spacy", transfer])
+        if transfer.parent == rd:
+            transfer.unlink()
+        return folder
 
     def _prepare_annotator(self) -> None:
         """Write the gold seed as Prodigy JSONL (the k-shot source) and hand the run's context to the annotator.

@@ -55,6 +55,7 @@ class LoopSettings:
     corpus_info: Optional[CorpusInfo] = None  # what the corpus folder holds (its manifest)
     transfer_langs: Tuple[str, ...] = ()  # other languages' gold train data in every round's training ("auto")
     transfer_max: int = TRANSFER_MAX  # sentences per transfer language
+    transfer_ratio: Optional[float] = None  # at most this many transfer sentences per target train sentence
 
     @property
     def info(self) -> CorpusInfo:
@@ -118,6 +119,7 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
         labels=corpus.labels, language=corpus.language or LANGUAGES.get(lang, lang), corpus_info=corpus,
         transfer_langs=parse_langs(loop.get("transfer_langs")),
         transfer_max=int(loop.get("transfer_max") or TRANSFER_MAX),
+        transfer_ratio=float(loop["transfer_ratio"]) if loop.get("transfer_ratio") else None,
     )
     dev_target(100, settings.dev_share, settings.dev_min)  # checks the share
     if settings.transfer_langs and not settings.labels.is_masakhaner:
@@ -144,7 +146,8 @@ def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy, p
         parts.append("oracledev")
     transfer = getattr(settings, "transfer_langs", ())
     if transfer:
-        parts.append("tx-" + "+".join(transfer))
+        ratio = getattr(settings, "transfer_ratio", None)
+        parts.append("tx-" + "+".join(transfer) + (f"-r{ratio:g}" if ratio else ""))
     if pretrained:
         parts.append("pt")
     name = settings.run_name or "-".join(parts + [f"seed{settings.seed}"])
