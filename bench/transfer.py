@@ -91,7 +91,7 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
     lines = [f"### {lang} (transfer from {sources}, {record.get('sentences', '?')} sentences{ratio})", "",
              "| round | test F1, no transfer | test F1, with transfer | transfer - none, test (paired, 95% CI) | "
              "transfer - none, gold dev split (paired) |", "|---|---|---|---|---|"]
-    for k in sorted(set(base) | set(tx)):
+    for k in sorted(k for k in set(base) | set(tx) if k <= opts.rounds):
         lines.append(f"| {k} | {mean_sd(list(base.get(k, {}).values()))} | {mean_sd(list(tx.get(k, {}).values()))} | "
                      f"{paired(tx.get(k, {}), base.get(k, {}))} | {paired(tx_dev.get(k, {}), base_dev.get(k, {}))} |")
     if tx and base:
