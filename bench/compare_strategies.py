@@ -1,0 +1,73 @@
+"""Query strategies against entropy and random, paired by seed, from finished gold-oracle runs.
+
+Reads ``<lang>-gold-<strategy>-seed<k>`` runs (project defaults: CNN learner, entity-rich 5% gold seed, 5% per
+round, learner dev carved out of the labelled set) from one or more folders, e.g. the label-efficiency
+benchmark's entropy and random runs and new runs of other strategies made with
+``bench/label_efficiency.py --strategies entropy-diverse mnlp --no-full``. Per language and round it prints
+each strategy's test entity F1 and, for each candidate, the paired difference against ``--against``
+strategies (95% t-interval), and the mean of those differences over rounds 1-5.
+
+    python bench/compare_strategies.py --runs bench/results/runs results/al/runs --langs tsn --seeds 0 1 2 \
+        --strategies entropy-diverse mnlp --against entropy random
+"""
+import argparse
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from label_efficiency import mean_sd, paired  # noqa: E402
+from transfer import f1_by_round  # noqa: E402
+
+
+def find(roots: Sequence[Path], name: str) -> Path:
+    """The first of ``roots`` that holds the run folder ``name`` (else the first root)."""
+    return next((root for root in roots if (root / name / "loop.json").exists()), roots[0])
+
+
+def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
+    """The table of one language."""
+    f1: Dict[str, Dict[int, Dict[int, float]]] = {}
+    for strategy in (*opts.against, *opts.strategies):
+        per_seed: Dict[int, Dict[int, float]] = {}
+        for seed in opts.seeds:
+            name = f"{lang}-gold-{strategy}-seed{seed}"
+            got, _ = f1_by_round(find(opts.runs, name), lambda s, n=name: n, [seed], opts.rounds)
+            for k, values in got.items():
+                per_seed.setdefault(k, {}).update(values)
+        f1[strategy] = per_seed
+    pairs = [(c, a) for c in opts.strategies for a in opts.against]
+    lines = [f"### {lang}", "", "| round | " + " | ".join(f"{s} F1" for s in (*opts.against, *opts.strategies)) +
+             " | " + " | ".join(f"{c} - {a}" for c, a in pairs) + " |",
+             "|---" * (1 + len(opts.against) + len(opts.strategies) + len(pairs)) + "|"]
+    for k in range(opts.rounds + 1):
+        cells = [mean_sd(list(f1[s].get(k, {}).values())) for s in (*opts.against, *opts.strategies)]
+        diffs = [paired(f1[c].get(k, {}), f1[a].get(k, {})) for c, a in pairs]
+        lines.append(f"| {k} | " + " | ".join(cells + diffs) + " |")
+    for c, a in pairs:
+        means = [np.mean([f1[c][k][s] - f1[a][k][s] for s in set(f1[c].get(k, {})) & set(f1[a].get(k, {}))])
+                 for k in range(1, opts.rounds + 1) if set(f1[c].get(k, {})) & set(f1[a].get(k, {}))]
+        if means:
+            lines.append(f"\n- {c} - {a}, mean over rounds 1-{opts.rounds}: {np.mean(means):+.2f} F1")
+    return lines + [""]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="+", type=Path, required=True)
+    parser.add_argument("--langs", nargs="+", default=["tsn"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--strategies", nargs="+", default=["entropy-diverse", "mnlp"])
+    parser.add_argument("--against", nargs="+", default=["entropy", "random"])
+    opts = parser.parse_args(argv)
+    lines = [f"## Strategies paired by seed (gold oracle, CNN learner, seeds {opts.seeds})", ""]
+    for lang in opts.langs:
+        lines += lang_lines(opts, lang)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
