@@ -11,7 +11,7 @@ from .fileio import write_json
 from .learner.progress import training_summary
 from .data.corpus import load_docs
 from .learner.train import train_pipeline
-from .learner.transfer import TRANSFER_MAX, resolve_sources, training_folder, write_transfer
+from .learner.transfer import TRANSFER_MAX, prepare_transfer, training_folder
 
 PathLike = Union[str, Path]
 
@@ -33,12 +33,8 @@ def train_full(corpus: PathLike, config: PathLike, output: PathLike, *, seed: in
     if transfer_langs:
         if (corpus / "corpus.json").exists():
             raise ValueError(f"transfer adds MasakhaNER's gold data; {corpus} is a corpus of one's own")
-        lang = corpus.name
-        texts = [doc.text for doc in load_docs(train_path)]
-        langs, scores = resolve_sources(transfer_langs, lang, texts, corpus.parent)
-        n = write_transfer(output / "transfer.spacy", langs, corpus.parent, transfer_max, seed)
-        transfer = {"requested": list(transfer_langs), "langs": list(langs), "auto_scores": scores,
-                    "max_per_lang": transfer_max, "sentences": n}
+        transfer = prepare_transfer(output / "transfer.spacy", transfer_langs, corpus.name,
+                                    [doc.text for doc in load_docs(train_path)], corpus.parent, transfer_max, seed)
         train_path = training_folder(output / "train-with-transfer", [train_path, output / "transfer.spacy"])
     trained = train_pipeline(config, output / "model", train_path=train_path,
                              dev_path=corpus / "dev.spacy", seed=seed, gpu_id=gpu_id, overrides=overrides,

@@ -201,7 +201,8 @@ def _labelled(path: PathLike, vocab: Vocab, label_set: LabelSet) -> List[Tuple[i
         if skipped:  # prodigy db-out keeps rejected and ignored tasks: they are not labels
             logger.warning("%s: left out %d tasks answered reject or ignore (e.g. line %d)", path, len(skipped),
                            skipped[0])
-            pairs = [(n, doc) for n, doc in pairs if n not in set(skipped)]
+            left_out = set(skipped)
+            pairs = [(n, doc) for n, doc in pairs if n not in left_out]
     elif path.suffix in (".txt", ".conll", ".iob"):
         result = read_conll(path, labels=label_set.labels)
         for issue in result.issues:

@@ -128,24 +128,17 @@ def _jsonl_units(path: Path, nlp: Language) -> Iterator[Unit]:
             if len(words) != len(doc):
                 raise InputError("whitespace tokens in a task with spans; give tokens without whitespace",
                                  path, number)
-            yield Unit(words, number, _tags(doc) if "spans" in task else None, meta)
+            yield Unit(words, number, doc_tags(doc) if "spans" in task else None, meta)
 
 
 def _docbin_units(path: Path, vocab: Vocab) -> Iterator[Unit]:
     try:
-        docs = DocBin().from_disk(path).get_docs(vocab)
-        for number, doc in enumerate(docs, start=1):
-            words = [t.text for t in doc if not t.is_space]
-            if len(words) != len(doc):
-                raise InputError(f"Doc {number} has whitespace tokens; remove them before using it as a pool",
-                                 path)
-            if words:
-                yield Unit(words, number, _tags(doc) if doc.has_annotation("ENT_IOB") else None)
+        docs = list(DocBin().from_disk(path).get_docs(vocab))
     except (ValueError, KeyError) as err:
-        if isinstance(err, InputError):
-            raise
         raise InputError(f"not a readable DocBin ({err})", path) from None
-
-
-def _tags(doc: Any) -> List[str]:
-    return doc_tags(doc)
+    for number, doc in enumerate(docs, start=1):
+        words = [t.text for t in doc if not t.is_space]
+        if len(words) != len(doc):
+            raise InputError(f"Doc {number} has whitespace tokens; remove them before using it as a pool", path)
+        if words:
+            yield Unit(words, number, doc_tags(doc) if doc.has_annotation("ENT_IOB") else None)

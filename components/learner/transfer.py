@@ -23,7 +23,7 @@ import math
 import random
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Sequence, Tuple, Union
 
 import spacy
 from spacy.tokens import Doc, DocBin
@@ -141,6 +141,16 @@ def write_transfer(path: Path, langs: Sequence[str], corpus_root: Path, n_per_la
     with atomic_path(path) as tmp:
         DocBin(docs=docs, store_user_data=True).to_disk(tmp)
     return len(docs)
+
+
+def prepare_transfer(path: Path, requested: Sequence[str], target: str, target_texts: Sequence[str],
+                     corpus_root: Path, n_per_lang: int, seed: int) -> Dict[str, Any]:
+    """Resolve the sources (``auto`` included), write their sample to ``path`` and return its record
+    (requested and chosen languages, ``auto``'s scores, the cap per language, the sentences written)."""
+    langs, scores = resolve_sources(requested, target, target_texts, corpus_root)
+    n = write_transfer(path, langs, corpus_root, n_per_lang, seed)
+    return {"requested": list(requested), "langs": list(langs), "auto_scores": scores, "max_per_lang": n_per_lang,
+            "sentences": n}
 
 
 def write_prefix(source: Path, path: Path, n: int, vocab: Vocab) -> Path:

@@ -37,7 +37,7 @@ from ..fileio import JsonlLog, atomic_path, write_json, write_jsonl
 from ..learner.progress import training_summary
 from ..learner.calibrate import calibrate_pipeline
 from ..learner.train import train_pipeline
-from ..learner.transfer import resolve_sources, training_folder, write_prefix, write_transfer
+from ..learner.transfer import prepare_transfer, training_folder, write_prefix
 from ..strategies.base import Strategy
 from ..uncertainty.component import install_extensions
 from .annotating import annotate, annotation_summary, check_unanswered
@@ -145,14 +145,12 @@ class ActiveLearningLoop:
         s = self.settings
         if not s.transfer_langs or (self.run.root / "transfer.json").exists():
             return
-        texts = [doc.text for doc in self.sentences.train_docs]
-        langs, scores = resolve_sources(s.transfer_langs, s.lang, texts, s.corpus.parent)
-        n = write_transfer(self.run.root / "transfer.spacy", langs, s.corpus.parent, s.transfer_max, s.seed)
-        write_json(self.run.root / "transfer.json", {"requested": list(s.transfer_langs), "langs": list(langs),
-                                                     "auto_scores": scores, "max_per_lang": s.transfer_max,
-                                                     "sentences": n})
-        self.log("transfer: %d gold sentences of %s join every round's training (never dev, never counted)", n,
-                 ", ".join(langs))
+        record = prepare_transfer(self.run.root / "transfer.spacy", s.transfer_langs, s.lang,
+                                  [doc.text for doc in self.sentences.train_docs], s.corpus.parent, s.transfer_max,
+                                  s.seed)
+        write_json(self.run.root / "transfer.json", record)
+        self.log("transfer: %d gold sentences of %s join every round's training (never dev, never counted)",
+                 record["sentences"], ", ".join(record["langs"]))
 
     def _train_path(self, rd: Path) -> Path:
         """The round's training data: its own train split, and the transfer sample when there is one (with
