@@ -98,3 +98,33 @@ def test_pretrained_weights_are_loaded_by_every_round(small_corpus, tmp_path, ca
     assert f"Loaded pretrained weights from {weights}" in caplog.text
     log = (tmp_path / "runs" / result["run"] / "round-00" / "train.log").read_text()
     assert f"tok2vec initialised from the pretrained weights {weights}" in log
+
+
+def test_the_transfer_sample_interleaves_languages_and_a_ratio_takes_its_prefix(small_corpus, tmp_path) -> None:
+    from spacy_llm_loop.learner.transfer import write_prefix, write_transfer
+
+    root = tmp_path / "corpus"
+    for lang, split in (("zul", "train"), ("xho", "dev")):
+        (root / lang).mkdir(parents=True)
+        shutil.copy(small_corpus / f"{split}.spacy", root / lang / "train.spacy")
+    assert write_transfer(tmp_path / "t.spacy", ["zul", "xho"], root, 10, seed=0) == 20
+    sources = [get_meta(d)["source"] for d in load_docs(tmp_path / "t.spacy")]
+    assert sources[:4] == ["transfer:zul", "transfer:xho", "transfer:zul", "transfer:xho"]
+    vocab = load_docs(tmp_path / "t.spacy")[0].vocab
+    part = write_prefix(tmp_path / "t.spacy", tmp_path / "part.spacy", 5, vocab)
+    assert [d.text for d in load_docs(part)] == [d.text for d in load_docs(tmp_path / "t.spacy")][:5]
+
+
+@pytest.mark.slow
+def test_a_transfer_ratio_names_the_run_and_leaves_no_copies(small_corpus, tmp_path) -> None:
+    root = tmp_path / "corpus"
+    shutil.copytree(small_corpus, root / "tsn")
+    (root / "zul").mkdir()
+    shutil.copy(small_corpus / "dev.spacy", root / "zul" / "train.spacy")
+    settings = {"loop.lang": "tsn", "paths.corpus": str(root / "tsn"), "paths.runs": str(tmp_path / "runs"),
+                "loop.rounds": 0, "seed_set.size": "48", "loop.transfer_langs": "zul", "loop.transfer_max": 40,
+                "loop.transfer_ratio": 0.5}
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING, annotator="gold")
+    assert result["run"] == "tsn-gold-entropy-tx-zul-r0.5-seed0"
+    rd = tmp_path / "runs" / result["run"] / "round-00"
+    assert not (rd / "transfer-part.spacy").exists() and not (rd / "train-with-transfer").exists()
