@@ -9,11 +9,17 @@ language's test split. Per language it prints mean ± sd over seeds; it also dra
 (pooled over seeds) per language.
 
     python bench/calibration.py --runs bench/results/runs --langs bam tsn zul --seeds 0 1 2 3 4 --round 2
+
+``--estimator mc_dropout`` measures the Monte Carlo dropout estimator instead of the beam (the copied model's
+config is switched, so its calibration is fitted with the same estimator), with its BALD score as an extra
+column. Each run also times scoring the test split with the uncertainty component against plain ``nlp.pipe``
+(the uncertainty component disabled; best of ``--repeats``).
 """
 import argparse
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -33,16 +39,41 @@ from spacy_llm_loop.uncertainty.scorer import score_uncertainty  # noqa: E402
 MEASURES = ("mean_entropy", "max_entropy", "least_confidence", "mnlp")
 
 
-def measure_run(run: Path, k: int, test: Path) -> Dict[str, Any]:
-    """AUROCs and ECE (raw, calibrated) of round ``k``'s model of ``run`` on ``test``."""
+def use_estimator(model: Path, estimator: Dict[str, Any]) -> None:
+    """Switch the saved pipeline's uncertainty component to ``estimator`` (config keys, e.g. ``mc_passes``)."""
+    config = spacy.util.load_config(model / "config.cfg", interpolate=False)
+    config["components"]["uncertainty"].update(estimator)
+    config.to_disk(model / "config.cfg")
+
+
+def timings(nlp: Any, docs: List[Any], repeats: int) -> Dict[str, float]:
+    """Seconds to run the pipeline over ``docs`` with and without the uncertainty component (best of repeats)."""
+    best = {"plain": float("inf"), "uncertainty": float("inf")}
+    for _ in range(repeats):
+        with nlp.select_pipes(disable=["uncertainty"]):
+            start = time.perf_counter()
+            list(nlp.pipe([bare_copy(d) for d in docs]))
+            best["plain"] = min(best["plain"], time.perf_counter() - start)
+        start = time.perf_counter()
+        list(nlp.pipe([bare_copy(d) for d in docs]))
+        best["uncertainty"] = min(best["uncertainty"], time.perf_counter() - start)
+    return best
+
+
+def measure_run(run: Path, k: int, test: Path, estimator: Optional[Dict[str, Any]] = None,
+                repeats: int = 1) -> Dict[str, Any]:
+    """AUROCs and ECE (raw, calibrated) of round ``k``'s model of ``run`` on ``test``, and scoring seconds."""
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "model"
         shutil.copytree(run / f"round-{k:02d}" / "model", model)
         (model / "uncertainty" / "calibration.json").unlink(missing_ok=True)
+        if estimator:
+            use_estimator(model, estimator)
         fitted = calibrate_pipeline(model, run / f"round-{k:02d}" / "dev.spacy")
         nlp = spacy.load(model)
         gold = load_docs(test, nlp.vocab)
         examples = [Example(p, g) for p, g in zip(nlp.pipe(bare_copy(d) for d in gold), gold)]
+        seconds = timings(nlp, gold, repeats)
     scores = score_uncertainty(examples)
     raw = entity_outcomes(examples)
     calibrated = entity_outcomes(examples, "ent_confidence_calibrated") if fitted["calibration"] else raw
@@ -52,7 +83,8 @@ def measure_run(run: Path, k: int, test: Path) -> Dict[str, Any]:
                                   "length": scores["uncertainty_auroc_with_entity_length"],
                                   "n_ents": scores["uncertainty_auroc_with_entity_n_ents"]},
             "ece_raw": scores["uncertainty_ece_raw"], "ece": scores["uncertainty_ece"], "raw": raw,
-            "calibrated": calibrated, "dev_entities": fitted.get("dev_entities"), "fitted": fitted["calibration"]}
+            "calibrated": calibrated, "dev_entities": fitted.get("dev_entities"), "fitted": fitted["calibration"],
+            "seconds": seconds}
 
 
 def plot(lang: str, results: List[Dict[str, Any]], path: Path) -> None:
@@ -79,17 +111,18 @@ def plot(lang: str, results: List[Dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def lang_lines(lang: str, results: List[Dict[str, Any]]) -> List[str]:
+def lang_lines(lang: str, results: List[Dict[str, Any]], measures: Sequence[str] = MEASURES) -> List[str]:
     """Rows of the AUROC table and the calibration line for one language."""
     def col(key: str, name: str) -> str:
         return mean_sd([100 * r[key][name] for r in results if r[key].get(name) is not None]).replace(" (n=", " (")
 
-    row = " | ".join(col("auroc", m) for m in (*MEASURES, "length", "n_ents"))
+    row = " | ".join(col("auroc", m) for m in (*measures, "length", "n_ents"))
     with_entity = " | ".join(col("auroc_with_entity", m) for m in ("mean_entropy", "length", "n_ents"))
     ece_raw = mean_sd([100 * r["ece_raw"] for r in results if r["ece_raw"] is not None])
     ece_cal = mean_sd([100 * r["ece"] for r in results if r["ece"] is not None])
     fitted = sum(bool(r["fitted"]) for r in results)
-    return [f"| {lang} | {row} | {with_entity} | {ece_raw} | {ece_cal} | {fitted}/{len(results)} |"]
+    ratio = mean_sd([r["seconds"]["uncertainty"] / r["seconds"]["plain"] for r in results])
+    return [f"| {lang} | {row} | {with_entity} | {ece_raw} | {ece_cal} | {fitted}/{len(results)} | {ratio} |"]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -101,27 +134,37 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--strategy", default="entropy")
     parser.add_argument("--round", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--estimator", default="beam", choices=["beam", "mc_dropout"])
+    parser.add_argument("--mc-passes", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=2, help="Repeats of the scoring timings (best is kept)")
     opts = parser.parse_args(argv)
+    estimator = {"estimator": opts.estimator, "mc_passes": opts.mc_passes} if opts.estimator != "beam" else None
+    measures = MEASURES + (("bald",) if opts.estimator == "mc_dropout" else ())
+    name = opts.estimator + (f", {opts.mc_passes} passes" if estimator else "")
     lines = [f"## Uncertainty on held-out test sentences (gold-oracle {opts.strategy} runs, round {opts.round}, "
-             f"seeds {opts.seeds})", "",
-             "AUROC (%) for \"the sentence holds an entity error\"; ECE (%) of entity confidence, 10 bins.", "",
-             "| lang | mean entropy | max entropy | least confidence | MNLP | length (trivial) | predicted entities "
-             "(trivial) | mean entropy, sentences with an entity | length, with an entity | predicted entities, "
-             "with an entity | ECE raw | ECE Platt (learner dev) | calibrations fitted |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"seeds {opts.seeds}, estimator {name})", "",
+             "AUROC (%) for \"the sentence holds an entity error\"; ECE (%) of entity confidence, 10 bins; "
+             "scoring time with the uncertainty component / plain nlp.pipe.", "",
+             "| lang | mean entropy | max entropy | least confidence | MNLP | " + ("BALD | " if estimator else "")
+             + "length (trivial) | predicted entities (trivial) | mean entropy, sentences with an entity | length, "
+             "with an entity | predicted entities, with an entity | ECE raw | ECE Platt (learner dev) | "
+             "calibrations fitted | scoring time / nlp.pipe |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if estimator else "")]
     for lang in opts.langs:
         results = []
         for seed in opts.seeds:
             run = opts.runs / f"{lang}-gold-{opts.strategy}-seed{seed}"
             if (run / f"round-{opts.round:02d}" / "model").exists():
-                results.append(measure_run(run, opts.round, opts.corpus_root / lang / "test.spacy"))
+                results.append(measure_run(run, opts.round, opts.corpus_root / lang / "test.spacy", estimator,
+                                           opts.repeats))
                 print(f"measured {run.name}", file=sys.stderr, flush=True)
         if results:
-            lines += lang_lines(lang, results)
+            lines += lang_lines(lang, results, measures)
             plot(lang, results, opts.out / f"reliability_{lang}.png")
     text = "\n".join(lines)
     print(text)
-    (opts.out / "calibration.md").write_text(text + "\n", encoding="utf-8")
+    name = "calibration" + (f"-{opts.estimator}" if estimator else "")
+    (opts.out / f"{name}.md").write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

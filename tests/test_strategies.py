@@ -23,7 +23,7 @@ def make_pool(n=30, seed=1):
     for i in range(n):
         doc = make_doc(vocab, [f"w{j}" for j in range(1 + i % 7)])
         doc._.uncertainty = {"mean_entropy": rng.random(), "max_entropy": rng.random(),
-                             "least_confidence": rng.random(), "mnlp": -rng.random()}
+                             "least_confidence": rng.random(), "mnlp": -rng.random(), "bald": rng.random()}
         doc.user_data[VECTOR_KEY] = np.array([rng.gauss(0, 1) for _ in range(8)], dtype="float32")
         docs.append(doc)
     return docs
@@ -85,12 +85,20 @@ def test_more_than_available_gives_all(strategy):
 
 def test_uncertainty_strategies_pick_the_most_uncertain():
     pool = make_pool()
-    measure = {"entropy": "mean_entropy", "max-entropy": "max_entropy", "least-confidence": "least_confidence"}
+    measure = {"entropy": "mean_entropy", "max-entropy": "max_entropy", "least-confidence": "least_confidence",
+               "bald": "bald"}
     for name, key in measure.items():
         sel = registry.misc.get(STRATEGY_NAMES[name])()(pool, QuerySize(3))
         assert sel.indices == sorted(range(30), key=lambda i: -pool[i]._.uncertainty[key])[:3]
     mnlp = registry.misc.get(STRATEGY_NAMES["mnlp"])()(pool, QuerySize(3))
     assert mnlp.indices == sorted(range(30), key=lambda i: pool[i]._.uncertainty["mnlp"])[:3]
+
+
+def test_bald_without_monte_carlo_dropout_says_what_it_needs():
+    pool = make_pool(3)
+    del pool[2]._.uncertainty["bald"]
+    with pytest.raises(ValueError, match="Pool item 2 .* estimator 'mc_dropout'"):
+        registry.misc.get(STRATEGY_NAMES["bald"])()(pool, QuerySize(2))
 
 
 def test_uncertainty_strategy_without_scores_names_the_item():

@@ -17,6 +17,7 @@ STRATEGY_NAMES: Dict[str, str] = {
     "max-entropy": "spacy-llm-loop.MaxEntropyStrategy.v1",
     "least-confidence": "spacy-llm-loop.LeastConfidenceStrategy.v1",
     "mnlp": "spacy-llm-loop.MNLPStrategy.v1",
+    "bald": "spacy-llm-loop.BALDStrategy.v1",
     "entropy-diverse": "spacy-llm-loop.DiverseEntropyStrategy.v1",
 }
 
@@ -59,6 +60,11 @@ def _measure(doc: Doc, index: int, measure: str) -> float:
     if not scores:
         raise ValueError(f"Pool item {index} ({doc.text[:40]!r}) has no doc._.uncertainty: "
                          "the learner pipeline needs the 'uncertainty' component after 'ner'")
+    if measure not in scores:
+        raise ValueError(f"Pool item {index} ({doc.text[:40]!r}) has no '{measure}' in doc._.uncertainty: "
+                         + ("it needs the uncertainty component's estimator 'mc_dropout' "
+                            "(--learner.components.uncertainty.estimator mc_dropout)" if measure == "bald"
+                            else f"it has {', '.join(sorted(scores))}"))
     return float(scores[measure])
 
 
@@ -101,6 +107,14 @@ def make_mnlp_strategy() -> UncertaintyStrategy:
     log-probability under the NER model's per-step softmax over the valid actions.
     """
     return UncertaintyStrategy("mnlp", "mnlp", sign=-1.0)
+
+
+@registry.misc("spacy-llm-loop.BALDStrategy.v1")
+def make_bald_strategy() -> UncertaintyStrategy:
+    """Mean token mutual information between tag and weights under Monte Carlo dropout, highest first (BALD:
+    Houlsby et al. 2011; Gal, Islam & Ghahramani, ICML 2017). Needs the uncertainty component's estimator
+    ``mc_dropout``."""
+    return UncertaintyStrategy("bald", "bald")
 
 
 @registry.misc("spacy-llm-loop.DiverseEntropyStrategy.v1")

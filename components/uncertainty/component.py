@@ -26,10 +26,17 @@ weights of its own: it is saved with the pipeline and works after
 confidence (Platt scaling fitted on the learner's dev data, :mod:`.calibration`);
 with it, ``doc._.uncertainty["ent_confidence_calibrated"]`` holds the calibrated
 values and ``span._.confidence`` returns them.
+
+``estimator`` chooses where the distributions come from: ``"beam"`` (above, the default) or
+``"mc_dropout"`` (:mod:`.mc_dropout`: ``mc_passes`` greedy parses with the learner's dropout on at prediction
+time; the marginals are their mean, entity confidence is the share of passes that predict the entity, and
+``doc._.uncertainty["bald"]`` adds the mean token mutual information). MNLP stays the deterministic greedy
+parse's under ``"beam"``; under ``"mc_dropout"`` it is the mean over the passes.
 """
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
+import numpy as np
 import srsly
 
 from spacy.language import Language
@@ -40,18 +47,25 @@ from ..data.iob import iob_tagset
 from ..fileio import write_json
 from .calibration import calibrate
 from .greedy import greedy_step_logprobs
-from .measures import doc_scores, parses_to_marginals, span_confidences, token_entropy
+from .mc_dropout import mc_dropout_estimate
+from .measures import doc_scores, mutual_information, parses_to_marginals, span_confidences, token_entropy
 from .scorer import make_uncertainty_scorer  # noqa: F401  (registers the default scorer)
 
 EXTENSION = "uncertainty"
 CALIBRATION_FILE = "calibration.json"
 Parses = List[Tuple[float, List[Tuple[int, int, str]]]]
 
+ESTIMATORS = ("beam", "mc_dropout")
+
 DEFAULT_CONFIG: Dict[str, Any] = {
     "ner_component": "ner",
     "beam_width": 16,
     "beam_density": 0.0001,
     "store_marginals": False,
+    "estimator": "beam",
+    "mc_passes": 8,
+    "mc_dropout": None,
+    "mc_seed": 0,
     "scorer": {"@scorers": "spacy-llm-loop.uncertainty_scorer.v1"},
 }
 
@@ -71,10 +85,16 @@ def make_uncertainty(
     beam_density: float,
     store_marginals: bool,
     scorer: Optional[Callable],
+    estimator: str = "beam",
+    mc_passes: int = 8,
+    mc_dropout: Optional[float] = None,
+    mc_seed: int = 0,
 ) -> "Uncertainty":
-    """Build the :class:`Uncertainty` component (config: see ``DEFAULT_CONFIG``)."""
+    """Build the :class:`Uncertainty` component (config: see ``DEFAULT_CONFIG``; ``mc_dropout`` null: the rates
+    the learner was trained with)."""
     return Uncertainty(nlp, name, ner_component=ner_component, beam_width=beam_width,
-                       beam_density=beam_density, store_marginals=store_marginals, scorer=scorer)
+                       beam_density=beam_density, store_marginals=store_marginals, scorer=scorer,
+                       estimator=estimator, mc_passes=mc_passes, mc_dropout=mc_dropout, mc_seed=mc_seed)
 
 
 def install_extensions() -> None:
@@ -97,8 +117,10 @@ def _span_confidence(span: Span) -> Optional[float]:
 class NEROutput(NamedTuple):
     """What :meth:`Uncertainty.predict` reads off the NER model for one doc."""
 
-    parses: Parses  # the beam's parses, with their beam-relative probabilities
+    parses: Parses  # the beam's parses, with their beam-relative probabilities (mc_dropout: shares of the passes)
     step_logprobs: List[float]  # the greedy parse's per-action log-probabilities
+    marginals: Optional[np.ndarray] = None  # mc_dropout: the mean of the passes' token distributions
+    expected_entropy: Optional[np.ndarray] = None  # mc_dropout: the passes' mean token entropy
 
 
 class Uncertainty:
@@ -106,9 +128,16 @@ class Uncertainty:
 
     def __init__(self, nlp: Language, name: str = "uncertainty", *, ner_component: str = "ner",
                  beam_width: int = 16, beam_density: float = 0.0001, store_marginals: bool = False,
-                 scorer: Optional[Callable] = None) -> None:
+                 scorer: Optional[Callable] = None, estimator: str = "beam", mc_passes: int = 8,
+                 mc_dropout: Optional[float] = None, mc_seed: int = 0) -> None:
         if beam_width < 2:
             raise ValueError(f"uncertainty: beam_width must be at least 2, got {beam_width}")
+        if estimator not in ESTIMATORS:
+            raise ValueError(f"uncertainty: unknown estimator '{estimator}'; choose one of {', '.join(ESTIMATORS)}")
+        if mc_passes < 2:
+            raise ValueError(f"uncertainty: mc_passes must be at least 2, got {mc_passes}")
+        if mc_dropout is not None and not 0.0 < mc_dropout < 1.0:
+            raise ValueError(f"uncertainty: mc_dropout must lie in (0, 1) or be null, got {mc_dropout}")
         install_extensions()
         self.nlp = nlp
         self.name = name
@@ -117,6 +146,10 @@ class Uncertainty:
         self.beam_density = beam_density
         self.store_marginals = store_marginals
         self.scorer = scorer
+        self.estimator = estimator
+        self.mc_passes = mc_passes
+        self.mc_dropout = mc_dropout
+        self.mc_seed = mc_seed
         self.calibration: Optional[Dict[str, float]] = None  # Platt scaling of entity confidence (see calibration)
 
     @property
@@ -141,7 +174,8 @@ class Uncertainty:
             yield from batch
 
     def predict(self, docs: List[Doc]) -> List[NEROutput]:
-        """Beam parses and greedy step log-probabilities of each doc, with its entities left open, then restored."""
+        """Each doc's parses and greedy step log-probabilities (and with ``mc_dropout`` its marginals), read with
+        its entities left open; the docs are given back as they came (entities and tensors restored)."""
         ner = self._ner()
         saved = [doc.to_array(["ENT_IOB", "ENT_TYPE"]) for doc in docs]
         for doc in docs:
@@ -149,6 +183,10 @@ class Uncertainty:
         try:
             if not any(len(doc) for doc in docs):
                 return [NEROutput([(1.0, [])], []) for _ in docs]
+            if self.estimator == "mc_dropout":
+                estimates = mc_dropout_estimate(self.nlp, self.ner_component, docs, self.tags,
+                                                passes=self.mc_passes, rate=self.mc_dropout, seed=self.mc_seed)
+                return [NEROutput(e.parses, e.step_logprobs, e.marginals, e.expected_entropy) for e in estimates]
             beams = ner.beam_parse(docs, beam_width=self.beam_width, beam_density=self.beam_density)
             steps = greedy_step_logprobs(ner, docs)
             return [NEROutput(ner.moves.get_beam_parses(beam), logprobs) for beam, logprobs in zip(beams, steps)]
@@ -165,10 +203,12 @@ class Uncertainty:
     def scores(self, doc: Doc, output: NEROutput, tags: Tuple[str, ...]) -> Dict[str, Any]:
         """The dict stored in ``doc._.uncertainty``."""
         parses = output.parses
-        marginals = parses_to_marginals(len(doc), parses, tags)
+        marginals = parses_to_marginals(len(doc), parses, tags) if output.marginals is None else output.marginals
         best_prob = max((prob for prob, _ in parses), default=1.0)
         entropy = token_entropy(marginals)
         result: Dict[str, Any] = doc_scores(entropy, best_prob, output.step_logprobs)
+        if output.expected_entropy is not None:
+            result["bald"] = mutual_information(entropy, output.expected_entropy)
         result["token_entropy"] = [round(float(h), 6) for h in entropy]
         ents = [(e.start, e.end, e.label_) for e in doc.ents]
         result["ent_confidence"] = {f"{s}:{e}:{label}": c

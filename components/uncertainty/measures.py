@@ -60,6 +60,19 @@ def log_softmax_valid(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return out
 
 
+def log_softmax_valid_rows(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """:func:`log_softmax_valid` of every row of ``scores`` (one step of several parses) at once."""
+    scores = np.asarray(scores, dtype="float64")
+    valid = np.asarray(valid, dtype=bool)
+    if not valid.any(axis=1).all():
+        raise ValueError("log_softmax_valid: no valid action at this step")
+    masked = np.where(valid, scores, -np.inf)
+    top = masked.max(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        norm = top + np.log(np.exp(masked - top).sum(axis=1, keepdims=True))
+    return np.where(valid, scores - norm, -np.inf)
+
+
 def doc_scores(entropy: np.ndarray, best_prob: float, step_logprobs: Sequence[float]) -> Dict[str, float]:
     """The doc-level measures of :data:`DOC_MEASURES`.
 
@@ -83,6 +96,14 @@ def doc_scores(entropy: np.ndarray, best_prob: float, step_logprobs: Sequence[fl
         "least_confidence": 1.0 - best,
         "mnlp": float(np.mean(step_logprobs)) if len(step_logprobs) else 0.0,
     }
+
+
+def mutual_information(entropy: np.ndarray, expected_entropy: np.ndarray) -> float:
+    """BALD's doc score: the mean over tokens of ``H[mean_t p_t] - mean_t H[p_t]`` (clipped at 0 against rounding);
+    0 for an empty doc."""
+    if entropy.shape[0] == 0:
+        return 0.0
+    return float(np.clip(entropy - expected_entropy, 0.0, None).mean())
 
 
 def span_confidences(

@@ -17,7 +17,9 @@ from .calibration import ece, entity_outcomes
 from .measures import DOC_MEASURES
 
 # mnlp is a log-probability: lower means more uncertain, so it is negated for the AUROC.
-SIGNS = {"mean_entropy": 1.0, "max_entropy": 1.0, "least_confidence": 1.0, "mnlp": -1.0}
+SIGNS = {"mean_entropy": 1.0, "max_entropy": 1.0, "least_confidence": 1.0, "mnlp": -1.0, "bald": 1.0}
+# Measures only some estimators give (``bald``: Monte Carlo dropout); scored when every scored doc has them.
+OPTIONAL_MEASURES = ("bald",)
 # The trivial baselines, as scores of a predicted doc (higher = predicted more likely wrong).
 BASELINES: Dict[str, Callable[[Doc], float]] = {"length": len, "n_ents": lambda doc: len(doc.ents)}
 
@@ -46,23 +48,27 @@ def score_uncertainty(examples: Iterable[Example], **kwargs: Any) -> Dict[str, A
     - ``uncertainty_auroc_length``, ``uncertainty_auroc_n_ents``: the baselines (tokens, predicted entities);
     - ``uncertainty_auroc_with_entity`` (and ``..._with_entity_length``, ``..._with_entity_n_ents``):
       the same on the docs with at least one gold or predicted entity;
-    - ``uncertainty_auroc_per_measure``: every measure of :data:`DOC_MEASURES` (``mnlp`` negated);
+    - ``uncertainty_auroc_per_measure``: every measure of :data:`DOC_MEASURES` (``mnlp`` negated), and ``bald``
+      when the estimator gives it;
     - ``uncertainty_n_eval``, ``uncertainty_n_with_entity``, ``uncertainty_n_errors``: doc counts;
     - ``uncertainty_ece``: expected calibration error of ``span._.confidence`` (calibrated when the pipeline has
       a calibration), ``uncertainty_ece_raw``: of the beam-relative confidence; ``uncertainty_n_entities``.
     An AUROC is ``None`` when its docs are all right or all wrong.
     """
-    columns: Dict[str, List[float]] = {name: [] for name in (*DOC_MEASURES, *BASELINES)}
+    examples_seen = list(examples)
+    scored = [eg.predicted._.get("uncertainty") for eg in examples_seen if eg.predicted.has_extension("uncertainty")]
+    scored = [scores for scores in scored if scores]
+    measures = DOC_MEASURES + tuple(m for m in OPTIONAL_MEASURES if scored and all(m in s for s in scored))
+    columns: Dict[str, List[float]] = {name: [] for name in (*measures, *BASELINES)}
     errors: List[bool] = []
     with_entity: List[bool] = []
-    examples_seen = list(examples)
     for eg in examples_seen:
         scores = eg.predicted._.get("uncertainty") if eg.predicted.has_extension("uncertainty") else None
         if not scores:
             continue
         errors.append(has_entity_error(eg.predicted, eg.reference))
         with_entity.append(bool(eg.predicted.ents) or bool(eg.reference.ents))
-        for name in DOC_MEASURES:
+        for name in measures:
             columns[name].append(SIGNS[name] * scores[name])
         for name, baseline in BASELINES.items():
             columns[name].append(float(baseline(eg.predicted)))
@@ -85,7 +91,7 @@ def score_uncertainty(examples: Iterable[Example], **kwargs: Any) -> Dict[str, A
         "uncertainty_auroc_with_entity": on_subset("mean_entropy"),
         "uncertainty_auroc_with_entity_length": on_subset("length"),
         "uncertainty_auroc_with_entity_n_ents": on_subset("n_ents"),
-        "uncertainty_auroc_per_measure": {name: auroc(columns[name], errors) for name in DOC_MEASURES},
+        "uncertainty_auroc_per_measure": {name: auroc(columns[name], errors) for name in measures},
         "uncertainty_n_eval": len(errors),
         "uncertainty_n_with_entity": len(subset),
         "uncertainty_n_errors": sum(errors),
