@@ -36,6 +36,7 @@ from ..evaluation.evaluate import evaluate_nlp
 from ..fileio import JsonlLog, atomic_path, write_json, write_jsonl
 from ..learner.progress import training_summary
 from ..learner.calibrate import calibrate_pipeline
+from ..learner.committee import requested_size, train_committee, without_committee
 from ..learner.train import train_pipeline
 from ..learner.transfer import prepare_transfer, training_folder, write_prefix
 from ..strategies.base import Strategy
@@ -52,7 +53,7 @@ from .timings import Timings
 logger = logging.getLogger(__name__)
 REPORTED = ("ents_p", "ents_r", "ents_f", "ents_per_type", "paper_token_f1_entity_positions", "uncertainty_auroc",
             "uncertainty_auroc_length", "uncertainty_auroc_n_ents", "uncertainty_auroc_with_entity",
-            "uncertainty_n_eval", "uncertainty_ece", "uncertainty_ece_raw")
+            "uncertainty_auroc_per_measure", "uncertainty_n_eval", "uncertainty_ece", "uncertainty_ece_raw")
 
 
 class ActiveLearningLoop:
@@ -66,6 +67,7 @@ class ActiveLearningLoop:
         self.settings, self.sampler, self.strategy = settings, sampler, strategy
         self.annotator = as_annotator(annotator)
         self.learner_overrides = dict(learner_overrides or {})
+        self.committee = requested_size(settings.learner_config, self.learner_overrides)  # 0: no committee
         self.name = run_name(settings, self.annotator, strategy,
                              pretrained=bool(self.learner_overrides.get("paths.init_tok2vec")))
         self.run = RunFolder(settings.runs / self.name)
@@ -202,12 +204,22 @@ class ActiveLearningLoop:
                      len(labelled) - n_dev, f"{n_dev} of the labelled" if n_dev else "the gold dev split (oracle)")
             with timings.measure("train"):
                 train_path = self._train_path(rd)
+                overrides = without_committee(self.learner_overrides) if self.committee else self.learner_overrides
                 train_pipeline(self.settings.learner_config, model, train_path=train_path, dev_path=dev_path,
                                seed=self.settings.seed, gpu_id=self.settings.gpu_id,
-                               overrides=self.learner_overrides, log_path=rd / "train.log", echo=self.progress,
+                               overrides=overrides, log_path=rd / "train.log", echo=self.progress,
                                init_from=self._warm_start_from(k))
                 if train_path.is_dir():  # copies made for the learner: the round keeps its own train.spacy
                     shutil.rmtree(train_path)
+        if self.committee:  # the uncertainty estimator's other learners, each on a bootstrap resample
+            with timings.measure("train_committee"):
+                members = train_committee(self.settings.learner_config, model, size=self.committee,
+                                          train_path=rd / "train.spacy", dev_path=dev_path, seed=self.settings.seed,
+                                          gpu_id=self.settings.gpu_id, overrides=self.learner_overrides,
+                                          log_dir=rd)
+            if members:
+                self.log("round %d/%d: trained %d committee members (%.0fs)", k, self.settings.rounds, len(members),
+                         sum(m["seconds"] for m in members))
         with timings.measure("evaluate"):
             calibration = calibrate_pipeline(model, dev_path)  # on the learner's own dev data, once
             scores = self._evaluate(model)

@@ -17,6 +17,7 @@ from ..fileio import atomic_path, write_jsonl
 from ..strategies.base import Selection
 from ..strategies.diverse import VECTOR_KEY, sentence_vector
 from ..uncertainty.measures import DOC_MEASURES
+from ..uncertainty.scorer import OPTIONAL_MEASURES
 from .state import read_scores
 
 
@@ -83,4 +84,5 @@ def selection_record(k: int, pool: Sequence[Doc], selection: Selection, taken: S
 
 def _score_record(doc: Doc) -> Dict[str, Any]:
     scores = doc._.uncertainty
-    return {"id": sentence_id(doc), "n_tokens": len(doc), **{name: scores[name] for name in DOC_MEASURES}}
+    return {"id": sentence_id(doc), "n_tokens": len(doc), **{name: scores[name] for name in DOC_MEASURES},
+            **{name: scores[name] for name in OPTIONAL_MEASURES if name in scores}}

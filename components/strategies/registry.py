@@ -62,7 +62,7 @@ def _measure(doc: Doc, index: int, measure: str) -> float:
                          "the learner pipeline needs the 'uncertainty' component after 'ner'")
     if measure not in scores:
         raise ValueError(f"Pool item {index} ({doc.text[:40]!r}) has no '{measure}' in doc._.uncertainty: "
-                         + ("it needs the uncertainty component's estimator 'mc_dropout' "
+                         + ("it needs the uncertainty component's estimator 'mc_dropout' or 'committee' "
                             "(--learner.components.uncertainty.estimator mc_dropout)" if measure == "bald"
                             else f"it has {', '.join(sorted(scores))}"))
     return float(scores[measure])

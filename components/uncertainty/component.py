@@ -31,13 +31,18 @@ values and ``span._.confidence`` returns them.
 ``"mc_dropout"`` (:mod:`.mc_dropout`: ``mc_passes`` greedy parses with the learner's dropout on at prediction
 time; the marginals are their mean, entity confidence is the share of passes that predict the entity, and
 ``doc._.uncertainty["bald"]`` adds the mean token mutual information). MNLP stays the deterministic greedy
-parse's under ``"beam"``; under ``"mc_dropout"`` it is the mean over the passes.
+parse's under ``"beam"``; under ``"mc_dropout"`` it is the mean over the passes. ``"committee"``
+(:mod:`.committee`) does the same with the pipeline's NER and ``committee_size - 1`` more learners trained on
+bootstrap resamples (the loop trains them; they are saved in the component's ``committee/`` folder and come
+back with ``spacy.load``); its ``bald`` is the committee's disagreement.
 """
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
+import spacy
 import srsly
+from thinc.api import Config
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -47,6 +52,7 @@ from ..data.iob import iob_tagset
 from ..fileio import write_json
 from .calibration import calibrate
 from .greedy import greedy_step_logprobs
+from .committee import committee_estimate
 from .mc_dropout import mc_dropout_estimate
 from .measures import doc_scores, mutual_information, parses_to_marginals, span_confidences, token_entropy
 from .scorer import make_uncertainty_scorer  # noqa: F401  (registers the default scorer)
@@ -55,7 +61,8 @@ EXTENSION = "uncertainty"
 CALIBRATION_FILE = "calibration.json"
 Parses = List[Tuple[float, List[Tuple[int, int, str]]]]
 
-ESTIMATORS = ("beam", "mc_dropout")
+ESTIMATORS = ("beam", "mc_dropout", "committee")
+COMMITTEE_DIR = "committee"
 
 DEFAULT_CONFIG: Dict[str, Any] = {
     "ner_component": "ner",
@@ -66,6 +73,7 @@ DEFAULT_CONFIG: Dict[str, Any] = {
     "mc_passes": 8,
     "mc_dropout": None,
     "mc_seed": 0,
+    "committee_size": 3,
     "scorer": {"@scorers": "spacy-llm-loop.uncertainty_scorer.v1"},
 }
 
@@ -89,12 +97,24 @@ def make_uncertainty(
     mc_passes: int = 8,
     mc_dropout: Optional[float] = None,
     mc_seed: int = 0,
+    committee_size: int = 3,
 ) -> "Uncertainty":
     """Build the :class:`Uncertainty` component (config: see ``DEFAULT_CONFIG``; ``mc_dropout`` null: the rates
     the learner was trained with)."""
     return Uncertainty(nlp, name, ner_component=ner_component, beam_width=beam_width,
                        beam_density=beam_density, store_marginals=store_marginals, scorer=scorer,
-                       estimator=estimator, mc_passes=mc_passes, mc_dropout=mc_dropout, mc_seed=mc_seed)
+                       estimator=estimator, mc_passes=mc_passes, mc_dropout=mc_dropout, mc_seed=mc_seed,
+                       committee_size=committee_size)
+
+
+def load_members(folder: Path) -> List[Language]:
+    """The committee members saved in ``folder`` (``member-1``, ``member-2``, ...), without their own uncertainty
+    component; none when the folder is missing."""
+    if not folder.is_dir():
+        return []
+    paths = sorted((p for p in folder.iterdir() if p.name.startswith("member-") and p.is_dir()),
+                   key=lambda p: int(p.name.split("-", 1)[1]))
+    return [spacy.load(p, exclude=["uncertainty"]) for p in paths]
 
 
 def install_extensions() -> None:
@@ -129,13 +149,15 @@ class Uncertainty:
     def __init__(self, nlp: Language, name: str = "uncertainty", *, ner_component: str = "ner",
                  beam_width: int = 16, beam_density: float = 0.0001, store_marginals: bool = False,
                  scorer: Optional[Callable] = None, estimator: str = "beam", mc_passes: int = 8,
-                 mc_dropout: Optional[float] = None, mc_seed: int = 0) -> None:
+                 mc_dropout: Optional[float] = None, mc_seed: int = 0, committee_size: int = 3) -> None:
         if beam_width < 2:
             raise ValueError(f"uncertainty: beam_width must be at least 2, got {beam_width}")
         if estimator not in ESTIMATORS:
             raise ValueError(f"uncertainty: unknown estimator '{estimator}'; choose one of {', '.join(ESTIMATORS)}")
         if mc_passes < 2:
             raise ValueError(f"uncertainty: mc_passes must be at least 2, got {mc_passes}")
+        if committee_size < 2:
+            raise ValueError(f"uncertainty: committee_size must be at least 2, got {committee_size}")
         if mc_dropout is not None and not 0.0 < mc_dropout < 1.0:
             raise ValueError(f"uncertainty: mc_dropout must lie in (0, 1) or be null, got {mc_dropout}")
         install_extensions()
@@ -150,6 +172,8 @@ class Uncertainty:
         self.mc_passes = mc_passes
         self.mc_dropout = mc_dropout
         self.mc_seed = mc_seed
+        self.committee_size = committee_size
+        self.members: List[Language] = []  # the committee's other learners (estimator "committee")
         self.calibration: Optional[Dict[str, float]] = None  # Platt scaling of entity confidence (see calibration)
 
     @property
@@ -187,6 +211,12 @@ class Uncertainty:
                 estimates = mc_dropout_estimate(self.nlp, self.ner_component, docs, self.tags,
                                                 passes=self.mc_passes, rate=self.mc_dropout, seed=self.mc_seed)
                 return [NEROutput(e.parses, e.step_logprobs, e.marginals, e.expected_entropy) for e in estimates]
+            if self.estimator == "committee":
+                if not self.members:
+                    raise ValueError("uncertainty: estimator 'committee' has no members; the loop trains them "
+                                     "(learner.committee.train_committee) into the component's 'committee' folder")
+                estimates = committee_estimate(self.nlp, self.ner_component, self.members, docs, self.tags)
+                return [NEROutput(e.parses, e.step_logprobs, e.marginals, e.expected_entropy) for e in estimates]
             beams = ner.beam_parse(docs, beam_width=self.beam_width, beam_density=self.beam_density)
             steps = greedy_step_logprobs(ner, docs)
             return [NEROutput(ner.moves.get_beam_parses(beam), logprobs) for beam, logprobs in zip(beams, steps)]
@@ -221,26 +251,45 @@ class Uncertainty:
             result["marginals"] = marginals.round(6).tolist()
         return result
 
-    # -- serialisation: the component's only state is its calibration ---------------------------------------------
+    # -- serialisation: the calibration, and the committee's members when there are any -----------------------------
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        """The calibration as JSON bytes."""
-        return srsly.json_dumps({"calibration": self.calibration}).encode("utf-8")
+        """The calibration (and each member's config and weights) as msgpack bytes."""
+        members = [{"config": m.config.to_str(), "bytes": m.to_bytes()} for m in self.members]
+        return srsly.msgpack_dumps({"calibration": self.calibration, "members": members})
 
     def from_bytes(self, data: bytes, *, exclude: Iterable[str] = tuple()) -> "Uncertainty":
-        """Read the calibration back."""
-        self.calibration = srsly.json_loads(data.decode("utf-8")).get("calibration")
+        """Read the calibration (and the members) back."""
+        from spacy.util import load_model_from_config
+
+        if data[:1] == b"{":  # written before committees: the calibration as JSON
+            self.calibration = srsly.json_loads(data.decode("utf-8")).get("calibration")
+            self.members = []
+            return self
+        msg = srsly.msgpack_loads(data)
+        self.calibration = msg.get("calibration")
+        self.members = []
+        for member in msg.get("members") or []:
+            nlp = load_model_from_config(Config().from_str(member["config"]), auto_fill=False)
+            self.members.append(nlp.from_bytes(member["bytes"]))
         return self
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
-        """Write ``calibration.json`` into the component's folder."""
+        """Write ``calibration.json`` (and the members, ``committee/member-<k>``) into the component's folder."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         write_json(path / CALIBRATION_FILE, {"calibration": self.calibration})  # atomic: a kill leaves no half file
+        for k, member in enumerate(self.members, 1):
+            target = path / COMMITTEE_DIR / f"member-{k}"
+            if not target.exists():  # members are trained once and never change
+                member.to_disk(target)
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "Uncertainty":
-        """Read ``calibration.json`` if there is one (pipelines saved before calibration have none)."""
-        file = Path(path) / CALIBRATION_FILE
+        """Read ``calibration.json`` if there is one (pipelines saved before calibration have none), and the
+        committee's members if there are any."""
+        path = Path(path)
+        file = path / CALIBRATION_FILE
         self.calibration = srsly.read_json(file).get("calibration") if file.exists() else None
+        self.members = load_members(path / COMMITTEE_DIR)
         return self
 
     def score(self, examples: Iterable[Any], **kwargs: Any) -> Dict[str, Any]:

@@ -19,27 +19,15 @@ output for each pass is put in ``doc.tensor`` (what the NER's listener reads at 
 docs' own tensors are put back. NumPy's global random state (thinc's dropout masks) is seeded with ``seed``
 for the passes and restored, so a batch scores the same every time.
 """
-from collections import Counter
 from contextlib import contextmanager
-from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence
 
 import numpy as np
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .greedy import action_tags, greedy_parses, parse_entities
-from .measures import token_entropy
-
-Entities = List[Tuple[int, int, str]]
-
-
-class MCOutput(NamedTuple):
-    """One doc's Monte Carlo dropout estimate."""
-
-    marginals: np.ndarray  # (n_tokens, n_tags): the predictive distribution, mean over passes
-    expected_entropy: np.ndarray  # (n_tokens,): mean over passes of each pass's token entropy
-    parses: List[Tuple[float, Entities]]  # distinct pass parses with their share of the passes
-    step_logprobs: List[float]  # every pass's chosen-action log-probabilities, pass after pass
+from .ensemble import Ensemble, EnsembleOutput
+from .greedy import greedy_parses
 
 
 def upstream_components(nlp: Language, ner_name: str) -> List[Any]:
@@ -89,19 +77,13 @@ def seeded_numpy(seed: int) -> Iterator[None]:
 
 
 def mc_dropout_estimate(nlp: Language, ner_name: str, docs: List[Doc], tags: Sequence[str], *, passes: int,
-                        rate: Optional[float] = None, seed: int = 0) -> List[MCOutput]:
+                        rate: Optional[float] = None, seed: int = 0) -> List[EnsembleOutput]:
     """The Monte Carlo dropout estimate of each doc (entities cleared to missing by the caller)."""
     ner = nlp.get_pipe(ner_name)
     names = [ner.moves.get_class_name(i) for i in range(ner.moves.n_moves)]
-    index = {tag: i for i, tag in enumerate(tags)}
-    to_tag = np.zeros((len(names), len(tags)))  # action -> the IOB2 tag it gives its token
-    for a, tag in enumerate(action_tags(names)):
-        to_tag[a, index[tag]] = 1.0
     upstream = upstream_components(nlp, ner_name)
     tensors = [doc.tensor for doc in docs]
-    probs: List[List[np.ndarray]] = [[] for _ in docs]
-    parses: List[Counter] = [Counter() for _ in docs]
-    steps: List[List[float]] = [[] for _ in docs]
+    ensemble = Ensemble(len(docs), tags)
     try:
         with seeded_numpy(seed), dropout_at_prediction([p.model for p in upstream] + [ner.model], rate) as n:
             if not n:
@@ -110,19 +92,8 @@ def mc_dropout_estimate(nlp: Language, ner_name: str, docs: List[Doc], tags: Seq
             for _ in range(passes):
                 for proc in upstream:
                     proc.set_annotations(docs, proc.predict(docs))
-                for i, parse in enumerate(greedy_parses(ner, docs)):
-                    p = np.exp(parse.logprobs) @ to_tag if len(parse.actions) else np.zeros((0, len(tags)))
-                    probs[i].append(p)
-                    parses[i][tuple(parse_entities(parse.actions, names))] += 1
-                    steps[i].extend(parse.step_logprobs)
+                ensemble.add(greedy_parses(ner, docs), names)
     finally:
         for doc, tensor in zip(docs, tensors):
             doc.tensor = tensor
-    outputs = []
-    for doc, doc_probs, counts, doc_steps in zip(docs, probs, parses, steps):
-        stack = np.stack(doc_probs) if len(doc) else np.zeros((passes, 0, len(tags)))
-        marginals = stack.mean(axis=0)
-        expected = np.mean([token_entropy(p) for p in stack], axis=0) if len(doc) else np.zeros(0)
-        shares = [(count / passes, list(ents)) for ents, count in counts.most_common()]
-        outputs.append(MCOutput(marginals, expected, shares, doc_steps))
-    return outputs
+    return ensemble.outputs()

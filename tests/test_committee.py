@@ -1,0 +1,137 @@
+"""The committee estimator: aggregation, training the members into a pipeline, loading it back, the loop."""
+import shutil
+
+import numpy as np
+import pytest
+import spacy
+import srsly
+
+from spacy_llm_loop.data.corpus import load_docs
+from spacy_llm_loop.data.docs import bare_copy
+from spacy_llm_loop.learner.committee import bootstrap, requested_size, train_committee
+from spacy_llm_loop.loop.main import run_loop
+from spacy_llm_loop.uncertainty.component import Uncertainty
+from spacy_llm_loop.uncertainty.ensemble import Ensemble
+from spacy_llm_loop.uncertainty.greedy import GreedyParse, greedy_parses
+
+from .conftest import FAST_TRAINING, ROOT
+
+CONFIG = ROOT / "configs" / "learner-cnn.cfg"
+COMMITTEE = {"components.uncertainty.estimator": "committee", "components.uncertainty.committee_size": 3}
+
+
+def test_ensemble_of_two_members_by_hand():
+    names = ["B-PER", "L-PER", "U-PER", "O"]
+    tags = ["O", "B-PER", "I-PER"]
+    lp = np.log
+    first = GreedyParse(np.array([[lp(0.6), -np.inf, lp(0.3), lp(0.1)], [-np.inf, 0.0, -np.inf, -np.inf]]), [0, 1])
+    second = GreedyParse(np.array([[lp(0.2), -np.inf, lp(0.2), lp(0.6)], [lp(0.5), -np.inf, lp(0.25), lp(0.25)]]),
+                         [3, 0])
+    ensemble = Ensemble(1, tags)
+    ensemble.add([first], names)
+    ensemble.add([second], names)
+    out = ensemble.outputs()[0]
+    # token 0: member 1 gives B-PER 0.9 (B 0.6 + U 0.3), O 0.1; member 2 gives B-PER 0.4, O 0.6
+    assert np.allclose(out.marginals[0], [0.35, 0.65, 0.0])
+    assert np.allclose(out.marginals[1], [0.125, 0.375, 0.5])
+    h = [-(0.9 * np.log(0.9) + 0.1 * np.log(0.1)), -(0.4 * np.log(0.4) + 0.6 * np.log(0.6))]
+    assert out.expected_entropy[0] == pytest.approx(np.mean(h))
+    assert out.parses == [(0.5, [(0, 2, "PER")]), (0.5, [])]
+    assert out.step_logprobs == pytest.approx([lp(0.6), 0.0, lp(0.6), lp(0.5)])
+
+
+def test_bootstrap_resample_is_seeded_and_as_large(small_corpus, tmp_path):
+    a = load_docs(bootstrap(small_corpus / "train.spacy", 1, tmp_path / "a.spacy"))
+    b = load_docs(bootstrap(small_corpus / "train.spacy", 1, tmp_path / "b.spacy"))
+    c = load_docs(bootstrap(small_corpus / "train.spacy", 2, tmp_path / "c.spacy"))
+    n = len(load_docs(small_corpus / "train.spacy"))
+    assert len(a) == len(c) == n and [d.text for d in a] == [d.text for d in b] != [d.text for d in c]
+    assert len({d.text for d in a}) < n  # drawn with replacement
+
+
+def test_requested_size():
+    assert requested_size(CONFIG) == 0
+    assert requested_size(CONFIG, COMMITTEE) == 3
+
+
+@pytest.fixture(scope="module")
+def committee_model(trained_model, small_corpus, tmp_path_factory):
+    model = tmp_path_factory.mktemp("committee") / "model"
+    shutil.copytree(trained_model, model)
+    trained = train_committee(CONFIG, model, size=3, train_path=small_corpus / "train.spacy",
+                              dev_path=small_corpus / "dev.spacy", seed=0, overrides=FAST_TRAINING)
+    assert [t["member"] for t in trained] == [1, 2]
+    return model
+
+
+@pytest.mark.slow
+def test_committee_pipeline_loads_and_scores(committee_model, small_corpus):
+    nlp = spacy.load(committee_model)
+    component = nlp.get_pipe("uncertainty")
+    assert component.estimator == "committee" and len(component.members) == 2
+    assert "uncertainty" not in component.members[0].pipe_names
+    gold = load_docs(small_corpus / "dev.spacy", nlp.vocab)[:40]
+    with nlp.select_pipes(disable=["uncertainty"]):
+        plain = list(nlp.pipe(bare_copy(d) for d in gold))
+    docs = list(nlp.pipe(bare_copy(d) for d in gold))
+    members = [spacy.load(committee_model / "uncertainty" / "committee" / f"member-{k}") for k in (1, 2)]
+    tags = list(component.tags)
+    for doc, ref in zip(docs, plain):
+        assert [(e.start, e.end, e.label_) for e in doc.ents] == [(e.start, e.end, e.label_) for e in ref.ents]
+        assert doc._.uncertainty["bald"] >= 0
+        assert all(round(3 * e._.confidence if component.calibration is None else 0) in {0, 1, 2, 3}
+                   for e in doc.ents)
+    # by hand: the mean of the three learners' own greedy distributions
+    doc = gold[0]
+    dists = []
+    for learner in [nlp, *members]:
+        with learner.select_pipes(enable=["tok2vec"]):
+            parsed = learner(doc.text)
+        parse = greedy_parses(learner.get_pipe("ner"), [parsed])[0]
+        names = [learner.get_pipe("ner").moves.get_class_name(i) for i in range(learner.get_pipe("ner").moves.n_moves)]
+        ens = Ensemble(1, tags)
+        ens.add([parse], names)
+        dists.append(ens.outputs()[0].marginals)
+    scored = Uncertainty(nlp, estimator="committee", store_marginals=True)
+    scored.members = component.members
+    with nlp.select_pipes(disable=["uncertainty"]):
+        mine = scored(nlp(doc.text))._.uncertainty
+    assert np.allclose(mine["marginals"], np.mean(dists, axis=0), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_committee_survives_bytes_and_resumes(committee_model, small_corpus):
+    nlp = spacy.load(committee_model)
+    text = load_docs(small_corpus / "dev.spacy", nlp.vocab)[0].text
+    restored = Uncertainty(nlp, estimator="committee").from_bytes(nlp.get_pipe("uncertainty").to_bytes())
+    assert len(restored.members) == 2
+    with nlp.select_pipes(disable=["uncertainty"]):
+        doc = nlp(text)
+    assert restored(doc.copy())._.uncertainty["token_entropy"] == \
+        nlp.get_pipe("uncertainty")(doc.copy())._.uncertainty["token_entropy"]
+    assert train_committee(CONFIG, committee_model, size=3, train_path=small_corpus / "train.spacy",
+                           dev_path=small_corpus / "dev.spacy", overrides=FAST_TRAINING) == []  # nothing left to do
+
+
+def test_committee_without_members_says_so(trained_model):
+    nlp = spacy.load(trained_model, config={"components": {"uncertainty": {"estimator": "committee"}}})
+    with pytest.raises(ValueError, match="'committee' has no members"):
+        nlp("Rre Masisi o tsamaile Gaborone")
+
+
+@pytest.mark.slow
+def test_the_loop_trains_a_committee_each_round(small_corpus, tmp_path):
+    settings = {"loop.lang": "tsn", "paths.corpus": str(small_corpus), "paths.runs": str(tmp_path / "runs"),
+                "loop.rounds": 1, "loop.query_size": "24", "seed_set.size": "48"}
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings, {**FAST_TRAINING, **COMMITTEE}, annotator="gold",
+                      strategy="bald")
+    run = tmp_path / "runs" / result["run"]
+    for k in (0, 1):
+        model = run / f"round-{k:02d}" / "model"
+        assert sorted(p.name for p in (model / "uncertainty" / "committee").iterdir()) == ["member-1", "member-2"]
+        assert srsly.read_json(run / f"round-{k:02d}" / "timings.json")["train_committee"] > 0
+        assert spacy.load(model).get_pipe("uncertainty").estimator == "committee"
+    scores = list(srsly.read_jsonl(run / "round-01" / "scores.jsonl"))
+    assert all("bald" in s for s in scores)
+    assert srsly.read_json(run / "round-01" / "selection.json")["strategy"] == "bald"
+    assert result["rounds"][-1]["test"]["uncertainty_auroc_per_measure"]["bald"] is not None
