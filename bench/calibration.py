@@ -13,7 +13,10 @@ language's test split. Per language it prints mean ± sd over seeds; it also dra
 ``--estimator mc_dropout`` measures the Monte Carlo dropout estimator instead of the beam (the copied model's
 config is switched, so its calibration is fitted with the same estimator), with its BALD score as an extra
 column. Each run also times scoring the test split with the uncertainty component against plain ``nlp.pipe``
-(the uncertainty component disabled; best of ``--repeats``).
+(the uncertainty component disabled; best of ``--repeats``). ``--estimator committee`` first trains the
+committee's other ``--committee-size - 1`` members into the copied model as the loop would (bootstrap resamples
+of that round's training data, the run's seed and learner overrides, early-stopped on the round's learner dev),
+and reports their training seconds.
 """
 import argparse
 import shutil
@@ -25,6 +28,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import spacy
+import srsly
 from spacy.training import Example
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,10 +37,12 @@ from label_efficiency import mean_sd  # noqa: E402
 from spacy_llm_loop.data.corpus import load_docs  # noqa: E402
 from spacy_llm_loop.data.docs import bare_copy  # noqa: E402
 from spacy_llm_loop.learner.calibrate import calibrate_pipeline  # noqa: E402
+from spacy_llm_loop.learner.committee import train_committee  # noqa: E402
 from spacy_llm_loop.uncertainty.calibration import entity_outcomes, reliability  # noqa: E402
 from spacy_llm_loop.uncertainty.scorer import score_uncertainty  # noqa: E402
 
 MEASURES = ("mean_entropy", "max_entropy", "least_confidence", "mnlp")
+BASE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "learner-cnn.cfg"
 
 
 def use_estimator(model: Path, estimator: Dict[str, Any]) -> None:
@@ -67,7 +73,15 @@ def measure_run(run: Path, k: int, test: Path, estimator: Optional[Dict[str, Any
         model = Path(tmp) / "model"
         shutil.copytree(run / f"round-{k:02d}" / "model", model)
         (model / "uncertainty" / "calibration.json").unlink(missing_ok=True)
-        if estimator:
+        committee_seconds = None
+        if estimator and estimator["estimator"] == "committee":
+            saved = srsly.read_json(run / "run.json")
+            rd = run / f"round-{k:02d}"
+            trained = train_committee(BASE_CONFIG, model, size=estimator["committee_size"],
+                                      train_path=rd / "train.spacy", dev_path=rd / "dev.spacy",
+                                      seed=int(saved.get("seed", 0)), overrides=saved.get("learner_overrides") or {})
+            committee_seconds = sum(t["seconds"] for t in trained)
+        elif estimator:
             use_estimator(model, estimator)
         fitted = calibrate_pipeline(model, run / f"round-{k:02d}" / "dev.spacy")
         nlp = spacy.load(model)
@@ -84,7 +98,7 @@ def measure_run(run: Path, k: int, test: Path, estimator: Optional[Dict[str, Any
                                   "n_ents": scores["uncertainty_auroc_with_entity_n_ents"]},
             "ece_raw": scores["uncertainty_ece_raw"], "ece": scores["uncertainty_ece"], "raw": raw,
             "calibrated": calibrated, "dev_entities": fitted.get("dev_entities"), "fitted": fitted["calibration"],
-            "seconds": seconds}
+            "seconds": seconds, "committee_seconds": committee_seconds}
 
 
 def plot(lang: str, results: List[Dict[str, Any]], path: Path) -> None:
@@ -134,13 +148,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--strategy", default="entropy")
     parser.add_argument("--round", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
-    parser.add_argument("--estimator", default="beam", choices=["beam", "mc_dropout"])
+    parser.add_argument("--estimator", default="beam", choices=["beam", "mc_dropout", "committee"])
     parser.add_argument("--mc-passes", type=int, default=8)
+    parser.add_argument("--committee-size", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2, help="Repeats of the scoring timings (best is kept)")
     opts = parser.parse_args(argv)
-    estimator = {"estimator": opts.estimator, "mc_passes": opts.mc_passes} if opts.estimator != "beam" else None
-    measures = MEASURES + (("bald",) if opts.estimator == "mc_dropout" else ())
-    name = opts.estimator + (f", {opts.mc_passes} passes" if estimator else "")
+    estimator = {"estimator": opts.estimator, "mc_passes": opts.mc_passes, "committee_size": opts.committee_size} \
+        if opts.estimator != "beam" else None
+    measures = MEASURES + (("bald",) if estimator else ())
+    name = opts.estimator + {"beam": "", "mc_dropout": f", {opts.mc_passes} passes",
+                             "committee": f" of {opts.committee_size}"}[opts.estimator]
     lines = [f"## Uncertainty on held-out test sentences (gold-oracle {opts.strategy} runs, round {opts.round}, "
              f"seeds {opts.seeds}, estimator {name})", "",
              "AUROC (%) for \"the sentence holds an entity error\"; ECE (%) of entity confidence, 10 bins; "
@@ -150,6 +167,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
              "with an entity | predicted entities, with an entity | ECE raw | ECE Platt (learner dev) | "
              "calibrations fitted | scoring time / nlp.pipe |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if estimator else "")]
+    notes: List[str] = []
     for lang in opts.langs:
         results = []
         for seed in opts.seeds:
@@ -158,9 +176,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                 results.append(measure_run(run, opts.round, opts.corpus_root / lang / "test.spacy", estimator,
                                            opts.repeats))
                 print(f"measured {run.name}", file=sys.stderr, flush=True)
+        if results and any(r.get("committee_seconds") is not None for r in results):
+            notes.append(f"- {lang}: seconds to train the committee's other members for one round: "
+                         f"{mean_sd([r['committee_seconds'] for r in results])}")
         if results:
             lines += lang_lines(lang, results, measures)
             plot(lang, results, opts.out / f"reliability_{lang}.png")
+    if notes:
+        lines += ["", *notes]
     text = "\n".join(lines)
     print(text)
     name = "calibration" + (f"-{opts.estimator}" if estimator else "")
