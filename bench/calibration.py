@@ -181,7 +181,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                          f"{mean_sd([r['committee_seconds'] for r in results])}")
         if results:
             lines += lang_lines(lang, results, measures)
-            plot(lang, results, opts.out / f"reliability_{lang}.png")
+            plot(lang, results, opts.out / f"reliability_{lang}{'-' + opts.estimator if estimator else ''}.png")
     if notes:
         lines += ["", *notes]
     text = "\n".join(lines)
