@@ -6,6 +6,7 @@ line, and a reader skips a last line cut short by a crash, so an interrupted run
 keeps everything it had finished.
 """
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -45,6 +46,11 @@ def remove_stale_temps(root: PathLike) -> int:
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
     return len(stale)
+
+
+def file_digest(path: PathLike) -> str:
+    """SHA-256 of a file's bytes, 16 hex digits (to notice a changed config, corpus or model)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def write_json(path: PathLike, data: Any) -> None:

@@ -13,6 +13,7 @@ from spacy_llm_loop.data.docs import bare_copy
 from spacy_llm_loop.uncertainty import greedy
 from spacy_llm_loop.uncertainty.component import Uncertainty
 from spacy_llm_loop.uncertainty.greedy import action_tags, greedy_parses, parse_entities
+from spacy_llm_loop.uncertainty.mc_dropout import mc_dropout_estimate, training_dropout
 from spacy_llm_loop.uncertainty.measures import mutual_information
 from spacy_llm_loop.uncertainty.scorer import score_uncertainty
 
@@ -104,14 +105,15 @@ def test_mc_dropout_leaves_docs_and_model_as_they_were(tiny_nlp):  # noqa: F811
     text = TINY_TEXTS[0]
     with tiny_nlp.select_pipes(disable=["uncertainty"]):
         before = tiny_nlp(text)
-    funcs = {id(node): node._func for node in tiny_nlp.get_pipe("tok2vec").model.walk()}
+    models = [tiny_nlp.get_pipe("tok2vec").model, tiny_nlp.get_pipe("ner").model]
+    funcs = {id(node): (node._func, node.attrs.get("dropout_rate")) for m in models for node in m.walk()}
     doc = before.copy()
     rng_state = np.random.get_state()[1].copy()
     first = Uncertainty(tiny_nlp, **MC)(doc)._.uncertainty
     assert np.array_equal(np.random.get_state()[1], rng_state)  # the caller's random state is untouched
     assert np.array_equal(doc.tensor, before.tensor)
     assert [(e.start, e.end, e.label_) for e in doc.ents] == [(e.start, e.end, e.label_) for e in before.ents]
-    assert {id(node): node._func for node in tiny_nlp.get_pipe("tok2vec").model.walk()} == funcs
+    assert {id(node): (node._func, node.attrs.get("dropout_rate")) for m in models for node in m.walk()} == funcs
     with tiny_nlp.select_pipes(disable=["uncertainty"]):
         assert np.array_equal(tiny_nlp(text).tensor, before.tensor)  # dropout is off again
     again = Uncertainty(tiny_nlp, **MC)(before.copy())._.uncertainty
@@ -120,11 +122,26 @@ def test_mc_dropout_leaves_docs_and_model_as_they_were(tiny_nlp):  # noqa: F811
     assert other["token_entropy"] != first["token_entropy"]
 
 
-def test_mc_dropout_refuses_a_model_without_dropout(tiny_nlp):  # noqa: F811
-    """The tiny pipeline was trained without dropout (rate 0): the estimator needs a rate then."""
+def test_mc_dropout_rate_defaults_to_the_training_dropout(tiny_nlp):  # noqa: F811
+    """The tiny pipeline's config says training.dropout 0.1, but nlp.update ran at 0 and prediction resets the
+    NER's rates: the estimator takes the config's rate, not the layers' last one."""
+    assert training_dropout(tiny_nlp) == pytest.approx(0.1)
     with tiny_nlp.select_pipes(disable=["uncertainty"]):
         doc = tiny_nlp(TINY_TEXTS[0])
-    with pytest.raises(ValueError, match="no dropout layer.*set mc_dropout"):
+    default = Uncertainty(tiny_nlp, estimator="mc_dropout", mc_passes=4)(doc.copy())._.uncertainty
+    explicit = Uncertainty(tiny_nlp, estimator="mc_dropout", mc_passes=4, mc_dropout=0.1)(doc.copy())._.uncertainty
+    assert default["token_entropy"] == explicit["token_entropy"]
+    with pytest.raises(ValueError, match="nothing to drop.*set mc_dropout"):
+        mc_dropout_estimate(tiny_nlp, "ner", [doc.copy()], ["O"], passes=2, rate=0.0)
+
+
+def test_mc_dropout_refuses_an_upstream_that_is_not_a_tok2vec(tiny_nlp, monkeypatch):  # noqa: F811
+    from spacy_llm_loop.uncertainty import mc_dropout
+
+    monkeypatch.setattr(mc_dropout, "upstream_components", lambda nlp, name: [object()])
+    with tiny_nlp.select_pipes(disable=["uncertainty"]):
+        doc = tiny_nlp(TINY_TEXTS[0])
+    with pytest.raises(ValueError, match="needs a spaCy tok2vec under 'ner', not object"):
         Uncertainty(tiny_nlp, estimator="mc_dropout")(doc)
 
 
@@ -146,7 +163,9 @@ def test_saved_learner_scores_with_mc_dropout_after_load(trained_model, small_co
     for doc, ref in zip(docs, plain):
         assert [(e.start, e.end, e.label_) for e in doc.ents] == [(e.start, e.end, e.label_) for e in ref.ents]
         assert doc._.uncertainty["bald"] >= 0 and doc._.uncertainty["mean_entropy"] >= 0
-        assert all(e._.confidence in {0.0, 0.25, 0.5, 0.75, 1.0} for e in doc.ents)  # shares of 4 passes
+        raw = doc._.uncertainty["ent_confidence"].values()
+        assert all(4 * c == pytest.approx(round(4 * c)) for c in raw)  # shares of 4 passes
+    assert any(doc._.uncertainty["bald"] > 0 for doc in docs)
     scores = score_uncertainty([Example(p, g) for p, g in zip(docs, gold)])
     assert "bald" in scores["uncertainty_auroc_per_measure"]
     assert list(nlp.pipe(["", "Gaborone"]))[0]._.uncertainty["mean_entropy"] == 0.0

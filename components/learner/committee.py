@@ -5,26 +5,31 @@ each trained on a bootstrap resample of the pipeline's training data (as many se
 replacement; Breiman's bagging) with its own seed, early-stopped on the same learner dev data. They are saved
 in ``<model>/uncertainty/committee/member-<k>``; the pipeline itself is the committee's first member. A round
 then costs ``committee_size`` trainings instead of one. Trained once: members already there are kept, so an
-interrupted round resumes where it stopped.
+interrupted round resumes where it stopped; ``committee/committee.json`` records what they were trained for
+(the digest of the pipeline's NER weights and of the training data, the seed), and members of anything else
+are removed and trained again.
 
 The pipeline itself is trained with the ``beam`` estimator (its evaluations during training cannot use a
 committee that does not exist yet); :func:`train_committee` switches its saved config to ``committee`` once
 every member is there. Members learn from the round's own training data only (no transfer sample).
 """
 import random
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 import spacy
+import srsly
 from spacy.tokens import DocBin
 
-from ..fileio import TMP_MARK, write_text
+from ..fileio import TMP_MARK, file_digest, write_json, write_text
 from ..uncertainty.component import COMMITTEE_DIR
 from .train import train_pipeline
 
 PathLike = Union[str, Path]
 MEMBER_SEED = 1000  # member k of a loop seed s trains with seed s * MEMBER_SEED + k
+MARKER = "committee.json"  # what the members were trained for: the pipeline's NER weights, the data, the seed
 
 
 def requested_size(config_path: PathLike, overrides: Optional[Dict[str, Any]] = None,
@@ -59,12 +64,18 @@ def train_committee(config_path: PathLike, model: PathLike, *, size: int, train_
     estimator to ``committee``; return what each new training reported."""
     folder = Path(model) / component / COMMITTEE_DIR
     member_overrides = without_committee(overrides, component)
+    wanted = {"pipeline_ner": file_digest(Path(model) / "ner" / "model"), "train": file_digest(Path(train_path)),
+              "seed": seed}
+    marker = folder / MARKER
+    if folder.exists() and (not marker.exists() or srsly.read_json(marker) != wanted):
+        shutil.rmtree(folder)  # members of another pipeline or training set (e.g. copied along): not this one's
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(marker, wanted)
     trained = []
     for k in range(1, size):
         target = folder / f"member-{k}"
         if target.exists():
             continue
-        folder.mkdir(parents=True, exist_ok=True)
         member_seed = seed * MEMBER_SEED + k
         with tempfile.TemporaryDirectory(prefix=f".committee{TMP_MARK}", dir=folder) as tmp:
             sample = bootstrap(train_path, member_seed, Path(tmp) / "train.spacy")

@@ -92,10 +92,13 @@ def pretraining_block(config: Config) -> Config:
 
 
 def source_components(config: Config, pipeline: Path) -> Config:
-    """Make every component of ``config``'s pipeline come from the saved ``pipeline`` (in place)."""
+    """Make every component of ``config``'s pipeline but ``uncertainty`` come from the saved ``pipeline`` (in
+    place)."""
     if not (pipeline / "config.cfg").exists():
         raise FileNotFoundError(f"cannot continue training from {pipeline}: no saved pipeline there")
     for name in config["nlp"]["pipeline"]:
+        if config["components"][name].get("factory") == "uncertainty":
+            continue  # no weights to continue from; a fresh one, so no calibration or committee of the last round
         config["components"][name] = {"source": str(pipeline), "component": name}
     logger.info("continuing from the weights of %s", pipeline)
     return config

@@ -33,7 +33,7 @@ from ..data.own import read_manifest
 from ..data.prodigy import doc_to_task
 from ..errors import LoopError
 from ..evaluation.evaluate import evaluate_nlp
-from ..fileio import JsonlLog, atomic_path, write_json, write_jsonl
+from ..fileio import JsonlLog, atomic_path, file_digest, write_json, write_jsonl
 from ..learner.progress import training_summary
 from ..learner.calibrate import calibrate_pipeline
 from ..learner.committee import requested_size, train_committee, without_committee
@@ -47,7 +47,7 @@ from .labelled import LEARNER_SPLIT, RunSentences
 from .seeding import SeedSampler
 from .selecting import attach_scores, score_pool, selection_record, vectors_path
 from .settings import MUTABLE_SETTINGS, LoopSettings, learner_name, run_name
-from .state import RunFolder, file_digest
+from .state import RunFolder
 from .timings import Timings
 
 logger = logging.getLogger(__name__)

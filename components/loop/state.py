@@ -10,7 +10,6 @@ One process at a time may work on a run folder: :meth:`RunFolder.lock` holds an
 exclusive lock for the process's lifetime and refuses a second one.
 """
 import fcntl
-import hashlib
 import logging
 import os
 import time
@@ -134,11 +133,6 @@ class RunFolder:
     def write_ids(self, name: str, ids: List[str]) -> None:
         """Save a list of sentence ids as ``<name>.json``."""
         write_json(self.root / f"{name}.json", {"ids": ids})
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes (to notice a changed learner config or corpus)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def flatten(config: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:

@@ -7,7 +7,7 @@ import srsly
 
 from ..fileio import write_json
 
-STEPS = ("train", "score", "select", "annotate", "evaluate")
+STEPS = ("train", "train_committee", "score", "select", "annotate", "evaluate")
 
 
 class Timings:

@@ -11,6 +11,7 @@ members in place of the dropout passes), and an entity's confidence is the share
 """
 from typing import List, Sequence
 
+from spacy.attrs import NORM
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -19,10 +20,16 @@ from .greedy import greedy_parses
 
 
 def member_docs(member: Language, docs: Sequence[Doc], stop_at: str) -> List[Doc]:
-    """Copies of ``docs`` in the member's vocab (same tokens and sentence starts, no entities), run through the
-    member's components before ``stop_at``."""
-    copies = [Doc(member.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc],
-                  sent_starts=[t.is_sent_start for t in doc]) for doc in docs]
+    """Copies of ``docs`` in the member's vocab (same tokens, norms and sentence starts, no entities), run through
+    the member's components before ``stop_at``."""
+    copies = []
+    for doc in docs:
+        copy = Doc(member.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc],
+                   sent_starts=[t.is_sent_start for t in doc])
+        for token in doc:
+            member.vocab.strings.add(token.norm_)
+        copy.from_array([NORM], doc.to_array([NORM]))  # tokenizer exceptions' norms: features of the tok2vec
+        copies.append(copy)
     for name, proc in member.pipeline:
         if name == stop_at:
             break

@@ -107,14 +107,11 @@ def make_uncertainty(
                        committee_size=committee_size)
 
 
-def load_members(folder: Path) -> List[Language]:
-    """The committee members saved in ``folder`` (``member-1``, ``member-2``, ...), without their own uncertainty
-    component; none when the folder is missing."""
-    if not folder.is_dir():
-        return []
-    paths = sorted((p for p in folder.iterdir() if p.name.startswith("member-") and p.is_dir()),
-                   key=lambda p: int(p.name.split("-", 1)[1]))
-    return [spacy.load(p, exclude=["uncertainty"]) for p in paths]
+def load_members(folder: Path, size: int) -> List[Language]:
+    """Members ``member-1 .. member-<size-1>`` of a committee of ``size`` saved in ``folder``, without their own
+    uncertainty component; the ones missing are left out (scoring then says how many are missing)."""
+    paths = [folder / f"member-{k}" for k in range(1, size)]
+    return [spacy.load(p, exclude=["uncertainty"]) for p in paths if (p / "config.cfg").exists()]
 
 
 def install_extensions() -> None:
@@ -126,7 +123,8 @@ def install_extensions() -> None:
 
 
 def _span_confidence(span: Span) -> Optional[float]:
-    """The entity's calibrated confidence when the pipeline has a calibration, else its beam-relative one."""
+    """The entity's calibrated confidence when the pipeline has a calibration, else its raw one (beam-relative, or
+    the share of dropout passes or committee members that predict it)."""
     scores = span.doc._.get(EXTENSION)
     if not scores:
         return None
@@ -137,10 +135,10 @@ def _span_confidence(span: Span) -> Optional[float]:
 class NEROutput(NamedTuple):
     """What :meth:`Uncertainty.predict` reads off the NER model for one doc."""
 
-    parses: Parses  # the beam's parses, with their beam-relative probabilities (mc_dropout: shares of the passes)
+    parses: Parses  # the beam's parses, with their beam-relative probabilities (ensembles: shares of the members)
     step_logprobs: List[float]  # the greedy parse's per-action log-probabilities
-    marginals: Optional[np.ndarray] = None  # mc_dropout: the mean of the passes' token distributions
-    expected_entropy: Optional[np.ndarray] = None  # mc_dropout: the passes' mean token entropy
+    marginals: Optional[np.ndarray] = None  # ensembles: the mean of the members' token distributions
+    expected_entropy: Optional[np.ndarray] = None  # ensembles: the members' mean token entropy
 
 
 class Uncertainty:
@@ -206,15 +204,18 @@ class Uncertainty:
             doc.set_ents([], default="missing")
         try:
             if not any(len(doc) for doc in docs):
-                return [NEROutput([(1.0, [])], []) for _ in docs]
+                nothing = np.zeros(0) if self.estimator != "beam" else None  # ensembles give bald (0) even here
+                return [NEROutput([(1.0, [])], [], None, nothing) for _ in docs]
             if self.estimator == "mc_dropout":
                 estimates = mc_dropout_estimate(self.nlp, self.ner_component, docs, self.tags,
                                                 passes=self.mc_passes, rate=self.mc_dropout, seed=self.mc_seed)
                 return [NEROutput(e.parses, e.step_logprobs, e.marginals, e.expected_entropy) for e in estimates]
             if self.estimator == "committee":
-                if not self.members:
-                    raise ValueError("uncertainty: estimator 'committee' has no members; the loop trains them "
-                                     "(learner.committee.train_committee) into the component's 'committee' folder")
+                if len(self.members) != self.committee_size - 1:
+                    raise ValueError(f"uncertainty: estimator 'committee' of {self.committee_size} needs "
+                                     f"{self.committee_size - 1} members besides the pipeline, and has "
+                                     f"{len(self.members)}; the loop trains them (learner.committee.train_committee) "
+                                     "into the component's 'committee/member-<k>' folders")
                 estimates = committee_estimate(self.nlp, self.ner_component, self.members, docs, self.tags)
                 return [NEROutput(e.parses, e.step_logprobs, e.marginals, e.expected_entropy) for e in estimates]
             beams = ner.beam_parse(docs, beam_width=self.beam_width, beam_density=self.beam_density)
@@ -289,7 +290,8 @@ class Uncertainty:
         path = Path(path)
         file = path / CALIBRATION_FILE
         self.calibration = srsly.read_json(file).get("calibration") if file.exists() else None
-        self.members = load_members(path / COMMITTEE_DIR)
+        self.members = load_members(path / COMMITTEE_DIR, self.committee_size) if self.estimator == "committee" \
+            else []
         return self
 
     def score(self, examples: Iterable[Any], **kwargs: Any) -> Dict[str, Any]:
