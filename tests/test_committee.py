@@ -144,6 +144,7 @@ def test_the_loop_trains_a_committee_each_round(small_corpus, tmp_path):
     result = run_loop(ROOT / "configs" / "loop.cfg", settings, {**FAST_TRAINING, **COMMITTEE}, annotator="gold",
                       strategy="bald")
     run = tmp_path / "runs" / result["run"]
+    assert result["run"] == "tsn-gold-bald-committee-seed0"  # the estimator is in the run's name
     for k in (0, 1):
         rd = run / f"round-{k:02d}"
         model = rd / "model"

@@ -32,12 +32,22 @@ MEMBER_SEED = 1000  # member k of a loop seed s trains with seed s * MEMBER_SEED
 MARKER = "committee.json"  # what the members were trained for: the pipeline's NER weights, the data, the seed
 
 
+def _block(config_path: PathLike, overrides: Optional[Dict[str, Any]], component: str) -> Dict[str, Any]:
+    config = spacy.util.load_config(Path(config_path), overrides=dict(overrides or {}), interpolate=False)
+    return dict(config["components"].get(component) or {})
+
+
+def requested_estimator(config_path: PathLike, overrides: Optional[Dict[str, Any]] = None,
+                        component: str = "uncertainty") -> str:
+    """The uncertainty estimator a learner config (with its overrides) asks for (``beam`` when it says none)."""
+    return str(_block(config_path, overrides, component).get("estimator") or "beam")
+
+
 def requested_size(config_path: PathLike, overrides: Optional[Dict[str, Any]] = None,
                    component: str = "uncertainty") -> int:
     """The ``committee_size`` a learner config (with its overrides) asks for; 0 unless its estimator is
     ``committee``."""
-    config = spacy.util.load_config(Path(config_path), overrides=dict(overrides or {}), interpolate=False)
-    block = config["components"].get(component) or {}
+    block = _block(config_path, overrides, component)
     return int(block.get("committee_size", 3)) if block.get("estimator") == "committee" else 0
 
 

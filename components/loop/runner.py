@@ -36,7 +36,7 @@ from ..evaluation.evaluate import evaluate_nlp
 from ..fileio import JsonlLog, atomic_path, file_digest, write_json, write_jsonl
 from ..learner.progress import training_summary
 from ..learner.calibrate import calibrate_pipeline
-from ..learner.committee import requested_size, train_committee, without_committee
+from ..learner.committee import requested_estimator, requested_size, train_committee, without_committee
 from ..learner.train import train_pipeline
 from ..learner.transfer import prepare_transfer, training_folder, write_prefix
 from ..strategies.base import Strategy
@@ -69,7 +69,8 @@ class ActiveLearningLoop:
         self.learner_overrides = dict(learner_overrides or {})
         self.committee = requested_size(settings.learner_config, self.learner_overrides)  # 0: no committee
         self.name = run_name(settings, self.annotator, strategy,
-                             pretrained=bool(self.learner_overrides.get("paths.init_tok2vec")))
+                             pretrained=bool(self.learner_overrides.get("paths.init_tok2vec")),
+                             estimator=requested_estimator(settings.learner_config, self.learner_overrides))
         self.run = RunFolder(settings.runs / self.name)
         self.vocab = spacy.blank("xx").vocab
         info = settings.info

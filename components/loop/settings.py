@@ -131,15 +131,19 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
     return settings, resolved["seed_set"], resolved["strategy"], resolved["annotator"]
 
 
-def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy, pretrained: bool = False) -> str:
-    """``<lang>-<annotator>-<strategy>[-<learner>][-warm][-oracledev][-tx-<langs>][-pt]-seed<k>`` (or
-    ``loop.run_name``), safe as a folder name; ``pt``: the learner starts from pretrained tok2vec weights.
+def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy, pretrained: bool = False,
+             estimator: str = "beam") -> str:
+    """``<lang>-<annotator>-<strategy>[-<learner>][-mc|-committee][-warm][-oracledev][-tx-<langs>][-pt]-seed<k>``
+    (or ``loop.run_name``), safe as a folder name; ``pt``: the learner starts from pretrained tok2vec weights;
+    ``mc``, ``committee``: the uncertainty estimator, when it is not the default beam.
 
     The learner part is left out for the default CNN learner (``configs/learner-cnn.cfg``).
     """
     parts = [settings.lang, annotator.name, strategy.name]
     if learner_name(settings.learner_config) != "cnn":
         parts.append(learner_name(settings.learner_config))
+    if estimator != "beam":
+        parts.append({"mc_dropout": "mc"}.get(estimator, estimator))
     if settings.warm_start:
         parts.append("warm")
     if settings.dev == "oracle":
