@@ -171,3 +171,19 @@ def test_warm_start_trains_each_round_its_own_committee(small_corpus, tmp_path):
                for k in (0, 1)]
     assert members[0].read_bytes() != members[1].read_bytes()
     assert (run / "round-01" / "train.member-1.log").exists()
+
+
+def test_member_docs_keep_tokens_norms_and_sentence_starts():
+    from spacy.tokens import Doc
+
+    from spacy_llm_loop.uncertainty.committee import member_docs
+
+    main = spacy.blank("xx")
+    doc = Doc(main.vocab, words=["Rre", "Masisi", ".", "Gaborone"], spaces=[True, False, True, False],
+              sent_starts=[True, False, False, True])
+    doc[1].norm_ = "masisi-norm"  # as a tokenizer exception would set it
+    member = spacy.blank("xx")
+    copy = member_docs(member, [doc], stop_at="ner")[0]
+    assert copy.vocab is member.vocab and copy.text == doc.text
+    assert [t.norm_ for t in copy] == [t.norm_ for t in doc] and copy[1].norm_ == "masisi-norm"
+    assert [t.is_sent_start for t in copy] == [t.is_sent_start for t in doc]

@@ -14,7 +14,8 @@ from spacy_llm_loop.data.corpus import load_docs
 from spacy_llm_loop.data.docs import bare_copy
 from spacy_llm_loop.data.iob import iob_tagset
 from spacy_llm_loop.uncertainty.component import Uncertainty, install_extensions
-from spacy_llm_loop.uncertainty.measures import (doc_scores, log_softmax_valid, parses_to_marginals,
+from spacy_llm_loop.uncertainty.measures import (doc_scores, log_softmax_valid, log_softmax_valid_rows,
+                                                 parses_to_marginals,
                                                  span_confidences, token_entropy)
 from spacy_llm_loop.uncertainty.scorer import auroc, score_uncertainty
 
@@ -53,6 +54,18 @@ def test_log_softmax_over_valid_actions():
     assert log_softmax_valid(np.array([5.0, -2.0]), np.array([False, True]))[1] == 0.0  # a forced step is certain
     with pytest.raises(ValueError, match="no valid action"):
         log_softmax_valid(np.array([1.0]), np.array([False]))
+
+
+def test_log_softmax_of_rows_is_row_by_row():
+    rng = np.random.default_rng(0)
+    scores, valid = rng.normal(size=(20, 9)) * 5, rng.random((20, 9)) > 0.5
+    valid[:, 0] = True
+    rows = log_softmax_valid_rows(scores, valid)
+    for row, s, v in zip(rows, scores, valid):
+        expected = np.where(v, s - math.log(sum(math.exp(x) for x, ok in zip(s, v) if ok)), -np.inf)
+        assert np.allclose(row[v], expected[v]) and np.all(row[~v] == -np.inf)
+    with pytest.raises(ValueError, match="no valid action"):
+        log_softmax_valid_rows(scores[:2], np.zeros((2, 9), dtype=bool))
 
 
 def test_span_confidences():

@@ -16,7 +16,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .ensemble import Ensemble, EnsembleOutput
-from .greedy import greedy_parses
+from .greedy import action_names, greedy_parses
 
 
 def member_docs(member: Language, docs: Sequence[Doc], stop_at: str) -> List[Doc]:
@@ -44,6 +44,5 @@ def committee_estimate(nlp: Language, ner_name: str, members: Sequence[Language]
     ensemble = Ensemble(len(docs), tags)
     for learner, learner_docs in [(nlp, docs), *((m, member_docs(m, docs, ner_name)) for m in members)]:
         ner = learner.get_pipe(ner_name)
-        names = [ner.moves.get_class_name(i) for i in range(ner.moves.n_moves)]
-        ensemble.add(greedy_parses(ner, learner_docs), names)
+        ensemble.add(greedy_parses(ner, learner_docs), action_names(ner))
     return ensemble.outputs()

@@ -209,18 +209,18 @@ class Uncertainty:
             if self.estimator == "mc_dropout":
                 estimates = mc_dropout_estimate(self.nlp, self.ner_component, docs, self.tags,
                                                 passes=self.mc_passes, rate=self.mc_dropout, seed=self.mc_seed)
-                return [NEROutput(e.parses, e.step_logprobs, e.marginals, e.expected_entropy) for e in estimates]
-            if self.estimator == "committee":
+            elif self.estimator == "committee":
                 if len(self.members) != self.committee_size - 1:
                     raise ValueError(f"uncertainty: estimator 'committee' of {self.committee_size} needs "
                                      f"{self.committee_size - 1} members besides the pipeline, and has "
                                      f"{len(self.members)}; the loop trains them (learner.committee.train_committee) "
                                      "into the component's 'committee/member-<k>' folders")
                 estimates = committee_estimate(self.nlp, self.ner_component, self.members, docs, self.tags)
-                return [NEROutput(e.parses, e.step_logprobs, e.marginals, e.expected_entropy) for e in estimates]
-            beams = ner.beam_parse(docs, beam_width=self.beam_width, beam_density=self.beam_density)
-            steps = greedy_step_logprobs(ner, docs)
-            return [NEROutput(ner.moves.get_beam_parses(beam), logprobs) for beam, logprobs in zip(beams, steps)]
+            else:
+                beams = ner.beam_parse(docs, beam_width=self.beam_width, beam_density=self.beam_density)
+                steps = greedy_step_logprobs(ner, docs)
+                return [NEROutput(ner.moves.get_beam_parses(beam), logprobs) for beam, logprobs in zip(beams, steps)]
+            return [NEROutput(e.parses, e.step_logprobs, e.marginals, e.expected_entropy) for e in estimates]
         finally:
             for doc, array in zip(docs, saved):
                 doc.from_array(["ENT_IOB", "ENT_TYPE"], array)

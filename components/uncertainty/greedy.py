@@ -45,7 +45,7 @@ def greedy_parses(ner: EntityRecognizer, docs: Sequence[Doc]) -> List[GreedyPars
     uncertainty component calls this with them cleared to missing.
     """
     moves = ner.moves
-    names = [moves.get_class_name(i) for i in range(moves.n_moves)]
+    names = action_names(ner)
     opens = [name[2:] if name.startswith(("B-", "I-")) else None for name in names]  # the entity open after it
     cache: Dict[Tuple, np.ndarray] = {}
     step_model = ner.model.predict(list(docs))
@@ -91,6 +91,11 @@ def _context(doc: Doc, j: int, open_label: Optional[str]) -> Tuple[Any, ...]:
 def greedy_step_logprobs(ner: EntityRecognizer, docs: Sequence[Doc]) -> List[List[float]]:
     """For each doc, the log-probability of every action of the greedy parse, in order."""
     return [parse.step_logprobs for parse in greedy_parses(ner, docs)]
+
+
+def action_names(ner: EntityRecognizer) -> List[str]:
+    """The NER's action names (``B-PER``, ``L-LOC``, ``O``, ...) in the order of its scores."""
+    return [ner.moves.get_class_name(i) for i in range(ner.moves.n_moves)]
 
 
 def action_tags(action_names: Sequence[str]) -> List[str]:

@@ -36,7 +36,7 @@ from spacy.pipeline import Tok2Vec
 from spacy.tokens import Doc
 
 from .ensemble import Ensemble, EnsembleOutput
-from .greedy import greedy_parses
+from .greedy import action_names, greedy_parses
 
 DROPOUT_LAYERS = ("dropout", "hashembed")  # thinc layers whose forward drops (others may carry an unused rate)
 
@@ -95,7 +95,7 @@ def mc_dropout_estimate(nlp: Language, ner_name: str, docs: List[Doc], tags: Seq
     """The Monte Carlo dropout estimate of each doc (entities cleared to missing by the caller); ``rate`` None:
     the pipeline's ``training.dropout``."""
     ner = nlp.get_pipe(ner_name)
-    names = [ner.moves.get_class_name(i) for i in range(ner.moves.n_moves)]
+    names = action_names(ner)
     upstream = upstream_components(nlp, ner_name)
     others = [type(p).__name__ for p in upstream if not isinstance(p, Tok2Vec)]
     if others:

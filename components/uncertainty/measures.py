@@ -51,13 +51,7 @@ def log_softmax_valid(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
     A transition-based NER model can only take the valid actions, so the
     probability of a step is renormalised over them (a forced step costs nothing).
     """
-    scores = np.asarray(scores, dtype="float64")
-    valid = np.asarray(valid, dtype=bool)
-    if not valid.any():
-        raise ValueError("log_softmax_valid: no valid action at this step")
-    out = np.full(scores.shape, -np.inf)
-    out[valid] = scores[valid] - np.logaddexp.reduce(scores[valid])
-    return out
+    return log_softmax_valid_rows(np.asarray(scores)[None, :], np.asarray(valid)[None, :])[0]
 
 
 def log_softmax_valid_rows(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
