@@ -52,6 +52,8 @@ VARIANTS: Dict[str, Any] = {
     "lr0.002": ({"training.optimizer.learn_rate": 0.002}, None),
     "hidden128": ({"components.ner.model.hidden_width": 128}, None),
     "steps2000": ({"training.max_steps": 2000}, None),
+    # the two candidates of the one-change sweep together
+    "width128-dropout0.3": ({f"{T2V}.encode.width": 128, "training.dropout": 0.3}, None),
 }
 
 
