@@ -101,18 +101,26 @@ def measure_run(run: Path, k: int, test: Path, estimator: Optional[Dict[str, Any
             "seconds": seconds, "committee_seconds": committee_seconds}
 
 
-def plot(lang: str, results: List[Dict[str, Any]], path: Path) -> None:
-    """Reliability diagram: share of entities right against confidence, raw and calibrated, pooled over seeds."""
+RAW_LABELS = {"beam": "beam-relative (raw)", "mc_dropout": "share of MC dropout passes (raw)",
+              "committee": "share of committee members (raw)"}
+
+
+def plot(lang: str, results: List[Dict[str, Any]], path: Path, estimator: str = "beam") -> None:
+    """Reliability diagram: share of entities right against confidence, raw and calibrated, pooled over seeds.
+
+    The bins' confidence, share right and entity count are also written next to the figure (``.json``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    for key, label in (("raw", "beam-relative (raw)"), ("calibrated", "Platt, fitted on learner dev")):
+    bins: Dict[str, List[Dict[str, Any]]] = {}
+    for key, label in (("raw", RAW_LABELS[estimator]), ("calibrated", "Platt, fitted on learner dev")):
         conf = [c for r in results for c in r[key][0]]
         hits = [h for r in results for h in r[key][1]]
-        rows = [row for row in reliability(conf, hits) if row["n"]]
+        rows = bins[key] = [row for row in reliability(conf, hits) if row["n"]]
         ax.plot([row["confidence"] for row in rows], [row["accuracy"] for row in rows], marker="o", label=label)
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
     ax.set_xlabel("entity confidence")
@@ -123,6 +131,7 @@ def plot(lang: str, results: List[Dict[str, Any]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    srsly.write_json(path.with_suffix(".json"), {"lang": lang, "estimator": estimator, "bins": bins})
 
 
 def lang_lines(lang: str, results: List[Dict[str, Any]], measures: Sequence[str] = MEASURES) -> List[str]:
@@ -181,7 +190,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                          f"{mean_sd([r['committee_seconds'] for r in results])}")
         if results:
             lines += lang_lines(lang, results, measures)
-            plot(lang, results, opts.out / f"reliability_{lang}{'-' + opts.estimator if estimator else ''}.png")
+            plot(lang, results, opts.out / f"reliability_{lang}{'-' + opts.estimator if estimator else ''}.png",
+                 opts.estimator)
     if notes:
         lines += ["", *notes]
     text = "\n".join(lines)
