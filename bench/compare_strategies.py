@@ -47,11 +47,17 @@ def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
         diffs = [paired(f1[c].get(k, {}), f1[a].get(k, {})) for c, a in pairs]
         lines.append(f"| {k} | " + " | ".join(cells + diffs) + " |")
     for c, a in pairs:
-        means = [np.mean([f1[c][k][s] - f1[a][k][s] for s in set(f1[c].get(k, {})) & set(f1[a].get(k, {}))])
-                 for k in range(1, opts.rounds + 1) if set(f1[c].get(k, {})) & set(f1[a].get(k, {}))]
-        if means:
-            lines.append(f"\n- {c} - {a}, mean over rounds 1-{opts.rounds}: {np.mean(means):+.2f} F1")
+        curves = {strategy: curve_means(f1[strategy], opts.rounds) for strategy in (c, a)}
+        if set(curves[c]) & set(curves[a]):
+            lines.append(f"\n- {c} - {a}, mean over rounds 1-{opts.rounds}, paired by seed (seeds with every round "
+                         f"in both arms): {paired(curves[c], curves[a])} F1")
     return lines + [""]
+
+
+def curve_means(per_round: Dict[int, Dict[int, float]], rounds: int) -> Dict[int, float]:
+    """Per seed that has every round 1..``rounds``: its mean F1 over those rounds."""
+    seeds = set.intersection(*(set(per_round.get(k, {})) for k in range(1, rounds + 1)))
+    return {s: float(np.mean([per_round[k][s] for k in range(1, rounds + 1)])) for s in sorted(seeds)}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
