@@ -1,0 +1,31 @@
+"""bench/compare_strategies.py: the mean over rounds is paired by seed, over the seeds with every round."""
+import importlib.util
+
+import pytest
+
+from .conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("compare_strategies", ROOT / "bench" / "compare_strategies.py")
+compare = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(compare)
+
+
+def test_curve_means_keep_only_seeds_with_every_round():
+    per_round = {0: {0: 50.0, 1: 50.0}, 1: {0: 60.0, 1: 62.0, 2: 70.0}, 2: {0: 64.0, 1: 66.0}}
+    assert compare.curve_means(per_round, rounds=2) == {0: pytest.approx(62.0), 1: pytest.approx(64.0)}
+
+
+def test_mean_over_rounds_is_a_paired_interval(monkeypatch):
+    curves = {"mc-entropy": {1: {0: 61.0, 1: 63.0, 2: 65.0}, 2: {0: 71.0, 1: 73.0, 2: 74.0}},
+              "entropy": {1: {0: 60.0, 1: 62.0, 2: 63.0}, 2: {0: 70.0, 1: 71.0, 2: 73.0}}}
+    monkeypatch.setattr(compare, "f1_by_round",
+                        lambda run, name, seeds, rounds: ({k: {seeds[0]: v[seeds[0]]}
+                                                           for k, v in curves[run.name.split("-gold-")[1]
+                                                                              .rsplit("-seed", 1)[0]].items()}, None))
+    monkeypatch.setattr(compare, "find", lambda roots, name: roots[0] / name)
+    opts = type("Opts", (), {"strategies": ["mc-entropy"], "against": ["entropy"], "seeds": [0, 1, 2],
+                             "rounds": 2, "runs": [ROOT]})()
+    lines = compare.lang_lines(opts, "tsn")
+    # per seed: (1 + 1) / 2 = 1.0, (1 + 2) / 2 = 1.5, (2 + 1) / 2 = 1.5 -> mean 1.33 over n=3
+    summary = [line for line in lines if "mean over rounds 1-2" in line]
+    assert len(summary) == 1 and "+1.33 [" in summary[0] and "(n=3)" in summary[0]
