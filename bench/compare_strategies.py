@@ -27,8 +27,8 @@ def find(roots: Sequence[Path], name: str) -> Path:
     return next((root for root in roots if (root / name / "loop.json").exists()), roots[0])
 
 
-def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
-    """The table of one language."""
+def load_f1(opts: argparse.Namespace, lang: str) -> Dict[str, Dict[int, Dict[int, float]]]:
+    """Per strategy (candidates and references), round and seed: test entity F1 of the finished rounds."""
     f1: Dict[str, Dict[int, Dict[int, float]]] = {}
     for strategy in (*opts.against, *opts.strategies):
         per_seed: Dict[int, Dict[int, float]] = {}
@@ -38,6 +38,12 @@ def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
             for k, values in got.items():
                 per_seed.setdefault(k, {}).update(values)
         f1[strategy] = per_seed
+    return f1
+
+
+def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
+    """The table of one language."""
+    f1 = load_f1(opts, lang)
     pairs = [(c, a) for c in opts.strategies for a in opts.against]
     lines = [f"### {lang}", "", "| round | " + " | ".join(f"{s} F1" for s in (*opts.against, *opts.strategies)) +
              " | " + " | ".join(f"{c} - {a}" for c, a in pairs) + " |",
@@ -51,6 +57,21 @@ def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
         if set(curves[c]) & set(curves[a]):
             lines.append(f"\n- {c} - {a}, mean over rounds 1-{opts.rounds}, paired by seed (seeds with every round "
                          f"in both arms): {paired(curves[c], curves[a])} F1")
+    return lines + [""]
+
+
+def summary_lines(opts: argparse.Namespace) -> List[str]:
+    """One row per language: each arm's mean F1 over rounds 1-R (seeds with every round) and the paired differences."""
+    arms = (*opts.against, *opts.strategies)
+    pairs = [(c, a) for c in opts.strategies for a in opts.against]
+    lines = [f"### Mean test entity F1 over rounds 1-{opts.rounds}, paired by seed", "",
+             "| lang | " + " | ".join(arms) + " | " + " | ".join(f"{c} - {a}" for c, a in pairs) + " |",
+             "|---" * (1 + len(arms) + len(pairs)) + "|"]
+    for lang in opts.langs:
+        f1 = load_f1(opts, lang)
+        curves = {arm: curve_means(f1[arm], opts.rounds) for arm in arms}
+        lines.append(f"| {lang} | " + " | ".join(mean_sd(list(curves[arm].values())) for arm in arms) + " | " +
+                     " | ".join(paired(curves[c], curves[a]) for c, a in pairs) + " |")
     return lines + [""]
 
 
@@ -68,10 +89,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--strategies", nargs="+", default=["entropy-diverse", "mnlp"])
     parser.add_argument("--against", nargs="+", default=["entropy", "random"])
+    parser.add_argument("--summary", action="store_true", help="Also a table of the means over rounds, a row per "
+                        "language")
     opts = parser.parse_args(argv)
     lines = [f"## Strategies paired by seed (gold oracle, CNN learner, seeds {opts.seeds})", ""]
     for lang in opts.langs:
         lines += lang_lines(opts, lang)
+    if opts.summary:
+        lines += summary_lines(opts)
     print("\n".join(lines))
 
 

@@ -29,3 +29,14 @@ def test_mean_over_rounds_is_a_paired_interval(monkeypatch):
     # per seed: (1 + 1) / 2 = 1.0, (1 + 2) / 2 = 1.5, (2 + 1) / 2 = 1.5 -> mean 1.33 over n=3
     summary = [line for line in lines if "mean over rounds 1-2" in line]
     assert len(summary) == 1 and "+1.33 [" in summary[0] and "(n=3)" in summary[0]
+
+
+def test_summary_has_a_row_per_language_with_paired_means(monkeypatch):
+    curves = {"mnlp": {1: {0: 61.0, 1: 63.0}, 2: {0: 71.0, 1: 73.0}},
+              "entropy": {1: {0: 60.0, 1: 62.0}, 2: {0: 70.0, 1: 71.0}}}
+    monkeypatch.setattr(compare, "load_f1", lambda opts, lang: curves)
+    opts = type("Opts", (), {"strategies": ["mnlp"], "against": ["entropy"], "seeds": [0, 1], "rounds": 2,
+                             "langs": ["tsn", "zul"]})()
+    rows = [line for line in compare.summary_lines(opts) if line.startswith("| tsn") or line.startswith("| zul")]
+    # mnlp: seed 0 66.0, seed 1 68.0; entropy: 65.0, 66.5; paired: +1.0, +1.5 -> +1.25 over n=2
+    assert len(rows) == 2 and all("+1.25 [" in row and "(n=2)" in row for row in rows)
