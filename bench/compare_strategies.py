@@ -5,7 +5,9 @@ round, learner dev carved out of the labelled set) from one or more folders, e.g
 benchmark's entropy and random runs and new runs of other strategies made with
 ``bench/label_efficiency.py --strategies entropy-diverse mnlp --no-full``. Per language and round it prints
 each strategy's test entity F1 and, for each candidate, the paired difference against ``--against``
-strategies (95% t-interval), and the mean of those differences over rounds 1-5.
+strategies (95% t-interval), and the mean over rounds 1-5 of each seed's difference, paired by seed with a
+95% t-interval over the seeds that finished every round in both arms. ``--summary`` adds a table with a row
+per language: each arm's mean F1 over rounds 1-5 and those paired differences.
 
     python bench/compare_strategies.py --runs bench/results/runs results/al/runs --langs tsn --seeds 0 1 2 \
         --strategies entropy-diverse mnlp --against entropy random
