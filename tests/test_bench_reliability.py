@@ -1,0 +1,21 @@
+"""bench/reliability_figure.py draws one figure from the bins bench/calibration.py writes."""
+import importlib.util
+
+import srsly
+
+from .conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("reliability_figure", ROOT / "bench" / "reliability_figure.py")
+figure = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(figure)
+
+
+def test_draws_a_grid_from_the_written_bins(tmp_path):
+    bins = [{"low": 0.0, "high": 0.5, "n": 3, "confidence": 0.3, "accuracy": 0.33},
+            {"low": 0.5, "high": 1.0, "n": 5, "confidence": 0.8, "accuracy": 0.8}]
+    for name in ("reliability_tsn.json", "reliability_tsn-mc_dropout.json"):
+        srsly.write_json(tmp_path / name, {"lang": "tsn", "bins": {"raw": bins, "calibrated": bins}})
+    out = tmp_path / "fig" / "reliability.png"
+    figure.main(["--results", str(tmp_path), "--langs", "tsn", "--estimators", "beam", "mc_dropout",
+                 "--out", str(out)])
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
