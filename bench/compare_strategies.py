@@ -79,6 +79,8 @@ def summary_lines(opts: argparse.Namespace) -> List[str]:
 
 def curve_means(per_round: Dict[int, Dict[int, float]], rounds: int) -> Dict[int, float]:
     """Per seed that has every round 1..``rounds``: its mean F1 over those rounds."""
+    if rounds < 1:
+        return {}
     seeds = set.intersection(*(set(per_round.get(k, {})) for k in range(1, rounds + 1)))
     return {s: float(np.mean([per_round[k][s] for k in range(1, rounds + 1)])) for s in sorted(seeds)}
 

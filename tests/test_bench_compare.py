@@ -13,6 +13,7 @@ spec.loader.exec_module(compare)
 def test_curve_means_keep_only_seeds_with_every_round():
     per_round = {0: {0: 50.0, 1: 50.0}, 1: {0: 60.0, 1: 62.0, 2: 70.0}, 2: {0: 64.0, 1: 66.0}}
     assert compare.curve_means(per_round, rounds=2) == {0: pytest.approx(62.0), 1: pytest.approx(64.0)}
+    assert compare.curve_means(per_round, rounds=0) == {}
 
 
 def test_mean_over_rounds_is_a_paired_interval(monkeypatch):
@@ -28,7 +29,7 @@ def test_mean_over_rounds_is_a_paired_interval(monkeypatch):
     lines = compare.lang_lines(opts, "tsn")
     # per seed: (1 + 1) / 2 = 1.0, (1 + 2) / 2 = 1.5, (2 + 1) / 2 = 1.5 -> mean 1.33 over n=3
     summary = [line for line in lines if "mean over rounds 1-2" in line]
-    assert len(summary) == 1 and "+1.33 [" in summary[0] and "(n=3)" in summary[0]
+    assert len(summary) == 1 and "+1.33 [+0.62, +2.05] (n=3)" in summary[0]
 
 
 def test_summary_has_a_row_per_language_with_paired_means(monkeypatch):
@@ -37,6 +38,10 @@ def test_summary_has_a_row_per_language_with_paired_means(monkeypatch):
     monkeypatch.setattr(compare, "load_f1", lambda opts, lang: curves)
     opts = type("Opts", (), {"strategies": ["mnlp"], "against": ["entropy"], "seeds": [0, 1], "rounds": 2,
                              "langs": ["tsn", "zul"]})()
-    rows = [line for line in compare.summary_lines(opts) if line.startswith("| tsn") or line.startswith("| zul")]
+    lines = compare.summary_lines(opts)
+    rows = [line for line in lines if line.startswith("| tsn") or line.startswith("| zul")]
     # mnlp: seed 0 66.0, seed 1 68.0; entropy: 65.0, 66.5; paired: +1.0, +1.5 -> +1.25 over n=2
     assert len(rows) == 2 and all("+1.25 [" in row and "(n=2)" in row for row in rows)
+    assert all(row.split(" | ")[1].startswith("65.75") and row.split(" | ")[2].startswith("67.00") for row in rows)
+    table = [line for line in lines if line.startswith("|")]
+    assert len({line.count("|") for line in table}) == 1  # header, separator and rows have the same columns

@@ -19,3 +19,17 @@ def test_draws_a_grid_from_the_written_bins(tmp_path):
     figure.main(["--results", str(tmp_path), "--langs", "tsn", "--estimators", "beam", "mc_dropout",
                  "--out", str(out)])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_reads_what_calibration_writes(tmp_path):
+    """The JSON that bench/calibration.py writes next to its figure is what the grid reads."""
+    spec_cal = importlib.util.spec_from_file_location("calibration", ROOT / "bench" / "calibration.py")
+    calibration = importlib.util.module_from_spec(spec_cal)
+    spec_cal.loader.exec_module(calibration)
+    results = [{"raw": ([0.2, 0.9, 0.95], [False, True, True]), "calibrated": ([0.3, 0.8, 0.85], [False, True, True])}]
+    calibration.plot("tsn", results, tmp_path / "reliability_tsn-mc_dropout.png", "mc_dropout")
+    written = srsly.read_json(tmp_path / "reliability_tsn-mc_dropout.json")
+    assert written["estimator"] == "mc_dropout" and [b["n"] for b in written["bins"]["raw"]] == [1, 2]
+    out = tmp_path / "grid.png"
+    figure.main(["--results", str(tmp_path), "--langs", "tsn", "--estimators", "mc_dropout", "--out", str(out)])
+    assert out.exists()
