@@ -43,9 +43,10 @@ def load_f1(opts: argparse.Namespace, lang: str) -> Dict[str, Dict[int, Dict[int
     return f1
 
 
-def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
-    """The table of one language."""
-    f1 = load_f1(opts, lang)
+def lang_lines(opts: argparse.Namespace, lang: str,
+               f1: Optional[Dict[str, Dict[int, Dict[int, float]]]] = None) -> List[str]:
+    """The table of one language (``f1``: its runs' scores, when already read by ``load_f1``)."""
+    f1 = load_f1(opts, lang) if f1 is None else f1
     pairs = [(c, a) for c in opts.strategies for a in opts.against]
     lines = [f"### {lang}", "", "| round | " + " | ".join(f"{s} F1" for s in (*opts.against, *opts.strategies)) +
              " | " + " | ".join(f"{c} - {a}" for c, a in pairs) + " |",
@@ -62,15 +63,19 @@ def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
     return lines + [""]
 
 
-def summary_lines(opts: argparse.Namespace) -> List[str]:
-    """One row per language: each arm's mean F1 over rounds 1-R (seeds with every round) and the paired differences."""
+def summary_lines(opts: argparse.Namespace,
+                  loaded: Optional[Dict[str, Dict[str, Dict[int, Dict[int, float]]]]] = None) -> List[str]:
+    """One row per language: each arm's mean F1 over rounds 1-R (seeds with every round) and the paired differences.
+
+    ``loaded``: per language, the scores ``load_f1`` already read (the others are read here).
+    """
     arms = (*opts.against, *opts.strategies)
     pairs = [(c, a) for c in opts.strategies for a in opts.against]
     lines = [f"### Mean test entity F1 over rounds 1-{opts.rounds}, paired by seed", "",
              "| lang | " + " | ".join(arms) + " | " + " | ".join(f"{c} - {a}" for c, a in pairs) + " |",
              "|---" * (1 + len(arms) + len(pairs)) + "|"]
     for lang in opts.langs:
-        f1 = load_f1(opts, lang)
+        f1 = (loaded or {}).get(lang) or load_f1(opts, lang)
         curves = {arm: curve_means(f1[arm], opts.rounds) for arm in arms}
         lines.append(f"| {lang} | " + " | ".join(mean_sd(list(curves[arm].values())) for arm in arms) + " | " +
                      " | ".join(paired(curves[c], curves[a]) for c, a in pairs) + " |")
@@ -97,10 +102,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         "language")
     opts = parser.parse_args(argv)
     lines = [f"## Strategies paired by seed (gold oracle, CNN learner, seeds {opts.seeds})", ""]
+    loaded = {lang: load_f1(opts, lang) for lang in opts.langs}  # each run folder is read once
     for lang in opts.langs:
-        lines += lang_lines(opts, lang)
+        lines += lang_lines(opts, lang, loaded[lang])
     if opts.summary:
-        lines += summary_lines(opts)
+        lines += summary_lines(opts, loaded)
     print("\n".join(lines))
 
 
