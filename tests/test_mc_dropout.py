@@ -141,7 +141,8 @@ def test_mc_dropout_refuses_an_upstream_that_is_not_a_tok2vec(tiny_nlp, monkeypa
     monkeypatch.setattr(mc_dropout, "upstream_components", lambda nlp, name: [object()])
     with tiny_nlp.select_pipes(disable=["uncertainty"]):
         doc = tiny_nlp(TINY_TEXTS[0])
-    with pytest.raises(ValueError, match="needs a spaCy tok2vec under 'ner', not object"):
+    with pytest.raises(ValueError, match="needs a spaCy tok2vec or a spacy-transformers transformer under 'ner', "
+                                         "not object"):
         Uncertainty(tiny_nlp, estimator="mc_dropout")(doc)
 
 

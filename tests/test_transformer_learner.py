@@ -76,3 +76,41 @@ def test_one_loop_round_with_the_transformer(tiny_xlmr, small_corpus, tmp_path):
     run = tmp_path / "tsn-gold-entropy-trf-seed0"
     assert (run / "round-01" / "model" / "transformer").is_dir()
     assert len(srsly.read_json(run / "round-01" / "selection.json")["selected"]) == 24
+
+
+def test_mc_dropout_with_the_transformer(trf_model, small_corpus):
+    """Monte Carlo dropout drops in the PyTorch model: passes differ, are seeded, and leave model and docs alone."""
+    import torch
+
+    from spacy_llm_loop.uncertainty.component import Uncertainty
+    from spacy_llm_loop.uncertainty.mc_dropout import torch_dropout_at_prediction, torch_modules
+
+    nlp = spacy.load(trf_model)
+    texts = [doc.text for doc in load_docs(small_corpus / "dev.spacy")[:12]]
+    with nlp.select_pipes(disable=["uncertainty"]):
+        docs = list(nlp.pipe(texts))
+    (module,) = torch_modules([nlp.get_pipe("transformer").model])
+    own = [m.p for m in module.modules() if isinstance(m, torch.nn.Dropout)]
+    assert own and all(p == 0.1 for p in own)  # the Hugging Face config's hidden and attention dropout
+    was_training = module.training
+    trf_data = [doc._.trf_data for doc in docs]
+    ents = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs]
+
+    mc = Uncertainty(nlp, estimator="mc_dropout", mc_passes=6)
+    first = [mc(doc)._.uncertainty for doc in docs]
+    again = [mc(doc)._.uncertainty for doc in docs]
+    assert [u["bald"] for u in first] == [u["bald"] for u in again]  # seeded: the same every time
+    assert max(u["bald"] for u in first) > 0.0  # the passes disagree somewhere: dropout was on
+    louder = [Uncertainty(nlp, estimator="mc_dropout", mc_passes=6, mc_dropout=0.5)(doc)._.uncertainty["bald"]
+              for doc in docs]
+    assert sum(louder) > sum(u["bald"] for u in first)  # a higher rate: more disagreement
+    assert [doc._.trf_data for doc in docs] == trf_data  # the docs' own transformer output is back
+    assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs] == ents
+    assert module.training == was_training and "eval" not in module.__dict__
+    assert [m.p for m in module.modules() if isinstance(m, torch.nn.Dropout)] == own
+
+    with torch_dropout_at_prediction([module], 0.3) as on:
+        assert on > 0 and all(m.p == 0.3 for m in module.modules() if isinstance(m, torch.nn.Dropout))
+        module.eval()
+        assert module.training  # thinc's shim cannot switch it off while the passes run
+    assert [m.p for m in module.modules() if isinstance(m, torch.nn.Dropout)] == own
