@@ -9,14 +9,17 @@ issue's budget: a round on zul <= 90 s on 2 cores, ``bench/round_cost.py``).
 
     python bench/tune_cnn.py --runs bench/results/runs --langs zul tsn --seeds 0 1 2 --out bench/results/tune
 
-Run it from the folder the loop ran in (the runs' paths are relative to it). Finished trainings are reused,
-so an interrupted sweep resumes. Prints a Markdown table: per variant, mean dev F1 per language, the mean
-paired difference to the base config with its range over seeds, and the mean training seconds.
+Run it from the folder the loop ran in (the runs' paths are relative to it). ``--runs`` takes several folders
+(a seed's run is read from the first that holds it), so seeds added later (a seed round alone is enough:
+``loop ... --rounds 0``) join the earlier ones. Finished trainings are reused, so an interrupted sweep resumes.
+Prints a Markdown table: per variant, mean dev F1 per language, the mean paired difference to the base config
+with its 95% t-interval and its range over seeds, and the mean training seconds.
 """
 import argparse
 import os
+import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 import srsly
@@ -25,6 +28,9 @@ from thinc.api import Config
 from spacy_llm_loop.evaluation.evaluate import evaluate_model
 from spacy_llm_loop.fileio import write_json
 from spacy_llm_loop.learner.train import train_pipeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from label_efficiency import paired  # noqa: E402
 
 BASE = Path("configs/learner-cnn.cfg")
 T2V = "components.tok2vec.model"
@@ -96,13 +102,19 @@ def run_one(run: Path, k: int, name: str, seed: int, out: Path, test: bool, base
     return result
 
 
+def find(roots: Sequence[Path], name: str) -> Path:
+    """The run folder ``name`` under the first of ``roots`` that holds it (else under the first root)."""
+    return next((root for root in roots if (root / name / "loop.json").exists()), roots[0]) / name
+
+
 def table(rows: List[Dict[str, Any]], langs: List[str], key: str) -> str:
-    """Per variant and language: mean F1, mean paired difference to base [min, max], mean training seconds."""
+    """Per variant and language: mean F1, the mean paired difference to base with its 95% t-interval over the
+    seeds and its range [min, max], mean training seconds."""
     def get(lang: str, name: str) -> Dict[int, Dict[str, Any]]:
         return {r["seed"]: r for r in rows if r["run"].startswith(f"{lang}-") and r["variant"] == name}
 
-    head = "| variant | " + " | ".join(f"{lang} {key} | {lang} diff to base [min, max] | {lang} train s"
-                                       for lang in langs) + " |"
+    head = "| variant | " + " | ".join(f"{lang} {key} | {lang} diff to base, 95% CI; range [min, max] | "
+                                       f"{lang} train s" for lang in langs) + " |"
     lines = [head, "|" + "---|" * (1 + 3 * len(langs))]
     names = [n for n in VARIANTS if any(r["variant"] == n for r in rows)]
     for name in names:
@@ -116,7 +128,8 @@ def table(rows: List[Dict[str, Any]], langs: List[str], key: str) -> str:
             values = np.array([mine[s][key] for s in seeds])
             diff = values - np.array([base[s][key] for s in seeds])
             secs = np.mean([mine[s]["train_seconds"] for s in seeds])
-            cells += [f"{values.mean():.2f}", f"{diff.mean():+.2f} [{diff.min():+.2f}, {diff.max():+.2f}]",
+            interval = paired({s: mine[s][key] for s in seeds}, {s: base[s][key] for s in seeds})
+            cells += [f"{values.mean():.2f}", f"{interval}; range [{diff.min():+.2f}, {diff.max():+.2f}]",
                       f"{secs:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -124,7 +137,8 @@ def table(rows: List[Dict[str, Any]], langs: List[str], key: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=Path, default=Path("bench/results/runs"))
+    parser.add_argument("--runs", type=Path, nargs="+", default=[Path("bench/results/runs")],
+                        help="Folders of gold-oracle runs; a run is taken from the first that holds it")
     parser.add_argument("--langs", nargs="+", default=["zul", "tsn"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--round", type=int, default=0)
@@ -139,7 +153,7 @@ def main() -> None:
     for name in names:  # variant-major: a stopped sweep has every language for the variants it finished
         for lang in opts.langs:
             for seed in opts.seeds:
-                run = opts.runs / f"{lang}-gold-entropy-seed{seed}"
+                run = find(opts.runs, f"{lang}-gold-entropy-seed{seed}")
                 rows.append(run_one(run, opts.round, name, seed, opts.out, opts.test, opts.config))
                 print(f"{name} {lang} seed {seed}: dev {rows[-1]['dev_f1']:.2f} "
                       f"({rows[-1]['train_seconds']:.0f} s)", flush=True)
