@@ -90,7 +90,8 @@ def measure_run(run: Path, k: int, test: Path, estimator: Optional[Dict[str, Any
         seconds = timings(nlp, gold, repeats)
     scores = score_uncertainty(examples)
     raw = entity_outcomes(examples)
-    calibrated = entity_outcomes(examples, "ent_confidence_calibrated") if fitted["calibration"] else raw
+    # a model whose fit failed has no calibrated confidences: left out of the calibrated curve, not counted raw
+    calibrated = entity_outcomes(examples, "ent_confidence_calibrated") if fitted["calibration"] else None
     return {"auroc": {**scores["uncertainty_auroc_per_measure"], "length": scores["uncertainty_auroc_length"],
                       "n_ents": scores["uncertainty_auroc_n_ents"]},
             "auroc_with_entity": {"mean_entropy": scores["uncertainty_auroc_with_entity"],
@@ -108,7 +109,8 @@ RAW_LABELS = {"beam": "beam-relative (raw)", "mc_dropout": "share of MC dropout 
 def plot(lang: str, results: List[Dict[str, Any]], path: Path, estimator: str = "beam") -> None:
     """Reliability diagram: share of entities right against confidence, raw and calibrated, pooled over seeds.
 
-    The bins' confidence, share right and entity count are also written next to the figure (``.json``).
+    The bins' confidence, share right and entity count are also written next to the figure (``.json``). The
+    calibrated curve pools only the models whose Platt fit succeeded; the label says when some did not.
     """
     import matplotlib
 
@@ -117,9 +119,12 @@ def plot(lang: str, results: List[Dict[str, Any]], path: Path, estimator: str = 
 
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     bins: Dict[str, List[Dict[str, Any]]] = {}
-    for key, label in (("raw", RAW_LABELS[estimator]), ("calibrated", "Platt, fitted on learner dev")):
-        conf = [c for r in results for c in r[key][0]]
-        hits = [h for r in results for h in r[key][1]]
+    fitted = [r for r in results if r.get("calibrated") is not None]
+    platt = "Platt, fitted on learner dev" + ("" if len(fitted) == len(results)
+                                              else f" ({len(fitted)} of {len(results)} models fitted)")
+    for key, label, pooled in (("raw", RAW_LABELS[estimator], results), ("calibrated", platt, fitted)):
+        conf = [c for r in pooled for c in r[key][0]]
+        hits = [h for r in pooled for h in r[key][1]]
         rows = bins[key] = [row for row in reliability(conf, hits) if row["n"]]
         ax.plot([row["confidence"] for row in rows], [row["accuracy"] for row in rows], marker="o", label=label)
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":")

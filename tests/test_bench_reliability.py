@@ -33,3 +33,16 @@ def test_reads_what_calibration_writes(tmp_path):
     out = tmp_path / "grid.png"
     figure.main(["--results", str(tmp_path), "--langs", "tsn", "--estimators", "mc_dropout", "--out", str(out)])
     assert out.exists()
+
+
+def test_a_failed_platt_fit_is_left_out_of_the_calibrated_curve(tmp_path):
+    """A model without calibrated confidences adds nothing to the Platt curve (not its raw ones)."""
+    spec_cal = importlib.util.spec_from_file_location("calibration", ROOT / "bench" / "calibration.py")
+    calibration = importlib.util.module_from_spec(spec_cal)
+    spec_cal.loader.exec_module(calibration)
+    results = [{"raw": ([0.2, 0.9], [False, True]), "calibrated": ([0.3, 0.8], [False, True])},
+               {"raw": ([0.95, 0.97, 0.99], [True, True, False]), "calibrated": None}]
+    calibration.plot("tsn", results, tmp_path / "reliability_tsn.png")
+    bins = srsly.read_json(tmp_path / "reliability_tsn.json")["bins"]
+    assert sum(b["n"] for b in bins["raw"]) == 5
+    assert sum(b["n"] for b in bins["calibrated"]) == 2
