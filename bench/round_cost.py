@@ -64,7 +64,7 @@ def main() -> None:
     print(f"Round cost, {opts.lang}: {n} labelled sentences, pool of {len(pool)} ({words} words); "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores\n")
     print("| step | seconds |\n|---|---|")
-    print(f"| train (configs/learner-cnn.cfg) | {t_train:.1f} |")
+    print(f"| train ({opts.config}) | {t_train:.1f} |")
     print(f"| score the pool (tok2vec + ner + uncertainty) | {t_score:.1f} |")
     print(f"| select (mean entropy, 5% of pool) | {t_select:.2f} |")
     print(f"| **train + score + select** | **{t_train + t_score + t_select:.1f}** |")
