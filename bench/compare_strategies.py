@@ -7,7 +7,10 @@ benchmark's entropy and random runs and new runs of other strategies made with
 each strategy's test entity F1 and, for each candidate, the paired difference against ``--against``
 strategies (95% t-interval), and the mean over rounds 1-5 of each seed's difference, paired by seed with a
 95% t-interval over the seeds that finished every round in both arms. ``--summary`` adds a table with a row
-per language: each arm's mean F1 over rounds 1-5 and those paired differences.
+per language: each arm's mean F1 over rounds 1-5 and those paired differences. With ``--full <folder>`` (the
+label-efficiency benchmark's output, holding ``baselines/<lang>-full-seed<k>``) it adds a table of the room
+above random: the full-data learner's F1, random's headroom (full-data F1 - random's mean over rounds 1-5), and
+each arm's gain over random as a share of that headroom (a gain of 4 F1 needs 4 / headroom of it).
 
     python bench/compare_strategies.py --runs bench/results/runs results/al/runs --langs tsn --seeds 0 1 2 \
         --strategies entropy-diverse mnlp --against entropy random
@@ -20,7 +23,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from label_efficiency import mean_sd, paired  # noqa: E402
+from label_efficiency import full_data, mean_sd, paired  # noqa: E402
 from transfer import f1_by_round  # noqa: E402
 
 
@@ -82,6 +85,31 @@ def summary_lines(opts: argparse.Namespace,
     return lines + [""]
 
 
+def headroom_lines(opts: argparse.Namespace, loaded: Dict[str, Dict[str, Dict[int, Dict[int, float]]]],
+                   full: Dict[str, List[float]]) -> List[str]:
+    """Per language: full-data F1, random's headroom below it (mean over rounds 1-R) and the share of it each
+    other arm's mean gain over random closes; ``full``: per language, the full-data baselines' test F1."""
+    others = [arm for arm in (*opts.against, *opts.strategies) if arm != "random"]
+    lines = [f"### The room above random: full-data F1 - random's mean over rounds 1-{opts.rounds}", "",
+             "| lang | full data | random | headroom | share a +4 F1 gain needs | " +
+             " | ".join(f"{arm}: gain over random (share of headroom)" for arm in others) + " |",
+             "|---" * (5 + len(others)) + "|"]
+    for lang in opts.langs:
+        curves = {arm: curve_means(loaded[lang][arm], opts.rounds) for arm in ("random", *others)}
+        if not full.get(lang) or not curves["random"]:
+            continue
+        top, base = float(np.mean(full[lang])), float(np.mean(list(curves["random"].values())))
+        room = top - base
+        cells = []
+        for arm in others:
+            seeds = sorted(set(curves[arm]) & set(curves["random"]))
+            gain = float(np.mean([curves[arm][s] - curves["random"][s] for s in seeds])) if seeds else None
+            cells.append("-" if gain is None else f"{gain:+.2f} ({100 * gain / room:.0f}%)")
+        lines.append(f"| {lang} | {mean_sd(full[lang])} | {base:.2f} | {room:.2f} | {100 * 4 / room:.0f}% | " +
+                     " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def curve_means(per_round: Dict[int, Dict[int, float]], rounds: int) -> Dict[int, float]:
     """Per seed that has every round 1..``rounds``: its mean F1 over those rounds."""
     if rounds < 1:
@@ -100,6 +128,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--against", nargs="+", default=["entropy", "random"])
     parser.add_argument("--summary", action="store_true", help="Also a table of the means over rounds, a row per "
                         "language")
+    parser.add_argument("--full", type=Path, default=None, help="With --summary: the folder holding "
+                        "baselines/<lang>-full-seed<k> (label-efficiency output), for the room above random")
     opts = parser.parse_args(argv)
     lines = [f"## Strategies paired by seed (gold oracle, CNN learner, seeds {opts.seeds})", ""]
     loaded = {lang: load_f1(opts, lang) for lang in opts.langs}  # each run folder is read once
@@ -107,6 +137,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         lines += lang_lines(opts, lang, loaded[lang])
     if opts.summary:
         lines += summary_lines(opts, loaded)
+        if opts.full is not None and "random" in opts.against:
+            lines += headroom_lines(opts, loaded, {lang: full_data(opts.full, lang)[0] for lang in opts.langs})
     print("\n".join(lines))
 
 

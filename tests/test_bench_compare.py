@@ -45,3 +45,14 @@ def test_summary_has_a_row_per_language_with_paired_means(monkeypatch):
     assert all(row.split(" | ")[1].startswith("65.75") and row.split(" | ")[2].startswith("67.00") for row in rows)
     table = [line for line in lines if line.startswith("|")]
     assert len({line.count("|") for line in table}) == 1  # header, separator and rows have the same columns
+
+
+def test_headroom_is_full_data_minus_random_and_gains_are_shares_of_it():
+    loaded = {"zul": {"random": {1: {0: 60.0, 1: 62.0}, 2: {0: 64.0, 1: 66.0}},  # curve means 62, 64 -> 63
+                      "entropy": {1: {0: 63.0, 1: 64.0}, 2: {0: 67.0, 1: 68.0}}}}  # 65, 66: gain +3, +2 -> +2.5
+    opts = type("Opts", (), {"strategies": [], "against": ["entropy", "random"], "rounds": 2, "langs": ["zul"]})()
+    lines = compare.headroom_lines(opts, loaded, {"zul": [72.0, 74.0]})  # full 73 -> headroom 10
+    row = next(line for line in lines if line.startswith("| zul"))
+    assert "| 63.00 | 10.00 | 40% | +2.50 (25%) |" in row
+    table = [line for line in lines if line.startswith("|")]
+    assert len({line.count("|") for line in table}) == 1
