@@ -78,22 +78,35 @@ def test_one_loop_round_with_the_transformer(tiny_xlmr, small_corpus, tmp_path):
     assert len(srsly.read_json(run / "round-01" / "selection.json")["selected"]) == 24
 
 
-def test_mc_dropout_with_the_transformer(trf_model, small_corpus):
+def _dropout_state(module):
+    """Every dropout rate (modules' p, SDPA attention's dropout_prob) and every submodule's training flag."""
+    import torch
+
+    rates = [(name, m.p) for name, m in module.named_modules() if isinstance(m, torch.nn.Dropout)]
+    rates += [(name, m.dropout_prob) for name, m in module.named_modules() if "dropout_prob" in m.__dict__]
+    return rates, [m.training for m in module.modules()]
+
+
+def test_mc_dropout_with_the_transformer(trf_model, small_corpus, monkeypatch):
     """Monte Carlo dropout drops in the PyTorch model: passes differ, are seeded, and leave model and docs alone."""
     import torch
 
+    from spacy_llm_loop.uncertainty import mc_dropout
     from spacy_llm_loop.uncertainty.component import Uncertainty
-    from spacy_llm_loop.uncertainty.mc_dropout import torch_dropout_at_prediction, torch_modules
 
     nlp = spacy.load(trf_model)
     texts = [doc.text for doc in load_docs(small_corpus / "dev.spacy")[:12]]
     with nlp.select_pipes(disable=["uncertainty"]):
         docs = list(nlp.pipe(texts))
-    (module,) = torch_modules([nlp.get_pipe("transformer").model])
-    own = [m.p for m in module.modules() if isinstance(m, torch.nn.Dropout)]
-    assert own and all(p == 0.1 for p in own)  # the Hugging Face config's hidden and attention dropout
-    was_training = module.training
+    (shim,) = mc_dropout.torch_shims([nlp.get_pipe("transformer").model])
+    module = shim._model
+    assert module.config._attn_implementation in ("sdpa", "eager")  # sdpa: attention dropout is dropout_prob
+    own = _dropout_state(module)
+    assert own[0] and {rate for _, rate in own[0]} == {0.1}  # the Hugging Face config's hidden/attention dropout
+    with mc_dropout.dropout_at_prediction([nlp.get_pipe("ner").model], 0.1) as thinc_sites:
+        assert thinc_sites == 0  # so any disagreement between the passes comes from PyTorch's dropout
     trf_data = [doc._.trf_data for doc in docs]
+    tensors = [doc.tensor for doc in docs]
     ents = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs]
 
     mc = Uncertainty(nlp, estimator="mc_dropout", mc_passes=6)
@@ -104,13 +117,23 @@ def test_mc_dropout_with_the_transformer(trf_model, small_corpus):
     louder = [Uncertainty(nlp, estimator="mc_dropout", mc_passes=6, mc_dropout=0.5)(doc)._.uncertainty["bald"]
               for doc in docs]
     assert sum(louder) > sum(u["bald"] for u in first)  # a higher rate: more disagreement
-    assert [doc._.trf_data for doc in docs] == trf_data  # the docs' own transformer output is back
+    assert all(doc._.trf_data is data for doc, data in zip(docs, trf_data))  # the docs' own output is back
+    assert all(doc.tensor is tensor for doc, tensor in zip(docs, tensors))
     assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs] == ents
-    assert module.training == was_training and "eval" not in module.__dict__
-    assert [m.p for m in module.modules() if isinstance(m, torch.nn.Dropout)] == own
+    assert _dropout_state(module) == own and "predict" not in shim.__dict__
 
-    with torch_dropout_at_prediction([module], 0.3) as on:
-        assert on > 0 and all(m.p == 0.3 for m in module.modules() if isinstance(m, torch.nn.Dropout))
-        module.eval()
-        assert module.training  # thinc's shim cannot switch it off while the passes run
-    assert [m.p for m in module.modules() if isinstance(m, torch.nn.Dropout)] == own
+    with mc_dropout.torch_dropout_at_prediction([shim], 0.3) as on:
+        assert on > 0 and all(rate == 0.3 for _, rate in _dropout_state(module)[0])
+        dropouts = [m for m in module.modules() if isinstance(m, torch.nn.Dropout)]
+        norms = [m for m in module.modules() if isinstance(m, torch.nn.LayerNorm)]
+        assert all(m.training for m in dropouts) and not any(m.training for m in norms)  # only dropout is on
+    assert _dropout_state(module) == own and "predict" not in shim.__dict__
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a pass failed")
+
+    monkeypatch.setattr(mc_dropout, "greedy_parses", broken)
+    with pytest.raises(RuntimeError, match="a pass failed"):
+        Uncertainty(nlp, estimator="mc_dropout", mc_passes=2, mc_dropout=0.5)(docs[0])
+    assert _dropout_state(module) == own and "predict" not in shim.__dict__  # put back after a failure too
+    assert docs[0]._.trf_data is trf_data[0] and docs[0].tensor is tensors[0]

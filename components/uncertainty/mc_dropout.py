@@ -20,15 +20,18 @@ switched on by wrapping their forward, and switched off again afterwards; the to
 put in ``doc.tensor`` (what the NER's listener reads at prediction time) and the docs' own tensors are put
 back. The parser's own hidden layers take no dropout in spaCy's training, and none here.
 
-A spacy-transformers ``Transformer`` upstream (the GPU learner, ``configs/learner-trf.cfg``) drops in PyTorch:
-its model is kept in training mode while the passes run (thinc's PyTorch shim would otherwise switch it to
-evaluation mode for every prediction), still without gradients, so every PyTorch dropout module and the
-functional dropout of Hugging Face's layers (SDPA attention's ``dropout_prob`` and the like) are on. ``rate``
-None keeps the model's own rates (its Hugging Face config's ``hidden_dropout_prob`` and
+A spacy-transformers ``Transformer`` upstream (the GPU learner, ``configs/learner-trf.cfg``) drops in PyTorch,
+as does any PyTorch model wrapped in the NER's or its tok2vec's thinc model: while the passes run, its dropout
+sites (PyTorch dropout modules, and the functional dropout of Hugging Face's layers such as SDPA attention's
+``dropout_prob``) are in training mode and the rest stays in evaluation mode, still without gradients (thinc's
+PyTorch shim would otherwise switch the whole model to evaluation mode for every prediction). ``rate`` None
+keeps the model's own rates (its Hugging Face config's ``hidden_dropout_prob`` and
 ``attention_probs_dropout_prob``, what it was fine-tuned with; spaCy's ``training.dropout`` does not reach a
-PyTorch model); a ``rate`` sets them all to it. Each pass's output
-is put in ``doc._.trf_data`` (what the NER's transformer listener reads) and the docs' own are put back. Other
-upstreams (curated transformers, custom layers) are refused: use the ``beam`` or ``committee`` estimator there.
+PyTorch model); a ``rate`` replaces those rates (other stochastic layers, such as layer drop, stay off). Each
+pass's output is put in ``doc._.trf_data`` (what the NER's transformer listener reads) and the docs' own are put
+back; a custom ``set_extra_annotations`` of the transformer runs on every pass and is not undone. Other
+upstreams (curated transformers, custom components) are refused: use the ``beam`` or ``committee`` estimator
+there.
 
 Randomness: NumPy's global random state (thinc's dropout masks on CPU) and PyTorch's (CPU and every CUDA
 device) are seeded with ``seed`` for the passes and restored after, so a batch scores the same every time (on
@@ -37,6 +40,7 @@ batch it is scored in (the loop scores the pool in fixed batches); on a GPU, thi
 state) are not seeded. While the passes run, the model's dropout is on for any other user of it in the same
 process.
 """
+import sys
 from contextlib import ExitStack, contextmanager
 from typing import Any, Iterator, List, Optional, Sequence
 
@@ -90,68 +94,92 @@ def _always_train(forward: Any) -> Any:
 
 
 def is_spacy_transformer(proc: Any) -> bool:
-    """Whether ``proc`` is spacy-transformers' ``Transformer`` component (without importing it when absent)."""
-    try:
-        from spacy_transformers import Transformer
-    except ImportError:  # pragma: no cover - spacy-transformers is optional
-        return False
-    return isinstance(proc, Transformer)
+    """Whether ``proc`` is spacy-transformers' ``Transformer`` component (a pipeline holding one has imported
+    spacy-transformers already; nothing is imported here)."""
+    module = sys.modules.get("spacy_transformers")
+    return module is not None and isinstance(proc, module.Transformer)
 
 
-def torch_modules(models: Sequence[Any]) -> List[Any]:
-    """The PyTorch modules wrapped by thinc's PyTorch shims anywhere in ``models`` (each once)."""
+def torch_shims(models: Sequence[Any]) -> List[Any]:
+    """thinc's PyTorch shims anywhere in ``models`` (each once): what wraps a PyTorch model in a thinc model."""
     from thinc.shims import PyTorchShim
 
     found: List[Any] = []
     for model in models:
         for node in model.walk():
             for shim in node.shims:
-                if isinstance(shim, PyTorchShim) and all(shim._model is not m for m in found):
-                    found.append(shim._model)
+                if isinstance(shim, PyTorchShim) and all(shim is not s for s in found):
+                    found.append(shim)
     return found
 
 
-# float attributes that Hugging Face layers pass to functional dropout (e.g. SDPA attention's ``dropout_prob``)
+# attributes that Hugging Face layers pass to functional dropout as a rate (e.g. SDPA attention's ``dropout_prob``)
 FUNCTIONAL_RATES = ("dropout", "dropout_prob", "attention_dropout", "activation_dropout")
 
 
+def _is_rate(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @contextmanager
-def torch_dropout_at_prediction(modules: Sequence[Any], rate: Optional[float]) -> Iterator[int]:
-    """Keep ``modules`` in training mode (dropout on) while thinc's shim predicts, at their own rates or at
-    ``rate``; yields how many dropout sites are on (rate > 0). Modes, rates and ``eval`` are put back on exit."""
+def torch_dropout_at_prediction(shims: Sequence[Any], rate: Optional[float]) -> Iterator[int]:
+    """Switch on the dropout of the PyTorch models behind ``shims`` while they predict, at their own rates or at
+    ``rate``; yields how many dropout sites are on (rate > 0).
+
+    Only the dropout sites go into training mode (``torch.nn`` dropout modules, and modules with a rate in one of
+    :data:`FUNCTIONAL_RATES`); the rest of the model stays in evaluation mode (no batch-norm statistics updated,
+    no layer drop). Each shim's ``predict`` is replaced on the instance by one that does what thinc's does
+    (no gradients, the shim's autocast) without switching the model to evaluation mode first. Modes, rates and
+    ``predict`` are put back on exit.
+    """
     import torch
 
-    saved_modes = [(module, module.training) for module in modules]
+    saved_modes: List[Any] = []
     saved_rates: List[Any] = []
+    patched: List[Any] = []
     try:
         on = 0
-        for module in modules:
-            module.train(True)
-            module.eval = _no_eval(module)  # PyTorchShim.predict calls eval() before every forward
+        for shim in shims:
+            module = shim._model
+            saved_modes += [(sub, sub.training) for sub in module.modules()]
+            module.eval()
             for sub in module.modules():
                 if isinstance(sub, torch.nn.modules.dropout._DropoutNd):
                     saved_rates.append((sub, "p", sub.p))
                     sub.p = sub.p if rate is None else rate
+                    sub.training = True
                     on += sub.p > 0
                 for attr in FUNCTIONAL_RATES:
                     value = sub.__dict__.get(attr)
-                    if isinstance(value, float):
+                    if _is_rate(value):
                         saved_rates.append((sub, attr, value))
                         setattr(sub, attr, value if rate is None else rate)
+                        sub.training = True  # what these layers check before they drop
                         on += getattr(sub, attr) > 0
+            patched.append((shim, shim.__dict__.get("predict")))
+            shim.predict = _predict_keeping_modes(shim)
         yield on
     finally:
+        for shim, own in reversed(patched):
+            if own is None:
+                del shim.predict
+            else:
+                shim.predict = own
         for sub, attr, value in reversed(saved_rates):
             setattr(sub, attr, value)
-        for module, mode in saved_modes:
-            module.__dict__.pop("eval", None)
-            module.train(mode)
+        for sub, mode in reversed(saved_modes):
+            sub.training = mode
 
 
-def _no_eval(module: Any) -> Any:
-    def keep_training() -> Any:
-        return module
-    return keep_training
+def _predict_keeping_modes(shim: Any) -> Any:
+    """thinc's ``PyTorchShim.predict`` without its ``eval()`` before and ``train()`` after the forward."""
+    import torch
+
+    def predict(inputs: Any) -> Any:
+        with torch.no_grad():
+            with torch.autocast(device_type="cuda", enabled=shim._mixed_precision):
+                return shim._model(*inputs.args, **inputs.kwargs)
+    return predict
 
 
 @contextmanager
@@ -179,7 +207,7 @@ def seeded_numpy(seed: int) -> Iterator[None]:
 def mc_dropout_estimate(nlp: Language, ner_name: str, docs: List[Doc], tags: Sequence[str], *, passes: int,
                         rate: Optional[float] = None, seed: int = 0) -> List[EnsembleOutput]:
     """The Monte Carlo dropout estimate of each doc (entities cleared to missing by the caller); ``rate`` None:
-    the pipeline's ``training.dropout``."""
+    the pipeline's ``training.dropout`` for thinc's layers, a PyTorch model's own rates for it."""
     ner = nlp.get_pipe(ner_name)
     names = action_names(ner)
     upstream = upstream_components(nlp, ner_name)
@@ -192,20 +220,21 @@ def mc_dropout_estimate(nlp: Language, ner_name: str, docs: List[Doc], tags: Seq
     thinc_rate = training_dropout(nlp) if rate is None else rate
     tensors = [doc.tensor for doc in docs]
     trf_data = [doc._.trf_data for doc in docs] if transformers else []
+    models = [p.model for p in upstream] + [ner.model]
+    shims = torch_shims(models)
     ensemble = Ensemble(len(docs), tags)
     try:
         with ExitStack() as stack:
             stack.enter_context(seeded_numpy(seed))
-            n = stack.enter_context(dropout_at_prediction(
-                [p.model for p in upstream if not is_spacy_transformer(p)] + [ner.model], thinc_rate))
-            if transformers:
+            n = stack.enter_context(dropout_at_prediction(models, thinc_rate))
+            if shims:
                 stack.enter_context(seeded_torch(seed))
-                n += stack.enter_context(torch_dropout_at_prediction(torch_modules([p.model for p in transformers]),
-                                                                     rate))
+                n += stack.enter_context(torch_dropout_at_prediction(shims, rate))
             if not n:
                 raise ValueError(f"uncertainty: estimator 'mc_dropout' has nothing to drop: no dropout layer in "
                                  f"'{ner_name}' or what it listens to, or a rate of 0 (training.dropout "
-                                 f"{thinc_rate}); set mc_dropout, e.g. 0.1")
+                                 f"{thinc_rate}" + (", or the PyTorch model's own rates" if shims else "") +
+                                 "); set mc_dropout, e.g. 0.1")
             for _ in range(passes):
                 for proc in upstream:
                     proc.set_annotations(docs, proc.predict(docs))
