@@ -132,6 +132,25 @@ def test_finished_run_is_not_redone(finished_run, small_corpus):
     assert (folder / "round-02" / "model" / "meta.json").stat().st_mtime == mtime
 
 
+def test_an_estimator_override_that_changes_nothing_still_resumes(finished_run, small_corpus):
+    """The project passes --learner.components.uncertainty.estimator beam on every run: runs started without it
+    resume, and nothing is redone."""
+    folder, result = finished_run
+    mtime = (folder / "round-02" / "model" / "meta.json").stat().st_mtime
+    again = run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, folder.parent),
+                     {**FAST_TRAINING, "components.uncertainty.estimator": "beam"}, annotator="gold")
+    assert again["run"] == result["run"] and again["rounds"] == result["rounds"]
+    assert (folder / "round-02" / "model" / "meta.json").stat().st_mtime == mtime
+
+
+def test_bald_without_an_ensemble_estimator_is_refused_before_training(small_corpus, tmp_path):
+    with pytest.raises(LoopError, match="strategy 'bald' needs the uncertainty estimator 'mc_dropout' or "
+                                        "'committee'.*--vars.estimator mc_dropout"):
+        run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, tmp_path), FAST_TRAINING, annotator="gold",
+                 strategy="bald")
+    assert not any(tmp_path.glob("*/round-00"))  # nothing trained
+
+
 def test_changed_settings_are_refused(finished_run, small_corpus):
     folder, _ = finished_run
     with pytest.raises(RunStateError, match="other settings .*query_size"):

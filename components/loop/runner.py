@@ -56,6 +56,19 @@ REPORTED = ("ents_p", "ents_r", "ents_f", "ents_per_type", "paper_token_f1_entit
             "uncertainty_auroc_per_measure", "uncertainty_n_eval", "uncertainty_ece", "uncertainty_ece_raw")
 
 
+ESTIMATOR_OVERRIDE = "components.uncertainty.estimator"
+
+
+def without_no_op_estimator(learner_config: Path, overrides: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """``overrides`` without an estimator override that says what the learner config says already (the project's
+    ``--vars.estimator beam``): it changes nothing, and left in it would change the run's identity, so a run
+    started without it would refuse to resume."""
+    kept = dict(overrides or {})
+    if ESTIMATOR_OVERRIDE in kept and kept[ESTIMATOR_OVERRIDE] == requested_estimator(learner_config):
+        del kept[ESTIMATOR_OVERRIDE]
+    return kept
+
+
 class ActiveLearningLoop:
     """One run: one language, annotator, strategy and seed (see the module docstring)."""
 
@@ -66,11 +79,16 @@ class ActiveLearningLoop:
         self.progress = progress  # progress bars (annotation, scoring) and spaCy's training table on the console
         self.settings, self.sampler, self.strategy = settings, sampler, strategy
         self.annotator = as_annotator(annotator)
-        self.learner_overrides = dict(learner_overrides or {})
+        self.learner_overrides = without_no_op_estimator(settings.learner_config, learner_overrides)
         self.committee = requested_size(settings.learner_config, self.learner_overrides)  # 0: no committee
+        estimator = requested_estimator(settings.learner_config, self.learner_overrides)
+        if getattr(strategy, "measure", None) == "bald" and estimator == "beam":  # before anything is trained
+            raise LoopError(f"strategy '{strategy.name}' needs the uncertainty estimator 'mc_dropout' or 'committee' "
+                            "(the beam gives no BALD): --vars.estimator mc_dropout in the project, "
+                            "--learner.components.uncertainty.estimator mc_dropout on the loop command")
         self.name = run_name(settings, self.annotator, strategy,
                              pretrained=bool(self.learner_overrides.get("paths.init_tok2vec")),
-                             estimator=requested_estimator(settings.learner_config, self.learner_overrides))
+                             estimator=estimator)
         self.run = RunFolder(settings.runs / self.name)
         self.vocab = spacy.blank("xx").vocab
         info = settings.info

@@ -63,7 +63,8 @@ def _measure(doc: Doc, index: int, measure: str) -> float:
     if measure not in scores:
         raise ValueError(f"Pool item {index} ({doc.text[:40]!r}) has no '{measure}' in doc._.uncertainty: "
                          + ("it needs the uncertainty component's estimator 'mc_dropout' or 'committee' "
-                            "(--learner.components.uncertainty.estimator mc_dropout)" if measure == "bald"
+                            "(--vars.estimator mc_dropout, or --learner.components.uncertainty.estimator "
+                            "mc_dropout on the loop command)" if measure == "bald"
                             else f"it has {', '.join(sorted(scores))}"))
     return float(scores[measure])
 
