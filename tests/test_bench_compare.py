@@ -48,11 +48,26 @@ def test_summary_has_a_row_per_language_with_paired_means(monkeypatch):
 
 
 def test_headroom_is_full_data_minus_random_and_gains_are_shares_of_it():
-    loaded = {"zul": {"random": {1: {0: 60.0, 1: 62.0}, 2: {0: 64.0, 1: 66.0}},  # curve means 62, 64 -> 63
-                      "entropy": {1: {0: 63.0, 1: 64.0}, 2: {0: 67.0, 1: 68.0}}}}  # 65, 66: gain +3, +2 -> +2.5
+    loaded = {"zul": {"random": {1: {0: 60.0, 1: 62.0, 2: 70.0}, 2: {0: 64.0, 1: 66.0, 2: 74.0}},  # 62, 64, 72
+                      "entropy": {1: {0: 63.0, 1: 64.0}, 2: {0: 67.0, 1: 68.0}}}}  # 65, 66 (seeds 0, 1 only)
     opts = type("Opts", (), {"strategies": [], "against": ["entropy", "random"], "rounds": 2, "langs": ["zul"]})()
-    lines = compare.headroom_lines(opts, loaded, {"zul": [72.0, 74.0]})  # full 73 -> headroom 10
+    lines = compare.headroom_lines(opts, loaded, {"zul": [72.0, 74.0]})  # full-data 73
     row = next(line for line in lines if line.startswith("| zul"))
-    assert "| 63.00 | 10.00 | 40% | +2.50 (25%) |" in row
+    # random over its 3 seeds: 66.00 -> headroom 7.00, +4 needs 57%; entropy pairs with random on seeds 0, 1:
+    # gain +3, +2 -> +2.50, random there 63.00 -> headroom 10.00 -> 25%
+    assert "| 66.00 ± 5.29 (n=3) | 7.00 | 57% |" in row
+    assert "+2.50 [" in row and "(n=2) (25% of 10.00) |" in row
     table = [line for line in lines if line.startswith("|")]
     assert len({line.count("|") for line in table}) == 1
+
+
+def test_no_headroom_gives_no_share():
+    loaded = {"zul": {"random": {1: {0: 80.0}}, "entropy": {1: {0: 81.0}}}}
+    opts = type("Opts", (), {"strategies": [], "against": ["entropy", "random"], "rounds": 1, "langs": ["zul"]})()
+    row = next(line for line in compare.headroom_lines(opts, loaded, {"zul": [75.0]}) if line.startswith("| zul"))
+    assert row.endswith("| -5.00 | - | - |")
+
+
+def test_full_needs_summary_and_random():
+    with pytest.raises(SystemExit):
+        compare.main(["--runs", str(ROOT), "--full", str(ROOT)])
