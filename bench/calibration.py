@@ -136,7 +136,8 @@ def plot(lang: str, results: List[Dict[str, Any]], path: Path, estimator: str = 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    srsly.write_json(path.with_suffix(".json"), {"lang": lang, "estimator": estimator, "bins": bins})
+    summary = {"lang": lang, "estimator": estimator, "bins": bins, "models": len(results), "fitted": len(fitted)}
+    srsly.write_json(path.with_suffix(".json"), summary)
 
 
 def lang_lines(lang: str, results: List[Dict[str, Any]], measures: Sequence[str] = MEASURES) -> List[str]:
@@ -147,7 +148,7 @@ def lang_lines(lang: str, results: List[Dict[str, Any]], measures: Sequence[str]
     row = " | ".join(col("auroc", m) for m in (*measures, "length", "n_ents"))
     with_entity = " | ".join(col("auroc_with_entity", m) for m in ("mean_entropy", "length", "n_ents"))
     ece_raw = mean_sd([100 * r["ece_raw"] for r in results if r["ece_raw"] is not None])
-    ece_cal = mean_sd([100 * r["ece"] for r in results if r["ece"] is not None])
+    ece_cal = mean_sd([100 * r["ece"] for r in results if r["ece"] is not None and r["fitted"]])  # fits only
     fitted = sum(bool(r["fitted"]) for r in results)
     ratio = mean_sd([r["seconds"]["uncertainty"] / r["seconds"]["plain"] for r in results])
     return [f"| {lang} | {row} | {with_entity} | {ece_raw} | {ece_cal} | {fitted}/{len(results)} | {ratio} |"]

@@ -35,7 +35,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             ax = axes[i][j]
             suffix = "" if estimator == "beam" else f"-{estimator}"
             data = srsly.read_json(opts.results / f"reliability_{lang}{suffix}.json")
-            for key, label in (("raw", "raw"), ("calibrated", "Platt (learner dev)")):
+            fitted = "" if data.get("fitted", 0) == data.get("models", 0) else \
+                f", {data['fitted']} of {data['models']} fitted"
+            for key, label in (("raw", "raw"), ("calibrated", f"Platt (learner dev{fitted})")):
                 rows = data["bins"][key]
                 ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], marker="o", markersize=3,
                         label=label)

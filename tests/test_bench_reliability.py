@@ -46,3 +46,15 @@ def test_a_failed_platt_fit_is_left_out_of_the_calibrated_curve(tmp_path):
     bins = srsly.read_json(tmp_path / "reliability_tsn.json")["bins"]
     assert sum(b["n"] for b in bins["raw"]) == 5
     assert sum(b["n"] for b in bins["calibrated"]) == 2
+    written = srsly.read_json(tmp_path / "reliability_tsn.json")
+    assert (written["models"], written["fitted"]) == (2, 1)
+
+
+def test_the_ece_after_platt_counts_fitted_models_only():
+    spec_cal = importlib.util.spec_from_file_location("calibration", ROOT / "bench" / "calibration.py")
+    calibration = importlib.util.module_from_spec(spec_cal)
+    spec_cal.loader.exec_module(calibration)
+    base = {"auroc": {}, "auroc_with_entity": {}, "ece_raw": 0.2, "seconds": {"uncertainty": 2.0, "plain": 1.0}}
+    results = [{**base, "ece": 0.05, "fitted": {"a": 1.0, "b": 0.0}}, {**base, "ece": 0.2, "fitted": None}]
+    (line,) = calibration.lang_lines("tsn", results, measures=())
+    assert "| 5.00 ± 0.00 (n=1) | 1/2 |" in line  # the failed fit's raw ECE (20) is not averaged in
