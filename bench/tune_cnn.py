@@ -102,7 +102,7 @@ def run_one(run: Path, k: int, name: str, seed: int, out: Path, test: bool, base
     return result
 
 
-def find(roots: Sequence[Path], name: str) -> Path:
+def run_path(roots: Sequence[Path], name: str) -> Path:
     """The run folder ``name`` under the first of ``roots`` that holds it (else under the first root)."""
     return next((root for root in roots if (root / name / "loop.json").exists()), roots[0]) / name
 
@@ -153,7 +153,7 @@ def main() -> None:
     for name in names:  # variant-major: a stopped sweep has every language for the variants it finished
         for lang in opts.langs:
             for seed in opts.seeds:
-                run = find(opts.runs, f"{lang}-gold-entropy-seed{seed}")
+                run = run_path(opts.runs, f"{lang}-gold-entropy-seed{seed}")
                 rows.append(run_one(run, opts.round, name, seed, opts.out, opts.test, opts.config))
                 print(f"{name} {lang} seed {seed}: dev {rows[-1]['dev_f1']:.2f} "
                       f"({rows[-1]['train_seconds']:.0f} s)", flush=True)

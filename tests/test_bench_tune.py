@@ -25,9 +25,9 @@ def test_table_pairs_by_seed_with_an_interval_and_the_range():
     assert "| 53.50 |" in width  # the mean over the paired seeds only
 
 
-def test_find_takes_a_run_from_the_first_folder_that_holds_it(tmp_path):
+def test_run_path_takes_a_run_from_the_first_folder_that_holds_it(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     (second / "zul-gold-entropy-seed5").mkdir(parents=True)
     (second / "zul-gold-entropy-seed5" / "loop.json").write_text("{}")
-    assert tune.find([first, second], "zul-gold-entropy-seed5") == second / "zul-gold-entropy-seed5"
-    assert tune.find([first, second], "zul-gold-entropy-seed6") == first / "zul-gold-entropy-seed6"
+    assert tune.run_path([first, second], "zul-gold-entropy-seed5") == second / "zul-gold-entropy-seed5"
+    assert tune.run_path([first, second], "zul-gold-entropy-seed6") == first / "zul-gold-entropy-seed6"
