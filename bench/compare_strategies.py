@@ -7,7 +7,8 @@ benchmark's entropy and random runs and new runs of other strategies made with
 each strategy's test entity F1 and, for each candidate, the paired difference against ``--against``
 strategies (95% t-interval), and the mean over rounds 1-5 of each seed's difference, paired by seed with a
 95% t-interval over the seeds that finished every round in both arms. ``--summary`` adds a table with a row
-per language: each arm's mean F1 over rounds 1-5 and those paired differences. With ``--full <folder>`` (the
+per language: each arm's mean F1 over rounds 1-5 and those paired differences, and with several languages a
+row that pools their (language, seed) pairs into one paired sample. With ``--full <folder>`` (the
 label-efficiency benchmark's output, holding ``baselines/<lang>-full-seed<k>``) it adds a table of the room
 above random: the full-data learner's F1, random's headroom (full-data F1 - random's mean over rounds 1-5), and
 each arm's gain over random, paired by seed, as a share of that headroom (over the seeds the arm shares with
@@ -78,11 +79,17 @@ def summary_lines(opts: argparse.Namespace,
     lines = [f"### Mean test entity F1 over rounds 1-{opts.rounds}, paired by seed", "",
              "| lang | " + " | ".join(arms) + " | " + " | ".join(f"{c} - {a}" for c, a in pairs) + " |",
              "|---" * (1 + len(arms) + len(pairs)) + "|"]
+    pooled: Dict[str, Dict[str, float]] = {arm: {} for arm in arms}  # (language, seed) pairs of every language
     for lang in opts.langs:
         f1 = (loaded or {}).get(lang) or load_f1(opts, lang)
         curves = {arm: curve_means(f1[arm], opts.rounds) for arm in arms}
         lines.append(f"| {lang} | " + " | ".join(mean_sd(list(curves[arm].values())) for arm in arms) + " | " +
                      " | ".join(paired(curves[c], curves[a]) for c, a in pairs) + " |")
+        for arm in arms:
+            pooled[arm].update({f"{lang}:{seed}": value for seed, value in curves[arm].items()})
+    if len(opts.langs) > 1:  # every language's seeds as pairs of one sample (n = languages x seeds)
+        lines.append("| all, pooled | " + " | ".join(mean_sd(list(pooled[arm].values())) for arm in arms) + " | " +
+                     " | ".join(paired(pooled[c], pooled[a]) for c, a in pairs) + " |")
     return lines + [""]
 
 

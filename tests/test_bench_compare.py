@@ -71,3 +71,14 @@ def test_no_headroom_gives_no_share():
 def test_full_needs_summary_and_random():
     with pytest.raises(SystemExit):
         compare.main(["--runs", str(ROOT), "--full", str(ROOT)])
+
+
+def test_summary_pools_languages_into_one_paired_sample(monkeypatch):
+    curves = {"tsn": {"mnlp": {1: {0: 61.0, 1: 63.0}}, "entropy": {1: {0: 60.0, 1: 62.5}}},
+              "zul": {"mnlp": {1: {0: 50.0, 1: 52.0}}, "entropy": {1: {0: 48.0, 1: 51.5}}}}
+    monkeypatch.setattr(compare, "load_f1", lambda opts, lang: curves[lang])
+    opts = type("Opts", (), {"strategies": ["mnlp"], "against": ["entropy"], "seeds": [0, 1], "rounds": 1,
+                             "langs": ["tsn", "zul"]})()
+    pooled = next(line for line in compare.summary_lines(opts) if line.startswith("| all, pooled"))
+    # differences +1.0, +0.5 (tsn), +2.0, +0.5 (zul): mean +1.00 over n=4
+    assert "+1.00 [" in pooled and "(n=4)" in pooled
