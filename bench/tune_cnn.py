@@ -30,6 +30,7 @@ from spacy_llm_loop.fileio import write_json
 from spacy_llm_loop.learner.train import train_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare_strategies import find  # noqa: E402
 from label_efficiency import paired  # noqa: E402
 
 BASE = Path("configs/learner-cnn.cfg")
@@ -104,7 +105,7 @@ def run_one(run: Path, k: int, name: str, seed: int, out: Path, test: bool, base
 
 def run_path(roots: Sequence[Path], name: str) -> Path:
     """The run folder ``name`` under the first of ``roots`` that holds it (else under the first root)."""
-    return next((root for root in roots if (root / name / "loop.json").exists()), roots[0]) / name
+    return find(roots, name) / name
 
 
 def table(rows: List[Dict[str, Any]], langs: List[str], key: str) -> str:
