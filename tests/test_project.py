@@ -38,6 +38,29 @@ def test_deps_and_outputs_are_single_paths_after_substitution():
             assert ", " not in path and "${" not in path, (command["name"], path)
 
 
+def test_one_var_names_the_run_folder_that_loop_writes_and_the_others_read():
+    """A run with another estimator (or any setting that changes the CLI's default folder name) is written where
+    evaluate, export and package look for it: the loop commands pass --run-name, and nothing spells the folder
+    out of lang, annotator, strategy and seed instead of the var."""
+    from weasel.util import load_project_config
+
+    loaded = load_project_config(ROOT, overrides={"vars.run": "zul-gold-entropy-mc-seed3",
+                                                  "vars.trf_run": "zul-gold-entropy-trf-mc-seed3",
+                                                  "vars.estimator": "mc_dropout"})
+    commands = {c["name"]: c for c in loaded["commands"]}
+    assert "--run-name 'zul-gold-entropy-mc-seed3'" in commands["loop"]["script"][0]
+    assert commands["loop"]["outputs"] == ["runs/zul-gold-entropy-mc-seed3/loop.json"]
+    assert "--run-name 'zul-gold-entropy-trf-mc-seed3'" in commands["loop-trf"]["script"][0]
+    assert commands["loop-trf"]["outputs"] == ["runs/zul-gold-entropy-trf-mc-seed3/loop.json"]
+    assert commands["evaluate"]["script"][0].split()[4] == "runs/zul-gold-entropy-mc-seed3"
+    for name in ("export", "package"):
+        assert commands[name]["deps"][0] == "runs/zul-gold-entropy-mc-seed3/loop.json"
+        assert f"spacy_llm_loop {name} runs/zul-gold-entropy-mc-seed3 " in commands[name]["script"][0]
+    text = (ROOT / "project.yml").read_text(encoding="utf-8")
+    assert text.count("${vars.strategy}-seed${vars.seed}") == 1  # the var's own default
+    assert text.count("${vars.strategy}-trf-seed${vars.seed}") == 1
+
+
 def test_every_command_is_a_cli_command(python):
     out = subprocess.run([python, "-m", "spacy_llm_loop", "--help"], capture_output=True, text=True, check=True).stdout
     for command in project()["commands"]:

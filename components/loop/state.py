@@ -117,7 +117,7 @@ class RunFolder:
         if differs:
             raise RunStateError(
                 f"{self.root} holds a run started with other settings ({', '.join(differs)}). "
-                "Choose another --run-name, or delete the folder to start over.")
+                "Choose another --run-name (in the project: --vars.run), or delete the folder to start over.")
         changed = differences(saved.get(ENVIRONMENT_KEY) or {}, identity.get(ENVIRONMENT_KEY) or {})
         if changed and saved.get(ENVIRONMENT_KEY):
             logger.warning("%s: resuming in another environment (%s); each round's record says where it ran",
