@@ -143,6 +143,42 @@ def test_an_estimator_override_that_changes_nothing_still_resumes(finished_run, 
     assert (folder / "round-02" / "model" / "meta.json").stat().st_mtime == mtime
 
 
+def test_the_default_name_given_explicitly_still_resumes(finished_run, small_corpus):
+    """The project passes --run-name <lang>-<annotator>-<strategy>-seed<k> (its var ``run``) on every run: a run
+    started without it resumes with it, nothing is redone, and run.json is the same."""
+    folder, result = finished_run
+    mtime = (folder / "round-02" / "model" / "meta.json").stat().st_mtime
+    saved = srsly.read_json(folder / "run.json")
+    again = run_loop(ROOT / "configs" / "loop.cfg",
+                     settings(small_corpus, folder.parent, **{"loop.run_name": "tsn-gold-entropy-seed0"}),
+                     FAST_TRAINING, annotator="gold")
+    assert again["run"] == result["run"] and again["rounds"] == result["rounds"]
+    assert (folder / "round-02" / "model" / "meta.json").stat().st_mtime == mtime
+    assert srsly.read_json(folder / "run.json")["loop_config"] == saved["loop_config"]
+
+
+def test_the_default_runs_name_for_a_run_with_other_settings_is_refused(small_corpus, tmp_path):
+    """--vars.estimator mc_dropout with the project's default --vars.run would file the run where the default run
+    goes; it is refused before anything is written, with the name to use."""
+    for extra, learner, own in [({"loop.warm_start": True}, {}, "tsn-gold-entropy-warm-seed0"),
+                                ({}, {"components.uncertainty.estimator": "mc_dropout"}, "tsn-gold-entropy-mc-seed0")]:
+        with pytest.raises(LoopError, match=f"settings name it '{own}'.*--vars.run {own}"):
+            run_loop(ROOT / "configs" / "loop.cfg",
+                     settings(small_corpus, tmp_path, **{"loop.run_name": "tsn-gold-entropy-seed0", **extra}),
+                     {**FAST_TRAINING, **learner}, annotator="gold")
+    assert not any(tmp_path.iterdir())
+
+
+def test_run_names_gives_the_folder_and_the_loops_own_name(small_corpus, tmp_path):
+    from spacy_llm_loop.loop.runner import run_names
+    from spacy_llm_loop.loop.settings import load_loop_config, resolve_loop
+
+    config = load_loop_config(ROOT / "configs" / "loop.cfg", settings(small_corpus, tmp_path,
+                                                                      **{"loop.run_name": "my run"}), annotator="gold")
+    loop_settings, _, strategy, annotator = resolve_loop(config)
+    assert run_names(loop_settings, annotator, strategy) == ("my_run", "tsn-gold-entropy-seed0")
+
+
 def test_bald_without_an_ensemble_estimator_is_refused_before_training(small_corpus, tmp_path):
     with pytest.raises(LoopError, match="strategy 'bald' needs the uncertainty estimator 'mc_dropout' or "
                                         "'committee'.*--vars.estimator mc_dropout"):

@@ -5,7 +5,8 @@ from typing import Any, Dict, Optional, Union
 from ..annotators import gold, llm  # noqa: F401  (registers the annotators)
 from ..strategies import registry as _strategies  # noqa: F401  (registers the strategies)
 from . import seeding  # noqa: F401  (registers the seed samplers)
-from .runner import ActiveLearningLoop
+from ..annotators.base import as_annotator
+from .runner import ActiveLearningLoop, run_names
 from .settings import MUTABLE_SETTINGS, load_loop_config, resolve_loop
 
 
@@ -24,6 +25,11 @@ def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] 
     for setting in MUTABLE_SETTINGS:
         section, key = setting.split(".")
         identity.get(section, {}).pop(key, None)
+    name, own = run_names(settings, as_annotator(annotator_fn), strategy_fn, learner_overrides)
+    # A run_name that is the name the loop gives the run anyway (the project's default --vars.run) is not part of
+    # what the run is: runs started without it, and with it, resume each other.
+    if identity["loop"].get("run_name") and name == own:
+        identity["loop"]["run_name"] = None
     loop = ActiveLearningLoop(settings, sampler, strategy_fn, annotator_fn,
                               learner_overrides=learner_overrides, config_text=identity.to_str(), progress=progress)
     return loop.run_all()

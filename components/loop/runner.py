@@ -17,8 +17,9 @@ import hashlib
 import logging
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import spacy
 import srsly
@@ -69,6 +70,29 @@ def without_no_op_estimator(learner_config: Path, overrides: Optional[Dict[str, 
     return kept
 
 
+def run_names(settings: LoopSettings, annotator: Annotator, strategy: Strategy,
+              learner_overrides: Optional[Dict[str, Any]] = None) -> Tuple[str, str]:
+    """The run's folder name and the name the loop would give it by itself (:func:`.settings.run_name`).
+
+    A name given (``loop.run_name``: the project's ``--vars.run``) that is the plain
+    ``<lang>-<annotator>-<strategy>-seed<k>`` of a run whose settings add to that name (another estimator, warm
+    start, the oracle dev, transfer, pretrained tok2vec) is refused: it would file the run where the default run
+    goes, and each would then refuse to resume the other's folder.
+    """
+    overrides = without_no_op_estimator(settings.learner_config, learner_overrides)
+    pretrained = bool(overrides.get("paths.init_tok2vec"))
+    estimator = requested_estimator(settings.learner_config, overrides)
+    name = run_name(settings, annotator, strategy, pretrained=pretrained, estimator=estimator)
+    own = run_name(replace(settings, run_name=None), annotator, strategy, pretrained=pretrained, estimator=estimator)
+    plain = run_name(replace(settings, run_name=None, warm_start=False, dev="labelled", transfer_langs=()),
+                     annotator, strategy)
+    if settings.run_name and name == plain != own:
+        raise LoopError(f"the run folder name '{name}' is the one of a run on the default settings, but this run's "
+                        f"settings name it '{own}': give it that name (--vars.run {own} in the project, --vars.trf_run "
+                        f"for loop-trf; --run-name {own} on the loop command) or another of your own")
+    return name, own
+
+
 class ActiveLearningLoop:
     """One run: one language, annotator, strategy and seed (see the module docstring)."""
 
@@ -86,9 +110,7 @@ class ActiveLearningLoop:
             raise LoopError(f"strategy '{strategy.name}' needs the uncertainty estimator 'mc_dropout' or 'committee' "
                             "(the beam gives no BALD): --vars.estimator mc_dropout in the project, "
                             "--learner.components.uncertainty.estimator mc_dropout on the loop command")
-        self.name = run_name(settings, self.annotator, strategy,
-                             pretrained=bool(self.learner_overrides.get("paths.init_tok2vec")),
-                             estimator=estimator)
+        self.name, _ = run_names(settings, self.annotator, strategy, self.learner_overrides)
         self.run = RunFolder(settings.runs / self.name)
         self.vocab = spacy.blank("xx").vocab
         info = settings.info
