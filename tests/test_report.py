@@ -9,13 +9,14 @@ from spacy_llm_loop.reporting.collect import PUBLISHED, collect_runs, published_
 from spacy_llm_loop.reporting.report import write_report
 
 
-def fake_run(root, strategy, seed, f1s, dev="labelled"):
+def fake_run(root, strategy, seed, f1s, dev="labelled", tag="", **fields):
     rounds = [{"round": k, "n_labelled": 100 * (k + 1), "n_train": 80 * (k + 1), "test": {"ents_f": f}}
               for k, f in enumerate(f1s)]
-    folder = root / f"zul-gold-{strategy}-{dev}-seed{seed}"
+    folder = root / f"zul-gold-{strategy}-{tag or dev}-seed{seed}"
     folder.mkdir(parents=True)
     srsly.write_json(folder / "loop.json", {"lang": "zul", "annotator": "gold", "strategy": strategy, "seed": seed,
-                                            "dev": dev, "rounds": rounds})
+                                            "dev": dev, "rounds": rounds, **fields})
+    return folder
 
 
 def test_report_groups_seeds_and_draws_curves(tmp_path):
@@ -44,6 +45,21 @@ def test_oracle_dev_runs_are_marked_and_counted_apart(tmp_path):
     text = (tmp_path / "reports" / "report.md").read_text()
     assert "| gold | entropy | cnn | 1 | 200 | 60.00 ± 0.00 | 1 |" in text
     assert "| gold | entropy | cnn-oracledev | 1 | 200 | 65.00 ± 0.00 | 1 |" in text and "free labels" in text
+
+
+def test_runs_with_another_estimator_are_a_curve_of_their_own(tmp_path):
+    """Monte Carlo dropout and committee runs are not pooled with the beam's; runs from before loop.json named
+    the estimator are told apart by run.json's learner overrides."""
+    runs = tmp_path / "runs"
+    fake_run(runs, "entropy", 0, [0.5, 0.6], estimator="beam")
+    fake_run(runs, "entropy", 1, [0.5, 0.7], tag="committee", estimator="committee")
+    older = fake_run(runs, "entropy", 2, [0.5, 0.8], tag="mc")
+    srsly.write_json(older / "run.json", {"learner_overrides": {"components.uncertainty.estimator": "mc_dropout"}})
+    assert sorted(c.learner for c in collect_runs(runs).values()) == ["cnn", "cnn+committee", "cnn+mc_dropout"]
+    write_report(runs, tmp_path / "baselines", tmp_path / "reports")
+    text = (tmp_path / "reports" / "report.md").read_text()
+    assert "| gold | entropy | cnn | 1 | 200 | 60.00 ± 0.00 | 1 |" in text
+    assert "| gold | entropy | cnn+committee | 1 | 200 | 70.00 ± 0.00 | 1 |" in text
 
 
 def test_report_shows_the_labels_each_round_received(tmp_path):

@@ -105,7 +105,7 @@ class ActiveLearningLoop:
         self.annotator = as_annotator(annotator)
         self.learner_overrides = without_no_op_estimator(settings.learner_config, learner_overrides)
         self.committee = requested_size(settings.learner_config, self.learner_overrides)  # 0: no committee
-        estimator = requested_estimator(settings.learner_config, self.learner_overrides)
+        self.estimator = estimator = requested_estimator(settings.learner_config, self.learner_overrides)
         if getattr(strategy, "measure", None) == "bald" and estimator == "beam":  # before anything is trained
             raise LoopError(f"strategy '{strategy.name}' needs the uncertainty estimator 'mc_dropout' or 'committee' "
                             "(the beam gives no BALD): --vars.estimator mc_dropout in the project, "
@@ -398,7 +398,8 @@ class ActiveLearningLoop:
         write_json(self.run.loop_json, {
             "lang": s.lang, "annotator": self.annotator.name, "strategy": self.strategy.name, "seed": s.seed,
             "query_size": str(s.query_size), "seed_set": self.sampler.name, "learner_config": str(s.learner_config),
-            "learner": learner_name(s.learner_config), "warm_start": s.warm_start, "dev": s.dev,
+            "learner": learner_name(s.learner_config), "estimator": self.estimator, "warm_start": s.warm_start,
+            "dev": s.dev,
             "dev_share": s.dev_share, "dev_min": s.dev_min, "run": self.name,
             "seed_source": "annotator" if self.sentences.seed_by_annotator else "gold",
             "labels": list(s.labels.labels), "transfer": self._transfer() if s.transfer_langs else None,

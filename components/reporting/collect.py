@@ -72,7 +72,8 @@ class Curve:
 
 
 def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
-    """Every ``runs/*/loop.json``, grouped by language, annotator, strategy and learner (with ``warm``)."""
+    """Every ``runs/*/loop.json``, grouped by language, annotator, strategy and learner (with ``warm``, the oracle
+    dev, transfer, pretrained tok2vec and an estimator other than the beam: ``cnn+committee``)."""
     curves: Dict[Tuple[str, str, str, str], Curve] = {}
     for path in sorted(Path(runs_dir).glob("*/loop.json")):
         run = srsly.read_json(path)
@@ -80,6 +81,8 @@ def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
         learner += "-oracledev" if run.get("dev", "oracle") == "oracle" else ""  # runs before the honest dev: oracle
         learner += f"+tx({'+'.join(run['transfer']['langs'])})" if run.get("transfer") else ""
         learner += "+pt" if run.get("init_tok2vec") else ""
+        estimator = run_estimator(path.parent, run)
+        learner += f"+{estimator}" if estimator != "beam" else ""
         key = (run["lang"], run["annotator"], run["strategy"], learner)
         curve = curves.setdefault(key, Curve(*key))
         curve.seeds.append(run["seed"])
@@ -90,6 +93,15 @@ def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
             if record.get("annotation"):
                 curve.labels[record["round"]].append(record["annotation"])
     return curves
+
+
+def run_estimator(folder: Path, run: Dict[str, Any]) -> str:
+    """The run's uncertainty estimator: ``loop.json`` says it; for runs from before it did, the estimator override
+    in ``run.json``'s learner overrides (``beam`` when there is none)."""
+    if run.get("estimator"):
+        return str(run["estimator"])
+    saved = srsly.read_json(folder / "run.json") if (folder / "run.json").exists() else {}
+    return str((saved.get("learner_overrides") or {}).get("components.uncertainty.estimator") or "beam")
 
 
 def collect_full_data(baselines_dir: Path) -> Dict[str, List[float]]:
