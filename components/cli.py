@@ -217,7 +217,7 @@ def loop_cli(
         learner["paths.init_tok2vec"] = init_tok2vec
     shortcuts = {"loop.lang": lang, "loop.seed": seed, "loop.rounds": rounds, "loop.query_size": query_size,
                  "paths.corpus": corpus, "paths.learner_config": learner_config, "paths.runs": runs_dir,
-                 "loop.run_name": run_name, "loop.gpu_id": gpu_id, "annotator.endpoint": llm_endpoint or None,
+                 "loop.run_name": run_name or None, "loop.gpu_id": gpu_id, "annotator.endpoint": llm_endpoint or None,
                  "annotator.model_name": llm_model or None,
                  "annotator.budget_usd": float(budget_usd) if budget_usd else None,
                  "annotator.budget_tokens": int(budget_tokens) if budget_tokens else None,

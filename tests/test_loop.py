@@ -179,6 +179,36 @@ def test_run_names_gives_the_folder_and_the_loops_own_name(small_corpus, tmp_pat
     assert run_names(loop_settings, annotator, strategy) == ("my_run", "tsn-gold-entropy-seed0")
 
 
+def test_a_run_started_with_its_default_name_written_out_resumes_without_it(tmp_path):
+    """``loop --run-name tsn-gold-entropy-seed0`` saved that name in run.json's loop config; resuming without a
+    name (or the other way round) is the same run, and any other difference is still refused."""
+    from spacy_llm_loop.loop.state import RunFolder
+
+    def identity(run_name, seed=0):
+        return {"lang": "tsn", "loop_config": f'[loop]\nrun_name = {run_name}\nseed = {seed}'}
+
+    for saved, resumed in [('"tsn-gold-entropy-seed0"', "null"), ("null", '"tsn-gold-entropy-seed0"')]:
+        folder = RunFolder(tmp_path / saved.strip('"') / "tsn-gold-entropy-seed0")
+        folder.lock()
+        assert folder.claim(identity(saved)) is False
+        assert folder.claim(identity(resumed)) is True
+        with pytest.raises(RunStateError, match=r"other settings \(loop_config\)"):
+            folder.claim(identity(resumed, seed=1))
+        with pytest.raises(RunStateError, match=r"other settings \(loop_config\)"):
+            folder.claim(identity('"another-name"'))
+
+
+def test_another_learner_on_the_cnns_default_name_is_refused(small_corpus, tmp_path):
+    """--vars.learner_config configs/learner-trf.cfg with the project's default --vars.run would file a
+    transformer run where the CNN's default run goes."""
+    with pytest.raises(LoopError, match="settings name it 'tsn-gold-entropy-trf-seed0'"):
+        trf = {"loop.run_name": "tsn-gold-entropy-seed0",
+               "paths.learner_config": str(ROOT / "configs" / "learner-trf.cfg")}
+        run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, tmp_path, **trf), FAST_TRAINING,
+                 annotator="gold")
+    assert not any(tmp_path.iterdir())
+
+
 def test_bald_without_an_ensemble_estimator_is_refused_before_training(small_corpus, tmp_path):
     with pytest.raises(LoopError, match="strategy 'bald' needs the uncertainty estimator 'mc_dropout' or "
                                         "'committee'.*--vars.estimator mc_dropout"):

@@ -28,7 +28,7 @@ def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] 
     name, own = run_names(settings, as_annotator(annotator_fn), strategy_fn, learner_overrides)
     # A run_name that is the name the loop gives the run anyway (the project's default --vars.run) is not part of
     # what the run is: runs started without it, and with it, resume each other.
-    if identity["loop"].get("run_name") and name == own:
+    if name == own and "run_name" in identity["loop"]:
         identity["loop"]["run_name"] = None
     loop = ActiveLearningLoop(settings, sampler, strategy_fn, annotator_fn,
                               learner_overrides=learner_overrides, config_text=identity.to_str(), progress=progress)

@@ -58,6 +58,7 @@ REPORTED = ("ents_p", "ents_r", "ents_f", "ents_per_type", "paper_token_f1_entit
 
 
 ESTIMATOR_OVERRIDE = "components.uncertainty.estimator"
+DEFAULT_LEARNER = Path("configs/learner-cnn.cfg")  # runs of this learner leave it out of their name
 
 
 def without_no_op_estimator(learner_config: Path, overrides: Optional[Dict[str, Any]]) -> Dict[str, Any]:
@@ -75,18 +76,19 @@ def run_names(settings: LoopSettings, annotator: Annotator, strategy: Strategy,
     """The run's folder name and the name the loop would give it by itself (:func:`.settings.run_name`).
 
     A name given (``loop.run_name``: the project's ``--vars.run``) that is the plain
-    ``<lang>-<annotator>-<strategy>-seed<k>`` of a run whose settings add to that name (another estimator, warm
-    start, the oracle dev, transfer, pretrained tok2vec) is refused: it would file the run where the default run
-    goes, and each would then refuse to resume the other's folder.
+    ``<lang>-<annotator>-<strategy>[-<learner>]-seed<k>`` of a run whose settings add to that name (another learner
+    config, estimator, warm start, the oracle dev, transfer, pretrained tok2vec) is refused: it would file the run
+    where the default run goes, and each would then refuse to resume the other's folder.
     """
     overrides = without_no_op_estimator(settings.learner_config, learner_overrides)
     pretrained = bool(overrides.get("paths.init_tok2vec"))
     estimator = requested_estimator(settings.learner_config, overrides)
     name = run_name(settings, annotator, strategy, pretrained=pretrained, estimator=estimator)
     own = run_name(replace(settings, run_name=None), annotator, strategy, pretrained=pretrained, estimator=estimator)
-    plain = run_name(replace(settings, run_name=None, warm_start=False, dev="labelled", transfer_langs=()),
-                     annotator, strategy)
-    if settings.run_name and name == plain != own:
+    plain = replace(settings, run_name=None, warm_start=False, dev="labelled", transfer_langs=())
+    plain_names = {run_name(plain, annotator, strategy),  # the same learner, on the default settings
+                   run_name(replace(plain, learner_config=DEFAULT_LEARNER), annotator, strategy)}  # the CNN's
+    if settings.run_name and name in plain_names and name != own:
         raise LoopError(f"the run folder name '{name}' is the one of a run on the default settings, but this run's "
                         f"settings name it '{own}': give it that name (--vars.run {own} in the project, --vars.trf_run "
                         f"for loop-trf; --run-name {own} on the loop command) or another of your own")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any, Dict, List, Optional, Sequence
 
 import srsly
+from thinc.api import Config
 
 from ..errors import RunStateError
 from ..fileio import read_jsonl, remove_stale_temps, write_json
@@ -113,7 +114,9 @@ class RunFolder:
                 "for are kept in its round-*/annotations.jsonl and in the LLM cache, where a new run asking the "
                 "same prompts finds them.")
         ignored = set(mutable) | {ENVIRONMENT_KEY}
-        differs = sorted(k for k in set(saved) | set(identity) if k not in ignored and saved.get(k) != identity.get(k))
+        same = self._comparable
+        differs = sorted(k for k in set(saved) | set(identity)
+                         if k not in ignored and same(k, saved.get(k)) != same(k, identity.get(k)))
         if differs:
             raise RunStateError(
                 f"{self.root} holds a run started with other settings ({', '.join(differs)}). "
@@ -124,6 +127,20 @@ class RunFolder:
                            self.root, ", ".join(changed[:8]))
         write_json(path, {**identity, ENVIRONMENT_KEY: saved.get(ENVIRONMENT_KEY, identity.get(ENVIRONMENT_KEY))})
         return True
+
+    def _comparable(self, key: str, value: Any) -> Any:
+        """``value`` as it is compared on resume: in the loop config, a ``run_name`` that is this folder's own name
+        is the same as none (a run started with ``--run-name <its default name>`` and one started without)."""
+        if key != "loop_config" or not isinstance(value, str):
+            return value
+        try:
+            config = Config().from_str(value, interpolate=False)
+        except Exception:  # noqa: BLE001  (text that is not a config is compared as it is)
+            return value
+        if config.get("loop", {}).get("run_name") == self.root.name:
+            config["loop"]["run_name"] = None
+            return config.to_str()
+        return value
 
     def read_ids(self, name: str) -> Optional[List[str]]:
         """A list of sentence ids saved as ``<name>.json``, or None."""
