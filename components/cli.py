@@ -171,7 +171,8 @@ def loop_cli(
     learner_config: Optional[Path] = typer.Option(None, help="Learner config"),
     runs_dir: Optional[Path] = typer.Option(None, help="Where run folders go"),
     run_name: Optional[str] = typer.Option(None,
-                                           help="Run folder name (default <lang>-<annotator>-<strategy>-seed<k>)"),
+                                           help="Run folder name (default, or '': <lang>-<annotator>-"
+                                                "<strategy>[-<variant>]-seed<k>)"),
     gpu_id: Optional[int] = typer.Option(None, help="GPU id, -1 for CPU"),
     llm_endpoint: str = typer.Option("", help="LLM annotators: an OpenAI-compatible chat completions URL"),
     llm_model: str = typer.Option("", help="LLM annotators: the model name to request"),

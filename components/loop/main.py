@@ -37,7 +37,6 @@ def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] 
 
 def _dry_run(config: Any) -> Dict[str, Any]:
     """The pre-flight estimate: the annotator built without its API key and without the prompt cache."""
-    from ..annotators.base import as_annotator
     from ..cost.estimate import preflight
     from ..data.corpus import load_docs
     from ..llm.models.registry import keys_not_required

@@ -139,8 +139,7 @@ class RunFolder:
             return value
         if config.get("loop", {}).get("run_name") == self.root.name:
             config["loop"]["run_name"] = None
-            return config.to_str()
-        return value
+        return config.to_str()  # both sides through the same serialisation
 
     def read_ids(self, name: str) -> Optional[List[str]]:
         """A list of sentence ids saved as ``<name>.json``, or None."""

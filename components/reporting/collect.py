@@ -100,7 +100,10 @@ def run_estimator(folder: Path, run: Dict[str, Any]) -> str:
     in ``run.json``'s learner overrides (``beam`` when there is none)."""
     if run.get("estimator"):
         return str(run["estimator"])
-    saved = srsly.read_json(folder / "run.json") if (folder / "run.json").exists() else {}
+    try:
+        saved = srsly.read_json(folder / "run.json")
+    except (OSError, ValueError):  # no run.json, or not JSON: the report still reads the run's curve
+        return "beam"
     return str((saved.get("learner_overrides") or {}).get("components.uncertainty.estimator") or "beam")
 
 
