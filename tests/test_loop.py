@@ -157,6 +157,16 @@ def test_the_default_name_given_explicitly_still_resumes(finished_run, small_cor
     assert srsly.read_json(folder / "run.json")["loop_config"] == saved["loop_config"]
 
 
+def test_an_empty_run_name_is_no_name(finished_run, small_corpus):
+    """--vars.run '' (or run_loop's loop.run_name "") names the run as the loop does, and it resumes."""
+    folder, result = finished_run
+    mtime = (folder / "round-02" / "model" / "meta.json").stat().st_mtime
+    again = run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, folder.parent, **{"loop.run_name": ""}),
+                     FAST_TRAINING, annotator="gold")
+    assert again["run"] == result["run"] and again["rounds"] == result["rounds"]
+    assert (folder / "round-02" / "model" / "meta.json").stat().st_mtime == mtime
+
+
 def test_the_default_runs_name_for_a_run_with_other_settings_is_refused(small_corpus, tmp_path):
     """--vars.estimator mc_dropout with the project's default --vars.run would file the run where the default run
     goes; it is refused before anything is written, with the name to use."""

@@ -62,6 +62,13 @@ def test_runs_with_another_estimator_are_a_curve_of_their_own(tmp_path):
     assert "| gold | entropy | cnn+committee | 1 | 200 | 70.00 ± 0.00 | 1 |" in text
 
 
+def test_a_run_json_that_cannot_be_read_leaves_the_curve_in_the_report(tmp_path):
+    runs = tmp_path / "runs"
+    broken = fake_run(runs, "entropy", 0, [0.5, 0.6])
+    (broken / "run.json").write_text("{not json", encoding="utf-8")
+    assert [c.learner for c in collect_runs(runs).values()] == ["cnn"]
+
+
 def test_report_shows_the_labels_each_round_received(tmp_path):
     runs = tmp_path / "runs"
     fake_run(runs, "entropy", 0, [0.5, 0.6])

@@ -5,8 +5,7 @@ from typing import Any, Dict, Optional, Union
 from ..annotators import gold, llm  # noqa: F401  (registers the annotators)
 from ..strategies import registry as _strategies  # noqa: F401  (registers the strategies)
 from . import seeding  # noqa: F401  (registers the seed samplers)
-from ..annotators.base import as_annotator
-from .runner import ActiveLearningLoop, run_names
+from .runner import ActiveLearningLoop
 from .settings import MUTABLE_SETTINGS, load_loop_config, resolve_loop
 
 
@@ -25,11 +24,6 @@ def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] 
     for setting in MUTABLE_SETTINGS:
         section, key = setting.split(".")
         identity.get(section, {}).pop(key, None)
-    name, own = run_names(settings, as_annotator(annotator_fn), strategy_fn, learner_overrides)
-    # A run_name that is the name the loop gives the run anyway (the project's default --vars.run) is not part of
-    # what the run is: runs started without it, and with it, resume each other.
-    if name == own and "run_name" in identity["loop"]:
-        identity["loop"]["run_name"] = None
     loop = ActiveLearningLoop(settings, sampler, strategy_fn, annotator_fn,
                               learner_overrides=learner_overrides, config_text=identity.to_str(), progress=progress)
     return loop.run_all()
@@ -37,6 +31,7 @@ def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] 
 
 def _dry_run(config: Any) -> Dict[str, Any]:
     """The pre-flight estimate: the annotator built without its API key and without the prompt cache."""
+    from ..annotators.base import as_annotator
     from ..cost.estimate import preflight
     from ..data.corpus import load_docs
     from ..llm.models.registry import keys_not_required

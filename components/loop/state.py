@@ -99,6 +99,7 @@ class RunFolder:
         if self._lock is None:
             raise RunStateError(f"{self.root}: take the run's lock before claiming it")
         path = self.root / "run.json"
+        identity = {key: self._comparable(key, value) for key, value in identity.items()}
         if not path.exists():
             write_json(path, identity)
             return False
@@ -129,15 +130,16 @@ class RunFolder:
         return True
 
     def _comparable(self, key: str, value: Any) -> Any:
-        """``value`` as it is compared on resume: in the loop config, a ``run_name`` that is this folder's own name
-        is the same as none (a run started with ``--run-name <its default name>`` and one started without)."""
+        """``value`` as it is saved and compared on resume: in the loop config, a ``run_name`` that is this folder's
+        own name (or empty) is the same as none (a run started with ``--run-name <its default name>``, the project's
+        default ``--vars.run``, and one started without resume each other)."""
         if key != "loop_config" or not isinstance(value, str):
             return value
         try:
             config = Config().from_str(value, interpolate=False)
         except Exception:  # noqa: BLE001  (text that is not a config is compared as it is)
             return value
-        if config.get("loop", {}).get("run_name") == self.root.name:
+        if config.get("loop", {}).get("run_name") in ("", self.root.name):
             config["loop"]["run_name"] = None
         return config.to_str()  # both sides through the same serialisation
 
