@@ -155,6 +155,27 @@ def test_dry_run_prices_the_plan_and_writes_nothing(small_corpus, tmp_path, monk
     assert not gold["priced"] and "costs nothing" in gold["note"]
 
 
+def test_dry_run_names_the_folder_and_refuses_what_the_run_refuses(small_corpus, tmp_path) -> None:
+    from spacy_llm_loop.errors import LoopError
+    from spacy_llm_loop.loop.main import run_loop
+
+    from .conftest import ROOT
+
+    settings = {"loop.lang": "tsn", "paths.corpus": str(small_corpus), "paths.runs": str(tmp_path / "runs"),
+                "loop.rounds": 1, "loop.query_size": "20", "seed_set.size": "24"}
+    plan = run_loop(ROOT / "configs" / "loop.cfg", settings, annotator="gold", strategy="entropy",
+                    dry_run=True)["dry_run"]
+    assert plan["run"] == str(tmp_path / "runs" / "tsn-gold-entropy-seed0")
+    mc = {"components.uncertainty.estimator": "mc_dropout"}
+    plan = run_loop(ROOT / "configs" / "loop.cfg", settings, mc, annotator="gold", strategy="entropy",
+                    dry_run=True)["dry_run"]
+    assert plan["run"].endswith("tsn-gold-entropy-mc-seed0")
+    with pytest.raises(LoopError, match="tsn-gold-entropy-mc-seed0"):  # the real run refuses it: so does the dry run
+        run_loop(ROOT / "configs" / "loop.cfg", {**settings, "loop.run_name": "tsn-gold-entropy-seed0"}, mc,
+                 annotator="gold", strategy="entropy", dry_run=True)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_savings_compare_the_sentences_asked_at_their_uncached_cost(small_corpus, tmp_path) -> None:
     runs = tmp_path / "runs"
     ledger = [rec("ok", 1, (10_000, 0)), rec("cache_hit", 1, (10_000, 0), cache="hit")]  # $0.10 paid, $0.10 cached

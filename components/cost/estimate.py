@@ -87,7 +87,8 @@ def describe(estimate: Dict[str, Any]) -> str:
     """One paragraph for the console."""
     seed = f" + the seed's {estimate['seed']}" if estimate.get("seed_by_annotator") else ""
     head = (f"pre-flight: {estimate['rounds']} rounds x {estimate['per_round']} sentences{seed} = "
-            f"{estimate['planned_sentences']} to annotate with '{estimate['annotator']}'")
+            f"{estimate['planned_sentences']} to annotate with '{estimate['annotator']}'"
+            + (f" into {estimate['run']}" if estimate.get("run") else ""))
     if "typical" not in estimate:
         return f"{head}; {estimate.get('note', '')}"
     parts = []

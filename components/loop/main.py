@@ -18,7 +18,7 @@ def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] 
     config = load_loop_config(config_path, overrides, annotator=annotator, strategy=strategy,
                               seed_sampler=seed_sampler, seed_size=seed_size)
     if dry_run:
-        return {"dry_run": _dry_run(config)}
+        return {"dry_run": _dry_run(config, learner_overrides)}
     settings, sampler, strategy_fn, annotator_fn = resolve_loop(config)
     identity = config.copy()
     for setting in MUTABLE_SETTINGS:
@@ -29,15 +29,21 @@ def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] 
     return loop.run_all()
 
 
-def _dry_run(config: Any) -> Dict[str, Any]:
-    """The pre-flight estimate: the annotator built without its API key and without the prompt cache."""
+def _dry_run(config: Any, learner_overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The pre-flight estimate: the annotator built without its API key and without the prompt cache. The run
+    folder's name is checked as the real run checks it (:func:`.runner.run_names`), so a dry run does not pass a
+    name the run would refuse; the estimate says which folder the run would write (``run``)."""
     from ..annotators.base import as_annotator
     from ..cost.estimate import preflight
     from ..data.corpus import load_docs
     from ..llm.models.registry import keys_not_required
+    from .runner import run_names
 
     if str(config["annotator"].get("@misc", "")).endswith("LLMAnnotator.v1"):
         config["annotator"]["cache_path"] = None  # nothing is written
     with keys_not_required():
-        settings, sampler, _, annotator_fn = resolve_loop(config)
-        return preflight(settings, sampler, as_annotator(annotator_fn), load_docs(settings.corpus / "train.spacy"))
+        settings, sampler, strategy, annotator_fn = resolve_loop(config)
+        annotator = as_annotator(annotator_fn)
+        name, _ = run_names(settings, annotator, strategy, learner_overrides)
+        estimate = preflight(settings, sampler, annotator, load_docs(settings.corpus / "train.spacy"))
+        return {**estimate, "run": str(settings.runs / name)}
