@@ -78,6 +78,16 @@ def f1_by_round(root: Path, name_of, seeds: Sequence[int], rounds: int,
     return f1, transfer
 
 
+def full_by_seed(root: Path, prefix: str) -> Dict[int, float]:
+    """``{seed: test F1 %}`` of the full-data trainings ``<root>/<prefix><seed>/metrics.json``."""
+    found = {}
+    for path in root.glob(f"{prefix}*/metrics.json"):
+        suffix = path.parent.name[len(prefix):]
+        if suffix.isdigit():
+            found[int(suffix)] = 100 * srsly.read_json(path)["test"]["ents_f"]
+    return dict(sorted(found.items()))
+
+
 def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
     """The table of one language."""
     base_root = opts.baseline_runs or opts.out / "runs"
@@ -99,9 +109,12 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
         means = [np.mean([tx[k][s] - base[k][s] for s in set(tx[k]) & set(base[k])]) for k in rounds]
         lines.append(f"\n- mean paired gain over rounds 0-{rounds[-1]}: {np.mean(means):+.2f} F1")
     full, _ = full_data(opts.full_from, lang) if opts.full_from else ([], [])
-    full_tx = [100 * srsly.read_json(p)["test"]["ents_f"] for p in
-               sorted((opts.out / "baselines-transfer").glob(f"{lang}-full-tx-*/metrics.json"))]
-    lines.append(f"- full-data learner: {mean_sd(full)} without transfer, {mean_sd(full_tx)} with it")
+    tag = "+".join(opts.transfer.split())
+    full_tx = full_by_seed(opts.out / "baselines-transfer", f"{lang}-full-tx-{tag}-seed")
+    lines.append(f"- full-data learner: {mean_sd(full)} without transfer, {mean_sd(list(full_tx.values()))} with it")
+    if opts.full_from and full_tx:
+        full_none = full_by_seed(opts.full_from / "baselines", f"{lang}-full-seed")
+        lines.append(f"- full-data learner, transfer - none (paired by seed, 95% CI): {paired(full_tx, full_none)}")
     if record.get("auto_scores"):
         top = ", ".join(f"{k} {v:.3f}" for k, v in list(record["auto_scores"].items())[:5])
         lines.append(f"- `auto`'s trigram cosine to the {lang} pool: {top}")
