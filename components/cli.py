@@ -335,8 +335,13 @@ def pretrain_cli(
     seed: int = typer.Option(0, help="Random seed"),
     extra_langs: str = typer.Option("", help="Other languages whose pool text is added (corpus/<lang>), e.g. "
                                              "the transfer languages"),
+    ner_from: str = typer.Option("", help="Instead: train the tok2vec on these MasakhaNER languages' gold NER "
+                                          "('xho sna' or 'auto'; sequential transfer, the target's labels unused); "
+                                          "extra --section.key options then override the learner config"),
+    gpu_id: int = typer.Option(-1, help="With --ner-from: GPU id, -1 for CPU"),
 ) -> None:
-    """Pretrain the learner's tok2vec on the unlabelled pool (spaCy's pretrain, characters objective)."""
+    """Pretrain the learner's tok2vec on the unlabelled pool (spaCy's pretrain, characters objective), or on other
+    languages' gold NER (--ner-from)."""
     from .learner.pretrain import pretrain_tok2vec
     from .learner.transfer import parse_langs, source_docs
     from .packaged import config_file
@@ -344,6 +349,10 @@ def pretrain_cli(
     _setup()
     corpus = corpus or Path("corpus") / lang
     extra = parse_langs(extra_langs)
+    sources = parse_langs(ner_from)
+    if sources:
+        _source_tok2vec(ctx, lang, corpus, config_file(config), output, sources, seed, gpu_id, extra)
+        return
     try:
         for other in extra:
             source_docs(other, corpus.parent)  # converted first if needed
@@ -354,6 +363,29 @@ def pretrain_cli(
         _fail(err)
     msg.good(f"pretrained on {record['sentences']} sentences, {epochs} epochs, {record['seconds']:.0f} s: "
              f"{record['weights']}")
+    msg.info(f"use it: loop ... {record['loop_flag']}")
+
+
+def _source_tok2vec(ctx: typer.Context, lang: str, corpus: Path, config: Path, output: Optional[Path],
+                    sources: Tuple[str, ...], seed: int, gpu_id: int, extra: Tuple[str, ...]) -> None:
+    """``pretrain --ner-from``: the tok2vec of a pipeline trained on other languages' gold NER."""
+    from .learner.source_tok2vec import train_source_tok2vec
+
+    if extra:
+        _fail(ValueError("--extra-langs adds pool text to the characters objective; --ner-from trains on the "
+                         "sources' labelled data: give one of them"))
+    learner, plain = split_overrides(ctx.args)
+    learner.update(plain)
+    default = Path("pretrain") / f"{lang}-ner-{'+'.join(sources)}"
+    try:
+        record = train_source_tok2vec(corpus, config, output or default, sources, seed=seed, gpu_id=gpu_id,
+                                      overrides=learner)
+    except (LoopError, ValueError, OSError) as err:
+        _fail(err)
+    dev = record["source_dev_ents_f"]
+    msg.good(f"tok2vec trained on the gold NER of {', '.join(record['langs'])} "
+             f"({sum(record['sentences'].values())} sentences; their dev entity F1 "
+             f"{'?' if dev is None else f'{100 * dev:.2f}'}), {record['seconds']:.0f} s: {record['weights']}")
     msg.info(f"use it: loop ... {record['loop_flag']}")
 
 

@@ -128,3 +128,67 @@ def test_a_transfer_ratio_names_the_run_and_leaves_no_copies(small_corpus, tmp_p
     assert result["run"] == "tsn-gold-entropy-tx-zul-r0.5-seed0"
     rd = tmp_path / "runs" / result["run"] / "round-00"
     assert not (rd / "transfer-part.spacy").exists() and not (rd / "train-with-transfer").exists()
+
+
+@pytest.mark.slow
+def test_a_tok2vec_trained_on_other_languages_ner_starts_every_round(small_corpus, tmp_path, caplog) -> None:
+    import numpy
+    import spacy
+
+    from spacy_llm_loop.learner.source_tok2vec import train_source_tok2vec
+
+    root = tmp_path / "corpus"
+    shutil.copytree(small_corpus, root / "tsn")
+    (root / "zul").mkdir()
+    for split in ("train", "dev"):  # a stand-in source language, with a dev split of its own
+        shutil.copy(small_corpus / ("dev.spacy" if split == "train" else "test.spacy"), root / "zul" / f"{split}.spacy")
+    record = train_source_tok2vec(root / "tsn", ROOT / "configs" / "learner-cnn.cfg", tmp_path / "src", ["zul"],
+                                  overrides=FAST_TRAINING)
+    weights = Path(record["weights"])
+    assert record["langs"] == ["zul"] and record["sentences"] == {"zul": len(load_docs(root / "zul" / "train.spacy"))}
+    assert record["overrides"]["training.max_steps"] == 120  # the caller's schedule wins over the default
+    assert record["loop_flag"] == f"--init-tok2vec {weights}" and 0 <= record["source_dev_ents_f"] <= 1
+    written = sorted(p.name for p in (tmp_path / "src").iterdir())  # the trainer's copies are gone
+    assert written == ["model", "pretrain.json", "train.log", "train.scores.jsonl", "weights"]
+    source = spacy.load(tmp_path / "src" / "model").get_pipe("tok2vec").model
+    assert weights.read_bytes() == source.to_bytes()
+    settings = {"loop.lang": "tsn", "paths.corpus": str(root / "tsn"), "paths.runs": str(tmp_path / "runs"),
+                "loop.rounds": 0, "seed_set.size": "48"}
+    still = {**FAST_TRAINING, "training.optimizer.learn_rate": 0.0}  # the round's training moves no weight, so
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings,  # its tok2vec is what it started from
+                      {**still, "paths.init_tok2vec": str(weights)}, annotator="gold")
+    assert result["run"] == "tsn-gold-entropy-pt-seed0"
+
+    def same_weights(run: str) -> bool:
+        learner = spacy.load(tmp_path / "runs" / run / "round-00" / "model").get_pipe("tok2vec").model
+        pairs = [(a.get_param(n), b.get_param(n)) for a, b in zip(learner.walk(), source.walk()) for n in a.param_names]
+        assert len(pairs) > 4
+        return all(numpy.array_equal(a, b) for a, b in pairs)
+
+    assert same_weights(result["run"])
+    plain = run_loop(ROOT / "configs" / "loop.cfg", settings, still, annotator="gold")  # the control: no weights
+    assert plain["run"] == "tsn-gold-entropy-seed0" and not same_weights(plain["run"])
+    with pytest.raises(ValueError, match="other than the target 'tsn'"):
+        train_source_tok2vec(root / "tsn", ROOT / "configs" / "learner-cnn.cfg", tmp_path / "x", ["tsn"])
+
+
+@pytest.mark.slow
+def test_pretrain_ner_from_on_the_command_line(small_corpus, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from spacy_llm_loop.cli import app
+
+    root = tmp_path / "corpus"
+    shutil.copytree(small_corpus, root / "tsn")
+    (root / "zul").mkdir()
+    for split in ("train", "dev"):
+        shutil.copy(small_corpus / f"{split}.spacy", root / "zul" / f"{split}.spacy")
+    base = ["pretrain", "tsn", "--corpus", str(root / "tsn"), "--ner-from", "zul"]
+    refused = CliRunner().invoke(app, [*base, "--extra-langs", "zul"])
+    assert refused.exit_code == 1 and "give one of them" in refused.output
+    fast = [arg for key, value in FAST_TRAINING.items() for arg in (f"--{key}", str(value))]
+    result = CliRunner().invoke(app, [*base, "--output", str(tmp_path / "src"), *fast])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # wasabi wraps long lines
+    assert "gold NER of zul" in said and f"--init-tok2vec {tmp_path / 'src' / 'weights' / 'model-last.bin'}" in said
+    assert srsly.read_json(tmp_path / "src" / "pretrain.json")["overrides"]["training.eval_frequency"] == 40
