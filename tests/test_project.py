@@ -13,7 +13,7 @@ SMALL_VARS = {"rounds": 1, "query_size": "24", "seed_size": "24", "max_steps": 1
 
 
 # project commands that are a CLI command with other settings
-CLI_NAME = {"loop-trf": "loop", "annotator-eval-recorded": "annotator-eval"}
+CLI_NAME = {"loop-trf": "loop", "annotator-eval-recorded": "annotator-eval", "pretrain-transfer": "pretrain"}
 
 
 def project():
