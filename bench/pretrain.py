@@ -4,7 +4,12 @@ For each language, ``pretrain`` runs once (characters objective, ``--epochs`` pa
 text, its labels unused; seed 0) and every round of every seed starts from those weights
 (``--init-tok2vec``). The other settings are the project's defaults (CNN learner, entity-rich 5% gold seed, 5%
 per round by mean token entropy, 5 rounds, the learner's dev data carved out of its labelled set, the gold
-oracle). It prints per round the test entity F1 of both arms and the paired difference (95% t-interval).
+oracle). It prints per round the test entity F1 of both arms and the paired difference (95% t-interval), and
+the paired difference on MasakhaNER's gold dev split (not used by the loop; where a choice is made).
+
+``--ner-from auto`` (or ``"nya swa"``): the tok2vec is instead trained once on those languages' gold NER
+(``pretrain --ner-from``, sequential transfer, seed 0); give it its own ``--out``, since its runs are named like
+pretraining's (``...-pt-seed<k>``).
 
     python bench/pretrain.py --langs zul tsn --seeds 0 1 2 --jobs 2 --out bench/results \
         --baseline-runs bench/results/runs
@@ -26,9 +31,20 @@ from label_efficiency import mean_sd, paired, run  # noqa: E402
 from transfer import f1_by_round, folder  # noqa: E402
 
 
+def pretrain_dir(opts: argparse.Namespace, lang: str) -> Path:
+    """Where the language's pretraining goes (``<lang>-ner-<sources>`` with ``--ner-from``)."""
+    return opts.out / "pretrain" / (f"{lang}-ner-{'+'.join(opts.ner_from.split())}" if opts.ner_from else lang)
+
+
 def weights(opts: argparse.Namespace, lang: str) -> Path:
     """Where the language's pretrained weights go."""
-    return opts.out / "pretrain" / lang / "weights" / "model-last.bin"
+    return pretrain_dir(opts, lang) / "weights" / "model-last.bin"
+
+
+def pretrain_job(opts: argparse.Namespace, lang: str) -> Tuple[str, List[str]]:
+    """The ``pretrain`` command of one language: the characters objective on its pool, or ``--ner-from``."""
+    how = ["--ner-from", opts.ner_from] if opts.ner_from else ["--epochs", str(opts.epochs)]
+    return f"pretrain-{lang}", ["pretrain", lang, *how, "--output", str(pretrain_dir(opts, lang))]
 
 
 def jobs(opts: argparse.Namespace, lang: str) -> List[Tuple[str, List[str]]]:
@@ -48,15 +64,25 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
     base, _ = f1_by_round(opts.baseline_runs or opts.out / "runs", lambda s: folder(lang, s), opts.seeds,
                           opts.rounds)
     pt, _ = f1_by_round(opts.out / "runs", lambda s: f"{lang}-gold-entropy-pt-seed{s}", opts.seeds, opts.rounds)
-    info_path = opts.out / "pretrain" / lang / "pretrain.json"
+    base_dev, _ = f1_by_round(opts.baseline_runs or opts.out / "runs", lambda s: folder(lang, s), opts.seeds,
+                              opts.rounds, "dev")
+    pt_dev, _ = f1_by_round(opts.out / "runs", lambda s: f"{lang}-gold-entropy-pt-seed{s}", opts.seeds, opts.rounds,
+                            "dev")
+    info_path = pretrain_dir(opts, lang) / "pretrain.json"
     info = srsly.read_json(info_path) if info_path.exists() else {}
-    lines = [f"### {lang} (pretrained on {info.get('sentences', '?')} pool sentences, {info.get('epochs', '?')} "
-             f"epochs, {info.get('seconds', '?')} s)", "",
-             "| round | F1, no pretraining | F1, pretrained tok2vec | pretrained - none (paired, 95% CI) |",
-             "|---|---|---|---|"]
+    if opts.ner_from:
+        sources = info.get("sentences") or {}
+        what = (f"tok2vec trained on the gold NER of {', '.join(sources) or '?'} ({sum(sources.values())} sentences, "
+                f"their dev entity F1 {100 * (info.get('source_dev_ents_f') or 0):.2f}), {info.get('seconds', '?')} s")
+    else:
+        what = (f"pretrained on {info.get('sentences', '?')} pool sentences, {info.get('epochs', '?')} epochs, "
+                f"{info.get('seconds', '?')} s")
+    lines = [f"### {lang} ({what})", "",
+             "| round | F1, no pretraining | F1, pretrained tok2vec | pretrained - none (paired, 95% CI) | "
+             "pretrained - none, gold dev split (paired) |", "|---|---|---|---|---|"]
     for k in sorted(set(base) | set(pt)):
         lines.append(f"| {k} | {mean_sd(list(base.get(k, {}).values()))} | {mean_sd(list(pt.get(k, {}).values()))} | "
-                     f"{paired(pt.get(k, {}), base.get(k, {}))} |")
+                     f"{paired(pt.get(k, {}), base.get(k, {}))} | {paired(pt_dev.get(k, {}), base_dev.get(k, {}))} |")
     rounds = [k for k in sorted(pt) if k in base]
     if rounds:
         gains = [np.mean([pt[k][s] - base[k][s] for s in set(pt[k]) & set(base[k])]) for k in rounds]
@@ -70,6 +96,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--ner-from", default="",
+                        help="Instead of the pool: the tok2vec trained on these languages' gold NER ('auto' or "
+                             "'nya swa'); give it its own --out")
     parser.add_argument("--jobs", type=int, default=1, help="Runs at once (each uses one BLAS thread)")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--baseline-runs", type=Path, default=None)
@@ -77,16 +106,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     opts = parser.parse_args(argv)
     if not opts.report_only:
         with ThreadPoolExecutor(opts.jobs) as pool:
-            pretrains = [pool.submit(run, (f"pretrain-{lang}", ["pretrain", lang, "--epochs", str(opts.epochs),
-                                                                "--output", str(opts.out / "pretrain" / lang)]),
-                                     opts.out / "logs")
+            pretrains = [pool.submit(run, pretrain_job(opts, lang), opts.out / "logs")
                          for lang in opts.langs if not weights(opts, lang).exists()]
             for future in pretrains:
                 future.result()
             loops = [pool.submit(run, job, opts.out / "logs") for lang in opts.langs for job in jobs(opts, lang)]
             for future in loops:
                 future.result()
-    lines = [f"## Pretrained tok2vec (gold oracle, entropy, CNN learner, seeds {opts.seeds})", ""]
+    kind = f"trained on other languages' gold NER ({opts.ner_from})" if opts.ner_from else "pretrained on the pool"
+    lines = [f"## tok2vec {kind} (gold oracle, entropy, CNN learner, seeds {opts.seeds})", ""]
     for lang in opts.langs:
         lines += lang_table(opts, lang)
     text = "\n".join(lines)
