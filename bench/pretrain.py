@@ -71,9 +71,10 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
     info_path = pretrain_dir(opts, lang) / "pretrain.json"
     info = srsly.read_json(info_path) if info_path.exists() else {}
     if opts.ner_from:
-        sources = info.get("sentences") or {}
-        what = (f"tok2vec trained on the gold NER of {', '.join(sources) or '?'} ({sum(sources.values())} sentences, "
-                f"their dev entity F1 {100 * (info.get('source_dev_ents_f') or 0):.2f}), {info.get('seconds', '?')} s")
+        sources, dev = info.get("sentences") or {}, info.get("source_dev_ents_f")
+        what = (f"tok2vec trained on the gold NER of {', '.join(sources) or '?'} "
+                f"({sum(sources.values()) if sources else '?'} sentences, their dev entity F1 "
+                f"{'?' if dev is None else f'{100 * dev:.2f}'}), {info.get('seconds', '?')} s")
     else:
         what = (f"pretrained on {info.get('sentences', '?')} pool sentences, {info.get('epochs', '?')} epochs, "
                 f"{info.get('seconds', '?')} s")

@@ -330,13 +330,14 @@ def pretrain_cli(
     lang: str = typer.Argument(..., help="Language code (its corpus folder's train split is the pool)"),
     config: Path = typer.Option(Path("configs/learner-cnn.cfg"), help="Learner config whose tok2vec is pretrained"),
     corpus: Optional[Path] = typer.Option(None, help="Corpus folder (default corpus/<lang>)"),
-    output: Optional[Path] = typer.Option(None, help="Output folder (default pretrain/<lang>)"),
-    epochs: int = typer.Option(20, help="Passes over the pool text"),
+    output: Optional[Path] = typer.Option(None, help="Output folder (default pretrain/<lang>; with --ner-from "
+                                                     "pretrain/<lang>-ner)"),
+    epochs: int = typer.Option(20, help="Passes over the pool text (not with --ner-from)"),
     seed: int = typer.Option(0, help="Random seed"),
     extra_langs: str = typer.Option("", help="Other languages whose pool text is added (corpus/<lang>), e.g. "
                                              "the transfer languages"),
     ner_from: str = typer.Option("", help="Instead: train the tok2vec on these MasakhaNER languages' gold NER "
-                                          "('xho sna' or 'auto'; sequential transfer, the target's labels unused); "
+                                          "('nya swa' or 'auto'; sequential transfer, the target's labels unused); "
                                           "extra --section.key options then override the learner config"),
     gpu_id: int = typer.Option(-1, help="With --ner-from: GPU id, -1 for CPU"),
 ) -> None:
@@ -376,10 +377,9 @@ def _source_tok2vec(ctx: typer.Context, lang: str, corpus: Path, config: Path, o
                          "sources' labelled data: give one of them"))
     learner, plain = split_overrides(ctx.args)
     learner.update(plain)
-    default = Path("pretrain") / f"{lang}-ner-{'+'.join(sources)}"
     try:
-        record = train_source_tok2vec(corpus, config, output or default, sources, seed=seed, gpu_id=gpu_id,
-                                      overrides=learner)
+        record = train_source_tok2vec(corpus, config, output or Path("pretrain") / f"{lang}-ner", sources, seed=seed,
+                                      gpu_id=gpu_id, overrides=learner)
     except (LoopError, ValueError, OSError) as err:
         _fail(err)
     dev = record["source_dev_ents_f"]

@@ -170,6 +170,33 @@ def test_a_tok2vec_trained_on_other_languages_ner_starts_every_round(small_corpu
     assert plain["run"] == "tsn-gold-entropy-seed0" and not same_weights(plain["run"])
     with pytest.raises(ValueError, match="other than the target 'tsn'"):
         train_source_tok2vec(root / "tsn", ROOT / "configs" / "learner-cnn.cfg", tmp_path / "x", ["tsn"])
+    again = train_source_tok2vec(root / "tsn", ROOT / "configs" / "learner-cnn.cfg", tmp_path / "src", ["zul"],
+                                 overrides={**FAST_TRAINING, "training.max_steps": 40}, seed=1)  # a rerun replaces
+    assert srsly.read_json(tmp_path / "src" / "pretrain.json") == again and again["seed"] == 1
+    assert weights.read_bytes() == spacy.load(tmp_path / "src" / "model").get_pipe("tok2vec").model.to_bytes()
+    assert weights.read_bytes() != source.to_bytes()
+    assert sorted(p.name for p in (tmp_path / "src").iterdir()) == written  # no work folder left
+
+
+def test_a_source_tok2vec_is_refused_before_training(small_corpus, tmp_path) -> None:
+    from spacy_llm_loop.learner.source_tok2vec import train_source_tok2vec
+
+    root = tmp_path / "corpus"
+    shutil.copytree(small_corpus, root / "tsn")
+    (root / "zul").mkdir()
+    shutil.copy(small_corpus / "dev.spacy", root / "zul" / "train.spacy")  # no dev split for early stopping
+    with pytest.raises(ValueError, match=r"source language 'zul' has no dev split \(.*zul/dev.spacy\)"):
+        train_source_tok2vec(root / "tsn", ROOT / "configs" / "learner-cnn.cfg", tmp_path / "src", ["zul"])
+    assert not (tmp_path / "src").exists()  # refused before anything was written
+    shutil.copy(small_corpus / "test.spacy", root / "zul" / "dev.spacy")
+    with pytest.raises(ValueError, match="no 'tok2vec' component"):
+        train_source_tok2vec(root / "tsn", ROOT / "configs" / "learner-trf.cfg", tmp_path / "src", ["zul"])
+    one_layer = tmp_path / "one-layer.cfg"  # spaCy would load the whole tok2vec's weights into one layer
+    one_layer.write_text((ROOT / "configs" / "learner-cnn.cfg").read_text(encoding="utf-8").replace(
+        "[pretraining]\n", '[pretraining]\ncomponent = "tok2vec"\nlayer = "embed"\n'), encoding="utf-8")
+    with pytest.raises(ValueError, match="layer 'embed'"):
+        train_source_tok2vec(root / "tsn", one_layer, tmp_path / "src", ["zul"])
+    assert not (tmp_path / "src").exists()
 
 
 @pytest.mark.slow

@@ -53,3 +53,14 @@ def test_loop_warm_start_continues_each_round(small_corpus, tmp_path):
     assert not (run / "round-00" / "train.log").read_text().startswith("Continuing")
     first = (run / "round-01" / "train.log").read_text().splitlines()[0]
     assert first == f"Continuing from the weights of {run / 'round-00' / 'model'}"
+
+
+def test_a_training_into_an_existing_model_folder_replaces_it(trained_model, small_corpus, tmp_path):
+    """``train-full`` or ``pretrain --ner-from`` run again into the same output: the new model replaces the old one
+    (spaCy's own rename cannot replace a folder that is not empty), and no work folder is left."""
+    kwargs = dict(train_path=small_corpus / "train.spacy", dev_path=small_corpus / "dev.spacy", seed=0)
+    train_pipeline(CNN, tmp_path / "model", overrides=FROZEN, **kwargs)
+    first = predictions(tmp_path / "model", small_corpus)
+    train_pipeline(CNN, tmp_path / "model", overrides=FROZEN, init_from=trained_model, **kwargs)
+    assert predictions(tmp_path / "model", small_corpus) == predictions(trained_model, small_corpus) != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

@@ -13,15 +13,18 @@ tok2vec is kept, the target's label set may differ from the sources'.
 ``auto`` picks the sources as :func:`.transfer.resolve_sources` does (character trigrams of the target's
 pool). The schedule defaults to the full-data baseline's (:data:`SOURCE_SCHEDULE`), not the per-round cap.
 """
+import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Union
 
 import spacy
+from spacy.util import load_config
 
 from ..data.corpus import load_docs
-from ..fileio import atomic_path, write_json
+from ..fileio import TMP_MARK, atomic_path, write_json
 from .pretrain import WEIGHTS
 from .train import train_pipeline
 from .transfer import resolve_sources, source_docs, training_folder
@@ -30,34 +33,66 @@ PathLike = Union[str, Path]
 SOURCE_SCHEDULE = {"training.max_steps": 20000, "training.patience": 1600, "training.eval_frequency": 200}
 
 
+def check_learner_config(learner_config: PathLike, overrides: Optional[Dict[str, Any]] = None) -> None:
+    """Refuse, before any training, a learner config whose tok2vec the loop could not start from: no ``tok2vec``
+    component (the transformer learner), or a ``[pretraining]`` block that loads weights into another component
+    or into one layer only (the weights written here are the whole tok2vec)."""
+    config = load_config(learner_config, overrides=dict(overrides or {}), interpolate=False)
+    if "tok2vec" not in config["nlp"]["pipeline"]:
+        raise ValueError(f"{learner_config}: no 'tok2vec' component in its pipeline {config['nlp']['pipeline']}; "
+                         "--ner-from trains the CNN learner's tok2vec (configs/learner-cnn.cfg)")
+    block = config.get("pretraining") or {}
+    if block and (block.get("component", "tok2vec") != "tok2vec" or block.get("layer", "")):
+        raise ValueError(f"{learner_config}: its [pretraining] block loads weights into component "
+                         f"'{block.get('component')}', layer '{block.get('layer')}'; the weights --ner-from writes "
+                         "are the whole 'tok2vec' component's (component = \"tok2vec\", layer = \"\")")
+
+
+def source_splits(langs: Sequence[str], corpus_root: Path) -> Dict[str, int]:
+    """Each source's train sentences, its splits converted first if needed; a missing train or dev split (early
+    stopping reads the sources' dev) is refused, naming the source and the file."""
+    sentences = {}
+    for lang in langs:
+        sentences[lang] = len(source_docs(lang, corpus_root))
+        dev = corpus_root / lang / "dev.spacy"
+        if not dev.exists():
+            raise ValueError(f"source language '{lang}' has no dev split ({dev}): the source pipeline is "
+                             "early-stopped on the sources' own dev data")
+    return sentences
+
+
 def train_source_tok2vec(corpus: PathLike, learner_config: PathLike, output: PathLike, langs: Sequence[str], *,
                          seed: int = 0, gpu_id: int = -1,
                          overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Train the source pipeline on ``langs`` (or ``("auto",)``) and write its tok2vec to
     ``<output>/weights/model-last.bin``, the source pipeline to ``<output>/model`` and the record (sources,
-    ``auto``'s scores, sentences, the sources' dev F1, seconds, the loop's flag) to ``<output>/pretrain.json``;
-    return the record."""
+    ``auto``'s scores, sentences, the sources' dev F1, seconds, the loop's flag) to ``<output>/pretrain.json``,
+    last; return the record. Every check runs before the training; a rerun into the same ``output`` replaces
+    what an earlier one wrote, and an interrupted one leaves only a work folder marked for cleanup."""
     corpus, output = Path(corpus), Path(output)
+    settings = {**SOURCE_SCHEDULE, **(overrides or {})}
+    check_learner_config(learner_config, settings)
     target_texts = [doc.text for doc in load_docs(corpus / "train.spacy")]
     chosen, scores = resolve_sources(langs, corpus.name, target_texts, corpus.parent)
     if not chosen:
-        raise ValueError("no source language: name some ('xho sna') or use 'auto' with MASAKHANER_DIR set")
+        raise ValueError(f"'auto' found no MasakhaNER language other than '{corpus.name}' under {corpus.parent} or "
+                         "MASAKHANER_DIR: set MASAKHANER_DIR, or convert some first and name them ('nya swa')")
+    sentences = source_splits(chosen, corpus.parent)
     output.mkdir(parents=True, exist_ok=True)
-    sentences = {lang: len(source_docs(lang, corpus.parent)) for lang in chosen}  # converted first if needed
-    train = training_folder(output / "source-train", [corpus.parent / lang / "train.spacy" for lang in chosen])
-    dev = training_folder(output / "source-dev", [corpus.parent / lang / "dev.spacy" for lang in chosen])
-    settings = {**SOURCE_SCHEDULE, **(overrides or {})}
     start = time.perf_counter()
-    try:
-        trained = train_pipeline(learner_config, output / "model", train_path=train, dev_path=dev, seed=seed,
+    with tempfile.TemporaryDirectory(prefix=f".source{TMP_MARK}", dir=output) as tmp:
+        work = Path(tmp)
+        train = training_folder(work / "train", [corpus.parent / lang / "train.spacy" for lang in chosen])
+        dev = training_folder(work / "dev", [corpus.parent / lang / "dev.spacy" for lang in chosen])
+        trained = train_pipeline(learner_config, work / "model", train_path=train, dev_path=dev, seed=seed,
                                  gpu_id=gpu_id, overrides=settings, log_path=output / "train.log")
-    finally:
-        for copies in (train, dev):  # made for the trainer
-            shutil.rmtree(copies, ignore_errors=True)
-    weights = output / "weights" / WEIGHTS
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(weights) as tmp:
-        tmp.write_bytes(spacy.load(output / "model").get_pipe("tok2vec").model.to_bytes())
+        weights = output / "weights" / WEIGHTS
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(weights) as part:
+            part.write_bytes(spacy.load(work / "model").get_pipe("tok2vec").model.to_bytes())
+        if (output / "model").exists():  # an earlier run's source pipeline
+            shutil.rmtree(output / "model")
+        os.replace(work / "model", output / "model")
     record = {"objective": "ner-transfer", "corpus": str(corpus), "requested": list(langs), "langs": list(chosen),
               "auto_scores": scores, "sentences": sentences, "seed": seed, "overrides": settings,
               "source_dev_ents_f": trained["dev_score"], "seconds": round(time.perf_counter() - start, 1),

@@ -61,8 +61,8 @@ def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: P
         source_components(config, Path(init_from))
     output_dir = Path(output_dir)
     start = time.perf_counter()
-    with atomic_path(output_dir) as target, tempfile.TemporaryDirectory(prefix=f".train{TMP_MARK}",
-                                                                        dir=output_dir.parent) as work:
+    with atomic_path(output_dir, is_dir=True) as target, tempfile.TemporaryDirectory(prefix=f".train{TMP_MARK}",
+                                                                                     dir=output_dir.parent) as work:
         nlp = init_nlp(config, use_gpu=gpu_id)
         log = Path(log_path).open("w", encoding="utf-8") if log_path else None
         if log and init_from is not None:
@@ -75,6 +75,7 @@ def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: P
         finally:
             if log:
                 log.close()
+        target.rmdir()  # the best model takes the empty work folder's name; on exit it replaces an earlier model
         shutil.move(str(Path(work) / "model-best"), str(target))
     meta = spacy.util.load_meta(output_dir / "meta.json")
     return {"seconds": round(time.perf_counter() - start, 2), "dev_score": meta.get("performance", {}).get("ents_f")}
