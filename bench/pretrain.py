@@ -108,7 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if not opts.report_only:
         with ThreadPoolExecutor(opts.jobs) as pool:
             pretrains = [pool.submit(run, pretrain_job(opts, lang), opts.out / "logs")
-                         for lang in opts.langs if not weights(opts, lang).exists()]
+                         for lang in opts.langs if not (pretrain_dir(opts, lang) / "pretrain.json").exists()]
             for future in pretrains:
                 future.result()
             loops = [pool.submit(run, job, opts.out / "logs") for lang in opts.langs for job in jobs(opts, lang)]

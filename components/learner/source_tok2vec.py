@@ -67,8 +67,9 @@ def train_source_tok2vec(corpus: PathLike, learner_config: PathLike, output: Pat
     """Train the source pipeline on ``langs`` (or ``("auto",)``) and write its tok2vec to
     ``<output>/weights/model-last.bin``, the source pipeline to ``<output>/model`` and the record (sources,
     ``auto``'s scores, sentences, the sources' dev F1, seconds, the loop's flag) to ``<output>/pretrain.json``,
-    last; return the record. Every check runs before the training; a rerun into the same ``output`` replaces
-    what an earlier one wrote, and an interrupted one leaves only a work folder marked for cleanup."""
+    last (the mark of a finished run); return the record. Every check runs before the training; a rerun into the
+    same ``output`` replaces what an earlier one wrote, and an interrupted one leaves only a work folder marked for
+    cleanup (or, interrupted after its training, files without ``pretrain.json``)."""
     corpus, output = Path(corpus), Path(output)
     settings = {**SOURCE_SCHEDULE, **(overrides or {})}
     check_learner_config(learner_config, settings)
@@ -85,14 +86,17 @@ def train_source_tok2vec(corpus: PathLike, learner_config: PathLike, output: Pat
         train = training_folder(work / "train", [corpus.parent / lang / "train.spacy" for lang in chosen])
         dev = training_folder(work / "dev", [corpus.parent / lang / "dev.spacy" for lang in chosen])
         trained = train_pipeline(learner_config, work / "model", train_path=train, dev_path=dev, seed=seed,
-                                 gpu_id=gpu_id, overrides=settings, log_path=output / "train.log")
+                                 gpu_id=gpu_id, overrides=settings, log_path=work / "train.log")
+        (output / "pretrain.json").unlink(missing_ok=True)  # from here on, no record of an earlier run's files
+        for name in ("model", "train.log", "train.scores.jsonl"):
+            if (output / name).is_dir():  # an earlier run's source pipeline
+                shutil.rmtree(output / name)
+            if (work / name).exists():
+                os.replace(work / name, output / name)
         weights = output / "weights" / WEIGHTS
         weights.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(weights) as part:
-            part.write_bytes(spacy.load(work / "model").get_pipe("tok2vec").model.to_bytes())
-        if (output / "model").exists():  # an earlier run's source pipeline
-            shutil.rmtree(output / "model")
-        os.replace(work / "model", output / "model")
+            part.write_bytes(spacy.load(output / "model").get_pipe("tok2vec").model.to_bytes())
     record = {"objective": "ner-transfer", "corpus": str(corpus), "requested": list(langs), "langs": list(chosen),
               "auto_scores": scores, "sentences": sentences, "seed": seed, "overrides": settings,
               "source_dev_ents_f": trained["dev_score"], "seconds": round(time.perf_counter() - start, 1),

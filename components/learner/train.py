@@ -1,8 +1,10 @@
 """Train a learner pipeline from its config with spaCy's own training loop.
 
-The best model (by the config's score weights on the dev set) is written to
-``output_dir`` atomically: an interrupted training leaves nothing there, so a
-resumed loop simply trains again.
+The best model (by the config's score weights on the dev set) is trained in a work
+folder and takes ``output_dir``'s place only when the training has finished: an
+interrupted training leaves no model there (or the earlier one, if there was one),
+so a resumed loop simply trains again. An earlier model is removed just before the
+new one is renamed into place, so those two steps together are not atomic.
 
 By default every training starts from the config (fresh CNN weights, or the
 pretrained transformer checkpoint). With ``init_from`` it continues from a saved
