@@ -13,8 +13,6 @@ tok2vec is kept, the target's label set may differ from the sources'.
 ``auto`` picks the sources as :func:`.transfer.resolve_sources` does (character trigrams of the target's
 pool). The schedule defaults to the full-data baseline's (:data:`SOURCE_SCHEDULE`), not the per-round cap.
 """
-import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -68,8 +66,8 @@ def train_source_tok2vec(corpus: PathLike, learner_config: PathLike, output: Pat
     ``<output>/weights/model-last.bin``, the source pipeline to ``<output>/model`` and the record (sources,
     ``auto``'s scores, sentences, the sources' dev F1, seconds, the loop's flag) to ``<output>/pretrain.json``,
     last (the mark of a finished run); return the record. Every check runs before the training; a rerun into the
-    same ``output`` replaces what an earlier one wrote, and an interrupted one leaves only a work folder marked for
-    cleanup (or, interrupted after its training, files without ``pretrain.json``)."""
+    same ``output`` replaces what an earlier one wrote (its ``pretrain.json`` goes first), and an interrupted one
+    leaves no ``pretrain.json`` and at most a work folder marked for cleanup."""
     corpus, output = Path(corpus), Path(output)
     settings = {**SOURCE_SCHEDULE, **(overrides or {})}
     check_learner_config(learner_config, settings)
@@ -80,23 +78,17 @@ def train_source_tok2vec(corpus: PathLike, learner_config: PathLike, output: Pat
                          "MASAKHANER_DIR: set MASAKHANER_DIR, or convert some first and name them ('nya swa')")
     sentences = source_splits(chosen, corpus.parent)
     output.mkdir(parents=True, exist_ok=True)
+    (output / "pretrain.json").unlink(missing_ok=True)  # from here on, no record of an earlier run's files
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=f".source{TMP_MARK}", dir=output) as tmp:
-        work = Path(tmp)
-        train = training_folder(work / "train", [corpus.parent / lang / "train.spacy" for lang in chosen])
-        dev = training_folder(work / "dev", [corpus.parent / lang / "dev.spacy" for lang in chosen])
-        trained = train_pipeline(learner_config, work / "model", train_path=train, dev_path=dev, seed=seed,
-                                 gpu_id=gpu_id, overrides=settings, log_path=work / "train.log")
-        (output / "pretrain.json").unlink(missing_ok=True)  # from here on, no record of an earlier run's files
-        for name in ("model", "train.log", "train.scores.jsonl"):
-            if (output / name).is_dir():  # an earlier run's source pipeline
-                shutil.rmtree(output / name)
-            if (work / name).exists():
-                os.replace(work / name, output / name)
-        weights = output / "weights" / WEIGHTS
-        weights.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(weights) as part:
-            part.write_bytes(spacy.load(output / "model").get_pipe("tok2vec").model.to_bytes())
+    with tempfile.TemporaryDirectory(prefix=f".source{TMP_MARK}", dir=output) as tmp:  # the trainer's copies
+        train = training_folder(Path(tmp) / "train", [corpus.parent / lang / "train.spacy" for lang in chosen])
+        dev = training_folder(Path(tmp) / "dev", [corpus.parent / lang / "dev.spacy" for lang in chosen])
+        trained = train_pipeline(learner_config, output / "model", train_path=train, dev_path=dev, seed=seed,
+                                 gpu_id=gpu_id, overrides=settings, log_path=output / "train.log")
+    weights = output / "weights" / WEIGHTS  # train_pipeline replaces an earlier run's model only once trained
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(weights) as part:
+        part.write_bytes(spacy.load(output / "model").get_pipe("tok2vec").model.to_bytes())
     record = {"objective": "ner-transfer", "corpus": str(corpus), "requested": list(langs), "langs": list(chosen),
               "auto_scores": scores, "sentences": sentences, "seed": seed, "overrides": settings,
               "source_dev_ents_f": trained["dev_score"], "seconds": round(time.perf_counter() - start, 1),
