@@ -47,6 +47,13 @@ def pretrain_job(opts: argparse.Namespace, lang: str) -> Tuple[str, List[str]]:
     return f"pretrain-{lang}", ["pretrain", lang, *how, "--output", str(pretrain_dir(opts, lang))]
 
 
+def pretrain_jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
+    """The ``pretrain`` commands still to run: a language whose ``pretrain.json`` (written last) exists is done, and
+    its weights are reused rather than trained again."""
+    return [pretrain_job(opts, lang) for lang in opts.langs
+            if not (pretrain_dir(opts, lang) / "pretrain.json").exists()]
+
+
 def jobs(opts: argparse.Namespace, lang: str) -> List[Tuple[str, List[str]]]:
     """The loops of one language with its pretrained weights (and without, unless read from elsewhere)."""
     todo = []
@@ -107,8 +114,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     opts = parser.parse_args(argv)
     if not opts.report_only:
         with ThreadPoolExecutor(opts.jobs) as pool:
-            pretrains = [pool.submit(run, pretrain_job(opts, lang), opts.out / "logs")
-                         for lang in opts.langs if not (pretrain_dir(opts, lang) / "pretrain.json").exists()]
+            pretrains = [pool.submit(run, job, opts.out / "logs") for job in pretrain_jobs(opts)]
             for future in pretrains:
                 future.result()
             loops = [pool.submit(run, job, opts.out / "logs") for lang in opts.langs for job in jobs(opts, lang)]

@@ -10,7 +10,7 @@ from .evaluation.evaluate import evaluate_model
 from .fileio import write_json
 from .learner.progress import training_summary
 from .data.corpus import load_docs
-from .learner.train import train_pipeline
+from .learner.train import check_init_tok2vec, train_pipeline
 from .learner.transfer import TRANSFER_MAX, prepare_transfer, training_folder
 
 PathLike = Union[str, Path]
@@ -28,6 +28,7 @@ def train_full(corpus: PathLike, config: PathLike, output: PathLike, *, seed: in
     whether the schedule's cap stopped it (``training.stopped_by == "max_steps"``: maybe not converged).
     """
     corpus, output = Path(corpus), Path(output)
+    check_init_tok2vec(overrides)
     output.mkdir(parents=True, exist_ok=True)
     train_path, transfer = corpus / "train.spacy", None
     if transfer_langs:

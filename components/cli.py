@@ -270,7 +270,7 @@ def evaluate_cli(
 @app.command("simulate-llm")
 def simulate_llm_cli(
     gold: Optional[Path] = typer.Argument(None, help="Gold corpus the SIMULATED LLM answers from (.spacy, .jsonl "
-                                                      "or CoNLL); not with --rule"),
+                                          "or CoNLL); not with --rule"),
     port: int = typer.Option(8000, help="Port on 127.0.0.1"),
     latency: float = typer.Option(0.0, help="Seconds to wait per request"),
     fault_rate: float = typer.Option(0.0, help="Share of requests that get an injected fault"),
@@ -332,7 +332,8 @@ def pretrain_cli(
     corpus: Optional[Path] = typer.Option(None, help="Corpus folder (default corpus/<lang>)"),
     output: Optional[Path] = typer.Option(None, help="Output folder (default pretrain/<lang>; with --ner-from "
                                                      "pretrain/<lang>-ner)"),
-    epochs: int = typer.Option(20, help="Passes over the pool text (not with --ner-from)"),
+    epochs: Optional[int] = typer.Option(None, help="Passes over the pool text (default 20; not with --ner-from, "
+                                                    "whose schedule is --training.max_steps and --training.patience)"),
     seed: int = typer.Option(0, help="Random seed"),
     extra_langs: str = typer.Option("", help="Other languages whose pool text is added (corpus/<lang>), e.g. "
                                              "the transfer languages"),
@@ -352,8 +353,13 @@ def pretrain_cli(
     extra = parse_langs(extra_langs)
     sources = parse_langs(ner_from)
     if sources:
+        if epochs is not None:
+            _fail(ValueError("--epochs counts passes of the characters objective over the pool text; --ner-from "
+                             "trains until the sources' dev score stops improving (--training.max_steps, "
+                             "--training.patience): drop --epochs"))
         _source_tok2vec(ctx, lang, corpus, config_file(config), output, sources, seed, gpu_id, extra)
         return
+    epochs = 20 if epochs is None else epochs
     try:
         for other in extra:
             source_docs(other, corpus.parent)  # converted first if needed
@@ -418,7 +424,7 @@ def annotator_eval_cli(
                                                    "name, e.g. sim-gpt-4-turbo, gpt-4-turbo; repeat the option or "
                                                    "give a comma-separated list)"),
     langs: Optional[list[str]] = typer.Option(None, "--lang", help="Language to ask about (repeat the option "
-                                               "or give a comma-separated list)"),
+                                              "or give a comma-separated list)"),
     n: int = typer.Option(50, help="Sentences per language (entity-rich, from train and dev, never test)"),
     runs: int = typer.Option(10, help="Times each sentence is asked (replicates)"),
     sample_seed: int = typer.Option(0, help="Seed of the sentence sample"),
@@ -502,7 +508,7 @@ def cost_cli(
     markdown: Optional[Path] = typer.Option(Path("reports/cost.md"), help="And here as Markdown"),
     plot: Optional[Path] = typer.Option(Path("reports/cost.png"), help="And entity F1 against cost here (PNG)"),
     price: List[str] = typer.Option([], help="<model>=<input>,<output> USD per 1,000 tokens (repeat); wins over "
-                                            "the packaged table"),
+                                    "the packaged table"),
     words_per_hour: str = typer.Option("2000,5500", help="People: words labelled per hour, <low>,<high>"),
     hourly_usd: str = typer.Option("5,20", help="People: USD per hour, <low>,<high>"),
     annotators_per_item: str = typer.Option("1,3", help="People: annotators per sentence, <low>,<high>"),

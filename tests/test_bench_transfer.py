@@ -41,13 +41,16 @@ def test_pretrain_bench_with_ner_from_names_its_folders_and_pairs_test_and_dev(t
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     out, gold = tmp_path / "ner", tmp_path / "gold"
-    opts = argparse.Namespace(out=out, ner_from="auto", epochs=20, seeds=[0, 1, 2], rounds=0, baseline_runs=gold)
+    opts = argparse.Namespace(out=out, ner_from="auto", epochs=20, seeds=[0, 1, 2], rounds=0, baseline_runs=gold,
+                              langs=["tsn", "zul"])
+    assert [name for name, _ in bench.pretrain_jobs(opts)] == ["pretrain-tsn", "pretrain-zul"]
     name, args = bench.pretrain_job(opts, "tsn")
     assert args == ["pretrain", "tsn", "--ner-from", "auto", "--output", str(out / "pretrain" / "tsn-ner-auto")]
     assert bench.weights(opts, "tsn") == out / "pretrain" / "tsn-ner-auto" / "weights" / "model-last.bin"
     (out / "pretrain" / "tsn-ner-auto").mkdir(parents=True)
     srsly.write_json(out / "pretrain" / "tsn-ner-auto" / "pretrain.json",
                      {"sentences": {"swa": 100, "zul": 50}, "source_dev_ents_f": 0.8, "seconds": 9})
+    assert [name for name, _ in bench.pretrain_jobs(opts)] == ["pretrain-zul"]  # tsn's is finished: reused
     for seed, (base, pt) in enumerate([(60.0, 65.0), (61.0, 67.0), (62.0, 67.0)]):
         for root, name, f1 in ((gold, f"tsn-gold-entropy-seed{seed}", base),
                                (out / "runs", f"tsn-gold-entropy-pt-seed{seed}", pt)):

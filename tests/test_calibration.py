@@ -41,7 +41,7 @@ def test_reliability_bins_and_a_perfectly_calibrated_score() -> None:
 
 
 def test_the_calibration_is_saved_with_the_pipeline_and_used_by_span_confidence(trained_model, small_corpus,
-                                                                                 tmp_path) -> None:
+                                                                                tmp_path) -> None:
     model = tmp_path / "model"
     shutil.copytree(trained_model, model)
     fitted = calibrate_pipeline(model, small_corpus / "dev.spacy")

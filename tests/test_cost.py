@@ -173,6 +173,11 @@ def test_dry_run_names_the_folder_and_refuses_what_the_run_refuses(small_corpus,
     with pytest.raises(LoopError, match="tsn-gold-entropy-mc-seed0"):  # the real run refuses it: so does the dry run
         run_loop(ROOT / "configs" / "loop.cfg", {**settings, "loop.run_name": "tsn-gold-entropy-seed0"}, mc,
                  annotator="gold", strategy="entropy", dry_run=True)
+    missing = {"paths.init_tok2vec": str(tmp_path / "pretrain" / "weights" / "model-last.bin")}
+    for dry_run in (True, False):  # weights that were never made: both refuse them, naming the file, before any work
+        with pytest.raises(LoopError, match="pretrained tok2vec weights .*model-last.bin.* are not a file"):
+            run_loop(ROOT / "configs" / "loop.cfg", settings, missing, annotator="gold", strategy="entropy",
+                     dry_run=dry_run)
     assert not (tmp_path / "runs").exists()
 
 

@@ -322,7 +322,7 @@ def test_a_malformed_200_is_billed_logged_and_counted_against_the_budget(name, b
     assert tags_of(answer) == gold_answer(prompt)
     bad, ok = ledger(tmp_path)
     assert (bad["outcome"], bad["status"], bad["retried"], bad["request_id"]) == ("malformed_response", 200, True,
-                                                                                   "broken-1")
+                                                                                  "broken-1")
     assert "malformed reply body" in bad["error"]
     expected = usage or (count_tokens(prompt), count_tokens(body.decode()))
     assert (bad["input_tokens"], bad["output_tokens"]) == expected and bool(bad.get("usage_estimated")) == (not usage)

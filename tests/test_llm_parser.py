@@ -44,7 +44,7 @@ TABLE = [
     ("brackets in prose, answer cut short", f"Here are the [token, tag] pairs: {CUT_IN_2}", [T1, None],
      [{}, {"truncated_json": 1}]),
     ("record without id before one with", json.dumps({"sentences": [{"output": pairs(S2, T2)},
-                                                                     {"id": 1, "output": pairs(S1, T1)}]}),
+                                                                    {"id": 1, "output": pairs(S1, T1)}]}),
      [T1, T2], [{}, {}]),
     ("reordered records", answer(pairs(S2, T2), pairs(S1, T1), ids=[2, 1]), [T1, T2], [{}, {}]),
     ("ids as strings", GOOD.replace('"id": 1', '"id": "1"').replace('"id": 2', '"id": "2"'), [T1, T2], [{}, {}]),
@@ -92,7 +92,7 @@ def test_repair_policy_records_every_repair(name: str, response: str, expected, 
         assert set(result.problems) == set(wanted), (name, result.problems)
         if result.tags is None:
             assert result.error and set(result.problems) & {"request_failed", "truncated_json", "missing_sentence",
-                                                             "invalid_json", "length_mismatch", "token_mismatch"}
+                                                            "invalid_json", "length_mismatch", "token_mismatch"}
             continue
         assert len(result.tags) == len(words)
         assert set(result.tags) <= set(TAGSET) and not iob_problems(result.tags)

@@ -98,7 +98,7 @@ def test_learner_dev_is_held_out_counted_and_stays_dev(finished_run):
 def test_oracle_dev_is_marked_and_uses_the_gold_dev_split(small_corpus, tmp_path, caplog):
     caplog.set_level("INFO")
     result = run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, tmp_path, **{"loop.rounds": 0,
-                                                                                        "loop.dev": "oracle"}),
+                                                                                         "loop.dev": "oracle"}),
                       FAST_TRAINING, annotator="gold")
     assert result["run"] == "tsn-gold-entropy-oracledev-seed0" and result["dev"] == "oracle"
     record = result["rounds"][0]

@@ -183,7 +183,7 @@ def test_the_loop_takes_language_and_labels_from_the_manifest(tmp_path, files) -
     out = tmp_path / "corpus"
     prepare_corpus(out, lang="af", language="Afrikaans", pool=files["pool"], labels=files["labels"])
     config = load_loop_config(ROOT / "configs" / "loop.cfg", {"paths.corpus": str(out),
-                                                               "annotator.cache_path": None},
+                                                              "annotator.cache_path": None},
                               annotator="openai-compatible")
     settings, *_ = resolve_loop(config)
     assert settings.lang == "af" and settings.language == "Afrikaans" and settings.labels.labels == ("CROP", "PLACE")
@@ -245,7 +245,7 @@ def test_transfer_is_refused_for_a_label_set_of_ones_own(tmp_path, files) -> Non
     out = tmp_path / "corpus"
     prepare_corpus(out, lang="af", language="Afrikaans", pool=files["pool"], labels=files["labels"])
     config = load_loop_config(ROOT / "configs" / "loop.cfg", {"paths.corpus": str(out), "annotator.cache_path": None,
-                                                               "loop.transfer_langs": "zul"},
+                                                              "loop.transfer_langs": "zul"},
                               annotator="openai-compatible")
     with pytest.raises(ValueError, match="labels of its own"):
         resolve_loop(config)

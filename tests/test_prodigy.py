@@ -99,16 +99,16 @@ def test_character_only_spans_and_missing_tokens(vocab):
     ({"text": "a b", "spans": [{"token_start": 0, "token_end": 5, "label": "PER"}]}, "outside"),
     ({"text": "a b", "answer": "maybe"}, "unknown answer"),
     ({"text": "a b", "tokens": [{"text": "a", "start": 0, "end": 1, "ws": False},
-                                 {"text": "b", "start": 2, "end": 3, "ws": False}]}, "do not add up"),
+                                {"text": "b", "start": 2, "end": 3, "ws": False}]}, "do not add up"),
     ({"text": "a b c", "spans": [{"start": 0, "end": 3, "label": "PER"}, {"start": 2, "end": 5, "label": "LOC"}]},
      "overlapping"),
     ({"text": "a b", "tokens": [{"text": "a", "start": 0, "end": 1, "ws": True},
-                                 {"text": "c", "start": 2, "end": 3, "ws": False}]},
+                                {"text": "c", "start": 2, "end": 3, "ws": False}]},
      "token 1 'c' does not match the text at its 'start' and 'end' \\(2-3\\), which holds 'b'"),
     ({"text": "a b", "tokens": [{"text": "a", "start": 0, "end": 1, "ws": True},
-                                 {"text": "b", "start": 4, "end": 5, "ws": False}]}, "does not match the text"),
+                                {"text": "b", "start": 4, "end": 5, "ws": False}]}, "does not match the text"),
     ({"text": "a a", "tokens": [{"text": "a", "start": 2, "end": 3, "ws": True},
-                                 {"text": "a", "start": 0, "end": 1, "ws": False}]},
+                                {"text": "a", "start": 0, "end": 1, "ws": False}]},
      "token 0 'a' is at characters 0-1 of the text, but its 'start' and 'end' say 2-3"),
     ({"text": "ab", "tokens": [{"text": "a"}, {"text": "c"}]}, "token 1 'c' would be at character 1"),
     ({"text": "a b", "tokens": [{"text": "", "start": 0, "end": 0}, {"text": "a b", "start": 0, "end": 3}]},
@@ -247,7 +247,7 @@ def test_binary_tasks_read_as_complete_when_asked(tmp_path, vocab):
     path = _teach_file(tmp_path)
     docs = list(read_tasks(vocab, path, binary="complete"))
     assert [[(e.text, e.label_) for e in d.ents] for d in docs] == [[("Rre Masisi", "PER"), ("Gaborone", "LOC")],
-                                                                   [("Gaborone", "LOC")]]
+                                                                    [("Gaborone", "LOC")]]
     assert doc_to_task(docs[1]) == NER_TEACH
     assert len(task_to_doc(vocab, NER_TEACH, binary="complete").ents) == 1
 

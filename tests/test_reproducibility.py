@@ -69,6 +69,19 @@ def test_train_full_keeps_its_schedule_options(small_corpus, tmp_path, python):
     assert metrics["training"]["last_step"] <= 60 and metrics["training"]["stopped_by"] in ("max_steps", "patience")
 
 
+def test_train_full_refuses_missing_pretrained_weights_before_training(small_corpus, tmp_path) -> None:
+    """Weights never made: one line naming the file and the command that makes them (spaCy's own error, after the
+    config is resolved, is a whole-config dump), and nothing is written."""
+    from spacy_llm_loop.baselines import train_full
+    from spacy_llm_loop.errors import LoopError
+
+    weights = tmp_path / "pretrain" / "tsn-ner" / "weights" / "model-last.bin"
+    with pytest.raises(LoopError, match=r"weights '.*model-last.bin' \(paths.init_tok2vec\) are not a file.*pretrain"):
+        train_full(small_corpus, ROOT / "configs" / "learner-cnn.cfg", tmp_path / "full",
+                   overrides={"paths.init_tok2vec": str(weights)})
+    assert not (tmp_path / "full").exists()
+
+
 def test_loop_keeps_its_learner_options(small_corpus, tmp_path, python):
     proc = subprocess.run(_loop_args(python, small_corpus, tmp_path, "--rounds", "0", "--learner.training.dropout",
                                      "0.25"), capture_output=True, text=True)

@@ -214,6 +214,8 @@ def test_pretrain_ner_from_on_the_command_line(small_corpus, tmp_path) -> None:
     base = ["pretrain", "tsn", "--corpus", str(root / "tsn"), "--ner-from", "zul"]
     refused = CliRunner().invoke(app, [*base, "--extra-langs", "zul"])
     assert refused.exit_code == 1 and "give one of them" in refused.output
+    refused = CliRunner().invoke(app, [*base, "--epochs", "5"])  # it would be ignored: said, not dropped silently
+    assert refused.exit_code == 1 and "drop --epochs" in " ".join(refused.output.split())
     fast = [arg for key, value in FAST_TRAINING.items() for arg in (f"--{key}", str(value))]
     result = CliRunner().invoke(app, [*base, "--output", str(tmp_path / "src"), *fast])
     assert result.exit_code == 0, result.output

@@ -90,8 +90,8 @@ def cost_markdown(report: Dict[str, Any]) -> str:
             human = t.get("human_usd_per_f1_point")
             lines.append(f"- per test F1 point gained since the seed round: LLM route {_usd(t['llm_usd_per_f1_point'])}"
                          f" ({t['llm_f1_gain']:+.2f} F1)" + (f"; human route {_range(human)} "
-                                                            f"({t['human_f1_gain']:+.2f} F1, gold-oracle run)"
-                                                            if human else ""))
+                                                             f"({t['human_f1_gain']:+.2f} F1, gold-oracle run)"
+                                                             if human else ""))
         lines += [f"- {note}" for note in run["notes"]] + [""]
     lines += ["## Assumptions for the human side", ""]
     model = report["human_model"]

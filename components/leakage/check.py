@@ -88,7 +88,7 @@ def leakage_markdown(report: Dict[str, Any]) -> str:
             return f"{counts['exact']['pairs']} / {counts['near']['pairs']}"
         lines.append(f"| {lang} | {cell(pairs['train|dev'])} | {cell(pairs['train|test'])} | "
                      f"{cell(pairs['dev|test'])} | " + " | ".join(cell(within[s]) if s in within else "–"
-                                                                   for s in ("train", "dev", "test")) + " |")
+                                                                  for s in ("train", "dev", "test")) + " |")
     lines += ["", "## Runs", "", "| run | verdict | errors (the loop's doing) | warnings (train sentences the "
               "dataset repeats in test) |", "|---|---|---|---|"]
     for name, run in report["runs"].items():
@@ -119,7 +119,7 @@ def memorisation_markdown(memorisation: Optional[Dict[str, Any]]) -> List[str]:
             value = stat.get("value")
             interval = stat.get("interval") or {}
             rate = "–" if value is None else (f"{value:.3f}" + (f" [{interval['low']:.3f}, {interval['high']:.3f}]"
-                                                               if "low" in interval else ""))
+                                                                if "low" in interval else ""))
             lines.append(f"| {lang} | {name} | {r['n']} | {rate} | {share['estimate']:.3f} [{share['low']:.3f}, "
                          f"{share['high']:.3f}] | {test['name']} | {test['p_value']:.3g} |")
     decision = memorisation.get("verdict")

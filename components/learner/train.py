@@ -26,11 +26,23 @@ from spacy.training.loop import train as train_nlp
 from spacy.util import load_config
 from thinc.api import Config
 
+from ..errors import LoopError
 from ..fileio import TMP_MARK, atomic_path
 from .progress import JSONL_LOGGER, scores_path
 
 logger = logging.getLogger(__name__)
 PathLike = Union[str, Path]
+
+
+def check_init_tok2vec(overrides: Optional[Dict[str, Any]]) -> None:
+    """Refuse pretrained tok2vec weights (``paths.init_tok2vec``) that are not a file, before anything runs (the
+    loop, its dry run and ``train-full`` call this; spaCy's own error comes after the config is resolved, as a
+    whole-config dump)."""
+    weights = (overrides or {}).get("paths.init_tok2vec")
+    if weights and not Path(weights).is_file():
+        raise LoopError(f"the pretrained tok2vec weights '{weights}' (paths.init_tok2vec) are not a file: make them "
+                        "first with the 'pretrain' command (pretrain <lang>, or pretrain <lang> --ner-from auto; "
+                        "spacy project run pretrain / pretrain-transfer), or give the path it printed")
 
 
 def use_device(gpu_id: int) -> None:

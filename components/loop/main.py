@@ -31,12 +31,14 @@ def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] 
 
 def _dry_run(config: Any, learner_overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The pre-flight estimate: the annotator built without its API key and without the prompt cache. The run
-    folder's name is checked as the real run checks it (:func:`.runner.run_names`), so a dry run does not pass a
-    name the run would refuse; the estimate says which folder the run would write (``run``)."""
+    folder's name and the pretrained tok2vec weights are checked as the real run checks them
+    (:func:`.runner.run_names`, :func:`..learner.train.check_init_tok2vec`), so a dry run does not pass what the
+    run would refuse; the estimate says which folder the run would write (``run``)."""
     from ..annotators.base import as_annotator
     from ..cost.estimate import preflight
     from ..data.corpus import load_docs
     from ..llm.models.registry import keys_not_required
+    from ..learner.train import check_init_tok2vec
     from .runner import run_names
 
     if str(config["annotator"].get("@misc", "")).endswith("LLMAnnotator.v1"):
@@ -44,6 +46,7 @@ def _dry_run(config: Any, learner_overrides: Optional[Dict[str, Any]] = None) ->
     with keys_not_required():
         settings, sampler, strategy, annotator_fn = resolve_loop(config)
         annotator = as_annotator(annotator_fn)
+        check_init_tok2vec(learner_overrides)
         name, _ = run_names(settings, annotator, strategy, learner_overrides)
         estimate = preflight(settings, sampler, annotator, load_docs(settings.corpus / "train.spacy"))
         return {**estimate, "run": str(settings.runs / name)}

@@ -38,7 +38,7 @@ from ..fileio import JsonlLog, atomic_path, file_digest, write_json, write_jsonl
 from ..learner.progress import training_summary
 from ..learner.calibrate import calibrate_pipeline
 from ..learner.committee import requested_estimator, requested_size, train_committee, without_committee
-from ..learner.train import train_pipeline
+from ..learner.train import check_init_tok2vec, train_pipeline
 from ..learner.transfer import prepare_transfer, training_folder, write_prefix
 from ..strategies.base import Strategy
 from ..uncertainty.component import install_extensions
@@ -112,6 +112,7 @@ class ActiveLearningLoop:
             raise LoopError(f"strategy '{strategy.name}' needs the uncertainty estimator 'mc_dropout' or 'committee' "
                             "(the beam gives no BALD): --vars.estimator mc_dropout in the project, "
                             "--learner.components.uncertainty.estimator mc_dropout on the loop command")
+        check_init_tok2vec(self.learner_overrides)
         self.name, _ = run_names(settings, self.annotator, strategy, self.learner_overrides)
         self.run = RunFolder(settings.runs / self.name)
         self.vocab = spacy.blank("xx").vocab

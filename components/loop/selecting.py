@@ -77,7 +77,7 @@ def selection_record(k: int, pool: Sequence[Doc], selection: Selection, taken: S
     values = np.asarray(selection.pool_scores, dtype="float64")
     return {"round": k, "strategy": selection.strategy, "query_size": query_size,
             "n_pool": len(pool), "pool_scores": {"min": float(values.min()), "mean": float(values.mean()),
-                                                   "median": float(np.median(values)), "max": float(values.max())},
+                                                 "median": float(np.median(values)), "max": float(values.max())},
             "selected": [{"id": sid, "rank": r, "score": s, "n_tokens": len(pool[i])}
                          for r, (sid, i, s) in enumerate(zip(chosen, selection.indices, selection.scores))]}
 
