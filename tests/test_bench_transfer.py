@@ -63,3 +63,40 @@ def test_pretrain_bench_with_ner_from_names_its_folders_and_pairs_test_and_dev(t
     # differences +5, +6, +5 on both splits: mean +5.33, sem 0.333, t(0.975, 2) = 4.303 -> [+3.90, +6.77]
     assert row.count("+5.33 [+3.90, +6.77] (n=3)") == 2
     assert bench.pretrain_job(argparse.Namespace(**{**vars(opts), "ner_from": ""}), "tsn")[1][2:4] == ["--epochs", "20"]
+
+
+def test_full_data_bench_plans_what_is_missing_and_pairs_both_splits(tmp_path):
+    spec_ = importlib.util.spec_from_file_location("full_data_bench", ROOT / "bench" / "full_data.py")
+    bench = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(bench)
+    out = tmp_path / "full"
+    opts = argparse.Namespace(out=out, langs=["tsn"], seeds=[0, 1, 2], ner_from="auto", loop_runs=tmp_path / "runs",
+                              rounds=1)
+    assert [name for name, _ in bench.pretrain_jobs(opts)] == ["pretrain-tsn"]
+    planned = dict(bench.train_jobs(opts))
+    weights = str(out / "pretrain" / "tsn-ner-auto" / "weights" / "model-last.bin")
+    assert planned["tsn-full-ner-auto-seed1"][-2:] == ["--paths.init_tok2vec", weights]
+    assert "--paths.init_tok2vec" not in planned["tsn-full-seed1"]
+    assert "20000" in planned["tsn-full-seed1"] and len(planned) == 6
+    (out / "pretrain" / "tsn-ner-auto").mkdir(parents=True)
+    srsly.write_json(out / "pretrain" / "tsn-ner-auto" / "pretrain.json", {"langs": ["swa", "zul"]})
+    for seed, (none, src) in enumerate([(78.0, 79.0), (79.0, 80.5), (78.5, 80.5)]):
+        for folder, f1 in ((out / "baselines" / f"tsn-full-seed{seed}", none),
+                           (out / "ntx" / f"tsn-full-ner-auto-seed{seed}", src)):
+            folder.mkdir(parents=True)
+            srsly.write_json(folder / "metrics.json", {"test": {"ents_f": f1 / 100}, "dev": {"ents_f": f1 / 100 + .05},
+                                                       "training": {"stopped_by": "patience", "best_step": 3000}})
+        run = tmp_path / "runs" / f"tsn-gold-entropy-pt-seed{seed}"
+        run.mkdir(parents=True)
+        srsly.write_json(run / "loop.json", {"rounds": [{"round": 0, "test": {"ents_f": 0.6}},
+                                                        {"round": 1, "test": {"ents_f": (src - 2 + seed) / 100}}]})
+    assert bench.pretrain_jobs(opts) == [] and bench.train_jobs(opts) == []  # finished: nothing runs again
+    lines = bench.lang_table(opts, "tsn")
+    assert "source tok2vec from swa, zul" in lines[0] and "| 1 | 79.00 | 80.50 | 84.00 | 85.50 |" in lines
+    # differences +1.0, +1.5, +2.0 on both splits: mean +1.50, [+0.26, +2.74]
+    assert next(line for line in lines if "paired by seed" in line).count("+1.50 [+0.26, +2.74] (n=3)") == 2
+    assert any("none: 78.50, missed by 1.50" in line for line in lines)
+    assert any("source tok2vec: 80.00, met" in line for line in lines)
+    assert "patience x3, best step 3000-3000" in next(line for line in lines if line.startswith("- none:"))
+    # loop's last round: 77.0, 79.5, 80.5 (mean 79.0); full data with the tok2vec 80.0: +1.00
+    assert "same tok2vec - it (Welch 95% CI): +1.00 [" in next(line for line in lines if "last round" in line)

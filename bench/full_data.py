@@ -1,0 +1,190 @@
+"""The full-data learner with and without the source tok2vec (sequential transfer), paired by seed.
+
+For each language, ``pretrain <lang> --ner-from <sources>`` runs once (seed 0, the full-data schedule; the
+target's labels unused) into ``<out>/pretrain/<lang>-ner-<sources>``; then ``train-full`` runs for every seed
+with the converged schedule (``--training.max_steps 20000 --training.patience 1600 --training.eval_frequency
+200``, gold dev for early stopping), once from fresh weights (``<out>/baselines/<lang>-full-seed<k>``) and once
+from the source tok2vec (``--paths.init_tok2vec``; ``<out>/ntx/<lang>-full-ner-<sources>-seed<k>``). It prints per
+language each seed's test entity F1 in both arms, their mean ± sd, the paired difference on test and on the gold
+dev split (95% t-interval), how the trainings stopped, and the issue's target (>= 80 test entity F1, mean over
+the seeds). ``--loop-runs`` adds the gap between that and the last round of the gold-oracle loop's runs with the
+same tok2vec (``<lang>-gold-entropy-pt-seed<k>``, ``bench/pretrain.py --ner-from``), with a Welch interval, since
+the loop's and the full-data learner's seeds are not paired.
+
+    python bench/full_data.py --langs zul tsn --seeds 0 1 2 3 4 --jobs 2 --out bench/results/full-data
+
+Every step is skipped when its output exists (``pretrain.json``, ``metrics.json``: both are written last), so
+an interrupted benchmark resumes.
+"""
+import argparse
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import srsly
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from label_efficiency import FULL_SCHEDULE, mean_sd, paired, run  # noqa: E402
+
+TARGET = 80.0
+
+
+def tag(sources: str) -> str:
+    """``auto`` or ``nya+swa``: the sources as they appear in folder names."""
+    return "+".join(sources.split())
+
+
+def weights(out: Path, lang: str, sources: str) -> Path:
+    """The source tok2vec of ``lang``."""
+    return out / "pretrain" / f"{lang}-ner-{tag(sources)}" / "weights" / "model-last.bin"
+
+
+def arm_dir(out: Path, lang: str, seed: int, sources: str = "") -> Path:
+    """A full-data training's folder: without transfer (``sources`` empty) or from the source tok2vec."""
+    if not sources:
+        return out / "baselines" / f"{lang}-full-seed{seed}"
+    return out / "ntx" / f"{lang}-full-ner-{tag(sources)}-seed{seed}"
+
+
+def pretrain_jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
+    """The source trainings still to run (one per language)."""
+    todo = []
+    for lang in opts.langs:
+        folder = weights(opts.out, lang, opts.ner_from).parent.parent
+        if not (folder / "pretrain.json").exists():
+            todo.append((f"pretrain-{lang}", ["pretrain", lang, "--ner-from", opts.ner_from, "--output", str(folder)]))
+    return todo
+
+
+def train_jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
+    """The full-data trainings still to run, both arms, seed by seed."""
+    todo = []
+    for seed in opts.seeds:
+        for lang in opts.langs:
+            for sources in (opts.ner_from, ""):
+                out = arm_dir(opts.out, lang, seed, sources)
+                if (out / "metrics.json").exists():
+                    continue
+                init = ["--paths.init_tok2vec", str(weights(opts.out, lang, sources))] if sources else []
+                todo.append((out.name, ["train-full", lang, "--seed", str(seed), "--output", str(out),
+                                        *FULL_SCHEDULE, *init]))
+    return todo
+
+
+def scores(out: Path, lang: str, seeds: Sequence[int], sources: str, split: str = "test") -> Dict[int, float]:
+    """``{seed: entity F1 %}`` on ``split`` of the arm's finished trainings."""
+    found = {}
+    for seed in seeds:
+        path = arm_dir(out, lang, seed, sources) / "metrics.json"
+        if path.exists():
+            found[seed] = 100 * srsly.read_json(path)[split]["ents_f"]
+    return found
+
+
+def stops(out: Path, lang: str, seeds: Sequence[int], sources: str) -> str:
+    """How the arm's trainings stopped: ``patience x4, max_steps x1`` and the range of their best steps."""
+    how: Dict[str, int] = {}
+    best = []
+    for seed in seeds:
+        path = arm_dir(out, lang, seed, sources) / "metrics.json"
+        if path.exists():
+            training = srsly.read_json(path).get("training") or {}
+            how[str(training.get("stopped_by"))] = how.get(str(training.get("stopped_by")), 0) + 1
+            if training.get("best_step") is not None:
+                best.append(int(training["best_step"]))
+    steps = f", best step {min(best)}-{max(best)}" if best else ""
+    return ", ".join(f"{k} x{v}" for k, v in sorted(how.items())) + steps
+
+
+def last_round(runs: Path, lang: str, seeds: Sequence[int], rounds: int) -> Dict[int, float]:
+    """``{seed: test F1 %}`` of the loop runs' last round (``<lang>-gold-entropy-pt-seed<k>``, finished ones)."""
+    found = {}
+    for seed in seeds:
+        path = runs / f"{lang}-gold-entropy-pt-seed{seed}" / "loop.json"
+        if path.exists():
+            loop = srsly.read_json(path)
+            if len(loop["rounds"]) >= rounds + 1:
+                found[seed] = 100 * loop["rounds"][rounds]["test"]["ents_f"]
+    return found
+
+
+def welch(a: Sequence[float], b: Sequence[float]) -> str:
+    """Mean of ``a`` minus mean of ``b`` with a 95% Welch interval (unpaired samples)."""
+    if len(a) < 2 or len(b) < 2:
+        return "-"
+    a_, b_ = np.asarray(a, float), np.asarray(b, float)
+    va, vb = a_.var(ddof=1) / len(a_), b_.var(ddof=1) / len(b_)
+    diff = a_.mean() - b_.mean()
+    if va + vb == 0:
+        return f"{diff:+.2f}"
+    dof = (va + vb) ** 2 / (va ** 2 / (len(a_) - 1) + vb ** 2 / (len(b_) - 1))
+    half = stats.t.ppf(0.975, dof) * np.sqrt(va + vb)
+    return f"{diff:+.2f} [{diff - half:+.2f}, {diff + half:+.2f}]"
+
+
+def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
+    """Per-seed rows, the summary rows and the target lines of one language."""
+    none, src = scores(opts.out, lang, opts.seeds, ""), scores(opts.out, lang, opts.seeds, opts.ner_from)
+    none_dev = scores(opts.out, lang, opts.seeds, "", "dev")
+    src_dev = scores(opts.out, lang, opts.seeds, opts.ner_from, "dev")
+    record_path = weights(opts.out, lang, opts.ner_from).parent.parent / "pretrain.json"
+    record = srsly.read_json(record_path) if record_path.exists() else {}
+    sources = ", ".join(record.get("langs", [])) or opts.ner_from
+    lines = [f"### {lang} (source tok2vec from {sources})", "",
+             "| seed | none, test | source tok2vec, test | none, gold dev | source tok2vec, gold dev |",
+             "|---|---|---|---|---|"]
+    for seed in opts.seeds:
+        cells = [d.get(seed) for d in (none, src, none_dev, src_dev)]
+        lines.append(f"| {seed} | " + " | ".join("-" if c is None else f"{c:.2f}" for c in cells) + " |")
+    lines += ["", f"- none: {mean_sd(list(none.values()))}; stopped by {stops(opts.out, lang, opts.seeds, '')}",
+              f"- source tok2vec: {mean_sd(list(src.values()))}; stopped by "
+              f"{stops(opts.out, lang, opts.seeds, opts.ner_from)}",
+              f"- source tok2vec - none, paired by seed (95% CI): test {paired(src, none)}; "
+              f"gold dev {paired(src_dev, none_dev)}"]
+    for name, arm in (("none", none), ("source tok2vec", src)):
+        if arm:
+            mean = float(np.mean(list(arm.values())))
+            verdict = "met" if mean >= TARGET else f"missed by {TARGET - mean:.2f}"
+            lines.append(f"- target >= {TARGET:g} (mean over {len(arm)} seeds), {name}: {mean:.2f}, {verdict}")
+    if opts.loop_runs is not None:
+        loop = last_round(opts.loop_runs, lang, opts.seeds, opts.rounds)
+        lines.append(f"- loop's last round (round {opts.rounds}, source tok2vec, gold oracle): "
+                     f"{mean_sd(list(loop.values()))}; full data with the same tok2vec - it (Welch 95% CI): "
+                     f"{welch(list(src.values()), list(loop.values()))}; plain full data - it: "
+                     f"{welch(list(none.values()), list(loop.values()))}")
+    return lines + [""]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--langs", nargs="+", default=["zul", "tsn"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--ner-from", default="auto", help="The sources of the tok2vec ('auto' or 'nya swa')")
+    parser.add_argument("--jobs", type=int, default=1, help="Trainings at once (each uses one BLAS thread)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/full-data"))
+    parser.add_argument("--loop-runs", type=Path, default=None,
+                        help="Runs of bench/pretrain.py --ner-from with the same sources, for the last-round gap")
+    parser.add_argument("--rounds", type=int, default=5, help="With --loop-runs: the loop's last round")
+    parser.add_argument("--report-only", action="store_true")
+    opts = parser.parse_args(argv)
+    if not opts.report_only:
+        with ThreadPoolExecutor(opts.jobs) as pool:
+            for future in [pool.submit(run, job, opts.out / "logs") for job in pretrain_jobs(opts)]:
+                future.result()
+            for future in [pool.submit(run, job, opts.out / "logs") for job in train_jobs(opts)]:
+                future.result()
+    lines = [f"## The full-data learner, with and without the source tok2vec ({opts.ner_from}); seeds {opts.seeds}",
+             ""]
+    for lang in opts.langs:
+        lines += lang_table(opts, lang)
+    text = "\n".join(lines)
+    print(text)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    (opts.out / "full_data.md").write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
