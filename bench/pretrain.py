@@ -49,9 +49,17 @@ def pretrain_job(opts: argparse.Namespace, lang: str) -> Tuple[str, List[str]]:
 
 def pretrain_jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
     """The ``pretrain`` commands still to run: a language whose ``pretrain.json`` (written last) exists is done, and
-    its weights are reused rather than trained again."""
-    return [pretrain_job(opts, lang) for lang in opts.langs
-            if not (pretrain_dir(opts, lang) / "pretrain.json").exists()]
+    its weights are reused rather than trained again, unless they were pretrained for another ``--epochs`` (the
+    sources of ``--ner-from`` are in the folder's name): then it stops, naming the file."""
+    todo = []
+    for lang in opts.langs:
+        path = pretrain_dir(opts, lang) / "pretrain.json"
+        if not path.exists():
+            todo.append(pretrain_job(opts, lang))
+        elif not opts.ner_from and srsly.read_json(path).get("epochs") != opts.epochs:
+            raise SystemExit(f"{path}: pretrained for {srsly.read_json(path).get('epochs')} epochs, not --epochs "
+                             f"{opts.epochs}: give another --out, or delete its folder to pretrain again")
+    return todo
 
 
 def jobs(opts: argparse.Namespace, lang: str) -> List[Tuple[str, List[str]]]:

@@ -28,7 +28,7 @@ def train_full(corpus: PathLike, config: PathLike, output: PathLike, *, seed: in
     whether the schedule's cap stopped it (``training.stopped_by == "max_steps"``: maybe not converged).
     """
     corpus, output = Path(corpus), Path(output)
-    check_init_tok2vec(overrides)
+    check_init_tok2vec(config, overrides)
     output.mkdir(parents=True, exist_ok=True)
     train_path, transfer = corpus / "train.spacy", None
     if transfer_langs:

@@ -3,6 +3,7 @@ import argparse
 import importlib.util
 import sys
 
+import pytest
 import srsly
 
 from .conftest import ROOT
@@ -63,6 +64,12 @@ def test_pretrain_bench_with_ner_from_names_its_folders_and_pairs_test_and_dev(t
     # differences +5, +6, +5 on both splits: mean +5.33, sem 0.333, t(0.975, 2) = 4.303 -> [+3.90, +6.77]
     assert row.count("+5.33 [+3.90, +6.77] (n=3)") == 2
     assert bench.pretrain_job(argparse.Namespace(**{**vars(opts), "ner_from": ""}), "tsn")[1][2:4] == ["--epochs", "20"]
+    pool = argparse.Namespace(**{**vars(opts), "ner_from": "", "langs": ["tsn"]})
+    (out / "pretrain" / "tsn").mkdir(parents=True)
+    srsly.write_json(out / "pretrain" / "tsn" / "pretrain.json", {"epochs": 20})
+    assert bench.pretrain_jobs(pool) == []  # the same epochs: reused
+    with pytest.raises(SystemExit, match="pretrained for 20 epochs, not --epochs 5"):
+        bench.pretrain_jobs(argparse.Namespace(**{**vars(pool), "epochs": 5}))
 
 
 def test_full_data_bench_plans_what_is_missing_and_pairs_both_splits(tmp_path):
@@ -95,8 +102,22 @@ def test_full_data_bench_plans_what_is_missing_and_pairs_both_splits(tmp_path):
     assert "source tok2vec from swa, zul" in lines[0] and "| 1 | 79.00 | 80.50 | 84.00 | 85.50 |" in lines
     # differences +1.0, +1.5, +2.0 on both splits: mean +1.50, [+0.26, +2.74]
     assert next(line for line in lines if "paired by seed" in line).count("+1.50 [+0.26, +2.74] (n=3)") == 2
-    assert any("none: 78.50, missed by 1.50" in line for line in lines)
-    assert any("source tok2vec: 80.00, met" in line for line in lines)
+    # none 78.0, 79.0, 78.5: sem 0.289 -> [77.26, 79.74], below 80; source 79.0, 80.5, 80.5: sem 0.5 -> [77.85, 82.15]
+    assert any("none: 78.50 [77.26, 79.74], missed by 1.50" in line for line in lines)
+    assert any("source tok2vec: 80.00 [77.85, 82.15], not shown either way" in line for line in lines)
+    assert bench.target_verdict([80.5, 81.0, 81.5]) == "81.00 [79.76, 82.24], not shown either way (mean +1.00 from it)"
+    assert bench.target_verdict([81.0, 81.5, 82.0]) == "81.50 [80.26, 82.74], met"
     assert "patience x3, best step 3000-3000" in next(line for line in lines if line.startswith("- none:"))
     # loop's last round: 77.0, 79.5, 80.5 (mean 79.0); full data with the tok2vec 80.0: +1.00
-    assert "same tok2vec - it (Welch 95% CI): +1.00 [" in next(line for line in lines if "last round" in line)
+    assert "same tok2vec - it (Welch 95% CI): +1.00 [" in next(line for line in lines if "round 1 (" in line)
+    weights = out / "pretrain" / "tsn-ner-auto" / "weights" / "model-last.bin"  # now the weights exist: runs
+    weights.parent.mkdir(parents=True)  # whose run.json records others are left out
+    weights.write_bytes(b"tok2vec")
+    from spacy_llm_loop.fileio import file_digest
+    for seed in (0, 1, 2):
+        digest = "0123456789abcdef" if seed == 2 else file_digest(weights)
+        srsly.write_json(tmp_path / "runs" / f"tsn-gold-entropy-pt-seed{seed}" / "run.json", {"init_tok2vec": digest})
+    loop, other = bench.last_round(tmp_path / "runs", "tsn", [0, 1, 2], 1, file_digest(weights))
+    assert loop == {0: 77.0, 1: 79.5} and other == 1
+    loop_line = next(line for line in bench.lang_table(opts, "tsn") if "round 1 (" in line)
+    assert "(1 runs left out: other weights)" in loop_line

@@ -79,6 +79,12 @@ def test_train_full_refuses_missing_pretrained_weights_before_training(small_cor
     with pytest.raises(LoopError, match=r"weights '.*model-last.bin' \(paths.init_tok2vec\) are not a file.*pretrain"):
         train_full(small_corpus, ROOT / "configs" / "learner-cnn.cfg", tmp_path / "full",
                    overrides={"paths.init_tok2vec": str(weights)})
+    config = tmp_path / "learner.cfg"  # the same path set in the learner config file itself
+    text = (ROOT / "configs" / "learner-cnn.cfg").read_text()
+    assert "init_tok2vec = null" in text
+    config.write_text(text.replace("init_tok2vec = null", f'init_tok2vec = "{weights}"', 1))
+    with pytest.raises(LoopError, match="are not a file"):
+        train_full(small_corpus, config, tmp_path / "full")
     assert not (tmp_path / "full").exists()
 
 

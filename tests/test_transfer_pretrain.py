@@ -222,3 +222,24 @@ def test_pretrain_ner_from_on_the_command_line(small_corpus, tmp_path) -> None:
     said = " ".join(result.output.split())  # wasabi wraps long lines
     assert "gold NER of zul" in said and f"--init-tok2vec {tmp_path / 'src' / 'weights' / 'model-last.bin'}" in said
     assert srsly.read_json(tmp_path / "src" / "pretrain.json")["overrides"]["training.eval_frequency"] == 40
+
+
+def test_pretrain_on_the_pool_keeps_its_default_epochs(small_corpus, tmp_path, monkeypatch) -> None:
+    """--epochs is optional now (refused with --ner-from): without it the characters objective still runs 20."""
+    from typer.testing import CliRunner
+
+    import spacy_llm_loop.learner.pretrain as pretrain_module
+    from spacy_llm_loop.cli import app
+
+    seen = {}
+
+    def fake(corpus, config, output, *, epochs, **kwargs):
+        seen["epochs"] = epochs
+        return {"sentences": 1, "seconds": 0.0, "weights": str(output), "loop_flag": "--init-tok2vec x"}
+
+    monkeypatch.setattr(pretrain_module, "pretrain_tok2vec", fake)
+    for args, epochs in (([], 20), (["--epochs", "3"], 3)):
+        result = CliRunner().invoke(app, ["pretrain", "tsn", "--corpus", str(small_corpus), "--output",
+                                          str(tmp_path / "pt"), *args])
+        assert result.exit_code == 0, result.output
+        assert seen["epochs"] == epochs and f"{epochs} epochs" in result.output

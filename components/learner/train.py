@@ -34,11 +34,15 @@ logger = logging.getLogger(__name__)
 PathLike = Union[str, Path]
 
 
-def check_init_tok2vec(overrides: Optional[Dict[str, Any]]) -> None:
-    """Refuse pretrained tok2vec weights (``paths.init_tok2vec``) that are not a file, before anything runs (the
-    loop, its dry run and ``train-full`` call this; spaCy's own error comes after the config is resolved, as a
-    whole-config dump)."""
-    weights = (overrides or {}).get("paths.init_tok2vec")
+def check_init_tok2vec(config: PathLike, overrides: Optional[Dict[str, Any]] = None) -> None:
+    """Refuse pretrained tok2vec weights (``paths.init_tok2vec``, given as an override or set in the learner config
+    file ``config``) that are not a file, before anything runs (the loop, its dry run and ``train-full`` call this;
+    spaCy's own error comes after the config is resolved, as a whole-config dump)."""
+    overrides = overrides or {}
+    if "paths.init_tok2vec" in overrides:
+        weights = overrides["paths.init_tok2vec"]
+    else:
+        weights = Config().from_disk(config, interpolate=False).get("paths", {}).get("init_tok2vec")
     if weights and not Path(weights).is_file():
         raise LoopError(f"the pretrained tok2vec weights '{weights}' (paths.init_tok2vec) are not a file: make them "
                         "first with the 'pretrain' command (pretrain <lang>, or pretrain <lang> --ner-from auto; "

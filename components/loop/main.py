@@ -46,7 +46,7 @@ def _dry_run(config: Any, learner_overrides: Optional[Dict[str, Any]] = None) ->
     with keys_not_required():
         settings, sampler, strategy, annotator_fn = resolve_loop(config)
         annotator = as_annotator(annotator_fn)
-        check_init_tok2vec(learner_overrides)
+        check_init_tok2vec(settings.learner_config, learner_overrides)
         name, _ = run_names(settings, annotator, strategy, learner_overrides)
         estimate = preflight(settings, sampler, annotator, load_docs(settings.corpus / "train.spacy"))
         return {**estimate, "run": str(settings.runs / name)}

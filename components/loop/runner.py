@@ -112,7 +112,7 @@ class ActiveLearningLoop:
             raise LoopError(f"strategy '{strategy.name}' needs the uncertainty estimator 'mc_dropout' or 'committee' "
                             "(the beam gives no BALD): --vars.estimator mc_dropout in the project, "
                             "--learner.components.uncertainty.estimator mc_dropout on the loop command")
-        check_init_tok2vec(self.learner_overrides)
+        check_init_tok2vec(settings.learner_config, self.learner_overrides)
         self.name, _ = run_names(settings, self.annotator, strategy, self.learner_overrides)
         self.run = RunFolder(settings.runs / self.name)
         self.vocab = spacy.blank("xx").vocab
