@@ -21,9 +21,10 @@ an interrupted benchmark resumes.
 """
 import argparse
 import sys
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import srsly
@@ -31,37 +32,18 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from label_efficiency import FULL_SCHEDULE, mean_sd, paired, run  # noqa: E402
+from pretrain import pretrain_dir, pretrain_jobs, weights  # noqa: E402  (the source tok2vec's folder and job)
 
 from spacy_llm_loop.fileio import file_digest  # noqa: E402
 
 TARGET = 80.0
 
 
-def tag(sources: str) -> str:
-    """``auto`` or ``nya+swa``: the sources as they appear in folder names."""
-    return "+".join(sources.split())
-
-
-def weights(out: Path, lang: str, sources: str) -> Path:
-    """The source tok2vec of ``lang``."""
-    return out / "pretrain" / f"{lang}-ner-{tag(sources)}" / "weights" / "model-last.bin"
-
-
 def arm_dir(out: Path, lang: str, seed: int, sources: str = "") -> Path:
     """A full-data training's folder: without transfer (``sources`` empty) or from the source tok2vec."""
     if not sources:
         return out / "baselines" / f"{lang}-full-seed{seed}"
-    return out / "ntx" / f"{lang}-full-ner-{tag(sources)}-seed{seed}"
-
-
-def pretrain_jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
-    """The source trainings still to run (one per language)."""
-    todo = []
-    for lang in opts.langs:
-        folder = weights(opts.out, lang, opts.ner_from).parent.parent
-        if not (folder / "pretrain.json").exists():
-            todo.append((f"pretrain-{lang}", ["pretrain", lang, "--ner-from", opts.ner_from, "--output", str(folder)]))
-    return todo
+    return out / "ntx" / f"{lang}-full-ner-{'+'.join(sources.split())}-seed{seed}"
 
 
 def train_jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
@@ -73,33 +55,28 @@ def train_jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
                 out = arm_dir(opts.out, lang, seed, sources)
                 if (out / "metrics.json").exists():
                     continue
-                init = ["--paths.init_tok2vec", str(weights(opts.out, lang, sources))] if sources else []
+                init = ["--paths.init_tok2vec", str(weights(opts, lang))] if sources else []
                 todo.append((out.name, ["train-full", lang, "--seed", str(seed), "--output", str(out),
                                         *FULL_SCHEDULE, *init]))
     return todo
 
 
-def scores(out: Path, lang: str, seeds: Sequence[int], sources: str, split: str = "test") -> Dict[int, float]:
-    """``{seed: entity F1 %}`` on ``split`` of the arm's finished trainings."""
-    found = {}
-    for seed in seeds:
-        path = arm_dir(out, lang, seed, sources) / "metrics.json"
-        if path.exists():
-            found[seed] = 100 * srsly.read_json(path)[split]["ents_f"]
-    return found
+def arm_metrics(out: Path, lang: str, seeds: Sequence[int], sources: str) -> Dict[int, Dict[str, Any]]:
+    """``{seed: metrics.json}`` of the arm's finished trainings."""
+    paths = {seed: arm_dir(out, lang, seed, sources) / "metrics.json" for seed in seeds}
+    return {seed: srsly.read_json(path) for seed, path in paths.items() if path.exists()}
 
 
-def stops(out: Path, lang: str, seeds: Sequence[int], sources: str) -> str:
+def f1(metrics: Dict[int, Dict[str, Any]], split: str = "test") -> Dict[int, float]:
+    """``{seed: entity F1 %}`` on ``split``."""
+    return {seed: 100 * m[split]["ents_f"] for seed, m in metrics.items()}
+
+
+def stops(metrics: Dict[int, Dict[str, Any]]) -> str:
     """How the arm's trainings stopped: ``patience x4, max_steps x1`` and the range of their best steps."""
-    how: Dict[str, int] = {}
-    best = []
-    for seed in seeds:
-        path = arm_dir(out, lang, seed, sources) / "metrics.json"
-        if path.exists():
-            training = srsly.read_json(path).get("training") or {}
-            how[str(training.get("stopped_by"))] = how.get(str(training.get("stopped_by")), 0) + 1
-            if training.get("best_step") is not None:
-                best.append(int(training["best_step"]))
+    trainings = [m.get("training") or {} for m in metrics.values()]
+    how = Counter(str(t.get("stopped_by")) for t in trainings)
+    best = [int(t["best_step"]) for t in trainings if t.get("best_step") is not None]
     steps = f", best step {min(best)}-{max(best)}" if best else ""
     return ", ".join(f"{k} x{v}" for k, v in sorted(how.items())) + steps
 
@@ -139,22 +116,18 @@ def welch(a: Sequence[float], b: Sequence[float]) -> str:
     """Mean of ``a`` minus mean of ``b`` with a 95% Welch interval (unpaired samples)."""
     if len(a) < 2 or len(b) < 2:
         return "-"
-    a_, b_ = np.asarray(a, float), np.asarray(b, float)
-    va, vb = a_.var(ddof=1) / len(a_), b_.var(ddof=1) / len(b_)
-    diff = a_.mean() - b_.mean()
-    if va + vb == 0:
+    diff = float(np.mean(a) - np.mean(b))
+    if np.var(a) + np.var(b) == 0:
         return f"{diff:+.2f}"
-    dof = (va + vb) ** 2 / (va ** 2 / (len(a_) - 1) + vb ** 2 / (len(b_) - 1))
-    half = stats.t.ppf(0.975, dof) * np.sqrt(va + vb)
-    return f"{diff:+.2f} [{diff - half:+.2f}, {diff + half:+.2f}]"
+    low, high = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    return f"{diff:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
 def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
     """Per-seed rows, the summary rows and the target lines of one language."""
-    none, src = scores(opts.out, lang, opts.seeds, ""), scores(opts.out, lang, opts.seeds, opts.ner_from)
-    none_dev = scores(opts.out, lang, opts.seeds, "", "dev")
-    src_dev = scores(opts.out, lang, opts.seeds, opts.ner_from, "dev")
-    record_path = weights(opts.out, lang, opts.ner_from).parent.parent / "pretrain.json"
+    none_m, src_m = (arm_metrics(opts.out, lang, opts.seeds, sources) for sources in ("", opts.ner_from))
+    none, src, none_dev, src_dev = f1(none_m), f1(src_m), f1(none_m, "dev"), f1(src_m, "dev")
+    record_path = pretrain_dir(opts, lang) / "pretrain.json"
     record = srsly.read_json(record_path) if record_path.exists() else {}
     sources = ", ".join(record.get("langs", [])) or opts.ner_from
     lines = [f"### {lang} (source tok2vec from {sources})", "",
@@ -164,9 +137,8 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
     for seed in opts.seeds:
         cells = [d.get(seed) for d in (none, src, none_dev, src_dev)]
         lines.append(f"| {seed} | " + " | ".join("-" if c is None else f"{c:.2f}" for c in cells) + " |")
-    lines += ["", f"- none: {mean_sd(list(none.values()))}; stopped by {stops(opts.out, lang, opts.seeds, '')}",
-              f"- source tok2vec: {mean_sd(list(src.values()))}; stopped by "
-              f"{stops(opts.out, lang, opts.seeds, opts.ner_from)}",
+    lines += ["", f"- none: {mean_sd(list(none.values()))}; stopped by {stops(none_m)}",
+              f"- source tok2vec: {mean_sd(list(src.values()))}; stopped by {stops(src_m)}",
               f"- source tok2vec - none, paired by seed (95% CI): test {paired(src, none)}; "
               f"gold dev, the early-stopping set {paired(src_dev, none_dev)}"]
     for name, arm in (("none", none), ("source tok2vec", src)):
@@ -174,7 +146,7 @@ def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
             lines.append(f"- target >= {TARGET:g} (mean over {len(arm)} seeds, 95% CI), {name}: "
                          f"{target_verdict(list(arm.values()))}")
     if opts.loop_runs is not None:
-        path = weights(opts.out, lang, opts.ner_from)
+        path = weights(opts, lang)
         loop, other = last_round(opts.loop_runs, lang, opts.seeds, opts.rounds,
                                  file_digest(path) if path.exists() else None)
         left_out = f" ({other} runs left out: other weights)" if other else ""

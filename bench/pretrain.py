@@ -56,9 +56,9 @@ def pretrain_jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
         path = pretrain_dir(opts, lang) / "pretrain.json"
         if not path.exists():
             todo.append(pretrain_job(opts, lang))
-        elif not opts.ner_from and srsly.read_json(path).get("epochs") != opts.epochs:
-            raise SystemExit(f"{path}: pretrained for {srsly.read_json(path).get('epochs')} epochs, not --epochs "
-                             f"{opts.epochs}: give another --out, or delete its folder to pretrain again")
+        elif not opts.ner_from and (epochs := srsly.read_json(path).get("epochs")) != opts.epochs:
+            raise SystemExit(f"{path}: pretrained for {epochs} epochs, not --epochs {opts.epochs}: give another "
+                             "--out, or delete its folder to pretrain again")
     return todo
 
 
