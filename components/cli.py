@@ -167,6 +167,9 @@ def loop_cli(
     query_size: Optional[str] = typer.Option(None, help="Per round: 5%, 0.05, 200 or 4000tok"),
     seed_size: Optional[str] = typer.Option(None, help="Seed set size: 5% or a count"),
     seed_sampler: Optional[str] = typer.Option(None, help="entity-rich (the paper's) or random"),
+    label_policy: Optional[str] = typer.Option(
+        None, help="What the learner is taught from the annotator's answers: trust (as they are), types, disagree, "
+                   "gold3, combined ... (components/policy/registry.py)"),
     corpus: Optional[Path] = typer.Option(None, help="Corpus folder (default corpus/<lang>)"),
     learner_config: Optional[Path] = typer.Option(None, help="Learner config"),
     runs_dir: Optional[Path] = typer.Option(None, help="Where run folders go"),
@@ -227,7 +230,8 @@ def loop_cli(
     overrides.update({k: str(v) if isinstance(v, Path) else v for k, v in shortcuts.items() if v is not None})
     try:
         result = run_loop(config, overrides, learner, annotator=annotator, strategy=strategy,
-                          seed_sampler=seed_sampler, seed_size=seed_size, dry_run=dry_run, progress=not dry_run)
+                          seed_sampler=seed_sampler, seed_size=seed_size, label_policy=label_policy,
+                          dry_run=dry_run, progress=not dry_run)
     except (LoopError, ValueError, OSError) as err:
         _fail(err)
     if dry_run:

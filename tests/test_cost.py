@@ -142,7 +142,9 @@ def test_dry_run_prices_the_plan_and_writes_nothing(small_corpus, tmp_path, monk
                 "loop.rounds": 2, "loop.query_size": "20", "seed_set.size": "24",
                 "annotator.cache_path": str(tmp_path / "cache.sqlite")}
     plan = run_loop(ROOT / "configs" / "loop.cfg", settings, dry_run=True)["dry_run"]
-    assert plan["planned_sentences"] == 40 and plan["priced"] and plan["price_per_1k"] == list(GPT4T)
+    # 2 rounds of 20, and the audit's 22 seed sentences (the 24 less the two the prompts show as examples)
+    assert plan["planned_sentences"] == 40 + 22 and plan["audit_sentences"] == 22
+    assert plan["priced"] and plan["price_per_1k"] == list(GPT4T)
     # the small corpus's pool is smaller than the samples: both price the whole pool (grouped differently)
     assert 0 < plan["typical"]["cost_usd"] == pytest.approx(plan["long"]["cost_usd"], rel=0.02)
     assert not (tmp_path / "runs").exists()

@@ -159,3 +159,23 @@ def test_diverse_strategy_without_vectors_names_the_item():
     del pool[1].user_data[VECTOR_KEY]
     with pytest.raises(ValueError, match="Pool item 1 .* no sentence vector"):
         registry.misc.get(STRATEGY_NAMES["entropy-diverse"])()(pool, QuerySize(3))
+
+
+def test_quality_weighted_entropy_avoids_what_the_annotator_gets_wrong():
+    """Two equally uncertain sentences: the one whose predicted entity is of a type the audit finds unreliable
+    (DATE, precision 0.2) scores lower; without an audit the strategy is mean entropy."""
+    vocab = spacy.blank("xx").vocab
+    docs = [make_doc(vocab, ["a", "b", "c"]) for _ in range(3)]
+    for doc, ents, entropy in zip(docs, [{"0:1:DATE": 0.9}, {"0:1:PER": 0.9}, {}], [0.5, 0.5, 0.4]):
+        doc._.uncertainty = {"mean_entropy": entropy, "ent_confidence": ents}
+    strategy = registry.misc.get(STRATEGY_NAMES["entropy-quality"])()
+    assert strategy(docs, QuerySize(2)).scores == [0.5, 0.5]  # no audit: plain entropy
+    audit = {"per_type": {"DATE": {"p": 0.2}, "PER": {"p": 0.9}}, "spurious": 0, "o_tokens": 100}
+    strategy.use_audit(audit)
+    selection = strategy(docs, QuerySize(3))
+    assert selection.indices == [1, 2, 0]  # PER: 0.5 * exp(-0.09) > 0.4 > DATE: 0.5 * exp(-0.72)
+    assert selection.scores[0] == pytest.approx(0.5 * np.exp(-0.09))
+    strategy.use_audit({**audit, "spurious": 10})  # 0.1 spurious entities per O token: 0.3 for 3 tokens
+    assert strategy(docs, QuerySize(3)).pool_scores[2] == pytest.approx(0.4 * np.exp(-0.3))
+    with pytest.raises(ValueError, match="weight must be 0 or more"):
+        registry.misc.get(STRATEGY_NAMES["entropy-quality"])(weight=-1)

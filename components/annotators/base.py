@@ -12,9 +12,12 @@ The rest of the :class:`Annotator` protocol has defaults in :class:`BaseAnnotato
 ``prepare(context)`` (once per run, with an :class:`AnnotationContext`),
 ``begin_round(k)``, ``usage(k)`` (requests, tokens and cost of round ``k``, for the
 round's metrics), ``budget_exhausted`` (the loop then trains on what it has and
-stops) and ``batches(requests)``, which yields the answers in the units that must
+stops), ``batches(requests)``, which yields the answers in the units that must
 reach the disk together (one answer each by default; the LLM annotator keeps the
-answers to one multi-sentence prompt together).
+answers to one multi-sentence prompt together), ``gives_gold`` (True for an oracle:
+its answers are gold, so no label policy touches them and no audit is needed) and
+``example_sentences()`` (the token lists it shows as examples in every prompt, which
+an audit leaves out: an annotator would be graded on answers it was shown).
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,9 @@ ANNOTATOR_BLOCKS: Dict[str, Dict[str, Any]] = {
     "gold": {"@misc": "spacy-llm-loop.GoldAnnotator.v1", "path": "${paths.corpus}/train.spacy"},
     **{name: {"@misc": LLM, "name": name, "config": name, "lang": "${loop.lang}"}
        for name in ("gpt-4-turbo", "claude-3-haiku", "openai-compatible", "ner-v3")},
+    # GPT-4-Turbo with MasakhaNER's guideline and per-sentence similar examples: not measured, not the default.
+    "gpt-4-turbo-guided": {"@misc": LLM, "name": "gpt-4-turbo-guided", "config": "gpt-4-turbo-guided",
+                           "lang": "${loop.lang}"},
     # SIMULATED GPT-4-Turbo: gold labels of the pool with GPT-4-Turbo's measured errors (no API, no cost).
     "sim-gpt-4-turbo": {"@misc": LLM, "name": "sim-gpt-4-turbo", "config": "sim-gpt-4-turbo", "lang": "${loop.lang}",
                         "model_settings": {"gold": "${paths.corpus}/train.spacy"}},
@@ -91,6 +97,7 @@ class Annotator(Protocol):
 
     name: str
     budget_exhausted: bool
+    gives_gold: bool
 
     def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
         ...
@@ -110,12 +117,16 @@ class Annotator(Protocol):
     def identity(self) -> Dict[str, Any]:
         ...
 
+    def example_sentences(self) -> List[List[str]]:
+        ...
+
 
 class BaseAnnotator:
     """No-op defaults for the optional part of the :class:`Annotator` protocol."""
 
     name: str = "annotator"
     budget_exhausted: bool = False
+    gives_gold: bool = False
 
     def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
         raise NotImplementedError
@@ -139,6 +150,10 @@ class BaseAnnotator:
         """What, besides its name, makes this annotator this annotator (saved in ``run.json``, checked on resume)."""
         return {}
 
+    def example_sentences(self) -> List[List[str]]:
+        """No examples shown."""
+        return []
+
 
 class _Wrapped(BaseAnnotator):
     """An object with a ``name`` and ``__call__``: what it has of the protocol is used, the rest defaulted."""
@@ -146,6 +161,7 @@ class _Wrapped(BaseAnnotator):
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.name = inner.name
+        self.gives_gold = bool(getattr(inner, "gives_gold", False))
 
     @property  # type: ignore[override]
     def budget_exhausted(self) -> bool:  # noqa: D102
@@ -172,6 +188,9 @@ class _Wrapped(BaseAnnotator):
 
     def identity(self) -> Dict[str, Any]:  # noqa: D102
         return self.inner.identity() if hasattr(self.inner, "identity") else {}
+
+    def example_sentences(self) -> List[List[str]]:  # noqa: D102
+        return self.inner.example_sentences() if hasattr(self.inner, "example_sentences") else []
 
 
 def as_annotator(annotator: Any) -> "Annotator":

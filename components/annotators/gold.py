@@ -18,6 +18,7 @@ class GoldAnnotator(BaseAnnotator):
     """Looks each request's id up in a gold corpus (``.spacy``, ``.jsonl`` or CoNLL)."""
 
     name = "gold"
+    gives_gold = True
 
     def __init__(self, path: Union[str, Path]) -> None:
         self.path = Path(path)

@@ -21,7 +21,9 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
 from spacy.util import registry
+from spacy_llm.tasks.span import SpanReason
 from thinc.api import Config
 
 from ..data.corpus import LANGUAGES
@@ -141,6 +143,11 @@ class LLMAnnotator(BaseAnnotator):
         digest = hashlib.sha256(annotator_config_text(self.config_path).encode("utf-8")).hexdigest()[:16]
         return {"config": str(self.config_path), "config_sha256": digest}
 
+    def example_sentences(self) -> List[List[str]]:
+        """The token lists of the task's k-shot examples (none for a task without examples)."""
+        examples = getattr(self._llm()._task, "example_tokens", None)
+        return [list(tokens) for tokens in examples()] if callable(examples) else []
+
     def estimate(self, requests: Sequence[AnnotationRequest]) -> Dict[str, Any]:
         """What asking for ``requests`` would cost, before anything is sent: the real prompts rendered and counted
         (:func:`~..llm.tokens.count_tokens`), the answers as an all-``O`` answer of the expected shape, priced as
@@ -179,7 +186,12 @@ class LLMAnnotator(BaseAnnotator):
             if kinds:  # refused by the API (e.g. a content filter): asking again will not help
                 return Annotation(doc.user_data[ID_KEY], None, source, error=f"request_failed: {kinds[0]}",
                                   meta={"model": model}), ""
-            return Annotation(doc.user_data[ID_KEY], doc_tags(doc), source, meta={"model": model}), ""
+            responses = io.get("response", [])
+            response = "\n".join([responses] if isinstance(responses, str) else responses)
+            labels = getattr(self._llm()._task, "labels", None)
+            problems = {"entities_not_aligned": entities_not_aligned(response, doc, labels)}
+            return Annotation(doc.user_data[ID_KEY], doc_tags(doc), source,
+                              meta={"model": model, "problems": problems}), ""
         kind = result.get("error_kind")
         if kind in NOT_ANSWERED:
             return None, kind
@@ -198,6 +210,57 @@ class LLMAnnotator(BaseAnnotator):
         summary["cost_usd"] = (round(cost_usd(price, summary["input_tokens"], summary["output_tokens"]), 6)
                                if price else None)
         return summary
+
+
+def entities_not_aligned(response: str, doc: Doc, labels: Optional[Iterable[str]] = None) -> int:
+    """How many entities a span-based spacy-llm answer (``spacy.NER.v3``) named that did not become one of
+    ``doc.ents``: spacy-llm finds each entity string in the text and, unable to align it with tokens (or to find
+    it at all), drops it without a word. Counted so a round's summary shows what was lost.
+
+    Entity lines are read as spacy-llm reads them (``SpanReason.from_str``: ``text | True | LABEL | reason``; the
+    ``LABEL: a, b`` lines of its older NER prompts too); labels outside ``labels`` are left out (spacy-llm drops
+    them for another reason). Each named entity is matched to at most one unclaimed entity of the same label
+    that overlaps an occurrence of its text (case-insensitive, as spacy-llm searches); what finds none counts.
+    """
+    known = {label.strip().lower() for label in labels} if labels is not None else None
+    named = [(text, label) for text, label in _named_entities(response) if known is None or label in known]
+    lowered = doc.text.lower()
+    unclaimed = list(doc.ents)
+    missed = 0
+    for text, label in named:
+        spans = [(m, m + len(text)) for m in _occurrences(lowered, text.lower())]
+        match = next((ent for ent in unclaimed if ent.label_.strip().lower() == label and
+                      any(start < ent.end_char and ent.start_char < end for start, end in spans)), None)
+        if match is None:
+            missed += 1
+        else:
+            unclaimed.remove(match)
+    return missed
+
+
+def _named_entities(response: str) -> List[Tuple[str, str]]:
+    """``(text, lowercased label)`` of every entity a spacy-llm NER answer names, in order."""
+    named: List[Tuple[str, str]] = []
+    for line in response.strip().splitlines():
+        try:
+            reason = SpanReason.from_str(line)
+        except ValueError:
+            if ":" in line and "|" not in line:  # spacy.NER.v1/v2: "LABEL: a, b"
+                label, phrases = line.split(":", 1)
+                named.extend((p.strip(), label.strip().lower()) for p in phrases.split(",") if p.strip())
+            continue
+        if reason.is_entity and reason.text:
+            named.append((reason.text, reason.label.strip().lower()))
+    return named
+
+
+def _occurrences(text: str, sub: str) -> List[int]:
+    """Start of every occurrence of ``sub`` in ``text`` (overlapping ones included)."""
+    starts, at = [], text.find(sub) if sub else -1
+    while at != -1:
+        starts.append(at)
+        at = text.find(sub, at + 1)
+    return starts
 
 
 def _takes(block: Dict[str, Any], argument: str) -> bool:

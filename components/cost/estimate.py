@@ -1,6 +1,7 @@
 """The pre-flight estimate: what a run's annotation will cost, before anything is spent.
 
-The planned sentences are ``rounds x`` the query size (resolved against the pool as the loop resolves it).
+The planned sentences are ``rounds x`` the query size (resolved against the pool as the loop resolves it), and
+the audit's gold seed sentences (``loop.audit``) when the annotator is not an oracle.
 Which sentences a strategy will pick is not known before the learner is trained, so two samples of the
 pool (after the seed) are priced through the annotator's own prompts (:meth:`LLMAnnotator.estimate`): a
 seeded random sample (the ``typical`` estimate) and the longest sentences (``long``, an upper end: the
@@ -53,19 +54,32 @@ def preflight(settings: LoopSettings, sampler: SeedSampler, annotator: Annotator
     pool = [doc for doc in train_docs if sentence_id(doc) not in seed]
     by_annotator = "seed" not in info.splits and not info.pool_labelled
     per_round = planned_per_round(settings, pool)
-    planned = min(per_round * settings.rounds, len(pool)) + (len(seed) if by_annotator else 0)
-    out: Dict[str, Any] = {"annotator": annotator.name, "rounds": settings.rounds, "per_round": per_round,
-                           "planned_sentences": planned, "pool": len(pool), "seed": len(seed),
-                           "seed_by_annotator": by_annotator}
     estimate = getattr(annotator, "estimate", None)
-    if estimate is None or not pool:
-        return {**out, "priced": False, "note": f"annotator '{annotator.name}' costs nothing per request"}
     with tempfile.TemporaryDirectory() as tmp:  # the prompts carry the run's k-shot examples, from its seed
         seed_path = Path(tmp) / "seed.jsonl"
         write_jsonl(seed_path, (doc_to_task(doc) for doc in ([] if by_annotator else seed_docs)))
         annotator.prepare(AnnotationContext(Path(tmp), seed_path, settings.lang, labels=settings.labels,
                                             language=settings.language))
+        audited = _audited(settings, annotator, seed_docs, by_annotator)
+        planned = min(per_round * settings.rounds, len(pool)) + (len(seed) if by_annotator else 0) + audited
+        out: Dict[str, Any] = {"annotator": annotator.name, "rounds": settings.rounds, "per_round": per_round,
+                               "planned_sentences": planned, "pool": len(pool), "seed": len(seed),
+                               "seed_by_annotator": by_annotator, "audit_sentences": audited}
+        if estimate is None or not pool:
+            return {**out, "priced": False, "note": f"annotator '{annotator.name}' costs nothing per request"}
         return _priced(out, settings, pool, planned, estimate)
+
+
+def _audited(settings: LoopSettings, annotator: Annotator, seed_docs: Sequence[Doc], by_annotator: bool) -> int:
+    """Seed sentences the audit will ask for (``loop.audit``): none for an oracle or a seed the annotator labels,
+    never the annotator's own examples."""
+    audit = getattr(settings, "audit", None)
+    if audit is None or by_annotator or getattr(annotator, "gives_gold", False) or not settings.rounds:
+        return 0
+    shown = {tuple(words) for words in annotator.example_sentences()} if hasattr(annotator, "example_sentences") \
+        else set()
+    candidates = sum(tuple(t.text for t in doc) not in shown for doc in seed_docs)
+    return min(audit or candidates, candidates)
 
 
 def _priced(out: Dict[str, Any], settings: LoopSettings, pool: Sequence[Doc], planned: int,
@@ -86,6 +100,7 @@ def _priced(out: Dict[str, Any], settings: LoopSettings, pool: Sequence[Doc], pl
 def describe(estimate: Dict[str, Any]) -> str:
     """One paragraph for the console."""
     seed = f" + the seed's {estimate['seed']}" if estimate.get("seed_by_annotator") else ""
+    seed += f" + {estimate['audit_sentences']} for the audit" if estimate.get("audit_sentences") else ""
     head = (f"pre-flight: {estimate['rounds']} rounds x {estimate['per_round']} sentences{seed} = "
             f"{estimate['planned_sentences']} to annotate with '{estimate['annotator']}'"
             + (f" into {estimate['run']}" if estimate.get("run") else ""))

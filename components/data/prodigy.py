@@ -138,6 +138,7 @@ def task_to_doc(
         doc.ents = ents
     except ValueError as err:
         raise fail(f"overlapping or invalid spans: {err}") from None
+    _set_missing(doc, ents, task, fail)
     answer = task.get("answer", "accept")
     if answer not in ANSWERS:
         raise fail(f"unknown answer '{answer}' (expected one of {ANSWERS})")
@@ -149,6 +150,26 @@ def task_to_doc(
         del record["tokens"]
     set_task(doc, record)
     return doc
+
+
+def _set_missing(doc: Doc, ents: List[Span], task: Dict[str, Any], fail: Any) -> None:
+    """Tokens a label policy made missing (``meta.label_policy.missing``: ``[start, end, reason]`` token ranges) get
+    no entity annotation at all, so ``spacy train`` learns nothing there, as the loop's learner did."""
+    meta = task.get("meta")
+    policy = meta.get("label_policy") if isinstance(meta, dict) else None
+    missing = policy.get("missing") if isinstance(policy, dict) else None
+    if not missing:
+        return
+    spans = []
+    for item in missing:
+        if not (isinstance(item, list) and len(item) >= 2 and _is_int(item[0]) and _is_int(item[1])
+                and 0 <= item[0] < item[1] <= len(doc)):
+            raise fail(f"meta.label_policy.missing holds {item!r}, not a [start, end, reason] token range inside the "
+                       f"{len(doc)} tokens")
+        if any(e.start < item[1] and item[0] < e.end for e in ents):
+            raise fail(f"meta.label_policy.missing {item!r} overlaps an entity of 'spans'")
+        spans.append(Span(doc, item[0], item[1]))
+    doc.set_ents(ents, missing=spans, default="outside")
 
 
 def _task_tokens(text: str, tokens: Optional[List[Dict[str, Any]]], fail: Any) -> Tuple[List[str], List[bool]]:

@@ -5,25 +5,33 @@ of one's own (``prepare``) may bring a labelled seed file (``seed.spacy``), whic
 none, and then the seed is drawn from the unlabelled pool and the annotator labels it in round 0
 (:attr:`RunSentences.seed_by_annotator`), so the seed counts as annotated, not gold.
 
+The annotator's answers reach the learner through the run's label policy (:mod:`..policy.rules`): entities it
+doubts become missing tokens, judged by the model that chose the sentences (``judged.jsonl``). Gold answers
+(the seed, an oracle) are never changed.
+
 Everything here is read back from the run folder (``seed.json``, each round's
-``selection.json`` and ``annotations.jsonl``), so a resumed run sees exactly what the
+``selection.json``, ``annotations.jsonl`` and ``judged.jsonl``), so a resumed run sees exactly what the
 interrupted one had.
 """
-from typing import Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import srsly
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
 from ..annotators.base import Annotation
 from ..data.docs import get_meta, make_doc, sentence_id, set_task
-from ..fileio import JsonlLog
+from ..fileio import JsonlLog, read_jsonl
+from ..policy.rules import LabelPolicy
 from .devsplit import split_dev
 from .seeding import SeedSampler
 from .settings import LoopSettings
 from .state import RunFolder
 
 LEARNER_SPLIT = "learner_split"  # meta key: "train" or "dev" (the learner's own dev data)
+POLICY_KEY = "label_policy"  # meta key: what the policy made of the answer (missing tokens, entities removed)
+GOLD_SOURCES = ("gold", "human")  # answers no policy touches
+JUDGED = "judged.jsonl"
 
 
 class RunSentences:
@@ -38,6 +46,22 @@ class RunSentences:
         self.vocab = vocab
         # No seed file and no gold in the pool: the seed is drawn from the pool and labelled by the annotator.
         self.seed_by_annotator = seed_docs is None and not pool_labelled
+        self.policy: LabelPolicy = getattr(settings, "label_policy", None) or LabelPolicy()
+        self.distrusted: Tuple[str, ...] = self.policy.distrusted(None)  # set_audit gives the audit's types
+        self._judged: Dict[int, Dict[str, Dict[str, Any]]] = {}
+
+    def set_audit(self, unreliable: Optional[Sequence[str]]) -> None:
+        """The types the audit found unreliable (for a policy that distrusts by audit)."""
+        self.distrusted = self.policy.distrusted(unreliable)
+
+    def judgements(self, j: int) -> Dict[str, Dict[str, Any]]:
+        """The learner's judgement of round ``j``'s answers, by id (empty before it is written)."""
+        if j not in self._judged:
+            path = self.run.round_dir(j) / JUDGED
+            if not path.exists():
+                return {}
+            self._judged[j] = {r["id"]: r for r in read_jsonl(path)}
+        return self._judged[j]
 
     def seed_ids(self) -> List[str]:
         """The seed set's sentence ids: the seed file's, or drawn from the pool once and saved."""
@@ -113,7 +137,16 @@ class RunSentences:
 
     def _annotated_doc(self, annotation: Annotation, round_k: int) -> Doc:
         gold = self.by_id[annotation.id]
-        doc = make_doc(self.vocab, [t.text for t in gold], annotation.tags)
+        words = [t.text for t in gold]
         meta = {**get_meta(gold), "source": annotation.source, "round": round_k, **annotation.meta}
+        if self.policy.is_trust or annotation.source in GOLD_SOURCES or annotation.tags is None:
+            doc = make_doc(self.vocab, words, annotation.tags)
+        else:
+            decision = self.policy.apply(annotation.tags, self.judgements(round_k).get(annotation.id),
+                                         self.distrusted)
+            doc = make_doc(self.vocab, words)
+            doc.set_ents([Span(doc, s, e, label) for s, e, label in decision.ents],
+                         missing=[Span(doc, s, e) for s, e, _ in decision.missing], default="outside")
+            meta[POLICY_KEY] = {"policy": self.policy.name, **decision.to_meta()}
         set_task(doc, {"meta": meta})
         return doc

@@ -4,6 +4,7 @@ from typing import Any, Dict, Optional, Union
 
 from ..annotators import gold, llm  # noqa: F401  (registers the annotators)
 from ..strategies import registry as _strategies  # noqa: F401  (registers the strategies)
+from ..policy import registry as _policies  # noqa: F401  (registers the label policy)
 from . import seeding  # noqa: F401  (registers the seed samplers)
 from .runner import ActiveLearningLoop
 from .settings import MUTABLE_SETTINGS, load_loop_config, resolve_loop
@@ -12,11 +13,12 @@ from .settings import MUTABLE_SETTINGS, load_loop_config, resolve_loop
 def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None,
              learner_overrides: Optional[Dict[str, Any]] = None, *, annotator: Optional[str] = None,
              strategy: Optional[str] = None, seed_sampler: Optional[str] = None,
-             seed_size: Optional[str] = None, dry_run: bool = False, progress: bool = False) -> Dict[str, Any]:
+             seed_size: Optional[str] = None, label_policy: Optional[str] = None, dry_run: bool = False,
+             progress: bool = False) -> Dict[str, Any]:
     """Run or resume one loop; see :class:`ActiveLearningLoop`. ``dry_run``: only the pre-flight cost estimate
     (:func:`..cost.estimate.preflight`), nothing trained, asked or written."""
     config = load_loop_config(config_path, overrides, annotator=annotator, strategy=strategy,
-                              seed_sampler=seed_sampler, seed_size=seed_size)
+                              seed_sampler=seed_sampler, seed_size=seed_size, label_policy=label_policy)
     if dry_run:
         return {"dry_run": _dry_run(config, learner_overrides)}
     settings, sampler, strategy_fn, annotator_fn = resolve_loop(config)

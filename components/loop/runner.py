@@ -29,7 +29,7 @@ from thinc.api import Config
 
 from ..annotators.base import AnnotationContext, AnnotationRequest, Annotator, as_annotator
 from ..data.corpus import load_docs
-from ..data.docs import bare_copy, get_meta
+from ..data.docs import bare_copy, get_meta, sentence_id
 from ..data.own import read_manifest
 from ..data.prodigy import doc_to_task
 from ..errors import LoopError
@@ -40,11 +40,15 @@ from ..learner.calibrate import calibrate_pipeline
 from ..learner.committee import requested_estimator, requested_size, train_committee, without_committee
 from ..learner.train import check_init_tok2vec, train_pipeline
 from ..learner.transfer import prepare_transfer, training_folder, write_prefix
+from ..policy.audit import unreliable_types
+from ..policy.judge import judge
+from ..policy.taught import taught_quality
 from ..strategies.base import Strategy
 from ..uncertainty.component import install_extensions
 from .annotating import annotate, annotation_summary, check_unanswered
 from ..environment import environment
-from .labelled import LEARNER_SPLIT, RunSentences
+from .auditing import AUDIT_FILE, run_audit
+from .labelled import GOLD_SOURCES, JUDGED, LEARNER_SPLIT, RunSentences
 from .seeding import SeedSampler
 from .selecting import attach_scores, score_pool, selection_record, vectors_path
 from .settings import MUTABLE_SETTINGS, LoopSettings, learner_name, run_name
@@ -123,6 +127,7 @@ class ActiveLearningLoop:
                                       pool_labelled=info.pool_labelled)
         self.config_text = config_text
         self.environment = environment()
+        self.audit: Optional[Dict[str, Any]] = None  # the audit's summary (loop.json), once it ran
 
     def identity(self) -> Dict[str, Any]:
         """What makes this run this run (saved in ``run.json``, checked on resume), and where it ran."""
@@ -172,6 +177,7 @@ class ActiveLearningLoop:
             self.log("%s in %s", "resuming" if resumed else "starting", self.run.root)
             self._prepare_transfer()
             self._prepare_annotator()
+            self._audit()
             for k in range(self.settings.rounds + 1):
                 if not self.run.record_path(k).exists():
                     if k > 0 and not self.sentences.pool(k):
@@ -226,6 +232,43 @@ class ActiveLearningLoop:
         self.annotator.prepare(AnnotationContext(self.run.root, seed_path, s.lang, labels=s.labels,
                                                  language=s.language))
 
+    def _audit(self) -> None:
+        """Before round 1: the annotator labels the gold seed (``loop.audit``) and is scored on it (``audit.json``);
+        the label policy learns which types it distrusts. A run already past round 1 without an audit, an oracle and
+        a run without a gold seed have none."""
+        s, root = self.settings, self.run.root
+        can = s.audit is not None and not self.annotator.gives_gold and not self.sentences.seed_by_annotator
+        audit = None
+        if (root / AUDIT_FILE).exists() or (can and not self.run.record_path(1).exists() and s.rounds > 0):
+            audit = run_audit(root, self.annotator, self.sentences.labelled(0), s.audit or 0, s.seed,
+                              list(s.labels.labels), list(s.labels.tagset), progress=self.progress)
+        policy = s.label_policy
+        if audit is None and policy.needs_audit and not self.annotator.gives_gold:
+            self.log("label policy '%s' distrusts the types the audit finds unreliable, but this run has no audit "
+                     "(loop.audit, or no gold seed): no type is distrusted", policy.name)
+        unreliable = unreliable_types(audit, policy.min_precision) if audit else None
+        self.sentences.set_audit(unreliable)
+        if audit:
+            self.audit = {**{k: audit[k] for k in ("sentences", "ents_p", "ents_r", "ents_f", "token_accuracy")},
+                          "per_type": {t: {k: v[k] for k in ("p", "p_ci", "r", "r_ci", "n_gold", "n_pred")}
+                                       for t, v in audit["per_type"].items()},
+                          "unreliable": unreliable, "cost_usd": (audit.get("usage") or {}).get("cost_usd")}
+            self.log("audit on %d gold seed sentences: entity F1 %.1f; unreliable types (precision below %.2f): %s",
+                     audit["sentences"], 100 * (audit["ents_f"] or 0.0), policy.min_precision,
+                     ", ".join(unreliable or []) or "none")
+
+    def _judge(self, k: int) -> None:
+        """With a label policy that reads it: round ``k``'s answers judged by round ``k-1``'s model (the one that
+        chose them, never trained on them), saved as ``judged.jsonl``."""
+        path = self.run.round_dir(k) / JUDGED
+        if k == 0 or path.exists() or not self.settings.label_policy.needs_judge or self.annotator.gives_gold:
+            return
+        answers = [a for a in self.sentences.annotations(k) if a.source not in GOLD_SOURCES]
+        nlp = spacy.load(self.run.round_dir(k - 1) / "model")
+        words = [[t.text for t in self.sentences.by_id[a.id]] for a in answers]
+        records = judge(nlp, [a.id for a in answers], words, [a.tags or [] for a in answers])
+        write_jsonl(path, records)
+
     # -- one round ------------------------------------------------------------------------------
     def _round(self, k: int) -> None:
         rd = self.run.round_dir(k)
@@ -237,6 +280,7 @@ class ActiveLearningLoop:
             annotation = self._annotate(k, selection, timings)
             if annotation.pop("added"):
                 _remove_derived(rd)  # written before these answers came (e.g. a resume with a raised budget)
+            self._judge(k)
         labelled = self.sentences.labelled(k)
         if not labelled:
             raise LoopError(f"{rd}: round {k} has no labelled sentence to train on (the annotator answered none)")
@@ -305,6 +349,9 @@ class ActiveLearningLoop:
                 self.log("round %d/%d: scored %d pool sentences in %.1fs", k, self.settings.rounds, len(pool),
                          timings.data["score"])
             attach_scores(pool, scores)
+        if hasattr(self.strategy, "use_audit"):  # a strategy that weighs the annotator's expected label quality
+            audit = self.run.root / AUDIT_FILE
+            self.strategy.use_audit(srsly.read_json(audit) if audit.exists() else None)
         with timings.measure("select"):
             reference = self.sentences.reference_size()
             selection = self.strategy(pool, self.settings.query_size, reference_size=reference,
@@ -360,6 +407,8 @@ class ActiveLearningLoop:
         if not (rd / "labelled.jsonl").exists():
             write_jsonl(rd / "labelled.jsonl", (doc_to_task(doc) for doc in docs))
         train = [doc for doc in docs if get_meta(doc).get(LEARNER_SPLIT) != "dev"]
+        weight = self.settings.label_policy.gold_weight  # the gold seed counted this many times
+        train += [doc for doc in train if get_meta(doc).get("source") in GOLD_SOURCES] * (weight - 1)
         dev = [doc for doc in docs if get_meta(doc).get(LEARNER_SPLIT) == "dev"]
         for name, part in (("train.spacy", train), ("dev.spacy", dev)):
             if part and not (rd / name).exists():
@@ -387,8 +436,12 @@ class ActiveLearningLoop:
         training = Config().from_disk(model / "config.cfg", interpolate=False)["training"]
         log = model.parent / "train.log"
         summary = training_summary(log, training) if log.exists() else {}
+        taught = taught_quality([(doc, self.sentences.by_id[sentence_id(doc)]) for doc in labelled
+                                 if get_meta(doc).get("source") not in GOLD_SOURCES
+                                 and get_meta(self.sentences.by_id[sentence_id(doc)]).get("labelled", True)],
+                                round_k=k, policy=self.settings.label_policy.name)
         return {"round": k, "n_gold": n_gold, "n_annotated": len(labelled) - n_gold, "n_labelled": len(labelled),
-                "n_train": len(labelled) - n_dev,
+                "n_train": len(labelled) - n_dev, "taught": taught,
                 "learner_dev": {"source": self.settings.dev, "n": n_dev if n_dev else None,
                                 "best_score": summary.get("best_score"), "best_step": summary.get("best_step"),
                                 "last_step": summary.get("last_step"), "stopped_by": summary.get("stopped_by")},
@@ -406,6 +459,8 @@ class ActiveLearningLoop:
             "seed_source": "annotator" if self.sentences.seed_by_annotator else "gold",
             "labels": list(s.labels.labels), "transfer": self._transfer() if s.transfer_langs else None,
             "init_tok2vec": self._identity_extra().get("init_tok2vec"), "corpus": str(s.corpus),
+            "label_policy": s.label_policy.identity(), "distrusted": list(self.sentences.distrusted),
+            "audit": self.audit,
             "rounds": self.run.records()})
 
     def _transfer(self) -> Dict[str, Any]:
@@ -419,7 +474,7 @@ def _reported(scores: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
 
 def _remove_derived(rd: Path) -> None:
     """Delete what a round derived from its annotations (labelled set, learner files, model) so it is rebuilt."""
-    for name in ("labelled.jsonl", "train.spacy", "dev.spacy"):
+    for name in ("labelled.jsonl", "train.spacy", "dev.spacy", JUDGED):
         (rd / name).unlink(missing_ok=True)
     if (rd / "model").exists():
         shutil.rmtree(rd / "model")

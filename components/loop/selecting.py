@@ -85,4 +85,5 @@ def selection_record(k: int, pool: Sequence[Doc], selection: Selection, taken: S
 def _score_record(doc: Doc) -> Dict[str, Any]:
     scores = doc._.uncertainty
     return {"id": sentence_id(doc), "n_tokens": len(doc), **{name: scores[name] for name in DOC_MEASURES},
-            **{name: scores[name] for name in OPTIONAL_MEASURES if name in scores}}
+            **{name: scores[name] for name in OPTIONAL_MEASURES if name in scores},
+            "ent_confidence": scores.get("ent_confidence") or {}}  # the learner's entities (entropy-quality)

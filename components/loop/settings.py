@@ -2,10 +2,11 @@
 
 Sections: ``[paths]`` (corpus folder, learner config, runs folder), ``[loop]``
 (lang, rounds, query_size, seed, gpu_id, run_name) and one block each for the
-registered ``[seed_set]`` sampler, ``[strategy]`` and ``[annotator]``. The
-short names ``--annotator gold``, ``--strategy entropy`` and
-``--seed-sampler entity-rich`` replace the whole block with the registered
-default for that name.
+registered ``[seed_set]`` sampler, ``[strategy]`` and ``[annotator]``, and the
+``[label_policy]`` (what the learner is taught from the annotator's answers;
+``trust`` when the block is absent). The short names ``--annotator gold``,
+``--strategy entropy``, ``--seed-sampler entity-rich`` and ``--label-policy
+disagree`` replace the whole block with the registered default for that name.
 """
 import re
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from ..data.own import MANIFEST, CorpusInfo, check_lang_code, corpus_info, read_
 from ..strategies.base import QuerySize, Strategy
 from ..strategies.registry import strategy_block
 from ..learner.transfer import TRANSFER_MAX, parse_langs
+from ..policy.registry import label_policy_block
+from ..policy.rules import LabelPolicy
 from .devsplit import DevSource, check_dev_source, dev_target
 from .seeding import SEED_SAMPLER_NAMES, SeedSampler, seed_sampler_block
 
@@ -30,7 +33,8 @@ from .seeding import SEED_SAMPLER_NAMES, SeedSampler, seed_sampler_block
 # runs folder may move, a run may be extended). ``annotator.batch_size`` is not among them: it decides which
 # sentences share a prompt, and a changed grouping would miss the cache and pay again for answers received.
 MUTABLE_SETTINGS = ("loop.rounds", "loop.gpu_id", "annotator.budget_usd", "annotator.budget_tokens",
-                    "annotator.concurrency", "annotator.endpoint", "annotator.cache_path", "paths.runs")
+                    "annotator.concurrency", "annotator.endpoint", "annotator.cache_path", "paths.runs",
+                    "loop.audit")  # the audit runs once, before round 1; audit.json says what it covered
 
 
 @dataclass
@@ -56,6 +60,8 @@ class LoopSettings:
     transfer_langs: Tuple[str, ...] = ()  # other languages' gold train data in every round's training ("auto")
     transfer_max: int = TRANSFER_MAX  # sentences per transfer language
     transfer_ratio: Optional[float] = None  # at most this many transfer sentences per target train sentence
+    label_policy: LabelPolicy = field(default_factory=LabelPolicy)  # what the learner is taught from the answers
+    audit: Optional[int] = 0  # gold seed sentences the annotator labels before round 1 (0: all; None: no audit)
 
     @property
     def info(self) -> CorpusInfo:
@@ -67,7 +73,8 @@ class LoopSettings:
 
 def load_loop_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None, *,
                      annotator: Optional[str] = None, strategy: Optional[str] = None,
-                     seed_sampler: Optional[str] = None, seed_size: Optional[str] = None) -> Config:
+                     seed_sampler: Optional[str] = None, seed_size: Optional[str] = None,
+                     label_policy: Optional[str] = None) -> Config:
     """Load ``path``, swap in the blocks of the short names, then apply dotted ``overrides`` and interpolate.
 
     Overrides come last, so ``--annotator gpt-4-turbo --annotator.budget_usd 5`` sets the budget of the
@@ -86,6 +93,8 @@ def load_loop_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]]
         current = config.get("seed_set", {})
         name = seed_sampler or _short_name(current.get("@misc", ""))
         config["seed_set"] = seed_sampler_block(name, seed_size or current.get("size", "5%"))
+    if label_policy:
+        config["label_policy"] = label_policy_block(label_policy)
     return Config().from_str(config.to_str(), overrides=overrides, interpolate=True)
 
 
@@ -120,6 +129,7 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
         transfer_langs=parse_langs(loop.get("transfer_langs")),
         transfer_max=int(loop.get("transfer_max") or TRANSFER_MAX),
         transfer_ratio=float(loop["transfer_ratio"]) if loop.get("transfer_ratio") else None,
+        audit=parse_audit(loop.get("audit", "seed")),
     )
     dev_target(100, settings.dev_share, settings.dev_min)  # checks the share
     if settings.transfer_langs and not settings.labels.is_masakhaner:
@@ -127,15 +137,30 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
                          f"labels of its own ({', '.join(settings.labels.labels)}); leave out --transfer-langs")
     if settings.rounds < 0:
         raise ValueError(f"loop.rounds must be 0 or more, got {settings.rounds}")
-    resolved = registry.resolve({k: config[k] for k in ("seed_set", "strategy", "annotator")})
+    blocks = {k: config[k] for k in ("seed_set", "strategy", "annotator", "label_policy") if k in config}
+    resolved = registry.resolve(blocks)
+    settings.label_policy = resolved.get("label_policy") or LabelPolicy()
     return settings, resolved["seed_set"], resolved["strategy"], resolved["annotator"]
+
+
+def parse_audit(value: Any) -> Optional[int]:
+    """``loop.audit``: ``"seed"`` (the whole gold seed: 0), a number of seed sentences, or ``"none"`` (None)."""
+    text = str(value).strip().lower()
+    if text in ("seed", "all", "0"):
+        return 0
+    if text in ("none", "off", "false", ""):
+        return None
+    if text.isdigit():
+        return int(text)
+    raise ValueError(f"loop.audit must be 'seed', a number of seed sentences or 'none'; got '{value}'")
 
 
 def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy, pretrained: bool = False,
              estimator: str = "beam") -> str:
-    """``<lang>-<annotator>-<strategy>[-<learner>][-mc|-committee][-warm][-oracledev][-tx-<langs>][-pt]-seed<k>``
-    (or ``loop.run_name``), safe as a folder name; ``pt``: the learner starts from pretrained tok2vec weights;
-    ``mc``, ``committee``: the uncertainty estimator, when it is not the default beam.
+    """``<lang>-<annotator>-<strategy>[-<learner>][-mc|-committee][-warm][-oracledev][-tx-<langs>][-pt][-lp-<policy>]
+    -seed<k>`` (or ``loop.run_name``), safe as a folder name; ``pt``: the learner starts from pretrained tok2vec
+    weights; ``mc``, ``committee``: the uncertainty estimator, when it is not the default beam; ``lp-<policy>``: a
+    label policy other than ``trust``, for an annotator whose answers are not gold.
 
     The learner part is left out for the default CNN learner (``configs/learner-cnn.cfg``).
     """
@@ -154,6 +179,9 @@ def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy, p
         parts.append("tx-" + "+".join(transfer) + (f"-r{ratio:g}" if ratio else ""))
     if pretrained:
         parts.append("pt")
+    policy = getattr(settings, "label_policy", None)
+    if policy is not None and not policy.is_trust and not getattr(annotator, "gives_gold", False):
+        parts.append(f"lp-{policy.name}")
     name = settings.run_name or "-".join(parts + [f"seed{settings.seed}"])
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 

@@ -22,6 +22,7 @@ from thinc.api import Config
 from ..errors import RunStateError
 from ..fileio import read_jsonl, remove_stale_temps, write_json
 from ..environment import differences
+from ..policy.registry import make_label_policy
 
 logger = logging.getLogger(__name__)
 # Keys of run.json that describe where a run ran, not what it is: never a reason to refuse a resume.
@@ -141,6 +142,8 @@ class RunFolder:
             return value
         if config.get("loop", {}).get("run_name") in ("", self.root.name):
             config["loop"]["run_name"] = None
+        if is_trust_block(config.get("label_policy")):  # runs from before label policies had no block: the same
+            del config["label_policy"]
         return config.to_str()  # both sides through the same serialisation
 
     def read_ids(self, name: str) -> Optional[List[str]]:
@@ -151,6 +154,16 @@ class RunFolder:
     def write_ids(self, name: str, ids: List[str]) -> None:
         """Save a list of sentence ids as ``<name>.json``."""
         write_json(self.root / f"{name}.json", {"ids": ids})
+
+
+def is_trust_block(block: Any) -> bool:
+    """Whether a ``[label_policy]`` config block is the ``trust`` policy (the answers taught as they are)."""
+    if not isinstance(block, dict):
+        return False
+    try:
+        return make_label_policy(**{k: v for k, v in block.items() if not k.startswith("@")}).is_trust
+    except (TypeError, ValueError):
+        return False
 
 
 def flatten(config: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:

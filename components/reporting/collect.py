@@ -31,6 +31,8 @@ class Curve:
     n_train: Dict[int, List[int]] = field(default_factory=lambda: defaultdict(list))
     f1: Dict[int, List[float]] = field(default_factory=lambda: defaultdict(list))
     labels: Dict[int, List[Dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    taught: Dict[int, List[Dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    audits: List[Dict[str, Any]] = field(default_factory=list)  # each seed's audit summary (loop.json)
 
     @property
     def label(self) -> str:
@@ -71,6 +73,16 @@ class Curve:
                 "reasons": dict(sorted(reasons.items()))}
 
 
+def taught_quality(curve: Curve, k: int) -> Optional[Dict[str, float]]:
+    """What round ``k``'s answers taught after the label policy, over seeds: entity F1 against gold outside the
+    missing tokens and the share of tokens made missing (%, means); None without figures."""
+    records = [t for t in curve.taught.get(k, []) if t.get("sentences")]
+    if not records:
+        return None
+    return {"ents_f": 100 * float(np.mean([t["ents_f"] for t in records])),
+            "missing": 100 * float(np.mean([t["missing_share"] for t in records]))}
+
+
 def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
     """Every ``runs/*/loop.json``, grouped by language, annotator, strategy and learner (with ``warm``, the oracle
     dev, transfer, pretrained tok2vec and an estimator other than the beam: ``cnn+committee``)."""
@@ -83,7 +95,10 @@ def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
         learner += "+pt" if run.get("init_tok2vec") else ""
         estimator = run_estimator(path.parent, run)
         learner += f"+{estimator}" if estimator != "beam" else ""
-        key = (run["lang"], run["annotator"], run["strategy"], learner)
+        policy = (run.get("label_policy") or {}).get("name", "trust")
+        shown = policy != "trust" and run["annotator"] != "gold"
+        annotator = run["annotator"] + (f", {policy} labels" if shown else "")
+        key = (run["lang"], annotator, run["strategy"], learner)
         curve = curves.setdefault(key, Curve(*key))
         curve.seeds.append(run["seed"])
         curve.seed_source = run.get("seed_source", "gold")
@@ -92,6 +107,10 @@ def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
             curve.f1[record["round"]].append(NOT_AVAILABLE if record["test"] is None else record["test"]["ents_f"])
             if record.get("annotation"):
                 curve.labels[record["round"]].append(record["annotation"])
+            if (record.get("taught") or {}).get("round"):
+                curve.taught[record["round"]].append(record["taught"]["round"])
+        if run.get("audit"):
+            curve.audits.append(run["audit"])
     return curves
 
 

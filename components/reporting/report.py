@@ -7,7 +7,7 @@ import numpy as np
 from ..data.corpus import LANGUAGES
 from ..fileio import write_text
 from .figures import new_figure, save_figure
-from .collect import Curve, collect_full_data, collect_runs, published_f1
+from .collect import Curve, collect_full_data, collect_runs, published_f1, taught_quality
 
 
 def plot_learning_curves(lang: str, curves: Sequence[Curve], full: Sequence[float], path: Path) -> None:
@@ -38,14 +38,18 @@ def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float],
     if sota is not None:
         lines.append(f"- AfroXLMR-large, published (MasakhaNER 2.0 authors): {sota:.1f}.")
     lines += ["", "| annotator | strategy | learner | round | labelled | test entity F1 (mean ± sd) | seeds | "
-              "labels received: token accuracy | labels: entity F1 | dropped (why) |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "labels received: token accuracy | labels: entity F1 | dropped (why) | taught: entity F1 | "
+              "taught: tokens missing |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for curve in curves:
         for k in curve.rounds():
             n, mean, sd, n_seeds = curve.stats(k)
             f1 = f"{mean:.2f} ± {sd:.2f}" if curve.has_test else "not available (no test data)"
+            taught = taught_quality(curve, k)
+            taught_cells = "- | -" if taught is None else f"{taught['ents_f']:.1f} | {taught['missing']:.1f}%"
             lines.append(f"| {curve.annotator} | {curve.strategy} | {curve.learner} | {k} | {n:.0f} | "
-                         f"{f1} | {n_seeds} | {label_cells(curve.label_quality(k))} |")
+                         f"{f1} | {n_seeds} | {label_cells(curve.label_quality(k))} | {taught_cells} |")
+    lines += audit_section(curves)
     for curve in curves:
         if curve.seed_source == "annotator":
             lines += ["", f"The seed of {curve.label} was labelled by the annotator (no gold seed was given): round 0 "
@@ -56,8 +60,37 @@ def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float],
                       "n/a for a pool without gold), and the share of those sentences dropped (an answer that was "
                       "not one valid tag per token). "
                       "An annotator whose name starts with `sim-` is SIMULATED: gold labels with a recorded LLM's "
-                      "measured errors, not that LLM's answers."]
+                      "measured errors, not that LLM's answers. Taught: what the learner trained on from those "
+                      "answers after the run's label policy (`trust`: the answers as they are), entity F1 against "
+                      "gold outside the tokens the policy made missing, and the share of tokens made missing."]
     return lines + [""]
+
+
+def audit_section(curves: Sequence[Curve]) -> List[str]:
+    """Per annotator (and label policy): the audit on the gold seed, mean over seeds, and the types distrusted."""
+    lines: List[str] = []
+    for curve in (c for c in curves if c.audits):
+        audits = curve.audits
+        lines += ["", f"Annotator audit of {curve.annotator} on the gold seed ({len(audits)} seed(s), "
+                      f"{np.mean([a['sentences'] for a in audits]):.0f} sentences each): entity F1 "
+                      f"{100 * np.mean([a['ents_f'] or 0 for a in audits]):.1f}; unreliable types (precision shown "
+                      f"below the policy's threshold): {_types(audits)}.", "",
+                  "| type | precision | recall | gold entities |", "|---|---|---|---|"]
+        for label in audits[0]["per_type"]:
+            rows = [a["per_type"][label] for a in audits if label in a["per_type"]]
+            lines.append(f"| {label} | {_mean_pct([r['p'] for r in rows])} | {_mean_pct([r['r'] for r in rows])} | "
+                         f"{np.mean([r['n_gold'] for r in rows]):.0f} |")
+    return lines
+
+
+def _types(audits: Sequence[Dict[str, Any]]) -> str:
+    found = sorted({t for a in audits for t in (a.get("unreliable") or [])})
+    return ", ".join(found) or "none"
+
+
+def _mean_pct(values: Sequence[Optional[float]]) -> str:
+    kept = [v for v in values if v is not None]
+    return f"{100 * np.mean(kept):.1f}" if kept else "-"
 
 
 def label_cells(quality: Optional[Dict[str, Any]]) -> str:

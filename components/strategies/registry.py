@@ -9,6 +9,7 @@ from .base import QuerySize, Selection, select_top
 
 if TYPE_CHECKING:
     from .diverse import DiverseStrategy
+    from .quality import QualityWeightedStrategy
 
 # Short names used on the command line and in project.yml -> registered names.
 STRATEGY_NAMES: Dict[str, str] = {
@@ -19,6 +20,7 @@ STRATEGY_NAMES: Dict[str, str] = {
     "mnlp": "spacy-llm-loop.MNLPStrategy.v1",
     "bald": "spacy-llm-loop.BALDStrategy.v1",
     "entropy-diverse": "spacy-llm-loop.DiverseEntropyStrategy.v1",
+    "entropy-quality": "spacy-llm-loop.QualityWeightedEntropyStrategy.v1",
 }
 
 
@@ -126,3 +128,12 @@ def make_diverse_entropy_strategy(candidates: float = 10.0) -> "DiverseStrategy"
     from .diverse import DiverseStrategy
 
     return DiverseStrategy("entropy-diverse", "mean_entropy", candidates)
+
+
+@registry.misc("spacy-llm-loop.QualityWeightedEntropyStrategy.v1")
+def make_quality_weighted_entropy_strategy(weight: float = 1.0) -> "QualityWeightedStrategy":
+    """Mean token entropy times ``exp(-weight x`` the annotator's expected wrong entities``)``, from its audit
+    (after LLMaAA, arXiv 2310.19596); see :mod:`.quality`."""
+    from .quality import QualityWeightedStrategy
+
+    return QualityWeightedStrategy("entropy-quality", weight)

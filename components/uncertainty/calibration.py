@@ -20,15 +20,19 @@ MIN_ENTITIES = 20  # fewer dev entities (or only one outcome): no calibration, t
 
 def entity_outcomes(examples: Iterable[Example], key: str = "ent_confidence") -> Tuple[List[float], List[bool]]:
     """``(confidence, correct)`` of every predicted entity with a confidence in ``doc._.uncertainty[key]``;
-    correct means the same span and type is in the reference."""
+    correct means the same span and type is in the reference. An entity on reference tokens without annotation
+    (a label policy's missing tokens) is left out: nothing says whether it is right."""
     confidences, correct = [], []
     for eg in examples:
         scores = eg.predicted._.get("uncertainty") if eg.predicted.has_extension("uncertainty") else None
         if not scores:
             continue
         gold = {(e.start_char, e.end_char, e.label_) for e in eg.reference.ents}
+        blank = [(t.idx, t.idx + len(t)) for t in eg.reference if t.ent_iob == 0]  # no annotation: no verdict
         table = scores.get(key) or {}
         for ent in eg.predicted.ents:
+            if any(s < ent.end_char and ent.start_char < e for s, e in blank):
+                continue
             value = table.get(f"{ent.start}:{ent.end}:{ent.label_}")
             if value is not None:
                 confidences.append(float(value))

@@ -9,6 +9,7 @@ import functools
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
+from spacy.tokens import Doc
 from spacy.util import registry
 
 from ....data.corpus import load_docs
@@ -28,13 +29,19 @@ def read_examples(path: Optional[Union[str, Path]], n: int = 2) -> List[Example]
     """The first sentence without an entity, then sentences with entities, in file order, ``n`` in all."""
     if path is None or n <= 0:
         return []
-    docs = load_docs(path)
-    for doc in docs:
-        if get_meta(doc).get("split") == "test":
-            where = get_meta(doc).get("sentence_id") or doc.text[:40]
-            raise InputError(f"few-shot examples must not come from the test split (sentence {where})", path)
+    docs = load_example_docs(path)
     without = [doc for doc in docs if not doc.ents][:1]
     with_ents = [doc for doc in docs if doc.ents]
     chosen = (without + with_ents)[:n]
     chosen.sort(key=docs.index)
     return [{"tokens": [t.text for t in doc], "tags": doc_tags(doc)} for doc in chosen]
+
+
+def load_example_docs(path: Union[str, Path]) -> List[Doc]:
+    """The labelled docs of ``path``; an :class:`InputError` naming the sentence if any is from the test split."""
+    docs = load_docs(path)
+    for doc in docs:
+        if get_meta(doc).get("split") == "test":
+            where = get_meta(doc).get("sentence_id") or doc.text[:40]
+            raise InputError(f"few-shot examples must not come from the test split (sentence {where})", path)
+    return docs

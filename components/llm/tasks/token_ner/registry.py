@@ -1,4 +1,9 @@
-"""``spacy-llm-loop.TokenNER.v1``: the registered factory of :class:`~.task.TokenNERTask`."""
+"""``spacy-llm-loop.TokenNER.v1`` and ``.v2``: the registered factories of :class:`~.task.TokenNERTask`.
+
+v1 is the paper's prompt with a one-paragraph guideline note; its text is frozen (prompt caches key on it).
+v2 is the same task with MasakhaNER's annotation rules in full (``templates/masakhaner_guideline.v1.txt``, or a
+guideline file of one's own) in place of the note.
+"""
 from pathlib import Path
 from typing import Dict, List, Literal, Optional
 
@@ -6,10 +11,12 @@ from spacy_llm.registry import registry
 
 from ....data.corpus import LANGUAGES
 from ....data.iob import MASAKHANER_LABELS
+from . import similar as _similar  # noqa: F401  (registers spacy-llm-loop.SimilarExamples.v1 with the task)
 from .task import ExamplesSource, TokenNERTask
 from ....packaged import read_text
 
 TEMPLATE = "llm/tasks/templates/token_ner.v1.jinja"  # package data
+GUIDELINE_FILE = "llm/tasks/templates/masakhaner_guideline.v1.txt"  # package data; '#' lines are comments
 
 # The paper's tag definitions (MasakhaNER's four types in IOB2).
 TAG_DEFINITIONS: Dict[str, str] = {
@@ -61,3 +68,38 @@ def make_token_ner_task(
                         tag_definitions={**TAG_DEFINITIONS, **(tag_definitions or {})},
                         guideline=GUIDELINE if guideline is None else guideline, examples=examples,
                         sentences_per_request=sentences_per_request, on_error=on_error, min_aligned=min_aligned)
+
+
+@registry.llm_tasks("spacy-llm-loop.TokenNER.v2")
+def make_token_ner_task_v2(
+    lang: str,
+    labels: List[str] = list(MASAKHANER_LABELS),
+    language: Optional[str] = None,
+    template: Optional[str] = None,
+    examples: Optional[ExamplesSource] = None,
+    sentences_per_request: int = 2,
+    on_error: Literal["drop", "repair"] = "drop",
+    min_aligned: float = 0.8,
+    tag_definitions: Optional[Dict[str, str]] = None,
+    guideline: Optional[str] = None,
+    guideline_path: Optional[str] = None,
+) -> TokenNERTask:
+    """:func:`make_token_ner_task` with MasakhaNER's annotation rules as the guideline.
+
+    guideline_path: a text file of one's own ('#' lines left out); default: the packaged MasakhaNER guideline.
+    guideline: the guideline as a string; wins over ``guideline_path`` (the loop sets it for a label set of the
+        user's own, which MasakhaNER's rules do not describe).
+    examples: as v1's, or a source that selects per request (``spacy-llm-loop.SimilarExamples.v1``).
+    """
+    if guideline is None:
+        text = Path(guideline_path).read_text(encoding="utf-8") if guideline_path else read_text(GUIDELINE_FILE)
+        guideline = guideline_text(text)
+    return make_token_ner_task(lang, labels=labels, language=language, template=template, examples=examples,
+                               sentences_per_request=sentences_per_request, on_error=on_error,
+                               min_aligned=min_aligned, tag_definitions=tag_definitions, guideline=guideline)
+
+
+def guideline_text(text: str) -> str:
+    """A guideline file's text without its comment lines (``#`` first: the source is cited there, not in the
+    prompt) and without the whitespace around it."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith("#")).strip()

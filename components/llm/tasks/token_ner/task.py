@@ -8,10 +8,15 @@ any spacy-llm model, ours or stock, serves it. Each doc gets ``doc.ents`` from
 its checked tags and, in ``doc.user_data["llm_annotation"]``, what happened to
 it: tags (None if dropped), problems, repairs, the error, the prompt's hash and
 the response's request id.
+
+The k-shot examples come from an examples source: a callable returning a fixed
+list (``spacy-llm-loop.TokenNERExamples.v1``: the same examples in every prompt),
+or one that also selects per request (:class:`SelectsExamples`, e.g.
+``spacy-llm-loop.SimilarExamples.v1``): each prompt then gets its own.
 """
 import hashlib
 import json
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple, runtime_checkable
 
 import jinja2.sandbox
 from spacy.scorer import get_ner_prf
@@ -24,6 +29,17 @@ from .parser import OnError, SentenceParse, parse_response
 RESULT_KEY = "llm_annotation"
 PROMPT_HASH_KEY = "llm_prompt_hash"
 ExamplesSource = Callable[[], Iterable[Dict[str, Any]]]
+
+
+@runtime_checkable
+class SelectsExamples(Protocol):
+    """An examples source that picks the examples for each request (``{"tokens": [...], "tags": [...]}`` each)."""
+
+    def __call__(self) -> Iterable[Dict[str, Any]]:
+        ...
+
+    def select(self, sentences: Sequence[Sequence[str]]) -> Iterable[Dict[str, Any]]:
+        ...
 
 
 class TokenNERTask:
@@ -50,19 +66,30 @@ class TokenNERTask:
 
     @property
     def examples(self) -> List[Dict[str, str]]:
-        """The k-shot examples, read once, with their JSON as it goes into the prompt."""
+        """The fixed k-shot examples, read once, with their JSON as it goes into the prompt (none when the source
+        selects per request)."""
         if self._examples is None:
-            raw = list(self._examples_source()) if self._examples_source else []
-            self._examples = [{"tokens_json": _dumps(eg["tokens"]),
-                               "pairs_json": _dumps([[t, g] for t, g in zip(eg["tokens"], eg["tags"])])}
-                              for eg in raw]
+            raw = list(self._examples_source()) if self._examples_source and not self.selects_examples else []
+            self._examples = _example_json(raw)
         return self._examples
+
+    @property
+    def selects_examples(self) -> bool:
+        """Whether each request gets its own examples (the source is a :class:`SelectsExamples`)."""
+        return isinstance(self._examples_source, SelectsExamples)
+
+    def example_tokens(self) -> List[List[str]]:
+        """The fixed examples' token lists (what an audit of the annotator leaves out). None for a source that
+        selects per request: it never shows a request's own sentence as an example."""
+        return [json.loads(eg["tokens_json"]) for eg in self.examples]
 
     def render(self, sentences: Sequence[Sequence[str]]) -> str:
         """The prompt for one request over ``sentences`` (token lists)."""
         payload = {"sentences": [{"id": i + 1, "tokens": list(words)} for i, words in enumerate(sentences)]}
+        examples = (_example_json(self._examples_source.select(sentences))  # type: ignore[union-attr]
+                    if self.selects_examples else self.examples)
         return self._template.render(language=self.language, tag_definitions=self.tag_definitions,
-                                     guideline=self.guideline, examples=self.examples,
+                                     guideline=self.guideline, examples=examples,
                                      n_sentences=len(sentences), sentences_json=_dumps(payload))
 
     def expected_answer(self, sentences: Sequence[Sequence[str]]) -> str:
@@ -129,6 +156,12 @@ def tags_from(doc: Doc) -> Optional[List[str]]:
     """The tags the task set on ``doc`` (None if it dropped the sentence)."""
     result = doc.user_data.get(RESULT_KEY)
     return None if result is None else result["tags"]
+
+
+def _example_json(raw: Iterable[Dict[str, Any]]) -> List[Dict[str, str]]:
+    """Examples with their tokens and ``[token, tag]`` pairs as JSON, as the template shows them."""
+    return [{"tokens_json": _dumps(eg["tokens"]),
+             "pairs_json": _dumps([[t, g] for t, g in zip(eg["tokens"], eg["tags"])])} for eg in raw]
 
 
 def _dumps(data: Any) -> str:

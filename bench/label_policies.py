@@ -1,0 +1,304 @@
+"""Label policies: what a learner taught by a SIMULATED GPT-4-Turbo learns under each policy, beside gold labels.
+
+Runs (or resumes) the loop on the project's defaults (CNN learner, entity-rich 5% gold seed, 5% of the pool per
+round by mean token entropy, 5 rounds, the learner's dev data carved out of the labelled set) with the SIMULATED
+GPT-4-Turbo (``sim-gpt-4-turbo``: gold labels with GPT-4-Turbo's measured errors; no API is called) under each
+label policy (``components/policy/registry.py``: ``trust`` is the paper's behaviour), and reads the gold-oracle
+runs of the same seeds (the upper bound; ``bench/llm_labels.py`` or ``bench/label_efficiency.py`` make them).
+An arm is a policy, or ``<policy>@<strategy>`` for another query strategy. Every arm is given the same gold seed
+and nothing else (no gold dev split); the audit labels the gold seed once more (counted in the dollars).
+
+It prints, and writes to ``--doc``, per language: per round and arm, test entity F1 (mean ± sd over seeds) and
+the paired difference from ``trust`` (95% t-interval over seeds), the quality of what the learner was taught
+(entity F1 against gold outside the tokens made missing; the share of tokens made missing), the labels the
+round received (entity F1), the dollars GPT-4-Turbo would have billed (the audit included), and the paper's
+metric (token F1 over B-/I- tags at positions whose gold tag is not O, weighted: NOT entity F1, for comparison
+with arXiv 2404.02261 only); then the issue's targets per arm: last round - seed round >= 6 F1 and last round >=
+90% of gold-oracle active learning, both paired by seed. ``--selection`` adds, per round, the label F1 of the
+sentences each arm selected against that of the whole remaining pool (what random selection gets on average),
+from the simulated model's labels of every train sentence.
+
+    python bench/label_policies.py --langs bam tsn zul --seeds 0 1 2 3 4 --arms trust disagree types gold3 \\
+        combined --jobs 2 --out bench/results/policies --gold-runs bench/results/base/runs \\
+        --doc docs/benchmarks/label_policies.md
+
+Every run is resumable, so the script can be stopped and started again; ``--report-only`` writes the tables from
+the runs present (a seed counts for an arm once all its rounds are finished).
+"""
+import argparse
+import itertools
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import srsly
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from label_efficiency import mean_sd, paired, run  # noqa: E402
+
+from spacy_llm_loop.loop.settings import run_name  # noqa: E402
+from spacy_llm_loop.policy.registry import PRESETS, make_label_policy  # noqa: E402
+
+LLM = "sim-gpt-4-turbo"
+SEED_GAIN_TARGET = 6.0  # last round - seed round, F1 points
+GOLD_SHARE_TARGET = 90.0  # last round / gold-oracle last round, %
+
+
+def parse_arm(arm: str) -> Tuple[str, str]:
+    """``disagree`` -> (``disagree``, ``entropy``); ``disagree@entropy-quality`` -> (..., ``entropy-quality``)."""
+    policy, _, strategy = arm.partition("@")
+    if policy not in PRESETS:
+        raise SystemExit(f"unknown label policy '{policy}' in arm '{arm}'; choose from {', '.join(PRESETS)}")
+    return policy, strategy or "entropy"
+
+
+def folder(lang: str, annotator: str, policy: str, strategy: str, seed: int) -> str:
+    """The loop's default run folder name (the loop's own naming)."""
+    settings = SimpleNamespace(lang=lang, run_name=None, seed=seed, warm_start=False, dev="labelled",
+                               learner_config=Path("configs/learner-cnn.cfg"),
+                               label_policy=make_label_policy(name=policy, **PRESETS[policy]))
+    return run_name(settings, SimpleNamespace(name=annotator, gives_gold=annotator == "gold"),
+                    SimpleNamespace(name=strategy))
+
+
+def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
+    """Loop commands seed by seed, language by language, arm by arm (finished loops return at once)."""
+    todo = []
+    for seed, lang, arm in itertools.product(opts.seeds, opts.langs, opts.arms):
+        policy, strategy = parse_arm(arm)
+        root = opts.trust_runs if policy == "trust" and strategy == "entropy" and opts.trust_runs else opts.out / "runs"
+        args = ["loop", "--lang", lang, "--annotator", LLM, "--strategy", strategy, "--seed", str(seed),
+                "--label-policy", policy, "--runs-dir", str(root), "--rounds", str(opts.rounds),
+                "--annotator.cache_path", str(opts.out / "cache" / "llm.sqlite")]
+        todo.append((folder(lang, LLM, policy, strategy, seed), args))
+    return todo
+
+
+class Arm:
+    """One arm's finished runs on one language: per round and seed, what the report needs."""
+
+    def __init__(self, root: Path, lang: str, annotator: str, policy: str, strategy: str, seeds: Sequence[int],
+                 rounds: int) -> None:
+        self.f1: Dict[int, Dict[int, float]] = {}
+        self.paper: Dict[int, Dict[int, float]] = {}
+        self.size: Dict[int, Dict[int, int]] = {}
+        self.taught: Dict[int, Dict[int, Dict]] = {}
+        self.received: Dict[int, Dict[int, float]] = {}
+        self.dollars: Dict[int, Dict[int, float]] = {}
+        self.selected: Dict[int, Dict[int, List[str]]] = {}
+        self.root = root
+        for seed in seeds:
+            run_dir = root / folder(lang, annotator, policy, strategy, seed)
+            path = run_dir / "loop.json"
+            loop = srsly.read_json(path) if path.exists() else {}
+            records = loop.get("rounds", [])
+            if len(records) < rounds + 1:
+                continue  # unfinished: left out, so that every round has the same seeds
+            spent = (loop.get("audit") or {}).get("cost_usd") or 0.0
+            for r in records:
+                k = r["round"]
+                self.f1.setdefault(k, {})[seed] = 100 * r["test"]["ents_f"]
+                self.paper.setdefault(k, {})[seed] = 100 * r["test"]["paper_token_f1_entity_positions"]["weighted"]
+                self.size.setdefault(k, {})[seed] = r["n_labelled"]
+                a = r.get("annotation") or {}
+                spent += (a.get("usage") or {}).get("cost_usd") or 0.0
+                self.dollars.setdefault(k, {})[seed] = spent
+                if (r.get("taught") or {}).get("round"):
+                    self.taught.setdefault(k, {})[seed] = r["taught"]["round"]
+                if a.get("ents_f") is not None:
+                    self.received.setdefault(k, {})[seed] = 100 * a["ents_f"]
+                selection = run_dir / f"round-{k:02d}" / "selection.json"
+                if k > 0 and selection.exists():
+                    self.selected.setdefault(k, {})[seed] = [x["id"] for x in srsly.read_json(selection)["selected"]]
+
+    @property
+    def seeds(self) -> List[int]:
+        """Seeds with every round finished."""
+        return sorted(self.f1.get(0, {}))
+
+
+def interval(values: Sequence[float]) -> Tuple[float, float, float]:
+    """Mean and 95% t-interval."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2 or values.std() == 0:
+        return float(values.mean()), float(values.mean()), float(values.mean())
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+    return float(values.mean()), float(low), float(high)
+
+
+def verdict(mean: float, low: float, high: float, target: float) -> str:
+    """``met`` when the interval lies at or above the target, ``missed`` when the mean is below it, else
+    ``not shown`` (the mean reaches it, the interval does not)."""
+    if low >= target:
+        return "**met**"
+    return "missed" if mean < target else "not shown"
+
+
+def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, List[str]]]) -> List[str]:
+    """The tables of one language."""
+    gold = Arm(opts.gold_runs or opts.out / "runs", lang, "gold", "trust", "entropy", opts.seeds, opts.rounds)
+    arms = {}
+    for arm in opts.arms:
+        policy, strategy = parse_arm(arm)
+        root = opts.trust_runs if policy == "trust" and strategy == "entropy" and opts.trust_runs else opts.out / "runs"
+        arms[arm] = Arm(root, lang, LLM, policy, strategy, opts.seeds, opts.rounds)
+    trust = arms.get("trust")
+    lines = [f"### {lang}", "", "| arm | round | labelled | test entity F1 | - trust (paired, 95% CI) | taught: entity F1 "
+             "| taught: tokens missing | labels received: entity F1 | $ so far | paper's metric (token F1, weighted) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for k in sorted(gold.f1):
+        lines.append(f"| gold oracle | {k} | {np.mean(list(gold.size[k].values())):.0f} | "
+                     f"{mean_sd(list(gold.f1[k].values()))} | - | - | - | - | - | "
+                     f"{np.mean(list(gold.paper[k].values())):.1f} |")
+    for name, arm in arms.items():
+        for k in sorted(arm.f1):
+            taught = list(arm.taught.get(k, {}).values())
+            if not taught and name == "trust":  # runs from before the taught record: trust teaches what it received
+                taught = [{"ents_f": v / 100, "missing_share": 0.0} for v in arm.received.get(k, {}).values()]
+            diff = paired(arm.f1[k], trust.f1.get(k, {})) if trust is not None and name != "trust" else "-"
+            lines.append(
+                f"| {name} | {k} | {np.mean(list(arm.size[k].values())):.0f} | {mean_sd(list(arm.f1[k].values()))} | "
+                f"{diff} | {_mean([100 * t['ents_f'] for t in taught])} | "
+                f"{_mean([100 * t['missing_share'] for t in taught], '%')} | "
+                f"{_mean(list(arm.received.get(k, {}).values()))} | {np.mean(list(arm.dollars[k].values())):.2f} | "
+                f"{np.mean(list(arm.paper[k].values())):.1f} |")
+    lines += ["", f"- seeds with all rounds finished: gold oracle {gold.seeds}; "
+              + "; ".join(f"{name} {arm.seeds}" for name, arm in arms.items()), "",
+              "| arm | last round F1 | last - seed round (paired, 95% CI) | target +6 | last / gold oracle last "
+              "(paired, 95% CI) | target 90% | mean over rounds 1-5 - trust (paired) |", "|---|---|---|---|---|---|---|"]
+    for name, arm in arms.items():
+        if not arm.f1:
+            continue
+        last = max(arm.f1)
+        gain = interval([arm.f1[last][s] - arm.f1[0][s] for s in arm.seeds])
+        shared = [s for s in arm.seeds if s in gold.f1.get(last, {})]
+        share = interval([100 * arm.f1[last][s] / gold.f1[last][s] for s in shared]) if shared else None
+        means = _over_rounds(arm, range(1, last + 1))
+        vs_trust = paired(means, _over_rounds(trust, range(1, last + 1))) if trust and name != "trust" else "-"
+        share_cells = (f"{share[0]:.1f}% [{share[1]:.1f}, {share[2]:.1f}] | "
+                       f"{verdict(*share, GOLD_SHARE_TARGET)}" if share else "- | -")
+        lines.append(f"| {name} | {mean_sd(list(arm.f1[last].values()))} | {gain[0]:+.2f} [{gain[1]:+.2f}, "
+                     f"{gain[2]:+.2f}] | {verdict(*gain, SEED_GAIN_TARGET)} | {share_cells} | {vs_trust} |")
+    if pool_f1 is not None:
+        lines += ["", selection_table(arms, pool_f1)]
+    return lines + [""]
+
+
+def _over_rounds(arm: "Arm", rounds: Sequence[int]) -> Dict[int, float]:
+    seeds = set.intersection(*(set(arm.f1.get(k, {})) for k in rounds)) if rounds else set()
+    return {s: float(np.mean([arm.f1[k][s] for k in rounds])) for s in seeds}
+
+
+def _mean(values: Sequence[float], unit: str = "") -> str:
+    return f"{np.mean(values):.1f}{unit}" if len(values) else "-"
+
+
+# -- the label quality of what a strategy selects, against the pool --------------------------------------------------
+def simulated_labels(lang: str, out: Path) -> Dict[str, Optional[List[str]]]:
+    """The SIMULATED GPT-4-Turbo's tags for every train sentence of ``lang`` (None: dropped), made once through the
+    real annotator pipeline (in-process, no cache) and kept in ``<out>/sim-labels/<lang>.jsonl``."""
+    path = out / "sim-labels" / f"{lang}.jsonl"
+    if not path.exists():
+        from spacy.util import registry
+
+        import spacy_llm_loop.annotators.llm  # noqa: F401  (registers the annotator)
+        from spacy_llm_loop.annotators.base import AnnotationRequest, annotator_block
+        from spacy_llm_loop.data.corpus import load_docs
+        from spacy_llm_loop.data.docs import sentence_id
+        from spacy_llm_loop.fileio import write_jsonl
+
+        block = {**annotator_block(LLM), "lang": lang, "cache_path": None,
+                 "model_settings": {"gold": f"corpus/{lang}/train.spacy"}}
+        annotator = registry.resolve({"a": block})["a"]
+        docs = load_docs(Path("corpus") / lang / "train.spacy")
+        requests = [AnnotationRequest(sentence_id(d), [t.text for t in d]) for d in docs]
+        write_jsonl(path, ({"id": a.id, "tags": a.tags} for a in annotator(requests)))
+    return {r["id"]: r["tags"] for r in srsly.read_jsonl(path)}
+
+
+def label_f1(ids: Sequence[str], labels: Dict[str, Optional[List[str]]], gold: Dict[str, List[str]]) -> float:
+    """Entity F1 of the simulated labels of ``ids`` against gold (a dropped answer predicts nothing)."""
+    from spacy_llm_loop.evaluation.metrics import tag_agreement
+
+    kept = [i for i in ids if i in gold]
+    pred = [labels.get(i) or ["O"] * len(gold[i]) for i in kept]
+    return 100 * tag_agreement([gold[i] for i in kept], pred)["ents_f"]
+
+
+def selection_table(arms: Dict[str, "Arm"], data: Dict[str, object]) -> str:
+    """Per arm and round: label F1 of the sentences selected and of the pool left at that round (mean over seeds)."""
+    labels, gold, seed_ids = data["labels"], data["gold"], data["seed_ids"]
+    rows = ["| arm | round | label F1, selected | label F1, the pool then (random selection's expectation) | "
+            "selected - pool |", "|---|---|---|---|---|"]
+    for name, arm in arms.items():
+        for k in sorted(arm.selected):
+            chosen, pool = [], []
+            for seed, ids in arm.selected[k].items():
+                taken = set(seed_ids(arm, seed)) | {i for j in range(1, k) for i in arm.selected[j].get(seed, [])}
+                chosen.append(label_f1(ids, labels, gold))
+                pool.append(label_f1([i for i in gold if i not in taken], labels, gold))
+            rows.append(f"| {name} | {k} | {np.mean(chosen):.1f} | {np.mean(pool):.1f} | "
+                        f"{np.mean(chosen) - np.mean(pool):+.1f} |")
+    return "\n".join(rows)
+
+
+def selection_data(opts: argparse.Namespace, lang: str) -> Dict[str, object]:
+    from spacy_llm_loop.data.corpus import load_docs
+    from spacy_llm_loop.data.docs import doc_tags, sentence_id
+
+    gold = {sentence_id(d): doc_tags(d) for d in load_docs(Path("corpus") / lang / "train.spacy")}
+
+    def seed_ids(arm: Arm, seed: int) -> List[str]:
+        for path in arm.root.glob(f"{lang}-*seed{seed}/seed.json"):
+            return srsly.read_json(path)["ids"]
+        return []
+
+    return {"labels": simulated_labels(lang, opts.out), "gold": gold, "seed_ids": seed_ids}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--langs", nargs="+", default=["bam", "tsn", "zul"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--arms", nargs="+", default=["trust", "disagree", "types", "gold3", "combined"],
+                        help="Label policies, or <policy>@<strategy>")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=2, help="Runs in parallel (one core each)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/policies"))
+    parser.add_argument("--gold-runs", type=Path, default=None, help="The gold-oracle runs (default: <out>/runs)")
+    parser.add_argument("--trust-runs", type=Path, default=None,
+                        help="The trust arm's runs, when they are elsewhere (bench/llm_labels.py's)")
+    parser.add_argument("--selection", action="store_true", help="Add the label quality of what each arm selected")
+    parser.add_argument("--doc", type=Path, default=None, help="Also write the tables to this Markdown file")
+    parser.add_argument("--report-only", action="store_true")
+    opts = parser.parse_args(argv)
+    for arm in opts.arms:
+        parse_arm(arm)
+    if not opts.report_only:
+        with ThreadPoolExecutor(opts.jobs) as pool:
+            list(pool.map(lambda job: run(job, opts.out / "logs"), jobs(opts)))
+    lines = ["## Label policies: SIMULATED GPT-4-Turbo labels under each policy, beside gold labels", "",
+             f"Written by `python bench/label_policies.py {' '.join(argv if argv is not None else sys.argv[1:])}`. "
+             f"CNN learner, entity-rich 5% gold seed, 5% of the pool per round by mean entropy unless an arm names "
+             f"another strategy, {opts.rounds} rounds, the learner's dev data carved out of its labelled set; "
+             f"seeds {opts.seeds}, paired by seed (same seed set, learner seed and tie-breaks). The annotator is "
+             "SIMULATED (gold labels with GPT-4-Turbo's measured errors), not GPT-4-Turbo; dollars are what "
+             "GPT-4-Turbo would have billed for the same prompts and answers, the audit of the gold seed included.",
+             ""]
+    for lang in opts.langs:
+        lines += lang_lines(opts, lang, selection_data(opts, lang) if opts.selection else None)
+    text = "\n".join(lines)
+    print(text)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    (opts.out / "label_policies.md").write_text(text + "\n", encoding="utf-8")
+    if opts.doc:
+        opts.doc.parent.mkdir(parents=True, exist_ok=True)
+        opts.doc.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""``spacy-llm-loop.LabelPolicy.v1`` and the short names of its presets (``--label-policy disagree``)."""
+from typing import Any, Dict, List, Optional, Union
+
+from spacy.util import registry
+
+from .rules import LabelPolicy
+
+POLICY = "spacy-llm-loop.LabelPolicy.v1"
+# Short name -> settings. `trust` is the paper's behaviour; the others are the rules of .rules, alone and combined.
+PRESETS: Dict[str, Dict[str, Any]] = {
+    "trust": {},
+    "types": {"distrust": "audit"},
+    "disagree": {"keep_above": 0.2},
+    "disagree-both": {"keep_above": 0.2, "learner_adds_above": 0.9},
+    "gold3": {"gold_weight": 3},
+    "disagree-gold3": {"keep_above": 0.2, "gold_weight": 3},
+    "combined": {"distrust": "audit", "keep_above": 0.2, "gold_weight": 3},
+}
+POLICY_NAMES = tuple(PRESETS)
+
+
+def label_policy_block(name: str) -> Dict[str, Any]:
+    """The config block of a preset's short name (a ValueError listing the names if unknown)."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown label policy '{name}'; choose one of {', '.join(POLICY_NAMES)}")
+    return {"@misc": POLICY, "name": name, **PRESETS[name]}
+
+
+@registry.misc(POLICY)
+def make_label_policy(name: str = "trust", distrust: Union[str, List[str]] = [], min_precision: float = 0.6,
+                      keep_above: Optional[float] = None, learner_adds_above: Optional[float] = None,
+                      gold_weight: int = 1) -> LabelPolicy:
+    """A label policy (see :mod:`.rules`).
+
+    name: its short name in run folders and reports.
+    distrust: types whose entities become missing, or ``"audit"``: the types whose audited precision is shown
+        below ``min_precision`` (the upper end of its 95% interval lies below it).
+    keep_above: the learner's probability an answer's entity needs to be kept (null: every entity kept).
+    learner_adds_above: the learner's probability at which its own entity, absent from the answer, makes those
+        tokens missing (null: off).
+    gold_weight: how many times the gold seed counts in each round's training data.
+    """
+    return LabelPolicy(name=name, distrust=distrust if isinstance(distrust, str) else tuple(distrust),
+                       min_precision=min_precision, keep_above=keep_above, learner_adds_above=learner_adds_above,
+                       gold_weight=int(gold_weight))
