@@ -31,7 +31,8 @@ JUDGED = {"llm": [[0, 1, "PER", 0.9], [2, 4, "ORG", 0.05], [5, 6, "DATE", 0.9]],
     # the learner's confident LOC, absent from the answer: the answer's O there is in doubt
     ({"learner_adds_above": 0.9}, (), [(0, 1, "PER"), (2, 4, "ORG"), (5, 6, "DATE")], [(6, 7, "learner-adds")]),
     # a learner entity of a distrusted type cuts an answer entity: the whole entity goes
-    ({"distrust": ("ORG",)}, ("ORG",), [(0, 1, "PER"), (5, 6, "DATE")], [(2, 4, "type:ORG"), (4, 5, "learner-type:ORG")]),
+    ({"distrust": ("ORG",)}, ("ORG",), [(0, 1, "PER"), (5, 6, "DATE")],
+     [(2, 4, "type:ORG"), (4, 5, "learner-type:ORG")]),
 ])
 def test_policy_rules(settings, distrusted, ents, missing) -> None:
     decision = LabelPolicy("p", **settings).apply(TAGS, JUDGED, distrusted)
@@ -59,8 +60,8 @@ def test_bad_policy_settings_are_refused(settings) -> None:
 
 def test_presets_resolve_and_trust_changes_nothing() -> None:
     trust = make_label_policy(**{k: v for k, v in label_policy_block("trust").items() if k != "@misc"})
-    assert trust.is_trust and not trust.needs_judge and trust.apply(TAGS, JUDGED).ents == [(0, 1, "PER"),
-                                                                                           (2, 4, "ORG"), (5, 6, "DATE")]
+    assert trust.is_trust and not trust.needs_judge
+    assert trust.apply(TAGS, JUDGED).ents == [(0, 1, "PER"), (2, 4, "ORG"), (5, 6, "DATE")]
     combined = make_label_policy(**{k: v for k, v in label_policy_block("combined").items() if k != "@misc"})
     assert combined.needs_audit and combined.needs_judge and combined.gold_weight == 3
     with pytest.raises(ValueError, match="Unknown label policy 'nope'"):
@@ -187,9 +188,39 @@ def test_the_loop_teaches_through_the_policy_and_keeps_gold_as_it_is(small_corpu
     assert exported["label_policy"]["name"] == "combined" and exported["audit"]["sentences"] == audit["sentences"]
     back = task_to_doc(spacy.blank("xx").vocab, marked[0])
     assert any(t.ent_iob == 0 for t in back)
+    seed_train = list(DocBin().from_disk(run / "round-00" / "train.spacy").get_docs(spacy.blank("xx").vocab))
+    assert len({d.user_data["task"]["meta"]["sentence_id"] for d in seed_train}) == len(seed_train)  # all gold: 1x
     # the same run resumes; a trust run of the same seed goes to the plain folder
     assert run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING, label_policy="combined")["run"] == \
         result["run"]
+
+
+@pytest.mark.slow
+def test_rejudge_judges_every_answer_again_with_the_newest_model(small_corpus, tmp_path) -> None:
+    from spacy_llm_loop.loop.main import run_loop
+    from spacy_llm_loop.loop.state import RunFolder
+
+    settings = {"loop.lang": "tsn", "paths.corpus": str(small_corpus), "paths.runs": str(tmp_path / "runs"),
+                "loop.rounds": 2, "loop.query_size": "30", "seed_set.size": "48", "loop.audit": "none",
+                "annotator.cache_path": str(tmp_path / "llm.sqlite")}
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING, label_policy="disagree-rejudge")
+    run = tmp_path / "runs" / result["run"]
+    assert result["audit"] is None and not (run / "audit.json").exists()  # loop.audit none
+    first = {r["id"] for r in srsly.read_jsonl(run / "round-01" / "judged.jsonl")}
+    second = {r["id"]: r for r in srsly.read_jsonl(run / "round-02" / "judged.jsonl")}
+    assert first < set(second)  # round 2 judged round 1's answers again, with round 1's model
+    from spacy_llm_loop.loop.labelled import RunSentences
+    from spacy_llm_loop.loop.settings import load_loop_config, resolve_loop
+
+    config = load_loop_config(ROOT / "configs" / "loop.cfg", settings, label_policy="disagree-rejudge")
+    loop_settings, sampler, _, _ = resolve_loop(config)
+    sentences = RunSentences(RunFolder(run), loop_settings, sampler,
+                             list(DocBin().from_disk(small_corpus / "train.spacy").get_docs(spacy.blank("xx").vocab)),
+                             spacy.blank("xx").vocab)
+    by_id = {d.user_data["task"]["meta"]["sentence_id"]: d for d in sentences.labelled(2)}
+    for answer in sentences.annotations(1):
+        expected = loop_settings.label_policy.apply(answer.tags, second[answer.id])
+        assert [(e.start, e.end, e.label_) for e in by_id[answer.id].ents] == expected.ents
 
 
 def test_a_trust_block_is_the_same_run_as_no_block(tmp_path) -> None:

@@ -40,6 +40,11 @@ ANNOTATOR_BLOCKS: Dict[str, Dict[str, Any]] = {
     # SIMULATED GPT-4-Turbo: gold labels of the pool with GPT-4-Turbo's measured errors (no API, no cost).
     "sim-gpt-4-turbo": {"@misc": LLM, "name": "sim-gpt-4-turbo", "config": "sim-gpt-4-turbo", "lang": "${loop.lang}",
                         "model_settings": {"gold": "${paths.corpus}/train.spacy"}},
+    # The same, erring where a reference learner finds the gold entities hard (v2 profile; the hardness file is
+    # made by bench/hardness_file.py, and a missing one is named at start).
+    "sim-gpt-4-turbo-hard": {"@misc": LLM, "name": "sim-gpt-4-turbo-hard", "config": "sim-gpt-4-turbo-hard",
+                             "lang": "${loop.lang}", "model_settings": {"gold": "${paths.corpus}/train.spacy",
+                                                                        "hardness": "${paths.corpus}/hardness.jsonl"}},
 }
 ANNOTATOR_NAMES = tuple(ANNOTATOR_BLOCKS)
 

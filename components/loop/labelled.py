@@ -121,7 +121,7 @@ class RunSentences:
             set_task(doc, {"meta": {**get_meta(doc), "source": "gold", "round": 0}})
             docs.append(doc)
         for j in range(self.first_annotated_round(), k + 1):
-            docs.extend(self._annotated_doc(annotation, j) for annotation in self.annotations(j))
+            docs.extend(self._annotated_doc(annotation, j, k) for annotation in self.annotations(j))
         dev = self.learner_dev_ids(k)
         for doc in docs:
             set_task(doc, {"meta": {**get_meta(doc), LEARNER_SPLIT: "dev" if sentence_id(doc) in dev else "train"}})
@@ -135,14 +135,17 @@ class RunSentences:
         rounds += [[a.id for a in self.annotations(j)] for j in range(self.first_annotated_round(), k + 1)]
         return split_dev(rounds, self.settings.dev_share, self.settings.dev_min, self.settings.seed)
 
-    def _annotated_doc(self, annotation: Annotation, round_k: int) -> Doc:
+    def _annotated_doc(self, annotation: Annotation, round_k: int, labelled_round: int) -> Doc:
+        """The doc the learner is taught for an answer received in ``round_k``, in the labelled set of
+        ``labelled_round`` (with ``rejudge``, the newest judgement of it)."""
         gold = self.by_id[annotation.id]
         words = [t.text for t in gold]
         meta = {**get_meta(gold), "source": annotation.source, "round": round_k, **annotation.meta}
         if self.policy.is_trust or annotation.source in GOLD_SOURCES or annotation.tags is None:
             doc = make_doc(self.vocab, words, annotation.tags)
         else:
-            decision = self.policy.apply(annotation.tags, self.judgements(round_k).get(annotation.id),
+            judged_in = labelled_round if self.policy.rejudge else round_k
+            decision = self.policy.apply(annotation.tags, self.judgements(judged_in).get(annotation.id),
                                          self.distrusted)
             doc = make_doc(self.vocab, words)
             doc.set_ents([Span(doc, s, e, label) for s, e, label in decision.ents],

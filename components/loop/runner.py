@@ -259,11 +259,13 @@ class ActiveLearningLoop:
 
     def _judge(self, k: int) -> None:
         """With a label policy that reads it: round ``k``'s answers judged by round ``k-1``'s model (the one that
-        chose them, never trained on them), saved as ``judged.jsonl``."""
+        chose them, never trained on them), saved as ``judged.jsonl``; with ``rejudge``, every answer so far."""
         path = self.run.round_dir(k) / JUDGED
         if k == 0 or path.exists() or not self.settings.label_policy.needs_judge or self.annotator.gives_gold:
             return
-        answers = [a for a in self.sentences.annotations(k) if a.source not in GOLD_SOURCES]
+        first = self.sentences.first_annotated_round() if self.settings.label_policy.rejudge else k
+        answers = [a for j in range(first, k + 1) for a in self.sentences.annotations(j)
+                   if a.source not in GOLD_SOURCES]
         nlp = spacy.load(self.run.round_dir(k - 1) / "model")
         words = [[t.text for t in self.sentences.by_id[a.id]] for a in answers]
         records = judge(nlp, [a.id for a in answers], words, [a.tags or [] for a in answers])
@@ -407,8 +409,9 @@ class ActiveLearningLoop:
         if not (rd / "labelled.jsonl").exists():
             write_jsonl(rd / "labelled.jsonl", (doc_to_task(doc) for doc in docs))
         train = [doc for doc in docs if get_meta(doc).get(LEARNER_SPLIT) != "dev"]
-        weight = self.settings.label_policy.gold_weight  # the gold seed counted this many times
-        train += [doc for doc in train if get_meta(doc).get("source") in GOLD_SOURCES] * (weight - 1)
+        weight = self.settings.label_policy.gold_weight  # the gold seed counted this many times, beside answers
+        gold = [doc for doc in train if get_meta(doc).get("source") in GOLD_SOURCES]
+        train += gold * (weight - 1) if len(gold) < len(train) else []
         dev = [doc for doc in docs if get_meta(doc).get(LEARNER_SPLIT) == "dev"]
         for name, part in (("train.spacy", train), ("dev.spacy", dev)):
             if part and not (rd / name).exists():

@@ -12,6 +12,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "types": {"distrust": "audit"},
     "disagree": {"keep_above": 0.2},
     "disagree-both": {"keep_above": 0.2, "learner_adds_above": 0.9},
+    "disagree-rejudge": {"keep_above": 0.2, "rejudge": True},
     "gold3": {"gold_weight": 3},
     "disagree-gold3": {"keep_above": 0.2, "gold_weight": 3},
     "combined": {"distrust": "audit", "keep_above": 0.2, "gold_weight": 3},
@@ -29,7 +30,7 @@ def label_policy_block(name: str) -> Dict[str, Any]:
 @registry.misc(POLICY)
 def make_label_policy(name: str = "trust", distrust: Union[str, List[str]] = [], min_precision: float = 0.6,
                       keep_above: Optional[float] = None, learner_adds_above: Optional[float] = None,
-                      gold_weight: int = 1) -> LabelPolicy:
+                      gold_weight: int = 1, rejudge: bool = False) -> LabelPolicy:
     """A label policy (see :mod:`.rules`).
 
     name: its short name in run folders and reports.
@@ -38,8 +39,9 @@ def make_label_policy(name: str = "trust", distrust: Union[str, List[str]] = [],
     keep_above: the learner's probability an answer's entity needs to be kept (null: every entity kept).
     learner_adds_above: the learner's probability at which its own entity, absent from the answer, makes those
         tokens missing (null: off).
-    gold_weight: how many times the gold seed counts in each round's training data.
+    gold_weight: how many times the gold seed counts in each round's training data (rounds with annotated data).
+    rejudge: every round, judge all earlier answers again with the newest model (not only the round's own).
     """
     return LabelPolicy(name=name, distrust=distrust if isinstance(distrust, str) else tuple(distrust),
                        min_precision=min_precision, keep_above=keep_above, learner_adds_above=learner_adds_above,
-                       gold_weight=int(gold_weight))
+                       gold_weight=int(gold_weight), rejudge=bool(rejudge))

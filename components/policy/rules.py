@@ -11,7 +11,10 @@ missing, never inventing an entity. The rules, each off unless set:
   :mod:`.judge`) becomes missing, together with the learner's entities overlapping it;
 - ``learner_adds_above``: an entity the learner predicts with at least this probability and the answer leaves
   out becomes missing (the answer's ``O`` there is in doubt);
-- ``gold_weight``: the gold seed counts this many times in each round's training data (applied by the loop).
+- ``gold_weight``: the gold seed counts this many times in each round's training data (applied by the loop);
+- ``rejudge``: every round, all earlier answers are judged again by the newest model (the loop's part), so an
+  entity an early, weak learner doubted can be taught once a later learner finds it likely. A later model has
+  learnt the entities it was taught, and never the ones made missing, so this mostly re-admits.
 
 Gold and reviewed sentences are never given to a policy. ``trust`` (all off) is the paper's behaviour.
 """
@@ -53,6 +56,7 @@ class LabelPolicy:
     keep_above: Optional[float] = None
     learner_adds_above: Optional[float] = None
     gold_weight: int = 1
+    rejudge: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.distrust, str) and self.distrust not in ("audit", ""):
@@ -71,7 +75,7 @@ class LabelPolicy:
     def is_trust(self) -> bool:
         """Whether the policy changes nothing (the paper's behaviour)."""
         return not self.distrust and self.keep_above is None and self.learner_adds_above is None \
-            and self.gold_weight == 1
+            and self.gold_weight == 1 and not self.rejudge
 
     @property
     def needs_judge(self) -> bool:

@@ -5,11 +5,17 @@ Each unit of the sentence (gold entity, gold-``O`` token, the sentence's length,
 variation ``d`` and its *alternative*; then, from a Generator seeded by ``(seed, sentence key, run)``,
 whether this run shows the alternative (probability ``d``) instead of the base. Systematic errors are
 therefore the same in every run of a sentence; the rest come and go with the run index.
+
+With a *hardness* lookup (:mod:`.hardness`) and a v2 profile, a gold entity's outcome is drawn from its
+``<type>:<length>:<bucket>`` tables (bucket: how likely a fixed reference learner finds it), and a boundary,
+type or spurious error becomes the reference learner's own likeliest wrong span, as often as the recordings
+say a real error was (the profile's ``learner_spans``; the unit's fourth uniform decides). Without one,
+answers are exactly those of the v1 error model.
 """
 import json
 import unicodedata
 from functools import partial
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
 from ..data.iob import MASAKHANER_LABELS, iob_to_spans, spans_to_iob
 from .draws import OutcomeTables, generator, pick
@@ -20,6 +26,20 @@ from .units import unit_class
 Answer = Union[List[Any], str]  # a list of elements, or the text of an invalid output (a JSON list cut short)
 Unit = Tuple[str, str, str, Optional[Callable[[str], bool]]]  # family, condition, default, feasibility
 Plan = Tuple[str, float, str]  # base outcome, variation d, alternative outcome
+Scored = Tuple[int, int, str, float]
+
+
+class HardnessLookup(Protocol):
+    """What the error model reads of a hardness file (:class:`.hardness.Hardness`)."""
+
+    def bucket(self, key: str, span: Tuple[int, int, str]) -> Optional[str]:
+        ...
+
+    def candidate(self, key: str, span: Tuple[int, int, str], kind: str) -> Optional[Scored]:
+        ...
+
+    def spurious(self, key: str) -> List[Scored]:
+        ...
 
 
 def sentence_key(tokens: Sequence[str]) -> str:
@@ -44,11 +64,16 @@ class ErrorModel:
     ``labels``: a label set other than MasakhaNER's. The profile's tables are MasakhaNER's, so each label errs
     as its stand-in type does (:func:`proxy_types`), and a type confusion or a spurious entity takes a label of
     the set: the answers stay inside the configured schema, with the profile's error rates.
+    ``hardness``: per sentence key, the bucket of each gold entity and the reference learner's wrong guesses
+    (see the module docstring); a sentence or entity it lacks is drawn from the bucket-free tables.
     """
 
-    def __init__(self, tables: LanguageTables, seed: int = 0, labels: Optional[Sequence[str]] = None) -> None:
-        self.info, self.seed = tables, seed
-        self.outcomes = OutcomeTables(tables.tables, tables.smoothing)
+    def __init__(self, tables: LanguageTables, seed: int = 0, labels: Optional[Sequence[str]] = None,
+                 hardness: Optional[HardnessLookup] = None) -> None:
+        self.info, self.seed, self.hardness = tables, seed, hardness
+        self.outcomes = OutcomeTables(tables.tables, tables.smoothing, tables.hardness_tables,
+                                      tables.hardness_smoothing)
+        self.learner_spans = dict(tables.learner_spans or {})
         own = labels is not None and tuple(labels) != MASAKHANER_LABELS
         self.to_proxy, self.to_label = proxy_types(list(labels)) if own and labels else ({}, {})
 
@@ -68,11 +93,15 @@ class ErrorModel:
         units += [(family, "all", "none", None) for family in ("items", "length", "output")]
         fixed = generator("sentence", self.seed, key).random((len(units), 4))
         varying = generator("run", self.seed, key, int(run)).random(len(units))
-        plans = [self._plan(unit, u) for unit, u in zip(units, fixed)]
+        buckets = [self.hardness.bucket(key, span) for span in spans] if self.hardness is not None else []
+        buckets += [None] * (len(units) - len(buckets))
+        plans = [self._plan(unit, u, b) for unit, u, b in zip(units, fixed, buckets)]
         chosen = [alternative if v < d else base for (base, d, alternative), v in zip(plans, varying)]
         if self.to_label:
             chosen = [":".join(self.to_label.get(part, part) for part in outcome.split(":")) for outcome in chosen]
         n_ents = len(spans)
+        if self.hardness is not None and self.learner_spans:
+            chosen = self._learner_guesses(key, spans, tags, chosen, fixed[:, 3])
         tags_out = predicted_tags(tokens, tags, spans, chosen[:n_ents], chosen[n_ents:-3])
         pairs: List[Any] = [[t, g] for t, g in zip(tokens, tags_out)]
         items, length, output = chosen[-3:]
@@ -83,15 +112,51 @@ class ErrorModel:
             return text[: len(text) // 2]
         return [] if output == "empty" else pairs
 
-    def _plan(self, unit: Unit, fixed: Sequence[float]) -> Plan:
-        """A unit's systematic part: its base outcome, variation ``d`` and alternative outcome."""
+    def _plan(self, unit: Unit, fixed: Sequence[float], bucket: Optional[str] = None) -> Plan:
+        """A unit's systematic part: its base outcome, variation ``d`` and alternative outcome (a gold entity
+        with a hardness ``bucket``: from its bucket's tables)."""
         family, condition, default, allowed = unit
-        base = pick(self.outcomes.get(family, condition, "base"), fixed[0], default, allowed)
+
+        def table(key: str, kind: Optional[str] = None) -> Any:
+            if bucket is None:
+                return self.outcomes.get(family, condition, key, kind)
+            return self.outcomes.get_conditioned(family, condition, bucket, key, kind)
+
+        base = pick(table("base"), fixed[0], default, allowed)
         kind = unit_class(base)
-        d = float(pick(self.outcomes.get(family, condition, "variation", kind), fixed[1], "0.0"))
-        alternative = pick(self.outcomes.get(family, condition, "alternative", kind), fixed[2], base,
+        d = float(pick(table("variation", kind), fixed[1], "0.0"))
+        alternative = pick(table("alternative", kind), fixed[2], base,
                            lambda outcome: _differs(base, outcome) and (allowed is None or allowed(outcome)))
         return base, d, absolute(base, alternative) or base
+
+    def _learner_guesses(self, key: str, spans: Sequence[Tuple[int, int, str]], tags: Sequence[str],
+                         chosen: List[str], u: Sequence[float]) -> List[str]:
+        """``chosen`` with boundary, type and spurious errors moved onto the reference learner's likeliest wrong
+        span of that kind, each with its ``learner_spans`` probability (``u``: the units' fourth uniforms)."""
+        assert self.hardness is not None
+        chosen = list(chosen)
+        for i, (start, end, label) in enumerate(spans):
+            kind = chosen[i].split(":")[0]
+            if kind not in ("boundary", "type") or u[i] >= self.learner_spans.get(kind, 0.0):
+                continue
+            guess = self.hardness.candidate(key, (start, end, label), kind)
+            if guess is not None:
+                chosen[i] = f"type:{guess[2]}" if kind == "type" else \
+                    f"boundary:{guess[0] - start:+d}:{guess[1] - end:+d}:{guess[2]}"
+        o_positions = [j for j, g in enumerate(tags) if g == "O"]
+        slot = {position: len(spans) + n for n, position in enumerate(o_positions)}
+        guesses = [g for g in self.hardness.spurious(key) if g[0] in slot]
+        placed = set()
+        for n in range(len(o_positions)):
+            index = len(spans) + n
+            if not guesses or index in placed or not chosen[index].startswith("spurious:") or \
+                    u[index] >= self.learner_spans.get("spurious", 0.0):
+                continue
+            start, end, label, _ = guesses.pop(0)
+            target = slot[start]
+            chosen[index], chosen[target] = chosen[target], f"spurious:{end - start}:{label}"
+            placed.add(target)
+        return chosen
 
 
 def _differs(base: str, alternative: str) -> bool:

@@ -3,21 +3,29 @@
 The recordings are read with :mod:`..selection.recorded` (``<model>/<lang>.json``, 10 runs per sentence).
 The profile keeps counts and rates only, never a sentence, and names the files it came from (path,
 model, language, records, runs, SHA-256), so the shipped ``gpt-4-turbo`` profile can be refitted and checked.
+:func:`fit_hardness_profile` adds the v2 part (:mod:`.hardness`): entity tables per hardness bucket, fitted with
+the recorded sentences' hardness from reference learners that never trained on them.
 """
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ..about import __version__
 from ..errors import InputError
 from ..fileio import write_json
 from ..selection.recorded import Recording, find_recordings, read_recording
-from .profile import FORMAT, POOLED
+from .annotate import sentence_key
+from .hardness import Hardness
+from .profile import FORMAT, FORMAT_V2, HARDNESS, POOLED
 from .summary import summarize
-from .units import fit_tables, merge_tables
+from .units import add_bucketed, empty_tables, fit_tables, learner_span_counts, merge_tables
 
 SMOOTHING = 1.0  # weight of a family's distribution in each condition's (a Dirichlet prior, in units)
+# A bucket cell's weight towards its bucket-free condition (in units). A language has 30-80 hard gold entities
+# spread over 8 type-and-length conditions: 2 lets a cell of 5 entities move most of the way to its own rates
+# and keeps one of 1 or 2 near the bucket-free ones (docs/benchmarks/simulator_hardness.md, "hardness-aware").
+HARDNESS_SMOOTHING = 2.0
 PathLike = Union[str, Path]
 DEFINITIONS = {
     "units": "gold entities (condition: gold type), gold-O tokens (condition: shape punct/num/cap/lower) and "
@@ -89,6 +97,56 @@ def fit_profile(recordings: Sequence[Recording], name: Optional[str] = None) -> 
         POOLED: {"records": len(records), "runs": sum(len(r.runs) for r in records), "tables": pooled_tables,
                  "summary": summarize(records, pooled_tables)},
     }
+
+
+def fit_hardness_profile(recordings: Sequence[Recording], hardness: Hardness, name: Optional[str] = None,
+                         smoothing: float = HARDNESS_SMOOTHING,
+                         reference: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """The v2 profile of ``recordings``: :func:`fit_profile`'s, plus per language and pooled the entity tables
+    per ``<type>:<length>:<bucket>`` (the bucket from ``hardness``, the recorded sentences' reference-learner
+    probabilities) and, pooled over languages (50 sentences a language are too few), the share of real boundary,
+    type and spurious errors that were the reference learner's own likeliest guess. ``reference``: what the
+    reference learners were, written into the profile."""
+    profile = fit_profile(recordings, name)
+    by_lang: Dict[str, List[Any]] = {}
+    for recording in recordings:
+        by_lang.setdefault(recording.lang, []).extend(recording.records)
+    spans: Dict[str, Dict[str, List[int]]] = {}
+    coverage = [0, 0]
+    for lang, records in sorted(by_lang.items()):
+        tables = {"entity": empty_tables()["entity"]}
+        spans[lang] = {}
+        for record in records:
+            key = sentence_key(record.tokens)
+            coverage[0] += add_bucketed(tables, record, lambda r, span: hardness.bucket(key, span))
+            coverage[1] += sum(1 for t in record.gold if t.startswith("B-"))
+            for kind, (hit, seen) in learner_span_counts(record, hardness, key).items():
+                total = spans[lang].setdefault(kind, [0, 0])
+                total[0], total[1] = total[0] + hit, total[1] + seen
+        profile["languages"][lang]["hardness_tables"] = tables
+    pooled = merge_tables([profile["languages"][lang]["hardness_tables"] for lang in by_lang])
+    profile[POOLED]["hardness_tables"] = {"entity": pooled["entity"]}
+    learner = {kind: [sum(spans[lang][kind][i] for lang in spans) for i in (0, 1)]
+               for kind in ("boundary", "type", "spurious")}
+    profile["format"] = FORMAT_V2
+    profile["description"] += "; entity tables also per hardness bucket (a reference learner's p of the gold span)"
+    profile[HARDNESS] = {
+        "buckets": list(hardness.names), "cuts": list(hardness.cuts), "smoothing": smoothing,
+        "reference": dict(reference or {}), "entities_with_hardness": coverage[0], "entities": coverage[1],
+        "learner_spans": {kind: {"matched": m, "with_guess": n, "share": round(m / n, 4) if n else 0.0,
+                                 "per_language": {lang: spans[lang][kind] for lang in sorted(spans)}}
+                          for kind, (m, n) in learner.items()},
+        "definitions": {
+            "hardness_tables": "entity units counted per <type>:<length>:<bucket>; bucket i of buckets when i of "
+                               "the cuts are at or below the reference learners' mean probability of the exact "
+                               "gold span",
+            "smoothing": "a bucket cell's counts are mixed with its bucket-free condition's distribution with this "
+                         "weight (in units)",
+            "learner_spans": "per error kind, over runs of the right length: runs whose error equals the reference "
+                             "learners' likeliest wrong span of that kind / runs with such an error and a guess; the "
+                             "simulator moves that share of its errors onto the learner's guess",
+        }}
+    return profile
 
 
 def calibrate(recorded: Sequence[PathLike], output: PathLike, name: Optional[str] = None) -> Dict[str, Any]:

@@ -3,7 +3,9 @@
 Every unit draws from a fixed number of uniforms, so what one unit does never shifts another's draws.
 A condition's counts are smoothed towards its family's (all conditions summed) with weight ``smoothing``
 (a Dirichlet prior): a gold type or token shape seen rarely borrows from the others, one never seen
-uses the family's distribution outright.
+uses the family's distribution outright. A *conditioned* cell (a v2 profile's ``<type>:<length>:<bucket>``,
+see :mod:`.hardness`) is smoothed the same way one level down, towards its bucket-free condition's smoothed
+distribution with weight ``conditioned_smoothing``: a bucket seen rarely keeps close to the v1 behaviour.
 """
 import hashlib
 import json
@@ -56,12 +58,37 @@ def _smoothed(cell: Dict[str, float], family: Dict[str, float], weight: float) -
     return list(mixed), np.cumsum(list(mixed.values())) / sum(mixed.values())
 
 
-class OutcomeTables:
-    """Smoothed ``base``, ``variation`` and ``alternative`` distributions by family and condition (cached)."""
+def _probabilities(distribution: Optional[Distribution]) -> Dict[str, float]:
+    if distribution is None:
+        return {}
+    outcomes, cumulative = distribution
+    return dict(zip(outcomes, np.diff(cumulative, prepend=0.0).tolist()))
 
-    def __init__(self, tables: Tables, smoothing: float) -> None:
+
+class OutcomeTables:
+    """Smoothed ``base``, ``variation`` and ``alternative`` distributions by family and condition (cached).
+
+    ``conditioned``: tables of finer conditions (``<condition>:<bucket>``), read by :meth:`get_conditioned`.
+    """
+
+    def __init__(self, tables: Tables, smoothing: float, conditioned: Optional[Tables] = None,
+                 conditioned_smoothing: float = 0.0) -> None:
         self.tables, self.smoothing = tables, smoothing
+        self.conditioned, self.conditioned_smoothing = conditioned or {}, conditioned_smoothing
         self._cache: Dict[Tuple[str, ...], Optional[Distribution]] = {}
+
+    def get_conditioned(self, family: str, condition: str, bucket: str, key: str,
+                        kind: Optional[str] = None) -> Optional[Distribution]:
+        """The distribution of ``key`` in ``<condition>:<bucket>``, smoothed towards :meth:`get`'s for
+        ``condition`` (which it is outright when the bucket has no cell)."""
+        index = (family, f"{condition}:{bucket}", key, kind or "", "conditioned")
+        if index not in self._cache:
+            prior = self.get(family, condition, key, kind)
+            cell = self.conditioned.get(family, {}).get(f"{condition}:{bucket}")
+            counts = {} if cell is None else cell[key] if kind is None else cell[key].get(kind, {})
+            self._cache[index] = _smoothed(dict(counts), _probabilities(prior), self.conditioned_smoothing) \
+                if counts else prior
+        return self._cache[index]
 
     def get(self, family: str, condition: str, key: str, kind: Optional[str] = None) -> Optional[Distribution]:
         """The distribution of ``key`` (``base``; ``variation``/``alternative`` of class ``kind``)."""

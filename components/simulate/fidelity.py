@@ -5,7 +5,9 @@ tags); the answers are written in the recordings' format (``sim-<profile>/<lang>
 ``annotator-eval``'s code (:func:`..selection.report.evaluate_recording`). One seed's figures are one draw
 of 50 sentences' systematic errors (a seed's consistency varies by about a point), so figures are given as
 the mean (and SD) over several seeds, beside the recorded ones. Leave-one-language-out fits on the other
-languages (their pooled tables) and simulates the one left out.
+languages (their pooled tables) and simulates the one left out. With a v2 profile and the recorded sentences'
+``hardness`` (:mod:`.hardness`), the simulator is the hardness-aware one and leave-one-language-out refits the v2
+part too.
 """
 import tempfile
 from pathlib import Path
@@ -17,9 +19,10 @@ from ..fileio import write_json
 from ..selection.agreement import PAPER_RUNS
 from ..selection.recorded import Record, Recording, read_recording
 from ..selection.report import evaluate_recording
-from .annotate import ErrorModel
-from .calibrate import fit_profile
-from .profile import tables_for
+from .annotate import ErrorModel, HardnessLookup
+from .calibrate import fit_hardness_profile, fit_profile
+from .hardness import Hardness
+from .profile import FORMAT_V2, HARDNESS, tables_for
 
 TARGETS = {"consistency": 1.5, "kappa": 0.02, "entity_f1": 0.03}  # |simulated mean - recorded| at most
 FIGURES = ("consistency", "kappa", "entity_f1", "entity_f1_first_run", "excluded", "wrong_length_rate")
@@ -45,13 +48,13 @@ def figures(recording: Recording, expected_runs: int = PAPER_RUNS) -> Dict[str, 
 
 
 def compare(recording: Recording, profile: Dict[str, Any], lang: Optional[str], seeds: Sequence[int],
-            folder: Path) -> Dict[str, Any]:
+            folder: Path, hardness: Optional[HardnessLookup] = None) -> Dict[str, Any]:
     """Recorded vs simulated figures for one recording under ``profile`` (tables of ``lang``, or pooled)."""
     tables = tables_for(profile, lang)
     per_seed: List[Dict[str, Optional[float]]] = []
     for seed in seeds:
         path = folder / f"seed-{seed}" / f"sim-{profile['name']}" / f"{recording.lang}.json"
-        write_json(path, simulated_file(recording.records, ErrorModel(tables, seed)))
+        write_json(path, simulated_file(recording.records, ErrorModel(tables, seed, hardness=hardness)))
         per_seed.append(figures(read_recording(path)))
     recorded = figures(recording)
     mean = {k: _mean([s[k] for s in per_seed]) for k in FIGURES}
@@ -64,27 +67,39 @@ def compare(recording: Recording, profile: Dict[str, Any], lang: Optional[str], 
 
 def fidelity(recordings: Sequence[Recording], profile: Optional[Dict[str, Any]] = None,
              seeds: Sequence[int] = tuple(range(10)), leave_one_out: bool = True,
-             folder: Optional[Union[str, Path]] = None) -> Dict[str, Any]:
+             folder: Optional[Union[str, Path]] = None, hardness: Optional[Hardness] = None) -> Dict[str, Any]:
     """In-sample rows (``profile``, default: fitted on ``recordings``) and leave-one-language-out rows.
 
     The simulated files go to ``folder`` (``<in-sample|leave-out-<lang>>/seed-<k>/sim-<name>/<lang>.json``),
-    or to a temporary folder.
+    or to a temporary folder. ``hardness``: the recorded sentences' hardness (the hardness-aware simulator).
     """
     profile = profile or fit_profile(recordings)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(folder) if folder else Path(scratch)
         result = {"profile": profile["name"], "targets": TARGETS, "seeds": list(seeds),
-                  "in_sample": [compare(r, profile, r.lang, seeds, root / "in-sample") for r in recordings],
+                  "in_sample": [compare(r, profile, r.lang, seeds, root / "in-sample", hardness) for r in recordings],
                   "leave_one_out": []}
         langs = sorted({r.lang for r in recordings})
         if leave_one_out and len(langs) > 1:
             for recording in recordings:
                 others = [r for r in recordings if r.lang != recording.lang]
-                held_out = fit_profile(others, profile["name"])
-                held_out["smoothing"] = profile.get("smoothing", held_out["smoothing"])
+                held_out = refit(others, profile, hardness)
                 result["leave_one_out"].append(compare(recording, held_out, recording.lang, seeds,
-                                                       root / f"leave-out-{recording.lang}"))
+                                                       root / f"leave-out-{recording.lang}", hardness))
     return result
+
+
+def refit(recordings: Sequence[Recording], profile: Dict[str, Any], hardness: Optional[Hardness] = None) -> Dict:
+    """``profile`` fitted again on ``recordings`` with its smoothing (a v2 profile: with ``hardness``, its v2 part
+    too, with its bucket smoothing and reference)."""
+    if profile.get("format") == FORMAT_V2 and hardness is not None:
+        block = profile[HARDNESS]
+        held_out = fit_hardness_profile(recordings, hardness, profile["name"], float(block["smoothing"]),
+                                        block.get("reference"))
+    else:
+        held_out = fit_profile(recordings, profile["name"])
+    held_out["smoothing"] = profile.get("smoothing", held_out["smoothing"])
+    return held_out
 
 
 def _mean(values: Sequence[Optional[float]]) -> Optional[float]:

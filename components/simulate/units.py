@@ -8,9 +8,13 @@ entity, relative to the base): GPT-4-Turbo runs of one sentence alternate betwee
 than they scatter. Tables, per family (``entity``, ``token``, ``length``, ``items``, ``output``) and condition
 (gold type and length, token shape, ``all``): ``base`` {outcome: units}, ``variation`` {class: {d: units}}
 and ``alternative`` {class: {outcome: units}}, class being ``ok`` (base ``correct``/``none``) or ``error``.
+
+A v2 profile also counts the entity family per ``<type>:<length>:<bucket>`` (:func:`add_bucketed`; the bucket
+from a hardness lookup, :mod:`.hardness`) and how often a real boundary, type or spurious error was the
+reference learner's own likeliest guess (:func:`learner_span_counts`).
 """
 from collections import Counter
-from typing import Any, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..data.iob import iob_to_spans
 from ..selection.recorded import Record
@@ -72,16 +76,69 @@ def empty_tables() -> Tables:
 def add_record(tables: Tables, record: Record) -> None:
     """Count one record's units into ``tables``."""
     for family, condition, outcomes in observations(record):
-        cell = tables[family].setdefault(condition, {"units": 0, "base": {}, "variation": {}, "alternative": {}})
-        base, d, alternative = base_and_variation(outcomes)
-        kind = unit_class(base)
-        cell["units"] += 1
-        cell["base"][base] = cell["base"].get(base, 0) + 1
-        variation = cell["variation"].setdefault(kind, {})
-        variation[d] = variation.get(d, 0) + 1
-        if alternative:
-            alternatives = cell["alternative"].setdefault(kind, {})
-            alternatives[alternative] = alternatives.get(alternative, 0) + 1
+        count_unit(tables, family, condition, outcomes)
+
+
+def count_unit(tables: Tables, family: str, condition: str, outcomes: Sequence[str]) -> None:
+    """Count one unit's outcomes over the runs into ``tables[family][condition]``."""
+    cell = tables[family].setdefault(condition, {"units": 0, "base": {}, "variation": {}, "alternative": {}})
+    base, d, alternative = base_and_variation(outcomes)
+    kind = unit_class(base)
+    cell["units"] += 1
+    cell["base"][base] = cell["base"].get(base, 0) + 1
+    variation = cell["variation"].setdefault(kind, {})
+    variation[d] = variation.get(d, 0) + 1
+    if alternative:
+        alternatives = cell["alternative"].setdefault(kind, {})
+        alternatives[alternative] = alternatives.get(alternative, 0) + 1
+
+
+BucketOf = Callable[[Record, Tuple[int, int, str]], Optional[str]]
+
+
+def add_bucketed(tables: Tables, record: Record, bucket_of: BucketOf) -> int:
+    """Count one record's gold entities into ``tables["entity"]`` per ``<type>:<length>:<bucket>`` (an entity
+    without a bucket is left out); returns how many were counted."""
+    runs = [run_outcomes(record.tokens, record.gold, run)["entities"] for run in record.runs]
+    spans_runs = [r for r in runs if r is not None]
+    counted = 0
+    for i, (start, end, label) in enumerate(iob_to_spans(record.gold)):
+        bucket = bucket_of(record, (start, end, label))
+        if spans_runs and bucket is not None:
+            condition = f"{entity_condition(label, end - start)}:{bucket}"
+            count_unit(tables, "entity", condition, [same_type(r[i], label) for r in spans_runs])
+            counted += 1
+    return counted
+
+
+def learner_span_counts(record: Record, lookup: Any, key: str) -> Dict[str, List[int]]:
+    """Per error kind (``boundary``, ``type``, ``spurious``): ``[runs whose error of that kind is the reference
+    learner's likeliest guess of that kind, runs with such an error where the learner has a guess]``.
+
+    ``lookup`` is a :class:`.hardness.Hardness`-like object (``candidate``, ``spurious``) and ``key`` the
+    record's sentence key. Runs of the wrong length say nothing about spans and are skipped."""
+    counts = {kind: [0, 0] for kind in ("boundary", "type", "spurious")}
+    gold_spans = iob_to_spans(record.gold)
+    guesses = {tuple(g[:3]) for g in lookup.spurious(key)}
+    for run in record.runs:
+        outcome = run_outcomes(record.tokens, record.gold, run)
+        if outcome["entities"] is None:
+            continue
+        for (start, end, label), result in zip(gold_spans, outcome["entities"]):
+            kind = result.split(":")[0]
+            guess = lookup.candidate(key, (start, end, label), kind) if kind in ("boundary", "type") else None
+            if guess is None:
+                continue
+            parts = result.split(":")
+            span = (start, end, parts[1]) if kind == "type" else \
+                (start + int(parts[1]), end + int(parts[2]), parts[3])
+            counts[kind][0] += int(span == tuple(guess[:3]))
+            counts[kind][1] += 1
+        for j, result in (outcome["tokens"].items() if guesses else ()):
+            _, length, label = result.split(":", 2)
+            counts["spurious"][0] += int((j, j + int(length), label) in guesses)
+            counts["spurious"][1] += 1
+    return counts
 
 
 def fit_tables(records: Sequence[Record]) -> Tables:

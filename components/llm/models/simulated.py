@@ -14,6 +14,11 @@ retried fault too) is run k, so asking again after a dropped answer gets a new d
 errors while systematic ones stay. ``run`` fixes it (every request is run ``run``), and so does setting
 the model's ``replicate`` (``annotator-eval``'s k runs: replicate i is run i, whatever the cache holds).
 A prompt answered from the cache is not asked again.
+
+``hardness`` (a hardness file, :mod:`...simulate.hardness`; with a v2 profile such as ``gpt-4-turbo-hardness``)
+makes it the hardness-aware simulator: a gold entity a fixed reference learner finds unlikely is drawn from its
+hard bucket's tables, and some errors become the reference learner's own wrong guesses, as the recordings say
+the real model's are. Without it (the default) the model answers exactly as before.
 """
 import hashlib
 import json
@@ -24,8 +29,10 @@ from typing import Any, Dict, List, Optional
 import httpx
 from spacy_llm.registry import registry
 
-from ...simulate.annotate import ErrorModel
-from ...simulate.profile import load_profile, tables_for
+from ...errors import InputError
+from ...simulate.annotate import ErrorModel, sentence_key
+from ...simulate.hardness import SCRIPT, Hardness, read_hardness
+from ...simulate.profile import FORMAT_V2, HARDNESS, load_profile, tables_for
 from ...simulate.server import FAULT_HEADER, FAULTS, SimulatedLLM, chat_reply, gold_from
 from ..pricing import price_for
 from .client import ChatModel
@@ -78,7 +85,7 @@ def _digest(data: bytes) -> str:
 
 
 def simulated_url(profile: Optional[Dict[str, Any]], lang: Optional[str], seed: int, run: Optional[int],
-                  gold: str, labels: Optional[List[str]] = None) -> str:
+                  gold: str, labels: Optional[List[str]] = None, hardness: Optional[str] = None) -> str:
     """The request URL: it names what the answers depend on, so the prompt cache keys on it too."""
     parts = ["gold-" + _digest(Path(gold).read_bytes())]
     if profile is not None:
@@ -86,6 +93,8 @@ def simulated_url(profile: Optional[Dict[str, Any]], lang: Optional[str], seed: 
                   lang or "pooled", f"seed-{seed}"]
         if labels:
             parts.append("labels-" + _digest(json.dumps(labels).encode()))
+        if hardness:
+            parts.append("hardness-" + _digest(Path(hardness).read_bytes()))
     if run is not None:
         parts.append(f"run-{run}")
     return "/".join([HOST, *parts, "v1/chat/completions"])
@@ -115,6 +124,7 @@ def make_simulated_llm(
     price_per_1k: Optional[List[float]] = None,
     context_length: Optional[int] = 128000,
     labels: Optional[List[str]] = None,
+    hardness: Optional[str] = None,
 ) -> ChatModel:
     """A SIMULATED LLM answering from ``gold`` (.spacy, .jsonl or CoNLL) with ``profile``'s errors, in-process.
 
@@ -126,6 +136,8 @@ def make_simulated_llm(
     endpoint: ignored (accepted so the loop's ``--llm-endpoint`` override does not break the config).
     price_per_1k: default the simulated model's listed price, so budgets and costs read as the real model's.
     labels: the run's label set when it is not MasakhaNER's (the loop sets it): errors stay inside it.
+    hardness: a hardness file of the gold sentences (``bench/hardness_file.py``), for a v2 profile such as
+    ``gpt-4-turbo-hardness``: errors fall where a reference learner finds the gold entities hard. null: none.
     """
     data = load_profile(profile) if profile else None
     name = name or f"sim-{data['name'] if data else 'gold'}"
@@ -133,15 +145,37 @@ def make_simulated_llm(
         raise ValueError(f"a simulated model's name must start with 'sim-' (SIMULATED), got '{name}'")
     if endpoint:
         logger.warning("%s answers in-process: endpoint %s is not used", name, endpoint)
-    errors = ErrorModel(tables_for(data, lang), seed, labels=labels) if data else None
+    gold_tags = gold_from(gold)
+    lookup = gold_hardness(hardness, data, gold_tags, gold) if hardness else None
+    errors = ErrorModel(tables_for(data, lang), seed, labels=labels, hardness=lookup) if data else None
     if errors is not None and errors.info.source != lang:
         logger.warning("%s: profile '%s' uses its %s tables", name, data["name"], errors.info.source)
-    simulated = SimulatedLLM(gold_from(gold), fault_rate=fault_rate, faults=tuple(faults or FAULTS), seed=seed,
+    simulated = SimulatedLLM(gold_tags, fault_rate=fault_rate, faults=tuple(faults or FAULTS), seed=seed,
                              timeout_sleep=0.0, normalize=normalize, errors=errors, run=run)
     price = price_for(data["name"] if data else name, tuple(price_per_1k) if price_per_1k else None)  # type: ignore
     cache, ledger, budget = usage_parts(cache_path, ledger_path, budget_usd, budget_tokens, price, priced_budget=True)
-    url = simulated_url(data, lang, seed, run, gold, labels)
+    url = simulated_url(data, lang, seed, run, gold, labels, hardness)
     return SimulatedChatModel(simulated, name=name, url=url, params=config,
                               api_key=None, concurrency=concurrency, max_tries=max_tries, interval=interval,
                               max_wait=max_wait, cache=cache,
                               ledger=ledger, budget=budget, context_length=context_length)
+
+
+def gold_hardness(path: str, profile: Optional[Dict[str, Any]], gold: Dict[Any, List[str]], gold_path: str) -> Hardness:
+    """The hardness file at ``path`` for a v2 ``profile``, checked against the ``gold`` sentences: an
+    :class:`InputError` names the file (and the script that makes it) when it is missing, the profile cannot use
+    it, or it holds none of the gold sentences; a warning says how many it lacks."""
+    if profile is None or profile.get("format") != FORMAT_V2:
+        raise InputError(f"a hardness file needs a v2 error profile (e.g. gpt-4-turbo-hardness), not "
+                         f"'{profile['name'] if profile else None}'", path)
+    block = profile[HARDNESS]
+    lookup = read_hardness(path, [float(c) for c in block["cuts"]], block["buckets"])
+    keys = {sentence_key(tokens) for tokens in gold}
+    missing = len(keys - set(lookup.entities))
+    if missing == len(keys):
+        raise InputError(f"the hardness file holds none of the {len(keys)} sentences of {gold_path} (made for "
+                         f"another corpus? make it with 'python {SCRIPT} <lang> --output {path}')", path)
+    if missing:
+        logger.warning("hardness file %s lacks %s of the %s gold sentences: they err as the bucket-free tables say",
+                       path, missing, len(keys))
+    return lookup
