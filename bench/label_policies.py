@@ -147,8 +147,8 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
         root = opts.trust_runs if policy == "trust" and strategy == "entropy" and opts.trust_runs else opts.out / "runs"
         arms[arm] = Arm(root, lang, LLM, policy, strategy, opts.seeds, opts.rounds)
     trust = arms.get("trust")
-    lines = [f"### {lang}", "", "| arm | round | labelled | test entity F1 | - trust (paired, 95% CI) | taught: entity F1 "
-             "| taught: tokens missing | labels received: entity F1 | $ so far | paper's metric (token F1, weighted) |",
+    lines = [f"### {lang}", "", "| arm | round | labelled | test entity F1 | - trust (paired, 95% CI) | "
+             "taught: entity F1 | taught: tokens missing | labels received: entity F1 | $ so far | paper's metric (token F1, weighted) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for k in sorted(gold.f1):
         lines.append(f"| gold oracle | {k} | {np.mean(list(gold.size[k].values())):.0f} | "
@@ -169,7 +169,8 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
     lines += ["", f"- seeds with all rounds finished: gold oracle {gold.seeds}; "
               + "; ".join(f"{name} {arm.seeds}" for name, arm in arms.items()), "",
               "| arm | last round F1 | last - seed round (paired, 95% CI) | target +6 | last / gold oracle last "
-              "(paired, 95% CI) | target 90% | mean over rounds 1-5 - trust (paired) |", "|---|---|---|---|---|---|---|"]
+              "(paired, 95% CI) | target 90% | mean over rounds 1-5 - trust (paired) |",
+              "|---|---|---|---|---|---|---|"]
     for name, arm in arms.items():
         if not arm.f1:
             continue

@@ -45,7 +45,8 @@ def loop_settings(corpus: Path, tmp_path: Path, server: SimulatedLLMServer, **ex
     base = {"loop.lang": "tsn", "paths.corpus": str(corpus), "paths.runs": str(tmp_path / "runs"),
             "loop.rounds": 1, "loop.query_size": "24", "seed_set.size": "24",
             "annotator.config": str(annotator_config(tmp_path)), "annotator.endpoint": server.url,
-            "annotator.cache_path": str(tmp_path / "cache.sqlite"), "annotator.batch_size": 8}
+            "annotator.cache_path": str(tmp_path / "cache.sqlite"), "annotator.batch_size": 8,
+            "loop.audit": "none"}  # the audit asks about seed sentences: tests/test_label_policy.py covers it
     base.update(extra)
     return base
 

@@ -13,7 +13,7 @@ from spacy_llm_loop.reporting.collect import published_f1
 def test_packaged_data_is_found_from_another_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert packaged_annotators() == ["claude-3-haiku", "gpt-4-turbo", "gpt-4-turbo-guided", "ner-v3",
-                                     "openai-compatible", "sim-gpt-4-turbo"]
+                                     "openai-compatible", "sim-gpt-4-turbo", "sim-gpt-4-turbo-hard"]
     for name in packaged_annotators():
         assert "[components.llm]" in annotator_config_text(name)
         assert annotator_config_text(f"configs/annotator-{name}.cfg") == annotator_config_text(name)  # old paths

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ..about import __version__
+from ..data.iob import iob_to_spans
 from ..errors import InputError
 from ..fileio import write_json
 from ..selection.recorded import Recording, find_recordings, read_recording
@@ -22,9 +23,9 @@ from .summary import summarize
 from .units import add_bucketed, empty_tables, fit_tables, learner_span_counts, merge_tables
 
 SMOOTHING = 1.0  # weight of a family's distribution in each condition's (a Dirichlet prior, in units)
-# A bucket cell's weight towards its bucket-free condition (in units). A language has 30-80 hard gold entities
-# spread over 8 type-and-length conditions: 2 lets a cell of 5 entities move most of the way to its own rates
-# and keeps one of 1 or 2 near the bucket-free ones (docs/benchmarks/simulator_hardness.md, "hardness-aware").
+# A bucket cell's weight towards its bucket-free condition (in units). A language has 20-30 hard and 20-40 unsure
+# gold entities spread over 8 type-and-length conditions: 2 lets a cell of 5 entities move most of the way to its
+# own rates and keeps one of 1 or 2 near the bucket-free ones (1 and 4 gave the same fidelity within noise).
 HARDNESS_SMOOTHING = 2.0
 PathLike = Union[str, Path]
 DEFINITIONS = {
@@ -119,23 +120,23 @@ def fit_hardness_profile(recordings: Sequence[Recording], hardness: Hardness, na
         for record in records:
             key = sentence_key(record.tokens)
             coverage[0] += add_bucketed(tables, record, lambda r, span: hardness.bucket(key, span))
-            coverage[1] += sum(1 for t in record.gold if t.startswith("B-"))
-            for kind, (hit, seen) in learner_span_counts(record, hardness, key).items():
-                total = spans[lang].setdefault(kind, [0, 0])
-                total[0], total[1] = total[0] + hit, total[1] + seen
+            coverage[1] += len(iob_to_spans(record.gold))
+            for kind, counts in learner_span_counts(record, hardness, key).items():
+                total = spans[lang].setdefault(kind, [0, 0, 0])
+                spans[lang][kind] = [a + b for a, b in zip(total, counts)]
         profile["languages"][lang]["hardness_tables"] = tables
     pooled = merge_tables([profile["languages"][lang]["hardness_tables"] for lang in by_lang])
     profile[POOLED]["hardness_tables"] = {"entity": pooled["entity"]}
-    learner = {kind: [sum(spans[lang][kind][i] for lang in spans) for i in (0, 1)]
+    learner = {kind: [sum(spans[lang][kind][i] for lang in spans) for i in (0, 1, 2)]
                for kind in ("boundary", "type", "spurious")}
     profile["format"] = FORMAT_V2
     profile["description"] += "; entity tables also per hardness bucket (a reference learner's p of the gold span)"
     profile[HARDNESS] = {
         "buckets": list(hardness.names), "cuts": list(hardness.cuts), "smoothing": smoothing,
         "reference": dict(reference or {}), "entities_with_hardness": coverage[0], "entities": coverage[1],
-        "learner_spans": {kind: {"matched": m, "with_guess": n, "share": round(m / n, 4) if n else 0.0,
+        "learner_spans": {kind: {"matched": m, "with_guess": n, "errors": e, "share": round(m / n, 4) if n else 0.0,
                                  "per_language": {lang: spans[lang][kind] for lang in sorted(spans)}}
-                          for kind, (m, n) in learner.items()},
+                          for kind, (m, n, e) in learner.items()},
         "definitions": {
             "hardness_tables": "entity units counted per <type>:<length>:<bucket>; bucket i of buckets when i of "
                                "the cuts are at or below the reference learners' mean probability of the exact "
@@ -143,8 +144,9 @@ def fit_hardness_profile(recordings: Sequence[Recording], hardness: Hardness, na
             "smoothing": "a bucket cell's counts are mixed with its bucket-free condition's distribution with this "
                          "weight (in units)",
             "learner_spans": "per error kind, over runs of the right length: runs whose error equals the reference "
-                             "learners' likeliest wrong span of that kind / runs with such an error and a guess; the "
-                             "simulator moves that share of its errors onto the learner's guess",
+                             "learners' likeliest wrong span of that kind (matched) / runs with such an error and a "
+                             "guess (with_guess; share: their ratio) / runs with such an error (errors); per_language: "
+                             "the three counts; the simulator moves 'share' of its errors that have a guess onto it",
         }}
     return profile
 

@@ -113,11 +113,12 @@ def add_bucketed(tables: Tables, record: Record, bucket_of: BucketOf) -> int:
 
 def learner_span_counts(record: Record, lookup: Any, key: str) -> Dict[str, List[int]]:
     """Per error kind (``boundary``, ``type``, ``spurious``): ``[runs whose error of that kind is the reference
-    learner's likeliest guess of that kind, runs with such an error where the learner has a guess]``.
+    learner's likeliest guess of that kind, runs with such an error where the learner has a guess, runs with such
+    an error]`` (a spurious error: per predicted entity).
 
     ``lookup`` is a :class:`.hardness.Hardness`-like object (``candidate``, ``spurious``) and ``key`` the
     record's sentence key. Runs of the wrong length say nothing about spans and are skipped."""
-    counts = {kind: [0, 0] for kind in ("boundary", "type", "spurious")}
+    counts = {kind: [0, 0, 0] for kind in ("boundary", "type", "spurious")}
     gold_spans = iob_to_spans(record.gold)
     guesses = {tuple(g[:3]) for g in lookup.spurious(key)}
     for run in record.runs:
@@ -126,7 +127,10 @@ def learner_span_counts(record: Record, lookup: Any, key: str) -> Dict[str, List
             continue
         for (start, end, label), result in zip(gold_spans, outcome["entities"]):
             kind = result.split(":")[0]
-            guess = lookup.candidate(key, (start, end, label), kind) if kind in ("boundary", "type") else None
+            if kind not in ("boundary", "type"):
+                continue
+            counts[kind][2] += 1
+            guess = lookup.candidate(key, (start, end, label), kind)
             if guess is None:
                 continue
             parts = result.split(":")
@@ -134,6 +138,7 @@ def learner_span_counts(record: Record, lookup: Any, key: str) -> Dict[str, List
                 (start + int(parts[1]), end + int(parts[2]), parts[3])
             counts[kind][0] += int(span == tuple(guess[:3]))
             counts[kind][1] += 1
+        counts["spurious"][2] += len(outcome["tokens"])
         for j, result in (outcome["tokens"].items() if guesses else ()):
             _, length, label = result.split(":", 2)
             counts["spurious"][0] += int((j, j + int(length), label) in guesses)
