@@ -148,7 +148,8 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
         arms[arm] = Arm(root, lang, LLM, policy, strategy, opts.seeds, opts.rounds)
     trust = arms.get("trust")
     lines = [f"### {lang}", "", "| arm | round | labelled | test entity F1 | - trust (paired, 95% CI) | "
-             "taught: entity F1 | taught: tokens missing | labels received: entity F1 | $ so far | paper's metric (token F1, weighted) |",
+             "taught: entity F1 | taught: tokens missing | labels received: entity F1 | $ so far | "
+             "paper's metric (token F1, weighted) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for k in sorted(gold.f1):
         lines.append(f"| gold oracle | {k} | {np.mean(list(gold.size[k].values())):.0f} | "
