@@ -70,12 +70,19 @@ def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
     todo = []
     for seed, lang, arm in itertools.product(opts.seeds, opts.langs, opts.arms):
         policy, strategy = parse_arm(arm)
-        root = opts.trust_runs if policy == "trust" and strategy == "entropy" and opts.trust_runs else opts.out / "runs"
-        args = ["loop", "--lang", lang, "--annotator", LLM, "--strategy", strategy, "--seed", str(seed),
-                "--label-policy", policy, "--runs-dir", str(root), "--rounds", str(opts.rounds),
-                "--annotator.cache_path", str(opts.out / "cache" / "llm.sqlite")]
-        todo.append((folder(lang, LLM, policy, strategy, seed), args))
+        args = ["loop", "--lang", lang, "--annotator", opts.annotator, "--strategy", strategy, "--seed", str(seed),
+                "--label-policy", policy, "--runs-dir", str(runs_root(opts, policy, strategy)),
+                "--rounds", str(opts.rounds), "--annotator.cache_path", str(opts.out / "cache" / "llm.sqlite")]
+        if opts.hardness_dir:  # the hardness-aware simulator's per-sentence file (bench/hardness_file.py)
+            args += ["--annotator.model_settings.hardness", str(opts.hardness_dir / lang / "hardness.jsonl")]
+        todo.append((folder(lang, opts.annotator, policy, strategy, seed), args))
     return todo
+
+
+def runs_root(opts: argparse.Namespace, policy: str, strategy: str) -> Path:
+    """Where an arm's runs are: the trust arm's may be elsewhere (``--trust-runs``)."""
+    trust = policy == "trust" and strategy == "entropy" and opts.trust_runs
+    return opts.trust_runs if trust else opts.out / "runs"
 
 
 class Arm:
@@ -144,8 +151,8 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
     arms = {}
     for arm in opts.arms:
         policy, strategy = parse_arm(arm)
-        root = opts.trust_runs if policy == "trust" and strategy == "entropy" and opts.trust_runs else opts.out / "runs"
-        arms[arm] = Arm(root, lang, LLM, policy, strategy, opts.seeds, opts.rounds)
+        arms[arm] = Arm(runs_root(opts, policy, strategy), lang, opts.annotator, policy, strategy, opts.seeds,
+                        opts.rounds)
     trust = arms.get("trust")
     lines = [f"### {lang}", "", "| arm | round | labelled | test entity F1 | - trust (paired, 95% CI) | "
              "taught: entity F1 | taught: tokens missing | labels received: entity F1 | $ so far | "
@@ -268,6 +275,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--arms", nargs="+", default=["trust", "disagree", "types", "gold3", "combined"],
                         help="Label policies, or <policy>@<strategy>")
+    parser.add_argument("--annotator", default=LLM,
+                        help="The annotator's short name (sim-gpt-4-turbo-hard: the hardness-aware simulator)")
+    parser.add_argument("--hardness-dir", type=Path, default=None,
+                        help="With sim-gpt-4-turbo-hard: <dir>/<lang>/hardness.jsonl (bench/hardness_file.py)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2, help="Runs in parallel (one core each)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/policies"))
@@ -287,8 +298,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
              f"Written by `python bench/label_policies.py {' '.join(argv if argv is not None else sys.argv[1:])}`. "
              f"CNN learner, entity-rich 5% gold seed, 5% of the pool per round by mean entropy unless an arm names "
              f"another strategy, {opts.rounds} rounds, the learner's dev data carved out of its labelled set; "
-             f"seeds {opts.seeds}, paired by seed (same seed set, learner seed and tie-breaks). The annotator is "
-             "SIMULATED (gold labels with GPT-4-Turbo's measured errors), not GPT-4-Turbo; dollars are what "
+             f"seeds {opts.seeds}, paired by seed (same seed set, learner seed and tie-breaks). The annotator "
+             f"(`{opts.annotator}`) is SIMULATED (gold labels with GPT-4-Turbo's measured errors), not GPT-4-Turbo; "
+             "dollars are what "
              "GPT-4-Turbo would have billed for the same prompts and answers, the audit of the gold seed included.",
              ""]
     for lang in opts.langs:

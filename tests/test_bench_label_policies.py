@@ -1,0 +1,57 @@
+"""bench/label_policies.py: arms, run folders named as the loop names them, paired verdicts against the targets."""
+import argparse
+import importlib.util
+import sys
+
+import pytest
+import srsly
+
+from .conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))  # label_policies.py imports label_efficiency from its folder
+spec = importlib.util.spec_from_file_location("label_policies_bench", ROOT / "bench" / "label_policies.py")
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+
+def test_arms_and_folders_follow_the_loops_naming() -> None:
+    assert bench.parse_arm("disagree") == ("disagree", "entropy")
+    assert bench.parse_arm("disagree-gold3@entropy-quality") == ("disagree-gold3", "entropy-quality")
+    with pytest.raises(SystemExit, match="unknown label policy 'nope'"):
+        bench.parse_arm("nope")
+    assert bench.folder("tsn", "sim-gpt-4-turbo", "trust", "entropy", 0) == "tsn-sim-gpt-4-turbo-entropy-seed0"
+    assert bench.folder("tsn", "sim-gpt-4-turbo", "disagree", "entropy", 1) == \
+        "tsn-sim-gpt-4-turbo-entropy-lp-disagree-seed1"
+    assert bench.folder("tsn", "gold", "disagree", "entropy", 1) == "tsn-gold-entropy-seed1"  # gold: no policy
+
+
+@pytest.mark.parametrize("values, target, expected", [
+    ((7.0, 6.5, 7.5), 6.0, "**met**"), ((6.5, 5.0, 8.0), 6.0, "not shown"), ((5.0, 3.0, 7.0), 6.0, "missed")])
+def test_verdict_needs_the_interval_above_the_target(values, target, expected) -> None:
+    assert bench.verdict(*values, target) == expected
+
+
+def _run(root, name, f1s, cost=0.5):
+    rounds = [{"round": k, "n_labelled": 100 * (k + 1), "test": {"ents_f": f, "paper_token_f1_entity_positions":
+                                                                 {"weighted": f}},
+               "annotation": None if k == 0 else {"ents_f": 0.6, "usage": {"cost_usd": cost}},
+               "taught": {"round": None if k == 0 else {"ents_f": 0.9, "missing_share": 0.1}}}
+              for k, f in enumerate(f1s)]
+    (root / name).mkdir(parents=True)
+    srsly.write_json(root / name / "loop.json", {"rounds": rounds, "audit": {"cost_usd": 0.25}})
+
+
+def test_tables_pair_each_arm_with_trust_and_gold(tmp_path) -> None:
+    runs = tmp_path / "runs"
+    for seed, (gold, trust, policy) in enumerate([(0.70, 0.60, 0.66), (0.72, 0.61, 0.69)]):
+        _run(runs, f"tsn-gold-entropy-seed{seed}", [0.55, gold])
+        _run(runs, f"tsn-sim-gpt-4-turbo-entropy-seed{seed}", [0.55, trust])
+        _run(runs, f"tsn-sim-gpt-4-turbo-entropy-lp-disagree-seed{seed}", [0.55, policy])
+    opts = argparse.Namespace(out=tmp_path, gold_runs=None, trust_runs=None, seeds=[0, 1], rounds=1,
+                              arms=["trust", "disagree"], annotator="sim-gpt-4-turbo")
+    lines = bench.lang_lines(opts, "tsn", None)
+    row = next(line for line in lines if line.startswith("| disagree | 1 |"))
+    assert "+7.00 [" in row  # 66 - 60 and 69 - 61: +6, +8
+    assert "| 90.0 | 10.0% | 60.0 | 0.75 |" in row  # taught F1, missing, received F1, $ (audit 0.25 + round 0.50)
+    summary = next(line for line in lines if line.startswith("| disagree | 67.50"))
+    assert "+12.50 [" in summary and "95.1% [" in summary  # 66/70 and 69/72 of gold: 94.3%, 95.8%
