@@ -11,7 +11,8 @@ and nothing else (no gold dev split); the audit labels the gold seed once more (
 It prints, and writes to ``--doc``, per language: per round and arm, test entity F1 (mean ± sd over seeds) and
 the paired difference from ``trust`` (95% t-interval over seeds), the quality of what the learner was taught
 (entity F1 against gold outside the tokens made missing; the share of tokens made missing), the labels the
-round received (entity F1), the dollars GPT-4-Turbo would have billed (the audit included), and the paper's
+round received (entity F1), the dollars GPT-4-Turbo would have billed so far (from each run's ledger, answers
+from the shared prompt cache counted at their first price; round 0: the audit), and the paper's
 metric (token F1 over B-/I- tags at positions whose gold tag is not O, weighted: NOT entity F1, for comparison
 with arXiv 2404.02261 only); then the issue's targets per arm: last round - seed round >= 6 F1 and last round >=
 90% of gold-oracle active learning, both paired by seed. ``--selection`` adds, per round, the label F1 of the
@@ -105,14 +106,15 @@ class Arm:
             records = loop.get("rounds", [])
             if len(records) < rounds + 1:
                 continue  # unfinished: left out, so that every round has the same seeds
-            spent = (loop.get("audit") or {}).get("cost_usd") or 0.0
+            billed = billed_by_round(run_dir)
+            spent = 0.0
             for r in records:
                 k = r["round"]
                 self.f1.setdefault(k, {})[seed] = 100 * r["test"]["ents_f"]
                 self.paper.setdefault(k, {})[seed] = 100 * r["test"]["paper_token_f1_entity_positions"]["weighted"]
                 self.size.setdefault(k, {})[seed] = r["n_labelled"]
                 a = r.get("annotation") or {}
-                spent += (a.get("usage") or {}).get("cost_usd") or 0.0
+                spent += billed.get(k, 0.0)  # round 0: the audit
                 self.dollars.setdefault(k, {})[seed] = spent
                 if (r.get("taught") or {}).get("round"):
                     self.taught.setdefault(k, {})[seed] = r["taught"]["round"]
@@ -128,6 +130,18 @@ class Arm:
         return sorted(self.f1.get(0, {}))
 
 
+def billed_by_round(run_dir: Path) -> Dict[int, float]:
+    """USD per round that the run's ledger says GPT-4-Turbo would bill, answers from the shared prompt cache counted
+    at what they cost when first asked (the arms share one cache, so whichever ran first paid for the rest)."""
+    from spacy_llm_loop.cost.ledger import read_ledger, spend_by_round
+
+    path = run_dir / "llm-usage.jsonl"
+    if not path.exists():
+        return {}
+    records, _ = read_ledger(path)
+    return {k: v["cost_usd"] + v["cached_cost_usd"] for k, v in spend_by_round(records).items()}
+
+
 def interval(values: Sequence[float]) -> Tuple[float, float, float]:
     """Mean and 95% t-interval."""
     values = np.asarray(values, dtype=float)
@@ -137,9 +151,11 @@ def interval(values: Sequence[float]) -> Tuple[float, float, float]:
     return float(values.mean()), float(low), float(high)
 
 
-def verdict(mean: float, low: float, high: float, target: float) -> str:
+def verdict(mean: float, low: float, high: float, target: float, n: int = 2) -> str:
     """``met`` when the interval lies at or above the target, ``missed`` when the mean is below it, else
-    ``not shown`` (the mean reaches it, the interval does not)."""
+    ``not shown`` (the mean reaches it, the interval does not); one seed gives no interval and no verdict."""
+    if n < 2:
+        return "n=1: no interval"
     if low >= target:
         return "**met**"
     return "missed" if mean < target else "not shown"
@@ -189,9 +205,10 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
         means = _over_rounds(arm, range(1, last + 1))
         vs_trust = paired(means, _over_rounds(trust, range(1, last + 1))) if trust and name != "trust" else "-"
         share_cells = (f"{share[0]:.1f}% [{share[1]:.1f}, {share[2]:.1f}] | "
-                       f"{verdict(*share, GOLD_SHARE_TARGET)}" if share else "- | -")
+                       f"{verdict(*share, GOLD_SHARE_TARGET, len(shared))}" if share else "- | -")
         lines.append(f"| {name} | {mean_sd(list(arm.f1[last].values()))} | {gain[0]:+.2f} [{gain[1]:+.2f}, "
-                     f"{gain[2]:+.2f}] | {verdict(*gain, SEED_GAIN_TARGET)} | {share_cells} | {vs_trust} |")
+                     f"{gain[2]:+.2f}] | {verdict(*gain, SEED_GAIN_TARGET, len(arm.seeds))} | {share_cells} | "
+                     f"{vs_trust} |")
     if pool_f1 is not None:
         lines += ["", selection_table(arms, pool_f1)]
     return lines + [""]

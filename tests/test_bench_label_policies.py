@@ -29,6 +29,7 @@ def test_arms_and_folders_follow_the_loops_naming() -> None:
     ((7.0, 6.5, 7.5), 6.0, "**met**"), ((6.5, 5.0, 8.0), 6.0, "not shown"), ((5.0, 3.0, 7.0), 6.0, "missed")])
 def test_verdict_needs_the_interval_above_the_target(values, target, expected) -> None:
     assert bench.verdict(*values, target) == expected
+    assert bench.verdict(7.0, 7.0, 7.0, 6.0, n=1) == "n=1: no interval"
 
 
 def _run(root, name, f1s, cost=0.5):
@@ -38,7 +39,13 @@ def _run(root, name, f1s, cost=0.5):
                "taught": {"round": None if k == 0 else {"ents_f": 0.9, "missing_share": 0.1}}}
               for k, f in enumerate(f1s)]
     (root / name).mkdir(parents=True)
-    srsly.write_json(root / name / "loop.json", {"rounds": rounds, "audit": {"cost_usd": 0.25}})
+    srsly.write_json(root / name / "loop.json", {"rounds": rounds})
+    # GPT-4-Turbo: $0.01 per 1K input tokens. The audit (round 0) billed; round 1 answered from the shared cache
+    ledger = [{"model": "sim-gpt-4-turbo", "cache": "miss", "outcome": "ok", "input_tokens": 25000,
+               "output_tokens": 0, "context": {"round": 0}},
+              {"model": "sim-gpt-4-turbo", "cache": "hit", "outcome": "cache_hit", "input_tokens": 1000 * cost * 100,
+               "output_tokens": 0, "context": {"round": 1}}]
+    srsly.write_jsonl(root / name / "llm-usage.jsonl", ledger)
 
 
 def test_tables_pair_each_arm_with_trust_and_gold(tmp_path) -> None:
@@ -52,6 +59,7 @@ def test_tables_pair_each_arm_with_trust_and_gold(tmp_path) -> None:
     lines = bench.lang_lines(opts, "tsn", None)
     row = next(line for line in lines if line.startswith("| disagree | 1 |"))
     assert "+7.00 [" in row  # 66 - 60 and 69 - 61: +6, +8
-    assert "| 90.0 | 10.0% | 60.0 | 0.75 |" in row  # taught F1, missing, received F1, $ (audit 0.25 + round 0.50)
+    # taught F1, missing, received F1, $ so far (the audit's 0.25 + round 1's 0.50 from the cache at its price)
+    assert "| 90.0 | 10.0% | 60.0 | 0.75 |" in row
     summary = next(line for line in lines if line.startswith("| disagree | 67.50"))
     assert "+12.50 [" in summary and "95.1% [" in summary  # 66/70 and 69/72 of gold: 94.3%, 95.8%

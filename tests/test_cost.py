@@ -133,6 +133,20 @@ def test_cost_cli_writes_report_and_names_an_unpriced_model(small_corpus, tmp_pa
     assert "## Assumptions for the human side" in (tmp_path / "cost.md").read_text()
 
 
+def test_a_policy_runs_audit_is_llm_spend_and_its_gold_route_is_the_plain_oracle(small_corpus, tmp_path) -> None:
+    runs = tmp_path / "runs"
+    ledger = [rec("ok", 0, (5_000, 0)), rec("ok", 1, (10_000, 1000))]  # the audit $0.05, round 1 $0.13
+    name = "tsn-sim-gpt-4-turbo-entropy-lp-disagree-gold3-seed0"
+    run = fake_run(runs, small_corpus, name, "sim-gpt-4-turbo", [0.5, 0.6], ledger)
+    (run / "audit").mkdir()
+    srsly.write_jsonl(run / "audit" / "annotations.jsonl", [{"id": "a", "tags": ["O"]}, {"id": "b", "tags": None}])
+    fake_run(runs, small_corpus, "tsn-gold-entropy-seed0", "gold", [0.5, 0.65])
+    result = run_cost(run, small_corpus.parent)
+    assert result["audit"]["sentences"] == 2 and result["audit"]["llm"]["cost_usd"] == pytest.approx(0.05)
+    assert result["totals"]["llm_usd"] == pytest.approx(0.18)  # people need no audit: the human side is unchanged
+    assert result["rounds"][1]["gold_route_f1"] == pytest.approx(65.0)
+
+
 def test_dry_run_prices_the_plan_and_writes_nothing(small_corpus, tmp_path, monkeypatch) -> None:
     from spacy_llm_loop.loop.main import run_loop
 

@@ -1,6 +1,7 @@
-"""The README's "Your own data" section, run as written: from a text file to ``spacy.load`` in a fresh interpreter.
+"""The "Your own data" page (``docs/own-data.md``), run as written: from a text file to ``spacy.load`` in a fresh
+interpreter.
 
-The commands are read out of the README (between its ``own-data`` markers), so the README and this test cannot
+The commands are read out of that page (between its ``own-data`` markers), so the page and this test cannot
 drift apart. What the test changes: the example files' folder (absolute), the port (a free one), the learner's
 schedule (short, appended to the ``loop`` line), and ``pip install`` goes into a fresh virtualenv. The language
 (Afrikaans) is not in MasakhaNER, the labels are the example's own (NAME, CROP), there is no seed and no test
@@ -32,12 +33,13 @@ from .helpers.fresh_venv import fresh_venv_with
 
 pytestmark = pytest.mark.slow
 EXAMPLES = "examples/own-data/"
+PAGE = ROOT / "docs" / "own-data.md"
 FAST = ["--learner.training.max_steps", "200", "--learner.training.eval_frequency", "50"]
 
 
-def readme_section() -> Tuple[List[str], str]:
-    """The section's shell commands (comments dropped) and its Python code."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def own_data_section() -> Tuple[List[str], str]:
+    """The page's shell commands (comments dropped) and its Python code, between its ``own-data`` markers."""
+    text = PAGE.read_text(encoding="utf-8")
     part = text.split("<!-- own-data:start -->")[1].split("<!-- own-data:end -->")[0]
     bash = re.search(r"```bash\n(.*?)```", part, re.DOTALL).group(1)
     code = re.search(r"```python\n(.*?)```", part, re.DOTALL).group(1)
@@ -61,9 +63,9 @@ def _wait_for(port: int, server: subprocess.Popen, seconds: float = 60.0) -> Non
     raise AssertionError(f"nothing listens on port {port} after {seconds} s")
 
 
-def test_the_readme_own_data_section_runs_from_a_text_file_to_spacy_load(tmp_path) -> None:
+def test_the_own_data_page_runs_from_a_text_file_to_spacy_load(tmp_path) -> None:
     pytest.importorskip("build")
-    commands, code = readme_section()
+    commands, code = own_data_section()
     port = _free_port()
     wheel, server = None, None
     try:
@@ -103,7 +105,7 @@ def test_the_readme_own_data_section_runs_from_a_text_file_to_spacy_load(tmp_pat
                         make_doc(model.vocab, [t.text for t in d], capitalised_tags([t.text for t in d], "NAME")))
                 for d in unseen[:100]]
     assert Scorer.score_spans(examples, "ents")["ents_f"] >= 0.8
-    # The README's Python lines, in a new interpreter of a fresh virtualenv with only the wheel installed.
+    # The page's Python lines, in a new interpreter of a fresh virtualenv with only the wheel installed.
     assert wheel is not None and Path(wheel).exists(), wheel
     python = fresh_venv_with(wheel, tmp_path / "fresh")
     printed = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)

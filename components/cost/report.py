@@ -86,6 +86,10 @@ def cost_markdown(report: Dict[str, Any]) -> str:
         lines += ["", f"- total: LLM {_usd(t['llm_usd'])}; people {_range(t['human_usd'])} "
                       f"(central {_usd(t['human_usd']['central'])}); savings {_range(t['savings'], 'x')} "
                       f"(paper: at least {t['paper_savings']}x)"]
+        if run.get("audit"):
+            audit = run["audit"]
+            lines.append(f"- of which the audit (the annotator labelling {audit['sentences']} gold seed sentences "
+                         f"before round 1): {_usd(audit['llm']['cost_usd'])}")
         if t.get("llm_usd_per_f1_point") is not None:
             human = t.get("human_usd_per_f1_point")
             lines.append(f"- per test F1 point gained since the seed round: LLM route {_usd(t['llm_usd_per_f1_point'])}"

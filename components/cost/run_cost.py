@@ -1,11 +1,13 @@
 """The cost of one loop run, round by round: LLM spend, the human cost of the same sentences, F1 per dollar.
 
 The sentences are those the round asked the annotator about (its ``selection.json``); their words are
-counted from the corpus. The LLM side is what the ledger says was billed for the round (dropped answers
+counted from the corpus. The audit (the gold seed labelled once more before round 1) adds to the LLM side
+only. The LLM side is what the ledger says was billed for the round (dropped answers
 were paid for too); the human side is :func:`.human.human_cost` for the same words. The "human route" F1
 is the gold-oracle run of the same language, strategy and seed when one is present (the gold oracle
 stands for careful human labels), else not available.
 """
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -33,7 +35,8 @@ def _ratio(human: float, llm: float) -> Optional[float]:
 def gold_route(run_dir: Path, loop: Dict[str, Any], gold_runs_dir: Optional[Path] = None) -> Dict[int, float]:
     """Test F1 per round of the gold-oracle run matching this one (same folder name with ``gold``, beside it or
     in ``gold_runs_dir``), if present."""
-    name = loop["run"].replace(f"-{loop['annotator']}-", "-gold-", 1)
+    plain = re.sub(r"-lp-.+(?=-seed\d+$)", "", loop["run"])  # the gold oracle's answers take no label policy
+    name = plain.replace(f"-{loop['annotator']}-", "-gold-", 1)
     path = (gold_runs_dir or run_dir.parent) / name / "loop.json"
     if name == loop["run"] or not path.exists():
         return {}
@@ -96,16 +99,31 @@ def run_cost(run_dir: Path, corpus_root: Path, prices: Optional[Prices] = None,
             row["f1_gain_per_usd"] = (row["f1_gain"] / row["llm"]["cost_usd"]
                                       if row["f1_gain"] is not None and row["llm"]["cost_usd"] else None)
         rounds.append(row)
+    audit = audit_cost(run_dir, spend.get(0, {})) if not (run_dir / "round-00" / "annotations.jsonl").exists() \
+        else None
     return {"run": loop["run"], "lang": loop["lang"], "annotator": loop["annotator"], "seed": loop["seed"],
-            "strategy": loop["strategy"], "rounds": rounds, "totals": totals(rounds), "notes": notes,
-            "unassigned_spend": spend.get(-1)}
+            "strategy": loop["strategy"], "rounds": rounds, "audit": audit, "totals": totals(rounds, audit),
+            "notes": notes, "unassigned_spend": spend.get(-1)}
 
 
-def totals(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """Sums over the query rounds, savings, and dollars per F1 point on each route (from the seed round)."""
+def audit_cost(run_dir: Path, spend: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """What the audit (the annotator labelling the gold seed before round 1; round 0 in the ledger) cost; None for
+    a run without one. People need no audit: it counts on the LLM side only."""
+    path = run_dir / "audit" / "annotations.jsonl"
+    if not path.exists():
+        return None
+    return {"sentences": len(read_jsonl(path)),
+            "llm": {k: spend.get(k, 0) for k in ("requests", "cache_hits", "input_tokens", "output_tokens",
+                                                 "cost_usd", "cached_cost_usd", "models")}}
+
+
+def totals(rounds: List[Dict[str, Any]], audit: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Sums over the query rounds (and the audit, on the LLM side), savings, and dollars per F1 point on each route
+    (from the seed round)."""
     query = [r for r in rounds if "llm" in r]  # the rounds that asked the annotator
-    llm = sum(r["llm"]["cost_usd"] for r in query)
-    compared = llm + sum(r["llm"].get("cached_cost_usd", 0.0) for r in query)
+    paid = [r["llm"] for r in query] + ([audit["llm"]] if audit else [])
+    llm = sum(x["cost_usd"] for x in paid)
+    compared = llm + sum(x.get("cached_cost_usd", 0.0) for x in paid)
     human = {k: sum(r["human_usd"][k] for r in query) for k in ("low", "central", "high")}
     out: Dict[str, Any] = {"requested": sum(r["requested"] for r in query),
                            "received": sum(r["received"] for r in query), "words": sum(r["words"] for r in query),

@@ -48,20 +48,16 @@ class RunSentences:
         self.seed_by_annotator = seed_docs is None and not pool_labelled
         self.policy: LabelPolicy = getattr(settings, "label_policy", None) or LabelPolicy()
         self.distrusted: Tuple[str, ...] = self.policy.distrusted(None)  # set_audit gives the audit's types
-        self._judged: Dict[int, Dict[str, Dict[str, Any]]] = {}
 
     def set_audit(self, unreliable: Optional[Sequence[str]]) -> None:
         """The types the audit found unreliable (for a policy that distrusts by audit)."""
         self.distrusted = self.policy.distrusted(unreliable)
 
     def judgements(self, j: int) -> Dict[str, Dict[str, Any]]:
-        """The learner's judgement of round ``j``'s answers, by id (empty before it is written)."""
-        if j not in self._judged:
-            path = self.run.round_dir(j) / JUDGED
-            if not path.exists():
-                return {}
-            self._judged[j] = {r["id"]: r for r in read_jsonl(path)}
-        return self._judged[j]
+        """The learner's judgement of round ``j``'s answers, by id (empty before it is written); read from disk each
+        time, so a round rebuilt from more answers never sees an old judgement."""
+        path = self.run.round_dir(j) / JUDGED
+        return {r["id"]: r for r in read_jsonl(path)} if path.exists() else {}
 
     def seed_ids(self) -> List[str]:
         """The seed set's sentence ids: the seed file's, or drawn from the pool once and saved."""

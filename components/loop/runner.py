@@ -43,7 +43,7 @@ from ..learner.transfer import prepare_transfer, training_folder, write_prefix
 from ..policy.audit import unreliable_types
 from ..policy.judge import judge
 from ..policy.taught import taught_quality
-from ..strategies.base import Strategy
+from ..strategies.base import Strategy, UsesAudit
 from ..uncertainty.component import install_extensions
 from .annotating import annotate, annotation_summary, check_unanswered
 from ..environment import environment
@@ -234,12 +234,13 @@ class ActiveLearningLoop:
 
     def _audit(self) -> None:
         """Before round 1: the annotator labels the gold seed (``loop.audit``) and is scored on it (``audit.json``);
-        the label policy learns which types it distrusts. A run already past round 1 without an audit, an oracle and
-        a run without a gold seed have none."""
+        the label policy learns which types it distrusts. A run whose round 1 had begun before audits existed, an
+        oracle and a run without a gold seed have none."""
         s, root = self.settings, self.run.root
         can = s.audit is not None and not self.annotator.gives_gold and not self.sentences.seed_by_annotator
         audit = None
-        if (root / AUDIT_FILE).exists() or (can and not self.run.record_path(1).exists() and s.rounds > 0):
+        started = any((self.run.round_dir(1) / name).exists() for name in ("selection.json", "annotations.jsonl"))
+        if (root / AUDIT_FILE).exists() or (can and not started and s.rounds > 0):
             audit = run_audit(root, self.annotator, self.sentences.labelled(0), s.audit or 0, s.seed,
                               list(s.labels.labels), list(s.labels.tagset), progress=self.progress)
         policy = s.label_policy
@@ -259,7 +260,9 @@ class ActiveLearningLoop:
 
     def _judge(self, k: int) -> None:
         """With a label policy that reads it: round ``k``'s answers judged by round ``k-1``'s model (the one that
-        chose them, never trained on them), saved as ``judged.jsonl``; with ``rejudge``, every answer so far."""
+        chose them, never trained on them), saved as ``judged.jsonl``. With ``rejudge``, every answer so far: the
+        earlier ones by a model that was taught what the policy kept of them (and nothing where it made them
+        missing), so it is no independent judge of those; it can re-admit what an earlier model doubted."""
         path = self.run.round_dir(k) / JUDGED
         if k == 0 or path.exists() or not self.settings.label_policy.needs_judge or self.annotator.gives_gold:
             return
@@ -351,7 +354,7 @@ class ActiveLearningLoop:
                 self.log("round %d/%d: scored %d pool sentences in %.1fs", k, self.settings.rounds, len(pool),
                          timings.data["score"])
             attach_scores(pool, scores)
-        if hasattr(self.strategy, "use_audit"):  # a strategy that weighs the annotator's expected label quality
+        if isinstance(self.strategy, UsesAudit):  # a strategy that weighs the annotator's expected label quality
             audit = self.run.root / AUDIT_FILE
             self.strategy.use_audit(srsly.read_json(audit) if audit.exists() else None)
         with timings.measure("select"):
@@ -409,7 +412,7 @@ class ActiveLearningLoop:
         if not (rd / "labelled.jsonl").exists():
             write_jsonl(rd / "labelled.jsonl", (doc_to_task(doc) for doc in docs))
         train = [doc for doc in docs if get_meta(doc).get(LEARNER_SPLIT) != "dev"]
-        weight = self.settings.label_policy.gold_weight  # the gold seed counted this many times, beside answers
+        weight = self.settings.label_policy.gold_weight  # gold (and reviewed) sentences this many times, beside answers
         gold = [doc for doc in train if get_meta(doc).get("source") in GOLD_SOURCES]
         train += gold * (weight - 1) if len(gold) < len(train) else []
         dev = [doc for doc in docs if get_meta(doc).get(LEARNER_SPLIT) == "dev"]

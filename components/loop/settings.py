@@ -24,7 +24,7 @@ from ..data.own import MANIFEST, CorpusInfo, check_lang_code, corpus_info, read_
 from ..strategies.base import QuerySize, Strategy
 from ..strategies.registry import strategy_block
 from ..learner.transfer import TRANSFER_MAX, parse_langs
-from ..policy.registry import label_policy_block
+from ..policy.registry import label_policy_block, policy_tag
 from ..policy.rules import LabelPolicy
 from .devsplit import DevSource, check_dev_source, dev_target
 from .seeding import SEED_SAMPLER_NAMES, SeedSampler, seed_sampler_block
@@ -140,6 +140,11 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
     blocks = {k: config[k] for k in ("seed_set", "strategy", "annotator", "label_policy") if k in config}
     resolved = registry.resolve(blocks)
     settings.label_policy = resolved.get("label_policy") or LabelPolicy()
+    distrust = settings.label_policy.distrust
+    unknown = sorted(set(distrust) - set(settings.labels.labels)) if not isinstance(distrust, str) else []
+    if unknown:
+        raise ValueError(f"label_policy.distrust names types the corpus does not have: {', '.join(unknown)} "
+                         f"(its labels: {', '.join(settings.labels.labels)})")
     return settings, resolved["seed_set"], resolved["strategy"], resolved["annotator"]
 
 
@@ -179,9 +184,9 @@ def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy, p
         parts.append("tx-" + "+".join(transfer) + (f"-r{ratio:g}" if ratio else ""))
     if pretrained:
         parts.append("pt")
-    policy = getattr(settings, "label_policy", None)
+    policy = getattr(settings, "label_policy", None)  # (the benchmarks name runs from plain namespaces)
     if policy is not None and not policy.is_trust and not getattr(annotator, "gives_gold", False):
-        parts.append(f"lp-{policy.name}")
+        parts.append(f"lp-{policy_tag(policy)}")
     name = settings.run_name or "-".join(parts + [f"seed{settings.seed}"])
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 

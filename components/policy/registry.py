@@ -1,4 +1,6 @@
 """``spacy-llm-loop.LabelPolicy.v1`` and the short names of its presets (``--label-policy disagree``)."""
+import hashlib
+import json
 from typing import Any, Dict, List, Optional, Union
 
 from spacy.util import registry
@@ -27,8 +29,19 @@ def label_policy_block(name: str) -> Dict[str, Any]:
     return {"@misc": POLICY, "name": name, **PRESETS[name]}
 
 
+def policy_tag(policy: LabelPolicy) -> str:
+    """The policy's part of a run's name and of the report's curves: its name when its settings are its preset's,
+    else the name and a digest of the settings (``disagree-3f2a1c``), so that runs of two settings never share a
+    folder or a curve."""
+    preset = PRESETS.get(policy.name)
+    if preset is not None and make_label_policy(name=policy.name, **preset) == policy:
+        return policy.name
+    digest = hashlib.sha256(json.dumps(policy.identity(), sort_keys=True).encode("utf-8")).hexdigest()[:6]
+    return f"{policy.name}-{digest}"
+
+
 @registry.misc(POLICY)
-def make_label_policy(name: str = "trust", distrust: Union[str, List[str]] = [], min_precision: float = 0.6,
+def make_label_policy(name: str = "trust", distrust: Union[str, List[str], None] = None, min_precision: float = 0.6,
                       keep_above: Optional[float] = None, learner_adds_above: Optional[float] = None,
                       gold_weight: int = 1, rejudge: bool = False) -> LabelPolicy:
     """A label policy (see :mod:`.rules`).
@@ -42,6 +55,6 @@ def make_label_policy(name: str = "trust", distrust: Union[str, List[str]] = [],
     gold_weight: how many times the gold seed counts in each round's training data (rounds with annotated data).
     rejudge: every round, judge all earlier answers again with the newest model (not only the round's own).
     """
-    return LabelPolicy(name=name, distrust=distrust if isinstance(distrust, str) else tuple(distrust),
+    return LabelPolicy(name=name, distrust=distrust if isinstance(distrust, str) else tuple(distrust or ()),
                        min_precision=min_precision, keep_above=keep_above, learner_adds_above=learner_adds_above,
                        gold_weight=int(gold_weight), rejudge=bool(rejudge))

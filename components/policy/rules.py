@@ -5,13 +5,15 @@ in BILUO; ``Doc.set_ents(..., missing=...)``). A policy keeps the answer's entit
 missing, never inventing an entity. The rules, each off unless set:
 
 - ``distrust``: entities of these types (``"audit"``: the types the audit shows unreliable, see
-  :func:`..audit.unreliable_types`) become missing, and so do the learner's own predictions of them, so the type
-  is learned from gold sentences only;
+  :func:`..audit.unreliable_types`) become missing, and so do the learner's own predictions of them (p >= 0.5);
+  the answer's ``O`` tokens stay ``O``, so where the annotator missed such an entity the learner is still taught
+  "not an entity" (a type is not learnt from gold sentences alone);
 - ``keep_above``: an entity the learner finds less likely than this (its probability of the exact span and type,
   :mod:`.judge`) becomes missing, together with the learner's entities overlapping it;
 - ``learner_adds_above``: an entity the learner predicts with at least this probability and the answer leaves
   out becomes missing (the answer's ``O`` there is in doubt);
-- ``gold_weight``: the gold seed counts this many times in each round's training data (applied by the loop);
+- ``gold_weight``: gold (the seed) and reviewed sentences count this many times in each round's training data
+  from round 1 (applied by the loop);
 - ``rejudge``: every round, all earlier answers are judged again by the newest model (the loop's part), so an
   entity an early, weak learner doubted can be taught once a later learner finds it likely. A later model has
   learnt the entities it was taught, and never the ones made missing, so this mostly re-admits.

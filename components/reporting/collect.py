@@ -9,6 +9,7 @@ import numpy as np
 import srsly
 
 from ..packaged import read_text
+from ..policy.registry import make_label_policy, policy_tag
 
 PUBLISHED = "resources/published_f1.csv"  # package data
 NOT_AVAILABLE = float("nan")  # the test F1 of a run without gold test data: not available, never zero
@@ -95,8 +96,10 @@ def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
         learner += "+pt" if run.get("init_tok2vec") else ""
         estimator = run_estimator(path.parent, run)
         learner += f"+{estimator}" if estimator != "beam" else ""
-        policy = (run.get("label_policy") or {}).get("name", "trust")
-        shown = policy != "trust" and run["annotator"] != "gold"
+        settings = run.get("label_policy") or {}
+        policy = make_label_policy(**settings) if settings else None
+        shown = policy is not None and not policy.is_trust and run["annotator"] != "gold"
+        policy = policy_tag(policy) if shown else "trust"
         annotator = run["annotator"] + (f", {policy} labels" if shown else "")
         key = (run["lang"], annotator, run["strategy"], learner)
         curve = curves.setdefault(key, Curve(*key))

@@ -73,8 +73,9 @@ def audit_section(curves: Sequence[Curve]) -> List[str]:
         audits = curve.audits
         lines += ["", f"Annotator audit of {curve.annotator} on the gold seed ({len(audits)} seed(s), "
                       f"{np.mean([a['sentences'] for a in audits]):.0f} sentences each): entity F1 "
-                      f"{100 * np.mean([a['ents_f'] or 0 for a in audits]):.1f}; unreliable types (precision shown "
-                      f"below the policy's threshold): {_types(audits)}.", "",
+                      f"{_mean_pct([a['ents_f'] for a in audits])}; types whose precision the audit shows below "
+                      f"the label policy's threshold (distrusted only by a policy that distrusts by audit): "
+                      f"{_types(audits)}.", "",
                   "| type | precision | recall | gold entities |", "|---|---|---|---|"]
         for label in audits[0]["per_type"]:
             rows = [a["per_type"][label] for a in audits if label in a["per_type"]]

@@ -9,7 +9,7 @@ whole pool, so logs explain each choice.
 import math
 import re
 from dataclasses import dataclass, field
-from typing import AbstractSet, List, Literal, Optional, Protocol, Sequence, Union
+from typing import AbstractSet, Any, Dict, List, Literal, Optional, Protocol, Sequence, Union, runtime_checkable
 
 import numpy as np
 from spacy.tokens import Doc
@@ -79,6 +79,15 @@ class Strategy(Protocol):
 
     def __call__(self, pool: Sequence[Doc], size: QuerySize, *, exclude: AbstractSet[int] = frozenset(),
                  reference_size: Optional[int] = None, seed: int = 0) -> Selection:
+        ...
+
+
+@runtime_checkable
+class UsesAudit(Protocol):
+    """A strategy that reads the annotator's audit on the gold seed (``audit.json``; None without one) before it
+    selects, e.g. to weigh uncertainty against the labels the annotator is expected to get wrong."""
+
+    def use_audit(self, audit: Optional[Dict[str, Any]]) -> None:
         ...
 
 
