@@ -90,7 +90,7 @@ def test_the_own_data_page_runs_from_a_text_file_to_spacy_load(tmp_path) -> None
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-    run = tmp_path / "runs" / "af-openai-compatible-entropy-seed0"
+    run = tmp_path / "runs" / "af"
     loop = srsly.read_json(run / "loop.json")
     assert loop["lang"] == "af" and loop["labels"] == ["NAME", "CROP"] and loop["seed_source"] == "annotator"
     assert len(loop["rounds"]) == 4 and all(r["test"] is None and r["n_gold"] == 0 for r in loop["rounds"])
