@@ -264,7 +264,8 @@ def test_bad_annotations_are_dropped_with_reasons(small_corpus, tmp_path):
     annotation = result["rounds"][1]["annotation"]
     assert annotation["n_requested"] == 24 and annotation["n_dropped"] == 13 and annotation["n_received"] == 11
     assert result["rounds"][1]["n_labelled"] == 24 + 11
-    records = list(srsly.read_jsonl(tmp_path / "tsn-broken-entropy-seed0" / "round-01" / "annotations.jsonl"))
+    run = tmp_path / "tsn-broken-entropy-seed0"
+    records = list(srsly.read_jsonl(run / "round-01" / "annotations.jsonl"))
     errors = [r["error"] for r in records if r["tags"] is None]
     assert sum("tags for" in e for e in errors) == 12 and sum("invalid IOB2" in e for e in errors) == 1
 
@@ -326,7 +327,8 @@ def test_answers_to_one_prompt_are_written_together(small_corpus, tmp_path):
                                  'path = "${paths.corpus}/train.spacy"\n')
     with pytest.raises(RuntimeError, match="mid-group"):
         run_loop(cfg, settings(small_corpus, tmp_path, **{"loop.rounds": 1}), FAST_TRAINING)
-    records = list(srsly.read_jsonl(tmp_path / "tsn-crashing-entropy-seed0" / "round-01" / "annotations.jsonl"))
+    run = tmp_path / "tsn-crashing-entropy-seed0"
+    records = list(srsly.read_jsonl(run / "round-01" / "annotations.jsonl"))
     assert [r["meta"]["prompt_hash"] for r in records] == ["group-0", "group-0", "group-1", "group-1"]
 
 
