@@ -3,8 +3,9 @@
 From the run's last finished round (or ``round``): ``labelled.jsonl`` (Prodigy JSONL: ``text``, ``tokens``,
 ``spans``, ``answer: accept``, and ``meta`` with the provenance of each label: ``source`` gold or
 ``llm:<model>``, the round, the prompt hash and request id, the parser's problems and repairs, and whether
-the learner held it out as dev; under a label policy, ``label_policy`` with the token ranges made missing and the
-entities removed) and ``train.spacy`` / ``dev.spacy`` (the learner's own split, as DocBins, missing tokens kept:
+the learner held it out as dev; under a label policy, ``label_policy`` with the token ranges made missing and
+the entities removed) and ``train.spacy`` / ``dev.spacy`` (the learner's own split, as DocBins, missing tokens
+kept and gold sentences repeated ``gold_weight`` times in ``train.spacy`` as the learner had them:
 ``python -m spacy train <config> --paths.train train.spacy --paths.dev dev.spacy``), with ``export.json``
 saying what is in them. A run that used the gold dev split (``oracle``) has no ``dev.spacy`` of its own.
 """
@@ -54,6 +55,7 @@ def export_run(run_dir: Path, output: Path, round_k: Optional[int] = None) -> Di
                 "strategy": loop.get("strategy"), "seed": loop.get("seed"), "dev": loop.get("dev", "oracle"),
                 "files": files, "sentences_by_source": dict(sources), "entities": entities,
                 "label_policy": loop.get("label_policy"), "audit": loop.get("audit"),
+                "gold_weight": (loop.get("label_policy") or {}).get("gold_weight", 1),
                 "tokens_missing": sum(m[1] - m[0] for task in tasks
                                       for m in ((task["meta"].get("label_policy") or {}).get("missing") or [])),
                 "train_command": "python -m spacy train <config.cfg> --paths.train train.spacy --paths.dev "

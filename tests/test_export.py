@@ -22,7 +22,11 @@ def test_export_writes_prodigy_jsonl_and_docbins_that_read_back(small_corpus, tm
     manifest = export_run(run, tmp_path / "export")
     n = result["rounds"][-1]["n_labelled"]
     assert manifest["round"] == 1 and manifest["files"]["labelled.jsonl"] == n
-    assert manifest["files"]["train.spacy"] + manifest["files"]["dev.spacy"] == n
+    train = load_docs(tmp_path / "export" / "train.spacy")
+    ids = [get_meta(doc)["sentence_id"] for doc in train + load_docs(tmp_path / "export" / "dev.spacy")]
+    assert len(set(ids)) == n and manifest["files"]["train.spacy"] == len(train)
+    gold = [get_meta(doc)["sentence_id"] for doc in train if get_meta(doc)["source"] == "gold"]
+    assert manifest["gold_weight"] == 3 and len(gold) == 3 * len(set(gold))  # the default policy, as the learner had
     assert manifest["sentences_by_source"] == {"gold": 48, "llm:sim-gpt-4-turbo": n - 48}
     docs = load_docs(tmp_path / "export" / "labelled.jsonl")  # the Prodigy reader takes it back
     metas = [get_meta(doc) for doc in docs]
