@@ -237,3 +237,11 @@ def test_a_trust_block_is_the_same_run_as_no_block(tmp_path) -> None:
     assert folder._comparable("loop_config", config.to_str()) == folder._comparable("loop_config", without.to_str())
     config["label_policy"]["keep_above"] = 0.2
     assert folder._comparable("loop_config", config.to_str()) != folder._comparable("loop_config", without.to_str())
+
+
+def test_the_report_gives_the_pooled_tables_error_for_a_language_without_recordings() -> None:
+    from spacy_llm_loop.reporting.report import pooled_caveat
+
+    assert pooled_caveat("zul") == []  # recorded: its own tables
+    text = " ".join(pooled_caveat("swa"))
+    assert "no recordings of swa" in text and "bam +" in text and "zul -" in text and "kappa" in text

@@ -50,6 +50,8 @@ def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float],
             lines.append(f"| {curve.annotator} | {curve.strategy} | {curve.learner} | {k} | {n:.0f} | "
                          f"{f1} | {n_seeds} | {label_cells(curve.label_quality(k))} | {taught_cells} |")
     lines += audit_section(curves)
+    if any(curve.annotator.startswith("sim-") for curve in curves):
+        lines += pooled_caveat(lang)
     for curve in curves:
         if curve.seed_source == "annotator":
             lines += ["", f"The seed of {curve.label} was labelled by the annotator (no gold seed was given): round 0 "
@@ -64,6 +66,23 @@ def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float],
                       "answers after the run's label policy (`trust`: the answers as they are), entity F1 against "
                       "gold outside the tokens the policy made missing, and the share of tokens made missing."]
     return lines + [""]
+
+
+def pooled_caveat(lang: str, profile: str = "gpt-4-turbo") -> List[str]:
+    """For a language without recordings, the SIMULATED annotator uses the profile's pooled tables: how far off such
+    tables were on each recorded language when it was left out (the profile's own leave-one-language-out rows)."""
+    from ..simulate.profile import load_profile
+
+    data = load_profile(profile)
+    if lang in data["languages"]:
+        return []
+    rows = (data.get("fidelity") or {}).get("leave_one_out") or []
+    errors = ", ".join(f"{row['lang']} {100 * (row['simulated']['entity_f1'] - row['recorded']['entity_f1']):+.1f} "
+                       f"(kappa {row['simulated']['kappa'] - row['recorded']['kappa']:+.3f})" for row in rows)
+    return ["", f"The SIMULATED annotator has no recordings of {lang}: it uses the `{profile}` profile's pooled "
+                f"tables. Left out of the fit, the recorded languages came out this far from their real answers (simulated - "
+                f"recorded entity F1, points): {errors or 'not measured'}. Read {lang}'s LLM-label figures with that "
+                "error in mind."]
 
 
 def audit_section(curves: Sequence[Curve]) -> List[str]:
