@@ -81,8 +81,8 @@ def pooled_caveat(lang: str, profile: str = "gpt-4-turbo") -> List[str]:
                        f"(kappa {row['simulated']['kappa'] - row['recorded']['kappa']:+.3f})" for row in rows)
     return ["", f"The SIMULATED annotator has no recordings of {lang}: it uses the `{profile}` profile's pooled "
                 "tables. Left out of the fit, the recorded languages came out this far from their real answers "
-                f"(simulated - recorded entity F1, points): {errors or 'not measured'}. Read {lang}'s LLM-label figures "
-                "with that error in mind."]
+                f"(simulated - recorded entity F1, points): {errors or 'not measured'}. Read {lang}'s LLM-label "
+                "figures with that error in mind."]
 
 
 def audit_section(curves: Sequence[Curve]) -> List[str]:
