@@ -305,13 +305,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--selection", action="store_true", help="Add the label quality of what each arm selected")
     parser.add_argument("--doc", type=Path, default=None, help="Also write the tables to this Markdown file")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--title", default="Label policies: SIMULATED GPT-4-Turbo labels under each policy, beside "
+                                           "gold labels")
+    parser.add_argument("--note-file", type=Path, default=None,
+                        help="Markdown put under the header: what the tables alone do not say (e.g. which runs came "
+                             "from older code)")
     opts = parser.parse_args(argv)
     for arm in opts.arms:
         parse_arm(arm)
     if not opts.report_only:
         with ThreadPoolExecutor(opts.jobs) as pool:
             list(pool.map(lambda job: run(job, opts.out / "logs"), jobs(opts)))
-    lines = ["## Label policies: SIMULATED GPT-4-Turbo labels under each policy, beside gold labels", "",
+    lines = [f"## {opts.title}", "",
              f"Written by `python bench/label_policies.py {' '.join(argv if argv is not None else sys.argv[1:])}`. "
              f"CNN learner, entity-rich 5% gold seed, 5% of the pool per round by mean entropy unless an arm names "
              f"another strategy, {opts.rounds} rounds, the learner's dev data carved out of its labelled set; "
@@ -320,6 +325,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
              "dollars are what "
              "GPT-4-Turbo would have billed for the same prompts and answers, the audit of the gold seed included.",
              ""]
+    if opts.note_file:
+        lines += [opts.note_file.read_text(encoding="utf-8").strip(), ""]
     for lang in opts.langs:
         lines += lang_lines(opts, lang, selection_data(opts, lang) if opts.selection else None)
     text = "\n".join(lines)

@@ -11,7 +11,7 @@ from spacy_llm_loop.data.docs import doc_tags, make_doc, set_task
 from spacy_llm_loop.data.prodigy import doc_to_task, task_to_doc
 from spacy_llm_loop.errors import TaskFormatError
 from spacy_llm_loop.policy.audit import audit_labels, unreliable_types
-from spacy_llm_loop.policy.registry import label_policy_block, make_label_policy
+from spacy_llm_loop.policy.registry import PRESETS, label_policy_block, make_label_policy, policy_tag
 from spacy_llm_loop.policy.rules import LabelPolicy
 from spacy_llm_loop.policy.taught import taught_quality
 
@@ -20,6 +20,15 @@ from .conftest import FAST_TRAINING, ROOT
 TAGS = ["B-PER", "O", "B-ORG", "I-ORG", "O", "B-DATE", "O"]
 JUDGED = {"llm": [[0, 1, "PER", 0.9], [2, 4, "ORG", 0.05], [5, 6, "DATE", 0.9]],
           "learner": [[0, 1, "PER", 0.9], [3, 5, "ORG", 0.6], [6, 7, "LOC", 0.95]]}
+
+
+def test_a_preset_read_back_from_a_runs_json_keeps_its_name(tmp_path) -> None:
+    """srsly's JSON reader turns the 0.6 a loop.json holds into 0.6000000000000001: the report must still name
+    the run's curve after its preset, not after a digest."""
+    policy = make_label_policy("disagree-gold3", **PRESETS["disagree-gold3"])
+    srsly.write_json(tmp_path / "loop.json", {"label_policy": policy.identity()})
+    settings = srsly.read_json(tmp_path / "loop.json")["label_policy"]
+    assert policy_tag(make_label_policy(**settings)) == "disagree-gold3"
 
 
 @pytest.mark.parametrize("settings, distrusted, ents, missing", [
@@ -231,6 +240,7 @@ def test_a_trust_block_is_the_same_run_as_no_block(tmp_path) -> None:
 
     text = (ROOT / "configs" / "loop.cfg").read_text()
     config = Config().from_str(text, interpolate=False)
+    config["label_policy"] = {"@misc": "spacy-llm-loop.LabelPolicy.v1", "name": "trust"}
     without = config.copy()
     del without["label_policy"]
     folder = RunFolder(Path(tmp_path) / "run")

@@ -60,7 +60,7 @@ def faulty_run(small_corpus, tmp_path_factory):
         result = run_loop(ROOT / "configs" / "loop.cfg",
                           loop_settings(small_corpus, tmp_path, server, **{"loop.query_size": str(QUERY)}),
                           FAST_TRAINING, annotator="openai-compatible")
-    return tmp_path / "runs" / "tsn-openai-compatible-entropy-seed0", result, simulated
+    return tmp_path / "runs" / result["run"], result, simulated
 
 
 def test_loop_completes_at_20_percent_faults_with_every_fault_counted(faulty_run, small_corpus):
@@ -164,7 +164,8 @@ def test_kill_during_annotation_never_asks_twice(small_corpus, tmp_path, python)
         args = [python, "-m", "spacy_llm_loop", "loop", "--annotator", "openai-compatible"]
         args += [a for k, v in settings.items() for a in (f"--{k}", str(v))]
         args += [a for k, v in FAST_TRAINING.items() for a in (f"--learner.{k}", str(v))]
-        answers = tmp_path / "runs" / "tsn-openai-compatible-entropy-seed0" / "round-01" / "annotations.jsonl"
+        run = tmp_path / "runs" / "tsn-openai-compatible-entropy-lp-disagree-gold3-seed0"  # the default label policy
+        answers = run / "round-01" / "annotations.jsonl"
         proc = subprocess.Popen(args, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
         start = time.time()

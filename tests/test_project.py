@@ -58,11 +58,12 @@ def test_one_var_names_the_run_folder_that_loop_writes_and_the_others_read():
         assert f"spacy_llm_loop {name} runs/zul-gold-entropy-mc-seed3 " in commands[name]["script"][0]
     defaults = {c["name"]: c for c in load_project_config(ROOT, overrides={"vars.lang": "zul", "vars.seed": 3,
                                                                            "vars.annotator": "gold"})["commands"]}
-    assert "--run-name 'zul-gold-entropy-seed3'" in defaults["loop"]["script"][0]  # the var follows the others
-    assert defaults["package"]["deps"][0] == "runs/zul-gold-entropy-seed3/loop.json"
+    run = "zul-gold-entropy-lp-disagree-gold3-seed3"  # the var follows the others, the label policy included
+    assert f"--run-name '{run}'" in defaults["loop"]["script"][0]
+    assert defaults["package"]["deps"][0] == f"runs/{run}/loop.json"
     text = (ROOT / "project.yml").read_text(encoding="utf-8")
-    assert text.count("${vars.strategy}-seed${vars.seed}") == 1  # the var's own default
-    assert text.count("${vars.strategy}-trf-seed${vars.seed}") == 1
+    assert text.count("${vars.strategy}-lp-${vars.label_policy}-seed${vars.seed}") == 1  # the var's own default
+    assert text.count("${vars.strategy}-trf-lp-${vars.label_policy}-seed${vars.seed}") == 1
 
 
 def test_every_command_is_a_cli_command(python):

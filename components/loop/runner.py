@@ -266,6 +266,11 @@ class ActiveLearningLoop:
         path = self.run.round_dir(k) / JUDGED
         if k == 0 or path.exists() or not self.settings.label_policy.needs_judge or self.annotator.gives_gold:
             return
+        if self.sentences.seed_by_annotator:  # a learner taught only by the annotator would echo its errors
+            self.log("round %d: no gold seed, so the learner knows only the annotator's labels and its disagreement "
+                     "is no evidence: label policy '%s' keeps the answers as they are (no judge)", k,
+                     self.settings.label_policy.name)
+            return
         first = self.sentences.first_annotated_round() if self.settings.label_policy.rejudge else k
         answers = [a for j in range(first, k + 1) for a in self.sentences.annotations(j)
                    if a.source not in GOLD_SOURCES]

@@ -56,5 +56,12 @@ def make_label_policy(name: str = "trust", distrust: Union[str, List[str], None]
     rejudge: every round, judge all earlier answers again with the newest model (not only the round's own).
     """
     return LabelPolicy(name=name, distrust=distrust if isinstance(distrust, str) else tuple(distrust or ()),
-                       min_precision=min_precision, keep_above=keep_above, learner_adds_above=learner_adds_above,
-                       gold_weight=int(gold_weight), rejudge=bool(rejudge))
+                       min_precision=_threshold(min_precision), keep_above=_threshold(keep_above),
+                       learner_adds_above=_threshold(learner_adds_above), gold_weight=int(gold_weight),
+                       rejudge=bool(rejudge))
+
+
+def _threshold(value: Optional[float]) -> Optional[float]:
+    """A probability threshold rounded to 6 places: srsly's JSON reader gives 0.6000000000000001 for the 0.6 a
+    run's ``loop.json`` holds, which would otherwise make a preset's run look like a policy of its own."""
+    return None if value is None else round(float(value), 6)
