@@ -14,6 +14,7 @@ import numpy as np
 from spacy.tokens import Doc
 
 from .base import QuerySize, Selection, _fill_budget, select_top
+from .measure import doc_measure
 
 VECTOR_KEY = "sentence_vector"  # doc.user_data key of a pool doc's sentence vector
 
@@ -51,9 +52,7 @@ class DiverseStrategy:
 
     def __call__(self, pool: Sequence[Doc], size: QuerySize, *, exclude: AbstractSet[int] = frozenset(),
                  reference_size: Optional[int] = None, seed: int = 0) -> Selection:
-        from .registry import _measure
-
-        scores = [_measure(doc, i, self.measure) for i, doc in enumerate(pool)]
+        scores = [doc_measure(doc, i, self.measure) for i, doc in enumerate(pool)]
         lengths = [len(doc) for doc in pool]
         n = size.n_items(reference_size if reference_size is not None else len(pool))
         if n is None:  # a token budget: about as many sentences as fit at the pool's mean length

@@ -1,15 +1,14 @@
 """The registered strategies (``spacy.registry.misc``, versioned names) and their short names."""
-from typing import TYPE_CHECKING, AbstractSet, Any, Dict, Optional, Sequence
+from typing import AbstractSet, Any, Dict, Optional, Sequence
 
 import numpy as np
 from spacy.tokens import Doc
 from spacy.util import registry
 
 from .base import QuerySize, Selection, select_top
-
-if TYPE_CHECKING:
-    from .diverse import DiverseStrategy
-    from .quality import QualityWeightedStrategy
+from .diverse import DiverseStrategy
+from .measure import doc_measure
+from .quality import QualityWeightedStrategy
 
 # Short names used on the command line and in project.yml -> registered names.
 STRATEGY_NAMES: Dict[str, str] = {
@@ -53,22 +52,8 @@ class UncertaintyStrategy:
 
     def __call__(self, pool: Sequence[Doc], size: QuerySize, *, exclude: AbstractSet[int] = frozenset(),
                  reference_size: Optional[int] = None, seed: int = 0) -> Selection:
-        scores = [self.sign * _measure(doc, i, self.measure) for i, doc in enumerate(pool)]
+        scores = [self.sign * doc_measure(doc, i, self.measure) for i, doc in enumerate(pool)]
         return _select(self.name, scores, pool, size, exclude, reference_size, seed)
-
-
-def _measure(doc: Doc, index: int, measure: str) -> float:
-    scores = doc._.get("uncertainty") if doc.has_extension("uncertainty") else None
-    if not scores:
-        raise ValueError(f"Pool item {index} ({doc.text[:40]!r}) has no doc._.uncertainty: "
-                         "the learner pipeline needs the 'uncertainty' component after 'ner'")
-    if measure not in scores:
-        raise ValueError(f"Pool item {index} ({doc.text[:40]!r}) has no '{measure}' in doc._.uncertainty: "
-                         + ("it needs the uncertainty component's estimator 'mc_dropout' or 'committee' "
-                            "(--vars.estimator mc_dropout, or --learner.components.uncertainty.estimator "
-                            "mc_dropout on the loop command)" if measure == "bald"
-                            else f"it has {', '.join(sorted(scores))}"))
-    return float(scores[measure])
 
 
 def _select(name: str, scores: Sequence[float], pool: Sequence[Doc], size: QuerySize,
@@ -121,19 +106,15 @@ def make_bald_strategy() -> UncertaintyStrategy:
 
 
 @registry.misc("spacy-llm-loop.DiverseEntropyStrategy.v1")
-def make_diverse_entropy_strategy(candidates: float = 10.0) -> "DiverseStrategy":
+def make_diverse_entropy_strategy(candidates: float = 10.0) -> DiverseStrategy:
     """The ``candidates x k`` sentences of highest mean token entropy (Zhdanov 2019's pre-filter), then ``k`` of
     them by greedy k-center on the learner's sentence vectors (Sener & Savarese, ICLR 2018); see
     :mod:`.diverse`."""
-    from .diverse import DiverseStrategy
-
     return DiverseStrategy("entropy-diverse", "mean_entropy", candidates)
 
 
 @registry.misc("spacy-llm-loop.QualityWeightedEntropyStrategy.v1")
-def make_quality_weighted_entropy_strategy(weight: float = 1.0) -> "QualityWeightedStrategy":
+def make_quality_weighted_entropy_strategy(weight: float = 1.0) -> QualityWeightedStrategy:
     """Mean token entropy times ``exp(-weight x`` the annotator's expected wrong entities``)``, from its audit
     (after LLMaAA, arXiv 2310.19596); see :mod:`.quality`."""
-    from .quality import QualityWeightedStrategy
-
     return QualityWeightedStrategy("entropy-quality", weight)
