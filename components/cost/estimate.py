@@ -19,7 +19,7 @@ from ..data.corpus import load_docs
 from ..data.docs import sentence_id
 from ..data.prodigy import doc_to_task
 from ..fileio import write_jsonl
-from ..loop.seeding import SeedSampler
+from ..strategies.seeding import SeedSampler
 from ..loop.settings import LoopSettings
 
 SAMPLE = 300  # pool sentences priced for each estimate

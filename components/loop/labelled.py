@@ -24,7 +24,7 @@ from ..data.docs import get_meta, make_doc, sentence_id, set_task
 from ..fileio import JsonlLog, read_jsonl
 from ..policy.rules import LabelPolicy
 from .devsplit import split_dev
-from .seeding import SeedSampler
+from ..strategies.seeding import SeedSampler
 from .settings import LoopSettings
 from .state import RunFolder
 

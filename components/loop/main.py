@@ -4,8 +4,8 @@ from typing import Any, Dict, Optional, Union
 
 from ..annotators import gold, llm  # noqa: F401  (registers the annotators)
 from ..strategies import registry as _strategies  # noqa: F401  (registers the strategies)
+from ..strategies import seeding as _seeding  # noqa: F401  (registers the seed samplers)
 from ..policy import registry as _policies  # noqa: F401  (registers the label policy)
-from . import seeding  # noqa: F401  (registers the seed samplers)
 from .runner import ActiveLearningLoop
 from .settings import MUTABLE_SETTINGS, load_loop_config, resolve_loop
 

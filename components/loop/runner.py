@@ -49,7 +49,7 @@ from .annotating import annotate, annotation_summary, check_unanswered
 from ..environment import environment
 from .auditing import AUDIT_FILE, run_audit
 from .labelled import GOLD_SOURCES, JUDGED, LEARNER_SPLIT, RunSentences
-from .seeding import SeedSampler
+from ..strategies.seeding import SeedSampler
 from .selecting import attach_scores, score_pool, selection_record, vectors_path
 from .settings import MUTABLE_SETTINGS, LoopSettings, learner_name, run_name
 from .state import RunFolder

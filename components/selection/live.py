@@ -27,7 +27,7 @@ from ..data.docs import doc_tags, get_meta, sentence_id
 from ..data.prodigy import doc_to_task
 from ..fileio import atomic_path, write_json, write_jsonl
 from ..llm.pricing import cost_usd
-from ..loop.seeding import EntityRichSeed
+from ..strategies.seeding import EntityRichSeed
 
 logger = logging.getLogger(__name__)
 EVAL_SPLITS = ("train", "dev")  # never test

@@ -3,7 +3,8 @@
 ``EntityRichSeed`` is the sampler of arXiv 2404.02261's code: sentences with at
 least one entity whose entity tokens make up 5-50% of the sentence, drawn at
 random (topped up with random sentences if too few qualify). ``RandomSeed``
-draws uniformly.
+draws uniformly. A seed sampler is a strategy for round 0, so it lives with the
+strategies, below the loop and the annotator evaluation, which both draw seeds.
 """
 import random
 from typing import Dict, List, Protocol, Sequence, Union
@@ -11,7 +12,7 @@ from typing import Dict, List, Protocol, Sequence, Union
 from spacy.tokens import Doc
 from spacy.util import registry
 
-from ..strategies.base import QuerySize
+from .base import QuerySize
 
 SEED_SAMPLER_NAMES: Dict[str, str] = {
     "entity-rich": "spacy-llm-loop.EntityRichSeed.v1",
