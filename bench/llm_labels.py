@@ -5,7 +5,7 @@ pool per round by mean token entropy, 5 rounds, the learner's dev data carved ou
 with two annotators on the same seeds:
 
 - ``sim-gpt-4-turbo``: the SIMULATED GPT-4-Turbo (gold labels with GPT-4-Turbo's measured errors, the
-  real prompt, parser, cache and ledger; see ``components/llm/models/simulated.py``);
+  real prompt, parser, cache and ledger; see ``components/simulate/model.py``);
 - ``gold``: the gold oracle (the upper bound; the same runs ``bench/label_efficiency.py`` makes).
 
 and the full-data learner (converged schedule). It prints a Markdown table per language: per round,

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from spacy_llm_loop.cli import app
 from spacy_llm_loop.llm.models.ledger import summarize
-from spacy_llm_loop.llm.models.simulated import make_simulated_llm
+from spacy_llm_loop.simulate.model import make_simulated_llm
 from spacy_llm_loop.llm.pricing import cost_usd, price_for
 from spacy_llm_loop.llm.tasks.token_ner.parser import parse_response
 from spacy_llm_loop.llm.tasks.token_ner.registry import make_token_ner_task

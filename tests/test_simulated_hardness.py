@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 import pytest
 
 from spacy_llm_loop.annotators.base import annotator_block
-from spacy_llm_loop.llm.models.simulated import make_simulated_llm
+from spacy_llm_loop.simulate.model import make_simulated_llm
 from spacy_llm_loop.llm.tasks.token_ner.registry import make_token_ner_task
 from spacy_llm_loop.selection.recorded import read_recording
 from spacy_llm_loop.simulate.annotate import ErrorModel, sentence_key

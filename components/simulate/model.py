@@ -1,8 +1,8 @@
 """``spacy-llm-loop.SimulatedLLM.v1``: a SIMULATED LLM (gold labels plus a recorded LLM's errors), in-process.
 
-It is :class:`~.client.ChatModel`, the client of ``spacy-llm-loop.OpenAIChat.v1``, with one thing swapped:
-the HTTP transport. Requests never leave the process: an ``httpx`` transport hands each request body to
-:func:`..simulate.server.chat_reply`, the same code the ``simulate-llm`` server runs, which reads the
+It is :class:`~..llm.models.client.ChatModel`, the client of ``spacy-llm-loop.OpenAIChat.v1``, with one
+thing swapped: the HTTP transport. Requests never leave the process: an ``httpx`` transport hands each request
+body to :func:`.server.chat_reply`, the same code the ``simulate-llm`` server runs, which reads the
 sentences out of the real prompt (TokenNER, or spacy-llm's ``spacy.NER.v3``), looks their gold tags up
 in ``gold``, applies the error profile and answers in the real model's format with a ``usage`` record of
 the prompt's and answer's real token counts. So prompt, retries, parsing, the prompt cache, the usage
@@ -15,7 +15,7 @@ errors while systematic ones stay. ``run`` fixes it (every request is run ``run`
 the model's ``replicate`` (``annotator-eval``'s k runs: replicate i is run i, whatever the cache holds).
 A prompt answered from the cache is not asked again.
 
-``hardness`` (a hardness file, :mod:`...simulate.hardness`; with a v2 profile such as ``gpt-4-turbo-hardness``)
+``hardness`` (a hardness file, :mod:`.hardness`; with a v2 profile such as ``gpt-4-turbo-hardness``)
 makes it the hardness-aware simulator: a gold entity a fixed reference learner finds unlikely is drawn from its
 hard bucket's tables, and some errors become the reference learner's own wrong guesses, as the recordings say
 the real model's are. Without it (the default) the model answers exactly as before.
@@ -29,15 +29,15 @@ from typing import Any, Dict, List, Optional
 import httpx
 from spacy_llm.registry import registry
 
-from ...errors import InputError
-from ...simulate.annotate import ErrorModel, sentence_key
-from ...simulate.hardness import SCRIPT, Hardness, read_hardness
-from ...simulate.profile import FORMAT_V2, HARDNESS, load_profile, tables_for
-from ...simulate.server import FAULT_HEADER, FAULTS, SimulatedLLM, chat_reply, gold_from
-from ..pricing import price_for
-from .client import ChatModel
-from .providers import OpenAIChat
-from .registry import usage_parts
+from ..errors import InputError
+from ..llm.models.client import ChatModel
+from ..llm.models.providers import OpenAIChat
+from ..llm.models.registry import usage_parts
+from ..llm.pricing import price_for
+from .annotate import ErrorModel, sentence_key
+from .hardness import SCRIPT, Hardness, read_hardness
+from .profile import FORMAT_V2, HARDNESS, load_profile, tables_for
+from .server import FAULT_HEADER, FAULTS, SimulatedLLM, chat_reply, gold_from
 
 logger = logging.getLogger(__name__)
 HOST = "http://simulated-llm.invalid"  # never resolved: the transport answers in-process
