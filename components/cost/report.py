@@ -2,8 +2,8 @@
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from ..figures import new_figure, save_figure
 from ..fileio import write_json, write_text
-from ..reporting.figures import new_figure, save_figure
 from ..llm.pricing import table_info
 from .human import DEFAULTS, HumanCostModel
 from .ledger import Prices

@@ -5,8 +5,8 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from ..data.corpus import LANGUAGES
+from ..figures import new_figure, save_figure
 from ..fileio import write_text
-from .figures import new_figure, save_figure
 from .collect import Curve, collect_full_data, collect_runs, published_f1, taught_quality
 
 

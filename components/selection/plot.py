@@ -2,7 +2,7 @@
 from pathlib import Path
 from typing import Any, Dict, List
 
-from ..reporting.figures import new_figure, save_figure
+from ..figures import new_figure, save_figure
 
 
 def plot_f1_against_cost(rows: List[Dict[str, Any]], path: Path) -> None:

@@ -1,8 +1,12 @@
-"""The project's figures: one size, headless matplotlib, written atomically as PNG."""
+"""The project's figures: one size, headless matplotlib, written atomically as PNG.
+
+A bottom-layer helper beside :mod:`.fileio`: the run report, the cost report and the annotator evaluation all
+draw with it, and none of them should have to import another to do so.
+"""
 from pathlib import Path
 from typing import Any, Tuple
 
-from ..fileio import atomic_path
+from .fileio import atomic_path
 
 
 def new_figure() -> Tuple[Any, Any]:
