@@ -19,6 +19,7 @@ its answers are gold, so no label policy touches them and no audit is needed) an
 ``example_sentences()`` (the token lists it shows as examples in every prompt, which
 an audit leaves out: an annotator would be graded on answers it was shown).
 """
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Protocol, Sequence, runtime_checkable
@@ -224,3 +225,11 @@ def validate_annotation(annotation: Annotation, n_tokens: int, tagset: Sequence[
         return annotation
     return Annotation(annotation.id, None, annotation.source, error=f"rejected by the loop: {problem}",
                       meta={**annotation.meta, "rejected_tags": tags})
+
+
+def drop_reason(error: Any) -> str:
+    """The kinds of failure in a dropped answer's error, one key per sentence: ``"length_mismatch x1; invalid_tag
+    x2"`` -> ``"invalid_tag+length_mismatch"``, ``"request_failed: content_filter"`` -> ``"request_failed"``.
+    Beside the annotator interface, as both the loop's round summary and the annotator evaluation count by it."""
+    parts = {re.sub(r"\s+x\d+$", "", part.split(":")[0].strip()) for part in str(error or "unknown").split(";")}
+    return "+".join(sorted(part for part in parts if part)) or "unknown"

@@ -5,12 +5,11 @@ annotator yields from ``batches`` (the answers to one prompt together), so a kil
 round keeps everything received, and a resumed one asks only for the rest.
 """
 import logging
-import re
 from typing import Any, Dict, List, Optional, Sequence
 
 from spacy.tokens import Doc
 
-from ..annotators.base import AnnotationRequest, Annotator, validate_annotation
+from ..annotators.base import AnnotationRequest, Annotator, drop_reason, validate_annotation
 from ..data.docs import doc_tags, get_meta
 from ..data.iob import iob_tagset
 from ..errors import LoopError
@@ -95,10 +94,3 @@ def annotation_summary(wanted: Sequence[str], records: List[Dict[str, Any]], by_
             "n_repaired": sum(bool((r.get("meta") or {}).get("repairs")) for r in received),
             "drop_reasons": errors, "problems": problems, "token_accuracy": quality["token_accuracy"],
             "ents_f": quality["ents_f"]}
-
-
-def drop_reason(error: Any) -> str:
-    """The kinds of failure in a dropped answer's error, one key per sentence: ``"length_mismatch x1; invalid_tag
-    x2"`` -> ``"invalid_tag+length_mismatch"``, ``"request_failed: content_filter"`` -> ``"request_failed"``."""
-    parts = {re.sub(r"\s+x\d+$", "", part.split(":")[0].strip()) for part in str(error or "unknown").split(";")}
-    return "+".join(sorted(part for part in parts if part)) or "unknown"

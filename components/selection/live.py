@@ -21,7 +21,8 @@ from spacy.tokens import Doc, DocBin
 from spacy.util import registry
 from thinc.api import Config
 
-from ..annotators.base import AnnotationContext, AnnotationRequest, Annotator, annotator_block, as_annotator
+from ..annotators.base import (AnnotationContext, AnnotationRequest, Annotator, annotator_block, as_annotator,
+                               drop_reason)
 from ..data.corpus import load_docs
 from ..data.docs import doc_tags, get_meta, sentence_id
 from ..data.prodigy import doc_to_task
@@ -137,8 +138,6 @@ def _run(annotation: Any, words: Sequence[str]) -> Optional[List[List[str]]]:
 def parser_outcomes(answers: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Dropped answers by reason, the parser's problems (by kind), answers kept after a repair and the repairs
     made (e.g. an invalid IOB sequence mended, an NFC/NFD token matched), over every answer of every run."""
-    from ..loop.annotating import drop_reason
-
     total = dropped = repaired = repairs = 0
     reasons: Dict[str, int] = {}
     problems: Dict[str, int] = {}
