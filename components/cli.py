@@ -235,7 +235,7 @@ def loop_cli(
     except (LoopError, ValueError, OSError) as err:
         _fail(err)
     if dry_run:
-        from .cost.estimate import describe
+        from .loop.estimate import describe
 
         msg.info(describe(result["dry_run"]))
         print(srsly.json_dumps(result["dry_run"], indent=2))

@@ -6,6 +6,7 @@ from ..annotators import gold, llm  # noqa: F401  (registers the annotators)
 from ..strategies import registry as _strategies  # noqa: F401  (registers the strategies)
 from ..strategies import seeding as _seeding  # noqa: F401  (registers the seed samplers)
 from ..policy import registry as _policies  # noqa: F401  (registers the label policy)
+from .estimate import preflight
 from .runner import ActiveLearningLoop
 from .settings import MUTABLE_SETTINGS, load_loop_config, resolve_loop
 
@@ -16,7 +17,7 @@ def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] 
              seed_size: Optional[str] = None, label_policy: Optional[str] = None, dry_run: bool = False,
              progress: bool = False) -> Dict[str, Any]:
     """Run or resume one loop; see :class:`ActiveLearningLoop`. ``dry_run``: only the pre-flight cost estimate
-    (:func:`..cost.estimate.preflight`), nothing trained, asked or written."""
+    (:func:`.estimate.preflight`), nothing trained, asked or written."""
     config = load_loop_config(config_path, overrides, annotator=annotator, strategy=strategy,
                               seed_sampler=seed_sampler, seed_size=seed_size, label_policy=label_policy)
     if dry_run:
@@ -37,7 +38,6 @@ def _dry_run(config: Any, learner_overrides: Optional[Dict[str, Any]] = None) ->
     (:func:`.runner.run_names`, :func:`..learner.train.check_init_tok2vec`), so a dry run does not pass what the
     run would refuse; the estimate says which folder the run would write (``run``)."""
     from ..annotators.base import as_annotator
-    from ..cost.estimate import preflight
     from ..data.corpus import load_docs
     from ..llm.models.registry import keys_not_required
     from ..learner.train import check_init_tok2vec

@@ -6,6 +6,8 @@ Which sentences a strategy will pick is not known before the learner is trained,
 pool (after the seed) are priced through the annotator's own prompts (:meth:`LLMAnnotator.estimate`): a
 seeded random sample (the ``typical`` estimate) and the longest sentences (``long``, an upper end: the
 uncertainty strategies lean towards long sentences). Prices are those the loop's budget uses.
+It is the loop's ``--dry-run``: it reads the loop's own settings and seed sampler, so it lives in the loop
+(the cost step, above the loop, only reads what finished runs spent).
 """
 import random
 import tempfile
@@ -20,7 +22,7 @@ from ..data.docs import sentence_id
 from ..data.prodigy import doc_to_task
 from ..fileio import write_jsonl
 from ..strategies.seeding import SeedSampler
-from ..loop.settings import LoopSettings
+from .settings import LoopSettings
 
 SAMPLE = 300  # pool sentences priced for each estimate
 
