@@ -31,8 +31,14 @@ from spacy_llm_loop.simulate.annotate import sentence_key
 from spacy_llm_loop.simulate.calibrate import HARDNESS_SMOOTHING, fit_hardness_profile, read_all
 from spacy_llm_loop.simulate.fidelity import compact, fidelity
 from spacy_llm_loop.simulate.hardness import Hardness, read_hardness
-from spacy_llm_loop.simulate.reference import (N_REFERENCES, SAMPLE_SEED, SEED_SIZE, score_sentences,
-                                               train_references, write_hardness_file)
+from spacy_llm_loop.simulate.reference import (
+    N_REFERENCES,
+    SAMPLE_SEED,
+    SEED_SIZE,
+    score_sentences,
+    train_references,
+    write_hardness_file,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

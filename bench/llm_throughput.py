@@ -30,8 +30,8 @@ from spacy_llm_loop.data.corpus import load_docs
 from spacy_llm_loop.data.docs import doc_tags, make_doc
 from spacy_llm_loop.data.prodigy import doc_to_task
 from spacy_llm_loop.fileio import write_jsonl
-from spacy_llm_loop.llm.tasks.token_ner.registry import make_token_ner_task
 from spacy_llm_loop.llm.tasks.token_ner.examples import make_token_ner_examples
+from spacy_llm_loop.llm.tasks.token_ner.registry import make_token_ner_task
 from spacy_llm_loop.llm.tokens import count_tokens, tokenizer_name
 from spacy_llm_loop.simulate.server import SimulatedLLM, SimulatedLLMServer, gold_from
 

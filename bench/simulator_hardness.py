@@ -51,8 +51,8 @@ from spacy_llm_loop.learner.train import train_pipeline
 from spacy_llm_loop.policy.judge import judge
 from spacy_llm_loop.selection.entities import usable_tags
 from spacy_llm_loop.selection.recorded import Recording, read_recording
-from spacy_llm_loop.simulate.fidelity import TARGETS, fidelity, fidelity_markdown, refit
 from spacy_llm_loop.simulate.annotate import ErrorModel, sentence_key
+from spacy_llm_loop.simulate.fidelity import TARGETS, fidelity, fidelity_markdown, refit
 from spacy_llm_loop.simulate.hardness import Hardness, hardness_bucket, read_hardness
 from spacy_llm_loop.simulate.profile import LanguageTables, load_profile, tables_for
 

@@ -5,11 +5,11 @@ from typing import Any, Dict, Optional, Sequence, Union
 
 from thinc.api import Config
 
+from .data.corpus import load_docs
 from .environment import environment
 from .evaluation.evaluate import evaluate_model
 from .fileio import write_json
 from .learner.progress import training_summary
-from .data.corpus import load_docs
 from .learner.train import check_init_tok2vec, train_pipeline
 from .learner.transfer import TRANSFER_MAX, prepare_transfer, training_folder
 

@@ -288,9 +288,8 @@ def simulate_llm_cli(
     """Serve a SIMULATED LLM (gold answers, optional faults) on 127.0.0.1 for offline runs of the LLM loop."""
     import time
 
-    from .simulate.server import SimulatedLLM, SimulatedLLMServer, gold_from
-
     from .simulate.rules import RuleLLM
+    from .simulate.server import SimulatedLLM, SimulatedLLMServer, gold_from
 
     _setup()
     if (gold is None) == (not rule):
@@ -690,7 +689,8 @@ def calibrate_cli(
     """Fit a SIMULATED annotator's error profile from recorded LLM annotations, per language and pooled."""
     from .fileio import write_json, write_text
     from .simulate.calibrate import fit_profile, read_all
-    from .simulate.fidelity import compact, fidelity as run_fidelity, fidelity_markdown
+    from .simulate.fidelity import compact, fidelity_markdown
+    from .simulate.fidelity import fidelity as run_fidelity
 
     _setup()
     try:

@@ -8,8 +8,13 @@ import pytest
 
 from spacy_llm_loop.errors import InputError
 from spacy_llm_loop.evaluation.metrics import tag_agreement
-from spacy_llm_loop.selection.agreement import (consistency, entity_agreement, fleiss_kappa_runs, kappa_exclusion,
-                                                record_consistency)
+from spacy_llm_loop.selection.agreement import (
+    consistency,
+    entity_agreement,
+    fleiss_kappa_runs,
+    kappa_exclusion,
+    record_consistency,
+)
 from spacy_llm_loop.selection.entities import entity_scores, usable_tags
 from spacy_llm_loop.selection.failures import count_failures
 from spacy_llm_loop.selection.recorded import Record, read_recording

@@ -7,9 +7,9 @@ import spacy
 from spacy.training import Example
 
 from spacy_llm_loop.data.docs import make_doc
+from spacy_llm_loop.errors import InputError
 from spacy_llm_loop.evaluation.evaluate import evaluate_model, format_table, resolve_model
 from spacy_llm_loop.evaluation.metrics import entity_scores, paper_token_f1, score_examples, tag_agreement
-from spacy_llm_loop.errors import InputError
 
 WORDS = ["Rre", "Masisi", "o", "tsamaile", "Gaborone", "ka", "Labobedi"]
 GOLD = ["B-PER", "I-PER", "O", "O", "B-LOC", "O", "B-DATE"]

@@ -10,9 +10,17 @@ import numpy as np
 import pytest
 
 from spacy_llm_loop.data.corpus import load_docs
-from spacy_llm_loop.leakage.minkpp import (EndpointError, completions_token_stats, hf_token_stats,
-                                           logits_token_stats, membership_test, minkpp_score, minkpp_token_scores,
-                                           parse_completion_logprobs, topk_moments)
+from spacy_llm_loop.leakage.minkpp import (
+    EndpointError,
+    completions_token_stats,
+    hf_token_stats,
+    logits_token_stats,
+    membership_test,
+    minkpp_score,
+    minkpp_token_scores,
+    parse_completion_logprobs,
+    topk_moments,
+)
 from spacy_llm_loop.leakage.planted import PlantedSettings, markdown_table, planted_validation
 from spacy_llm_loop.leakage.tinylm import TinyLMSettings, byte_tokenizer, tiny_gpt2
 

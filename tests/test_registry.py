@@ -2,8 +2,8 @@
 import configparser
 import json
 import subprocess
-from pathlib import Path
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 

@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from spacy_llm_loop.cli import app
 from spacy_llm_loop.llm.models.ledger import summarize
-from spacy_llm_loop.simulate.model import make_simulated_llm
 from spacy_llm_loop.llm.pricing import cost_usd, price_for
 from spacy_llm_loop.llm.tasks.token_ner.parser import parse_response
 from spacy_llm_loop.llm.tasks.token_ner.registry import make_token_ner_task
@@ -21,6 +20,7 @@ from spacy_llm_loop.selection.recorded import SCHEMA, read_recording
 from spacy_llm_loop.simulate.annotate import ErrorModel, place_spurious
 from spacy_llm_loop.simulate.calibrate import fit_profile, read_all
 from spacy_llm_loop.simulate.fidelity import TARGETS, fidelity
+from spacy_llm_loop.simulate.model import make_simulated_llm
 from spacy_llm_loop.simulate.outcomes import entity_outcome, place_boundary
 from spacy_llm_loop.simulate.profile import FORMAT, LanguageTables, load_profile, tables_for
 from spacy_llm_loop.simulate.server import SimulatedLLM, parse_prompt

@@ -8,19 +8,29 @@ from typing import Any, Dict, List
 import pytest
 
 from spacy_llm_loop.annotators.base import annotator_block
-from spacy_llm_loop.simulate.model import make_simulated_llm
 from spacy_llm_loop.llm.tasks.token_ner.registry import make_token_ner_task
 from spacy_llm_loop.selection.recorded import read_recording
 from spacy_llm_loop.simulate.annotate import ErrorModel, sentence_key
 from spacy_llm_loop.simulate.calibrate import fit_hardness_profile, fit_profile, read_all
 from spacy_llm_loop.simulate.draws import OutcomeTables
 from spacy_llm_loop.simulate.hardness import Hardness, from_rows, hardness_bucket, hardness_row, read_hardness
+from spacy_llm_loop.simulate.model import make_simulated_llm
 from spacy_llm_loop.simulate.profile import FORMAT, FORMAT_V2, load_profile, packaged_profiles, tables_for
 from spacy_llm_loop.simulate.reference import reference_samples
 from spacy_llm_loop.simulate.units import FAMILIES
 
-from .test_simulated_annotator import (GOLD, RECORDED, SENTENCES, WORDS, cell, needs_recordings, pairs, tiny_profile,
-                                       write_conll, write_recording)
+from .test_simulated_annotator import (
+    GOLD,
+    RECORDED,
+    SENTENCES,
+    WORDS,
+    cell,
+    needs_recordings,
+    pairs,
+    tiny_profile,
+    write_conll,
+    write_recording,
+)
 
 V2_NAME = "gpt-4-turbo-hardness"
 

@@ -5,9 +5,9 @@ import spacy
 from spacy.util import registry
 
 from spacy_llm_loop.data.docs import make_doc
-from spacy_llm_loop.strategies.diverse import VECTOR_KEY, k_center
 from spacy_llm_loop.strategies import STRATEGY_NAMES, QuerySize, select_top
 from spacy_llm_loop.strategies import registry as _registered  # noqa: F401
+from spacy_llm_loop.strategies.diverse import VECTOR_KEY, k_center
 from spacy_llm_loop.uncertainty.component import install_extensions
 
 install_extensions()

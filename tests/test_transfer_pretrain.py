@@ -11,8 +11,7 @@ from spacy_llm_loop.data.corpus import load_docs
 from spacy_llm_loop.data.docs import get_meta
 from spacy_llm_loop.learner.pretrain import pretrain_tok2vec
 from spacy_llm_loop.learner.train import pretraining_block
-from spacy_llm_loop.learner.transfer import (cosine, parse_langs, resolve_sources, transfer_sample,
-                                             trigram_profile)
+from spacy_llm_loop.learner.transfer import cosine, parse_langs, resolve_sources, transfer_sample, trigram_profile
 from spacy_llm_loop.loop.main import run_loop
 
 from .conftest import FAST_TRAINING, ROOT

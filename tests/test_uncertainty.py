@@ -14,9 +14,14 @@ from spacy_llm_loop.data.corpus import load_docs
 from spacy_llm_loop.data.docs import bare_copy
 from spacy_llm_loop.data.iob import iob_tagset
 from spacy_llm_loop.uncertainty.component import Uncertainty, install_extensions
-from spacy_llm_loop.uncertainty.measures import (doc_scores, log_softmax_valid, log_softmax_valid_rows,
-                                                 parses_to_marginals,
-                                                 span_confidences, token_entropy)
+from spacy_llm_loop.uncertainty.measures import (
+    doc_scores,
+    log_softmax_valid,
+    log_softmax_valid_rows,
+    parses_to_marginals,
+    span_confidences,
+    token_entropy,
+)
 from spacy_llm_loop.uncertainty.scorer import auroc, score_uncertainty
 
 TAGS = iob_tagset()

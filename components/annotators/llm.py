@@ -29,13 +29,13 @@ from thinc.api import Config
 from ..data.corpus import LANGUAGES
 from ..data.docs import doc_tags, make_doc
 from ..data.labels import GENERIC_GUIDELINE
-from ..packaged import annotator_config_text
 from ..llm.models import registry as _models  # noqa: F401  (registers the models)
 from ..llm.models.ledger import summarize
 from ..llm.pricing import cost_usd, price_for
-from ..llm.tokens import count_tokens, tokenizer_name
-from ..llm.tasks.token_ner import examples as _examples, registry as _tasks  # noqa: F401  (registers the task)
+from ..llm.tasks.token_ner import examples as _examples  # noqa: F401  (registers the task)
 from ..llm.tasks.token_ner.task import RESULT_KEY
+from ..llm.tokens import count_tokens, tokenizer_name
+from ..packaged import annotator_config_text
 from .base import Annotation, AnnotationContext, AnnotationRequest, BaseAnnotator
 
 logger = logging.getLogger(__name__)
@@ -267,9 +267,8 @@ def _takes(block: Dict[str, Any], argument: str) -> bool:
     """Whether the registered model of a config block has a parameter named ``argument``."""
     import inspect
 
-    from spacy_llm.registry import registry as llm_registry
-
     from catalogue import RegistryError
+    from spacy_llm.registry import registry as llm_registry
 
     try:
         return argument in inspect.signature(llm_registry.llm_models.get(block["@llm_models"])).parameters

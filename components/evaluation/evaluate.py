@@ -10,8 +10,8 @@ from spacy.tokens import Doc
 from spacy.training import Example
 
 from ..data.corpus import load_docs
-from ..errors import InputError
 from ..data.docs import bare_copy
+from ..errors import InputError
 from .metrics import score_examples
 
 PathLike = Union[str, Path]

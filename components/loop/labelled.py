@@ -23,8 +23,8 @@ from ..annotators.base import Annotation
 from ..data.docs import get_meta, make_doc, sentence_id, set_task
 from ..fileio import JsonlLog, read_jsonl
 from ..policy.rules import LabelPolicy
-from .devsplit import split_dev
 from ..strategies.seeding import SeedSampler
+from .devsplit import split_dev
 from .settings import LoopSettings
 from .state import RunFolder
 

@@ -3,9 +3,9 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 from ..annotators import gold, llm  # noqa: F401  (registers the annotators)
+from ..policy import registry as _policies  # noqa: F401  (registers the label policy)
 from ..strategies import registry as _strategies  # noqa: F401  (registers the strategies)
 from ..strategies import seeding as _seeding  # noqa: F401  (registers the seed samplers)
-from ..policy import registry as _policies  # noqa: F401  (registers the label policy)
 from .estimate import preflight
 from .runner import ActiveLearningLoop
 from .settings import MUTABLE_SETTINGS, load_loop_config, resolve_loop
@@ -39,8 +39,8 @@ def _dry_run(config: Any, learner_overrides: Optional[Dict[str, Any]] = None) ->
     run would refuse; the estimate says which folder the run would write (``run``)."""
     from ..annotators.base import as_annotator
     from ..data.corpus import load_docs
-    from ..llm.models.registry import keys_not_required
     from ..learner.train import check_init_tok2vec
+    from ..llm.models.registry import keys_not_required
     from .runner import run_names
 
     if str(config["annotator"].get("@misc", "")).endswith("LLMAnnotator.v1"):

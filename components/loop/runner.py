@@ -32,24 +32,24 @@ from ..data.corpus import load_docs
 from ..data.docs import bare_copy, get_meta, sentence_id
 from ..data.own import read_manifest
 from ..data.prodigy import doc_to_task
+from ..environment import environment
 from ..errors import LoopError
 from ..evaluation.evaluate import evaluate_nlp
 from ..fileio import JsonlLog, atomic_path, file_digest, write_json, write_jsonl
-from ..learner.progress import training_summary
 from ..learner.calibrate import calibrate_pipeline
 from ..learner.committee import requested_estimator, requested_size, train_committee, without_committee
+from ..learner.progress import training_summary
 from ..learner.train import check_init_tok2vec, train_pipeline
 from ..learner.transfer import prepare_transfer, training_folder, write_prefix
 from ..policy.audit import unreliable_types
 from ..policy.judge import judge
 from ..policy.taught import taught_quality
 from ..strategies.base import Strategy, UsesAudit
+from ..strategies.seeding import SeedSampler
 from ..uncertainty.component import install_extensions
 from .annotating import annotate, annotation_summary, check_unanswered
-from ..environment import environment
 from .auditing import AUDIT_FILE, run_audit
 from .labelled import GOLD_SOURCES, JUDGED, LEARNER_SPLIT, RunSentences
-from ..strategies.seeding import SeedSampler
 from .selecting import attach_scores, score_pool, selection_record, vectors_path
 from .settings import MUTABLE_SETTINGS, LoopSettings, learner_name, run_name
 from .state import RunFolder

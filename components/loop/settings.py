@@ -17,16 +17,16 @@ from spacy.util import load_config, registry
 from thinc.api import Config
 
 from ..annotators.base import Annotator, annotator_block
-from ..packaged import config_file
 from ..data.corpus import LANGUAGES, check_lang
 from ..data.labels import LabelSet
 from ..data.own import MANIFEST, CorpusInfo, check_lang_code, corpus_info, read_manifest
+from ..learner.transfer import TRANSFER_MAX, parse_langs
+from ..packaged import config_file
+from ..policy.registry import label_policy_block, policy_tag
+from ..policy.rules import LabelPolicy
 from ..strategies.base import QuerySize, Strategy
 from ..strategies.registry import strategy_block
 from ..strategies.seeding import SEED_SAMPLER_NAMES, SeedSampler, seed_sampler_block
-from ..learner.transfer import TRANSFER_MAX, parse_langs
-from ..policy.registry import label_policy_block, policy_tag
-from ..policy.rules import LabelPolicy
 from .devsplit import DevSource, check_dev_source, dev_target
 
 # The one list of settings that may change when a run is resumed: they do not change what the run is (the

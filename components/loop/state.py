@@ -19,9 +19,9 @@ from typing import IO, Any, Dict, List, Optional, Sequence
 import srsly
 from thinc.api import Config
 
+from ..environment import differences
 from ..errors import RunStateError
 from ..fileio import read_jsonl, remove_stale_temps, write_json
-from ..environment import differences
 from ..policy.registry import make_label_policy
 
 logger = logging.getLogger(__name__)

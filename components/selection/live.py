@@ -21,8 +21,14 @@ from spacy.tokens import Doc, DocBin
 from spacy.util import registry
 from thinc.api import Config
 
-from ..annotators.base import (AnnotationContext, AnnotationRequest, Annotator, annotator_block, as_annotator,
-                               drop_reason)
+from ..annotators.base import (
+    AnnotationContext,
+    AnnotationRequest,
+    Annotator,
+    annotator_block,
+    as_annotator,
+    drop_reason,
+)
 from ..data.corpus import load_docs
 from ..data.docs import doc_tags, get_meta, sentence_id
 from ..data.prodigy import doc_to_task

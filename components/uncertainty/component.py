@@ -42,17 +42,16 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Op
 import numpy as np
 import spacy
 import srsly
-from thinc.api import Config
-
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
+from thinc.api import Config
 
 from ..data.iob import iob_tagset
 from ..fileio import write_json
 from .calibration import calibrate
-from .greedy import greedy_step_logprobs
 from .committee import committee_estimate
+from .greedy import greedy_step_logprobs
 from .mc_dropout import mc_dropout_estimate
 from .measures import doc_scores, mutual_information, parses_to_marginals, span_confidences, token_entropy
 from .scorer import make_uncertainty_scorer  # noqa: F401  (registers the default scorer)

@@ -19,7 +19,6 @@ from .client import ChatModel
 from .ledger import UsageLedger
 from .providers import ANTHROPIC_URL, OPENAI_URL, AnthropicMessages, OpenAIChat, Provider
 
-
 _KEYS_NOT_REQUIRED: contextvars.ContextVar[bool] = contextvars.ContextVar("keys_not_required", default=False)
 
 

@@ -11,9 +11,9 @@ from spacy_llm.registry import registry
 
 from ....data.corpus import LANGUAGES
 from ....data.iob import MASAKHANER_LABELS
+from ....packaged import read_text
 from . import similar as _similar  # noqa: F401  (registers spacy-llm-loop.SimilarExamples.v1 with the task)
 from .task import ExamplesSource, TokenNERTask
-from ....packaged import read_text
 
 TEMPLATE = "llm/tasks/templates/token_ner.v1.jinja"  # package data
 GUIDELINE_FILE = "llm/tasks/templates/masakhaner_guideline.v1.txt"  # package data; '#' lines are comments
