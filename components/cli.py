@@ -8,7 +8,7 @@ goes to the learner config, anything else to the loop config.
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NoReturn, Optional, Tuple
 
 import srsly
 import typer
@@ -44,7 +44,7 @@ def split_overrides(args: list) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     return learner, loop
 
 
-def _fail(err: Exception) -> None:
+def _fail(err: Exception) -> NoReturn:
     """Print the error unwrapped on stderr (it names the file, line or item) and exit 1."""
     typer.secho(f"✘ {err}", err=True, fg="red")
     raise typer.Exit(1)
@@ -64,7 +64,7 @@ def convert_cli(
     _setup()
     try:
         summary = convert(lang, output or Path("corpus") / lang, assets_dir=assets_dir,
-                          policy=policy)  # type: ignore[arg-type]
+                          policy=policy)  # type: ignore[arg-type]  # convert() refuses other policies (ValueError)
     except (LoopError, ValueError) as err:
         _fail(err)
     for split, counts in summary["splits"].items():
@@ -294,10 +294,11 @@ def simulate_llm_cli(
     _setup()
     if (gold is None) == (not rule):
         _fail(ValueError("give a gold corpus to answer from, or --rule (for texts without labels), not both"))
-    settings = {"fault_rate": fault_rate, "latency": latency, "log_path": log,
-                "normalize": normalize.upper() if normalize else None}
+    settings: Dict[str, Any] = {"fault_rate": fault_rate, "latency": latency, "log_path": log,
+                                "normalize": normalize.upper() if normalize else None}
     try:
-        simulated = RuleLLM(rule, **settings) if rule else SimulatedLLM(gold_from(gold), **settings)
+        # exactly one of gold and rule is given (checked above)
+        simulated = RuleLLM(rule, **settings) if gold is None else SimulatedLLM(gold_from(gold), **settings)
     except (LoopError, ValueError) as err:  # an unknown normal form or rule, an unlabelled corpus
         _fail(err)
     form = f"tokens in {simulated.normalize}" if simulated.normalize else "tokens as asked"
@@ -721,4 +722,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
+    sys.exit()

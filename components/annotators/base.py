@@ -102,8 +102,11 @@ class Annotator(Protocol):
     """Labels sentences; see the module docstring."""
 
     name: str
-    budget_exhausted: bool
     gives_gold: bool
+
+    @property
+    def budget_exhausted(self) -> bool:  # read by the loop only: a plain attribute satisfies it
+        ...
 
     def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
         ...
@@ -169,8 +172,9 @@ class _Wrapped(BaseAnnotator):
         self.name = inner.name
         self.gives_gold = bool(getattr(inner, "gives_gold", False))
 
-    @property  # type: ignore[override]
-    def budget_exhausted(self) -> bool:  # noqa: D102
+    @property
+    def budget_exhausted(self) -> bool:  # type: ignore[override]  # read-only: the inner annotator's flag
+        """Whether the inner annotator says its budget is spent (False when it has no such flag)."""
         return bool(getattr(self.inner, "budget_exhausted", False))
 
     def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:

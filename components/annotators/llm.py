@@ -160,7 +160,8 @@ class LLMAnnotator(BaseAnnotator):
             tokens_in = sum(count_tokens(task.render(chunk)) for chunk in chunks)
             tokens_out = sum(count_tokens(task.expected_answer(chunk)) for chunk in chunks)
         else:  # a task of spacy-llm's own: its prompts, and about the sentence's length out
-            docs = [make_doc(self.nlp.vocab, w) for w in words]  # type: ignore[union-attr]
+            assert self.nlp is not None  # self._llm() above needs the pipeline too
+            docs = [make_doc(self.nlp.vocab, w) for w in words]
             tokens_in = sum(count_tokens(p) for prompts, _ in task.generate_prompts(docs) for p in prompts)
             tokens_out = sum(count_tokens(" ".join(w)) for w in words)
         price = self.price

@@ -33,7 +33,7 @@ class HumanCostModel:
         return asdict(self)
 
 
-SOURCES = {
+SOURCES: Dict[str, str] = {
     "words_per_hour": "2,000-5,500 words per hour: the range measured for expert NER annotation in a clinical "
                       "user study of cost-aware active learning (JAMIA 2019); MasakhaNER's papers state no "
                       "annotation speed. News text in the annotator's own language may be faster or slower",

@@ -40,7 +40,7 @@ def gold_route(run_dir: Path, loop: Dict[str, Any], gold_runs_dir: Optional[Path
     path = (gold_runs_dir or run_dir.parent) / name / "loop.json"
     if name == loop["run"] or not path.exists():
         return {}
-    return {r["round"]: _f1(r) for r in srsly.read_json(path)["rounds"] if r["test"] is not None}
+    return {r["round"]: f1 for r in srsly.read_json(path)["rounds"] if (f1 := _f1(r)) is not None}
 
 
 def _f1(record: Dict[str, Any]) -> Optional[float]:

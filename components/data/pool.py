@@ -116,7 +116,9 @@ def _jsonl_units(path: Path, nlp: Language) -> Iterator[Unit]:
         if not isinstance(task, dict) or not isinstance(task.get("text"), str):
             raise InputError("a pool task needs a 'text' string (Prodigy's input format: {\"text\": ...})",
                              path, number)
-        meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
+        meta = task.get("meta")
+        if not isinstance(meta, dict):
+            meta = {}
         tokens = task.get("tokens")
         if "spans" not in task and tokens is None:
             yield from _split(nlp, task["text"], number, meta)

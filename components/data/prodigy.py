@@ -255,10 +255,10 @@ def _task_span(doc: Doc, span: Dict[str, Any], fail: Any) -> Any:
         if "start" in span and (result.start_char, result.end_char) != (span["start"], span.get("end")):
             raise fail(f"span {span}: token and character offsets disagree")
         return Span(doc, start, end, label=label)
-    result = doc.char_span(span.get("start", -1), span.get("end", -1), label=label)
-    if result is None:
+    by_chars = doc.char_span(span.get("start", -1), span.get("end", -1), label=label)
+    if by_chars is None:
         raise fail(f"span {span} does not start and end on token boundaries")
-    return result
+    return by_chars
 
 
 def read_tasks(

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import LoopError
 
@@ -54,7 +55,7 @@ class TokenStats:
         return len(self.logprob)
 
 
-def minkpp_token_scores(logprob: Sequence[float], mu: Sequence[float], sigma: Sequence[float]) -> np.ndarray:
+def minkpp_token_scores(logprob: ArrayLike, mu: ArrayLike, sigma: ArrayLike) -> np.ndarray:
     """(log p(x_t) - mu_t) / sigma_t per position (sigma floored at :data:`SIGMA_FLOOR`)."""
     lp, m, s = (np.asarray(a, dtype=np.float64) for a in (logprob, mu, sigma))
     if not lp.shape == m.shape == s.shape or lp.ndim != 1:
@@ -62,7 +63,7 @@ def minkpp_token_scores(logprob: Sequence[float], mu: Sequence[float], sigma: Se
     return (lp - m) / np.maximum(s, SIGMA_FLOOR)
 
 
-def minkpp_score(logprob: Sequence[float], mu: Sequence[float], sigma: Sequence[float], k: float = 0.2) -> float:
+def minkpp_score(logprob: ArrayLike, mu: ArrayLike, sigma: ArrayLike, k: float = 0.2) -> float:
     """Min-K%++ of one text: the mean of the ``k`` (a fraction, 0.2 = 20%) lowest token scores."""
     if not 0 < k <= 1:
         raise ValueError(f"k must be a fraction in (0, 1], got {k}")
@@ -142,7 +143,8 @@ def _batch_stats(model: Any, tokenizer: Any, batch: List[List[int]], device: Any
     for i, row in enumerate(batch):
         n = len(row)
         got = logits_token_stats(logits[i, : n - 1], ids[i, 1:n])
-        stats.append(TokenStats(tokens=list(tokenizer.convert_ids_to_tokens(row[1:])), **got))
+        stats.append(TokenStats(tokens=list(tokenizer.convert_ids_to_tokens(row[1:])), logprob=got["logprob"],
+                                mu=got["mu"], sigma=got["sigma"]))
     return stats
 
 

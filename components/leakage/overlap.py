@@ -90,7 +90,7 @@ def find_overlaps(sets: Mapping[str, Sequence[Sentence]], settings: OverlapSetti
     """
     entries = [_Entry(name, order, s, norm, shingles(norm, settings.shingle_size))
                for order, (name, items) in enumerate(sets.items()) for s in items for norm in [normalise(s.text)]]
-    found = [(i, j, "exact", 1.0) for i, j in _exact_pairs(entries)]
+    found: List[Tuple[int, int, Kind, float]] = [(i, j, "exact", 1.0) for i, j in _exact_pairs(entries)]
     found += [(i, j, "near", sim) for i, j, sim in _near_pairs(entries, settings, within)]
     overlaps = []
     for i, j, kind, sim in found:

@@ -1,6 +1,6 @@
 """Fitting a trained pipeline's entity-confidence calibration on its own dev data, in place."""
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, Union, cast
 
 import spacy
 import srsly
@@ -9,7 +9,7 @@ from spacy.training import Example
 from ..data.corpus import load_docs
 from ..data.docs import bare_copy
 from ..uncertainty.calibration import ece, entity_outcomes, fit_platt
-from ..uncertainty.component import CALIBRATION_FILE
+from ..uncertainty.component import CALIBRATION_FILE, Uncertainty
 
 PathLike = Union[str, Path]
 
@@ -32,7 +32,7 @@ def calibrate_pipeline(model: PathLike, dev: PathLike, component: str = "uncerta
     examples = [Example(p, g) for p, g in zip(nlp.pipe(bare_copy(doc) for doc in gold), gold)]
     confidences, correct = entity_outcomes(examples)
     params = fit_platt(confidences, correct)
-    pipe = nlp.get_pipe(component)
+    pipe = cast(Uncertainty, nlp.get_pipe(component))  # spaCy types every component as a bare callable
     pipe.calibration = params
     pipe.to_disk(model / component)
     return {"calibration": params, "dev_entities": len(confidences), "dev_ece_raw": ece(confidences, correct)}

@@ -16,9 +16,10 @@ pool). The schedule defaults to the full-data baseline's (:data:`SOURCE_SCHEDULE
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union, cast
 
 import spacy
+from spacy.pipeline import TrainablePipe
 from spacy.util import load_config
 
 from ..data.corpus import load_docs
@@ -88,7 +89,8 @@ def train_source_tok2vec(corpus: PathLike, learner_config: PathLike, output: Pat
     weights = output / "weights" / WEIGHTS  # train_pipeline replaces an earlier run's model only once trained
     weights.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(weights) as part:
-        part.write_bytes(spacy.load(output / "model").get_pipe("tok2vec").model.to_bytes())
+        tok2vec = cast(TrainablePipe, spacy.load(output / "model").get_pipe("tok2vec"))  # a component with weights
+        part.write_bytes(tok2vec.model.to_bytes())
     record = {"objective": "ner-transfer", "corpus": str(corpus), "requested": list(langs), "langs": list(chosen),
               "auto_scores": scores, "sentences": sentences, "seed": seed, "overrides": settings,
               "source_dev_ents_f": trained["dev_score"], "seconds": round(time.perf_counter() - start, 1),

@@ -89,7 +89,8 @@ def train_pipeline(config_path: PathLike, output_dir: PathLike, *, train_path: P
             log.write(f"tok2vec initialised from the pretrained weights {config['paths']['init_tok2vec']}\n")
         try:
             out = _Tee(log, sys.stdout) if echo and log else (sys.stdout if echo else log or _Null())
-            train_nlp(nlp, Path(work), use_gpu=gpu_id, stdout=out, stderr=log or _Null())
+            # _Tee and _Null are not IO, but spaCy's training only calls write() and flush() on its streams
+            train_nlp(nlp, Path(work), use_gpu=gpu_id, stdout=out, stderr=log or _Null())  # type: ignore[arg-type]
         finally:
             if log:
                 log.close()

@@ -7,7 +7,7 @@ model is an error naming it and the listed ones.
 """
 import csv
 import functools
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..packaged import read_text
 
@@ -40,7 +40,7 @@ def listed_name(model: str, names: Optional[Iterable[str]] = None) -> Optional[s
     return None
 
 
-def price_for(model: str, override: Optional[Price] = None) -> Optional[Price]:
+def price_for(model: str, override: Optional[Sequence[float]] = None) -> Optional[Price]:
     """``override`` if given, else the listed price of ``model`` (see :func:`listed_name`), else None."""
     if override is not None:
         return (float(override[0]), float(override[1]))

@@ -13,7 +13,7 @@ learning curves do not count); reports mark such runs "oracle dev".
 """
 import hashlib
 import math
-from typing import List, Literal, Sequence, Set
+from typing import List, Literal, Sequence, Set, cast
 
 DevSource = Literal["labelled", "oracle"]
 DEV_SOURCES = ("labelled", "oracle")
@@ -23,7 +23,7 @@ def check_dev_source(value: str) -> DevSource:
     """``value`` if it is a dev source, else a ValueError naming the choices."""
     if value not in DEV_SOURCES:
         raise ValueError(f"loop.dev must be one of {', '.join(DEV_SOURCES)}; got '{value}'")
-    return value  # type: ignore[return-value]
+    return cast(DevSource, value)
 
 
 def dev_target(n_labelled: int, share: float, minimum: int) -> int:

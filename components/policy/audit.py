@@ -45,7 +45,7 @@ def audit_labels(gold: Sequence[Sequence[str]], predicted: Sequence[Optional[Seq
     (gold type -> predicted type on the same span, with ``(missed)``, and ``(spurious)`` for predicted entities
     that overlap no gold entity), and ``spurious`` entities against ``o_tokens`` (gold ``O`` tokens).
     """
-    counts = {label: Counter() for label in labels}
+    counts: Dict[str, Counter] = {label: Counter() for label in labels}
     confusion: Dict[str, Counter] = {label: Counter() for label in labels}
     used_gold: List[Sequence[str]] = []
     used_pred: List[Sequence[str]] = []

@@ -7,13 +7,16 @@ Monte Carlo dropout passes or committee members, whichever the learner uses) tha
 GPT-4-Turbo answers this signal separates right from wrong LLM entities far better than asking the LLM again
 (issue "LLM labels that teach"); here it is what a label policy reads.
 """
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from spacy.language import Language
 
 from ..data.docs import make_doc
 from ..data.iob import iob_to_spans
 from ..uncertainty.measures import span_confidences
+
+if TYPE_CHECKING:
+    from ..uncertainty.component import Uncertainty
 
 Scored = List[Tuple[int, int, str, float]]
 COMPONENT = "uncertainty"
@@ -26,7 +29,7 @@ def judge(nlp: Language, ids: Sequence[str], words: Sequence[Sequence[str]], tag
     ``p`` is the learner's probability of the exact span and type (rounded to 4 digits). A pipeline without the
     uncertainty component gives 1.0 to the entities it predicts and 0.0 to the others.
     """
-    unc = nlp.get_pipe(COMPONENT) if COMPONENT in nlp.pipe_names else None
+    unc = cast("Uncertainty", nlp.get_pipe(COMPONENT)) if COMPONENT in nlp.pipe_names else None
     out: List[Dict[str, Any]] = []
     for start in range(0, len(ids), batch_size):
         chunk = slice(start, start + batch_size)

@@ -1,7 +1,7 @@
 """``spacy-llm-loop.LabelPolicy.v1`` and the short names of its presets (``--label-policy disagree``)."""
 import hashlib
 import json
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union, overload
 
 from spacy.util import registry
 
@@ -59,6 +59,16 @@ def make_label_policy(name: str = "trust", distrust: Union[str, List[str], None]
                        min_precision=_threshold(min_precision), keep_above=_threshold(keep_above),
                        learner_adds_above=_threshold(learner_adds_above), gold_weight=int(gold_weight),
                        rejudge=bool(rejudge))
+
+
+@overload
+def _threshold(value: float) -> float:
+    ...
+
+
+@overload
+def _threshold(value: None) -> None:
+    ...
 
 
 def _threshold(value: Optional[float]) -> Optional[float]:

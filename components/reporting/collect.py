@@ -99,8 +99,8 @@ def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
         settings = run.get("label_policy") or {}
         policy = make_label_policy(**settings) if settings else None
         shown = policy is not None and not policy.is_trust and run["annotator"] != "gold"
-        policy = policy_tag(policy) if shown else "trust"
-        annotator = run["annotator"] + (f", {policy} labels" if shown else "")
+        tag = policy_tag(policy) if shown and policy is not None else "trust"
+        annotator = run["annotator"] + (f", {tag} labels" if shown else "")
         key = (run["lang"], annotator, run["strategy"], learner)
         curve = curves.setdefault(key, Curve(*key))
         curve.seeds.append(run["seed"])

@@ -172,7 +172,7 @@ def usage_figures(annotator: Annotator, runs: int, n_sentences: int, seconds: Se
     if ledger is None:
         return {"priced": False, "seconds_per_sentence": sum(seconds) / max(1, runs * n_sentences)}
     records = [r for r in ledger.records[first_record:] if (r.get("context") or {}).get("round") in range(runs)]
-    latest: Dict[Tuple[int, str], Dict[str, Any]] = {}
+    latest: Dict[Tuple[Optional[int], str], Dict[str, Any]] = {}
     for r in records:  # the answer each prompt of each replicate got last (asked, or from the cache)
         if r["outcome"] in ("ok", "cache_hit"):
             latest[((r.get("context") or {}).get("round"), r["prompt_hash"])] = r

@@ -17,6 +17,8 @@ import unicodedata
 from functools import partial
 from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
+import numpy as np
+
 from ..data.iob import MASAKHANER_LABELS, iob_to_spans, spans_to_iob
 from .draws import OutcomeTables, generator, pick
 from .outcomes import absolute, entity_condition, feasible, place_boundary, token_kind, token_shape
@@ -130,7 +132,7 @@ class ErrorModel:
         return base, d, absolute(base, alternative) or base
 
     def _learner_guesses(self, key: str, spans: Sequence[Tuple[int, int, str]], tags: Sequence[str],
-                         chosen: List[str], u: Sequence[float]) -> List[str]:
+                         chosen: List[str], u: Union[Sequence[float], np.ndarray]) -> List[str]:
         """``chosen`` with boundary, type and spurious errors moved onto the reference learner's likeliest wrong
         span of that kind, each with its ``learner_spans`` probability (``u``: the units' fourth uniforms)."""
         assert self.hardness is not None

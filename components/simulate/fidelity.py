@@ -59,8 +59,8 @@ def compare(recording: Recording, profile: Dict[str, Any], lang: Optional[str], 
     recorded = figures(recording)
     mean = {k: _mean([s[k] for s in per_seed]) for k in FIGURES}
     sd = {k: _sd([s[k] for s in per_seed]) for k in FIGURES}
-    delta = {k: None if mean[k] is None or recorded[k] is None else mean[k] - recorded[k] for k in FIGURES}
-    within = {k: delta[k] is not None and abs(delta[k]) <= limit for k, limit in TARGETS.items()}
+    delta = {k: _difference(mean[k], recorded[k]) for k in FIGURES}
+    within = {k: _within(delta[k], limit) for k, limit in TARGETS.items()}
     return {"lang": recording.lang, "tables": tables.source, "seeds": list(seeds), "recorded": recorded,
             "simulated": mean, "sd": sd, "delta": delta, "within": within, "per_seed": per_seed}
 
@@ -100,6 +100,14 @@ def refit(recordings: Sequence[Recording], profile: Dict[str, Any], hardness: Op
         held_out = fit_profile(recordings, profile["name"])
     held_out["smoothing"] = profile.get("smoothing", held_out["smoothing"])
     return held_out
+
+
+def _difference(simulated: Optional[float], recorded: Optional[float]) -> Optional[float]:
+    return None if simulated is None or recorded is None else simulated - recorded
+
+
+def _within(delta: Optional[float], limit: float) -> bool:
+    return delta is not None and abs(delta) <= limit
 
 
 def _mean(values: Sequence[Optional[float]]) -> Optional[float]:

@@ -20,7 +20,7 @@ coincide with them). :mod:`.reference` writes such files (``bench/hardness_file.
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union, cast
 
 from ..errors import InputError
 from .annotate import sentence_key
@@ -74,7 +74,7 @@ class Hardness:
 
     def p(self, key: str, span: Span) -> Optional[float]:
         """The reference learners' probability of gold ``span`` in sentence ``key``; None when not scored."""
-        return self.entities.get(key, {}).get(tuple(span))  # type: ignore[arg-type]
+        return self.entities.get(key, {}).get(cast(Span, tuple(span)))  # tuple(): a span read from JSON is a list
 
     def bucket(self, key: str, span: Span) -> Optional[str]:
         """:func:`hardness_bucket` of the gold ``span``; None when the sentence or span was not scored."""

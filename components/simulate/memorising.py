@@ -23,7 +23,7 @@ import random
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from ..leakage.probes import prompts
 from ..llm.tokens import count_tokens
@@ -158,7 +158,7 @@ class MemorisingServer:
     @property
     def url(self) -> str:
         """The OpenAI-compatible chat completions URL."""
-        host, port = self.httpd.server_address[:2]
+        host, port = cast(Tuple[str, int], self.httpd.server_address[:2])  # an AF_INET server's (host, port)
         return f"http://{host}:{port}/v1/chat/completions"
 
     def __enter__(self) -> "MemorisingServer":

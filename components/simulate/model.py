@@ -148,11 +148,11 @@ def make_simulated_llm(
     gold_tags = gold_from(gold)
     lookup = gold_hardness(hardness, data, gold_tags, gold) if hardness else None
     errors = ErrorModel(tables_for(data, lang), seed, labels=labels, hardness=lookup) if data else None
-    if errors is not None and errors.info.source != lang:
+    if errors is not None and data is not None and errors.info.source != lang:
         logger.warning("%s: profile '%s' uses its %s tables", name, data["name"], errors.info.source)
     simulated = SimulatedLLM(gold_tags, fault_rate=fault_rate, faults=tuple(faults or FAULTS), seed=seed,
                              timeout_sleep=0.0, normalize=normalize, errors=errors, run=run)
-    price = price_for(data["name"] if data else name, tuple(price_per_1k) if price_per_1k else None)  # type: ignore
+    price = price_for(data["name"] if data else name, tuple(price_per_1k) if price_per_1k else None)
     cache, ledger, budget = usage_parts(cache_path, ledger_path, budget_usd, budget_tokens, price, priced_budget=True)
     url = simulated_url(data, lang, seed, run, gold, labels, hardness)
     return SimulatedChatModel(simulated, name=name, url=url, params=config,

@@ -13,7 +13,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 import spacy
@@ -30,7 +30,10 @@ from ..learner.train import train_pipeline
 from ..policy.judge import COMPONENT
 from ..uncertainty.measures import span_confidences
 from .annotate import sentence_key
-from .hardness import CANDIDATE_MIN, hardness_bucket, hardness_row
+from .hardness import CANDIDATE_MIN, Span, hardness_bucket, hardness_row
+
+if TYPE_CHECKING:
+    from ..uncertainty.component import Uncertainty
 
 logger = logging.getLogger(__name__)
 PathLike = Union[str, Path]
@@ -98,13 +101,13 @@ def train_references(train: PathLike, dev: PathLike, folder: PathLike, config: P
 def span_probabilities(nlp: Language, words: Sequence[Sequence[str]], batch_size: int = 128) -> List[Dict]:
     """Per sentence, every span in the learner's parses with its probability: the share of the uncertainty
     component's parses that contain it (what :func:`..policy.judge.judge` gives a span)."""
-    unc = nlp.get_pipe(COMPONENT)
+    unc = cast("Uncertainty", nlp.get_pipe(COMPONENT))  # spaCy types every component as a bare callable
     out: List[Dict] = []
     for start in range(0, len(words), batch_size):
         docs = [make_doc(nlp.vocab, list(w)) for w in words[start:start + batch_size]]
         docs = list(nlp.pipe(docs, disable=[COMPONENT]))
         for output in unc.predict(docs):
-            spans = list(dict.fromkeys(tuple(e) for _, ents in output.parses for e in ents))
+            spans = list(dict.fromkeys(cast(Span, tuple(e)) for _, ents in output.parses for e in ents))
             out.append(dict(zip(spans, span_confidences(output.parses, spans))))
     return out
 

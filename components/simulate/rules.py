@@ -14,7 +14,7 @@ RULES = ("capitalised",)
 
 def capitalised_tags(tokens: Sequence[str], label: str) -> List[str]:
     """IOB2 tags: runs of capitalised tokens after the first token are entities of ``label``."""
-    tags = []
+    tags: List[str] = []
     for i, token in enumerate(tokens):
         if i > 0 and token[:1].isupper() and token[:1].isalpha():
             tags.append(f"I-{label}" if tags and tags[-1] != "O" else f"B-{label}")

@@ -32,7 +32,7 @@ import time
 import unicodedata
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Sequence, Tuple, Union, cast
 
 from ..data.corpus import check_labelled, load_docs
 from ..data.docs import doc_tags
@@ -48,6 +48,7 @@ FAULTS: Tuple[str, ...] = ("429", "500", "503", "timeout", "truncated", "skip_to
                            "unknown_tag", "reorder")
 _TOKEN_NER_INPUT = re.compile(r"Input: (\{.*\})\s*\nOutput:\s*$", re.DOTALL)
 _NER_V3_INPUT = re.compile(r"Paragraph: (.*)\nAnswer:\s*$", re.DOTALL)
+NormalForm = Literal["NFC", "NFD", "NFKC", "NFKD"]
 NORMAL_FORMS: Tuple[str, ...] = ("NFC", "NFD", "NFKC", "NFKD")
 FAULT_HEADER = "x-simulated-fault"  # names the injected fault on a reply (the in-process model raises timeouts)
 
@@ -72,7 +73,8 @@ class SimulatedLLM:
             raise ValueError(f"normalize must be one of {NORMAL_FORMS} or None, got {normalize!r}")
         self.gold, self.fault_rate, self.faults = gold, fault_rate, tuple(faults)
         self.latency, self.timeout_sleep, self.retry_after = latency, timeout_sleep, retry_after
-        self.normalize, self.errors, self.run = normalize, errors, run
+        self.normalize = cast(Optional[NormalForm], normalize)  # checked above
+        self.errors, self.run = errors, run
         self.asked: Dict[str, int] = {}  # the prompt's SHA-256 -> times asked (the next run index)
         self.by_tokens = {_key(tokens): tags for tokens, tags in gold.items()}
         self.by_text = {_nfc(" ".join(tokens)): tags for tokens, tags in gold.items()}
@@ -139,7 +141,7 @@ class SimulatedLLM:
         outputs = [self.answer_pairs(tokens, run) for tokens in sentences]
         broken = next((i for i, o in enumerate(outputs) if isinstance(o, str)), None)
         if broken is not None:  # the answer breaks off inside this sentence's output
-            records = [{"id": i + 1, "output": o} for i, o in enumerate(outputs[:broken])]
+            records: List[Dict[str, Any]] = [{"id": i + 1, "output": o} for i, o in enumerate(outputs[:broken])]
             head = json.dumps({"sentences": records + [{"id": broken + 1, "output": []}]}, ensure_ascii=False)
             return head[: head.rindex("[]")] + str(outputs[broken])
         records = [{"id": i + 1, "output": output} for i, output in enumerate(outputs)]
@@ -270,7 +272,7 @@ class SimulatedLLMServer:
     @property
     def url(self) -> str:
         """The OpenAI-compatible chat completions URL."""
-        host, port = self.httpd.server_address[:2]
+        host, port = cast(Tuple[str, int], self.httpd.server_address[:2])  # an AF_INET server's (host, port)
         return f"http://{host}:{port}/v1/chat/completions"
 
     def __enter__(self) -> "SimulatedLLMServer":

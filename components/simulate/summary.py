@@ -57,7 +57,10 @@ def _entity_summary(records: Sequence[Record]) -> Dict[str, Any]:
 
 
 def _format_summary(records: Sequence[Record]) -> Dict[str, Any]:
-    spurious, lengths, items, outside = Counter(), Counter(), Counter(), Counter()
+    spurious: Counter[str] = Counter()
+    lengths: Counter[str] = Counter()
+    items: Counter[str] = Counter()
+    outside: Counter[str] = Counter()
     runs = usable = o_tokens = elements = invalid = 0
     for record in records:
         n_o = sum(g == "O" for g in record.gold)

@@ -9,11 +9,12 @@ distribution (consensus entropy), ``doc._.uncertainty["bald"]`` is the members' 
 Jensen-Shannon divergence ``H[mean] - mean H`` (the "mutual information" of Monte Carlo dropout, with the
 members in place of the dropout passes), and an entity's confidence is the share of members that predict it.
 """
-from typing import List, Sequence
+from typing import List, Sequence, cast
 
 from spacy.attrs import NORM
 from spacy.language import Language
 from spacy.tokens import Doc
+from thinc.types import Ints2d
 
 from .ensemble import Ensemble, EnsembleOutput
 from .greedy import action_names, greedy_parses
@@ -28,7 +29,8 @@ def member_docs(member: Language, docs: Sequence[Doc], stop_at: str) -> List[Doc
                    sent_starts=[t.is_sent_start for t in doc])
         for token in doc:
             member.vocab.strings.add(token.norm_)
-        copy.from_array([NORM], doc.to_array([NORM]))  # tokenizer exceptions' norms: features of the tok2vec
+        norms = cast(Ints2d, doc.to_array([NORM]))  # uint64 ids: spaCy's stub types to_array as float64
+        copy.from_array([NORM], norms)  # tokenizer exceptions' norms: features of the tok2vec
         copies.append(copy)
     for name, proc in member.pipeline:
         if name == stop_at:

@@ -37,7 +37,7 @@ bootstrap resamples (the loop trains them; they are saved in the component's ``c
 back with ``spacy.load``); its ``bald`` is the committee's disagreement.
 """
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union, cast
 
 import numpy as np
 import spacy
@@ -46,6 +46,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 from thinc.api import Config
+from thinc.types import Ints2d
 
 from ..data.iob import iob_tagset
 from ..fileio import write_json
@@ -198,7 +199,8 @@ class Uncertainty:
         """Each doc's parses and greedy step log-probabilities (and with ``mc_dropout`` its marginals), read with
         its entities left open; the docs are given back as they came (entities and tensors restored)."""
         ner = self._ner()
-        saved = [doc.to_array(["ENT_IOB", "ENT_TYPE"]) for doc in docs]
+        # uint64 ids: spaCy's stub types to_array as float64, what from_array takes as Ints2d
+        saved = [cast(Ints2d, doc.to_array(["ENT_IOB", "ENT_TYPE"])) for doc in docs]
         for doc in docs:
             doc.set_ents([], default="missing")
         try:

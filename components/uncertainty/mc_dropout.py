@@ -42,11 +42,11 @@ process.
 """
 import sys
 from contextlib import ExitStack, contextmanager
-from typing import Any, Iterator, List, Optional, Sequence
+from typing import Any, Iterator, List, Optional, Sequence, cast
 
 import numpy as np
 from spacy.language import Language
-from spacy.pipeline import Tok2Vec
+from spacy.pipeline import EntityRecognizer, Tok2Vec
 from spacy.tokens import Doc
 
 from .ensemble import Ensemble, EnsembleOutput
@@ -208,7 +208,7 @@ def mc_dropout_estimate(nlp: Language, ner_name: str, docs: List[Doc], tags: Seq
                         rate: Optional[float] = None, seed: int = 0) -> List[EnsembleOutput]:
     """The Monte Carlo dropout estimate of each doc (entities cleared to missing by the caller); ``rate`` None:
     the pipeline's ``training.dropout`` for thinc's layers, a PyTorch model's own rates for it."""
-    ner = nlp.get_pipe(ner_name)
+    ner = cast(EntityRecognizer, nlp.get_pipe(ner_name))  # spaCy types every component as a bare callable
     names = action_names(ner)
     upstream = upstream_components(nlp, ner_name)
     transformers = [p for p in upstream if is_spacy_transformer(p)]

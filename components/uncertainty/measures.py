@@ -104,8 +104,8 @@ def span_confidences(
     parses: Iterable[Tuple[float, Iterable[Tuple[int, int, str]]]], spans: Iterable[Tuple[int, int, str]]
 ) -> List[float]:
     """For each span, the total probability of the parses that contain it exactly."""
-    totals: Dict[Tuple[int, int, str], float] = {}
+    totals: Dict[Tuple[object, ...], float] = {}  # by the spans as tuples (spans read from JSON are lists)
     for prob, ents in parses:
         for ent in ents:
-            totals[tuple(ent)] = totals.get(tuple(ent), 0.0) + prob  # type: ignore[index]
-    return [min(1.0, totals.get(tuple(span), 0.0)) for span in spans]  # type: ignore[arg-type]
+            totals[tuple(ent)] = totals.get(tuple(ent), 0.0) + prob
+    return [min(1.0, totals.get(tuple(span), 0.0)) for span in spans]

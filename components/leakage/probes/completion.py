@@ -88,7 +88,7 @@ def completion_probe(sentences: Sequence[Sentence], complete: Complete, *, lang:
     guided = [prompts.GUIDED.format(split=split, dataset=dataset, language=language, first=f) for f, _ in pieces]
     general = [prompts.GENERAL.format(language=language, first=f) for f, _ in pieces]
     answers = complete(guided + general)
-    rows = []
+    rows: List[Dict[str, Any]] = []
     for k, (index, (_, rest)) in enumerate(zip(indices, pieces)):
         g, c = answers[k], answers[len(indices) + k]
         if getattr(g, "error", None) or getattr(c, "error", None):

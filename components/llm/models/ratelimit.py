@@ -34,7 +34,7 @@ class RateLimiter:
             time.sleep(pause)
 
     def _wanted(self, tokens: int) -> List[Tuple[RateLimitItem, int]]:
-        wanted = []
+        wanted: List[Tuple[RateLimitItem, int]] = []
         if self._rpm is not None:
             wanted.append((self._rpm, 1))
         if self._tpm is not None:

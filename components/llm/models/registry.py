@@ -50,7 +50,7 @@ def build_model(provider: Provider, *, name: str, config: Dict[str, Any], url: s
                 context_length: Optional[int]) -> ChatModel:
     """A :class:`ChatModel` with its cache, ledger and budget (shared by the registered factories)."""
     key = read_key(api_key_env, require_key, name)
-    price = price_for(name, tuple(price_per_1k) if price_per_1k else None)  # type: ignore[arg-type]
+    price = price_for(name, tuple(price_per_1k) if price_per_1k else None)
     cache, ledger, budget = usage_parts(cache_path, ledger_path, budget_usd, budget_tokens, price)
     return ChatModel(provider, name=name, url=url, params=config, api_key=key, concurrency=concurrency,
                      requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,

@@ -250,6 +250,7 @@ def check_sentence(items: Any, words: Sequence[str], tagset: Sequence[str], on_e
         result.note("malformed_item")
         result.error = "malformed_item: the sentence's output is not a list of [token, tag] pairs"
         return result
+    tags: Optional[List[str]]
     tokens, tags = _pairs(items, result)
     tags = _check_tags(tags, tagset, result)
     tags = _align(tokens, tags, words, result, min_aligned)

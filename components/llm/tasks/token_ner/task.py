@@ -86,8 +86,8 @@ class TokenNERTask:
     def render(self, sentences: Sequence[Sequence[str]]) -> str:
         """The prompt for one request over ``sentences`` (token lists)."""
         payload = {"sentences": [{"id": i + 1, "tokens": list(words)} for i, words in enumerate(sentences)]}
-        examples = (_example_json(self._examples_source.select(sentences))  # type: ignore[union-attr]
-                    if self.selects_examples else self.examples)
+        source = self._examples_source
+        examples = _example_json(source.select(sentences)) if isinstance(source, SelectsExamples) else self.examples
         return self._template.render(language=self.language, tag_definitions=self.tag_definitions,
                                      guideline=self.guideline, examples=examples,
                                      n_sentences=len(sentences), sentences_json=_dumps(payload))
