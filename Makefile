@@ -10,12 +10,12 @@ MASAKHANER_DIR ?= $(abspath $(wildcard ../shared/data/masakhaner2))
 export MASAKHANER_DIR
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test lint bench clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt -e ".[test]"
+	$(BIN)/python -m pip install -q -r requirements.txt -e ".[test,lint]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -26,6 +26,11 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# ruff (pyflakes, pycodestyle, import order) on everything; mypy on the package (settings in pyproject.toml)
+lint: install
+	$(BIN)/ruff check components tests bench
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python bench/label_efficiency.py
