@@ -51,3 +51,11 @@ def train_full(corpus: PathLike, config: PathLike, output: PathLike, *, seed: in
                "dev": evaluate_model(output / "model", corpus / "dev.spacy", gpu_id)}
     write_json(output / "metrics.json", metrics)
     return metrics
+
+
+def baseline_name(lang: str, seed: int, transfer_langs: Sequence[str] = ()) -> str:
+    """The baseline's folder name under ``baselines/``: ``<lang>-full-seed<k>``, or with transfer languages
+    ``<lang>-full-tx-<a>+<b>-seed<k>``, so baselines with and without transfer never share a folder."""
+    if not transfer_langs:
+        return f"{lang}-full-seed{seed}"
+    return f"{lang}-full-tx-{'+'.join(transfer_langs)}-seed{seed}"

@@ -60,3 +60,17 @@ def pretrain_tok2vec(corpus: PathLike, learner_config: PathLike, output: PathLik
               "weights": str(weights), "loop_flag": f"--learner.paths.init_tok2vec {weights}"}
     write_json(output / "pretrain.json", record)
     return record
+
+
+def pretrain_pool(corpus: PathLike, learner_config: PathLike, output: PathLike, *, epochs: int = 20, seed: int = 0,
+                  extra_langs: Sequence[str] = (), overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The ``pretrain`` command's characters route: :func:`pretrain_tok2vec` on the target's pool text and that
+    of ``extra_langs``, MasakhaNER languages read from ``corpus``'s sibling folders (converted there first when
+    missing)."""
+    from .transfer import source_docs
+
+    corpus = Path(corpus)
+    for other in extra_langs:
+        source_docs(other, corpus.parent)  # converted first if needed
+    return pretrain_tok2vec(corpus, learner_config, output, epochs=epochs, seed=seed,
+                            extra_corpora=[corpus.parent / other for other in extra_langs], overrides=overrides)

@@ -47,6 +47,18 @@ def check_learner_config(learner_config: PathLike, overrides: Optional[Dict[str,
                          "are the whole 'tok2vec' component's (component = \"tok2vec\", layer = \"\")")
 
 
+def check_ner_from(epochs: Optional[int], extra_langs: Sequence[str]) -> None:
+    """Refuse the ``pretrain`` options that belong to the characters objective, not to ``--ner-from``: they would
+    be ignored, which is said rather than done silently."""
+    if epochs is not None:
+        raise ValueError("--epochs counts passes of the characters objective over the pool text; --ner-from "
+                         "trains until the sources' dev score stops improving (--training.max_steps, "
+                         "--training.patience): drop --epochs")
+    if extra_langs:
+        raise ValueError("--extra-langs adds pool text to the characters objective; --ner-from trains on the "
+                         "sources' labelled data: give one of them")
+
+
 def source_splits(langs: Sequence[str], corpus_root: Path) -> Dict[str, int]:
     """Each source's train sentences, its splits converted first if needed; a missing train or dev split (early
     stopping reads the sources' dev) is refused, naming the source and the file."""

@@ -11,16 +11,16 @@ part too.
 """
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..fileio import write_json
+from ..fileio import write_json, write_text
 from ..selection.agreement import PAPER_RUNS
 from ..selection.recorded import Record, Recording, read_recording
 from ..selection.report import evaluate_recording
 from .annotate import ErrorModel, HardnessLookup
-from .calibrate import fit_hardness_profile, fit_profile
+from .calibrate import fit_hardness_profile, fit_profile, read_all
 from .hardness import Hardness
 from .profile import FORMAT_V2, HARDNESS, tables_for
 
@@ -152,3 +152,22 @@ def fidelity_markdown(result: Dict[str, Any]) -> str:
                      _cell(row, "excluded", 1, 1), ", ".join(k for k, ok in row["within"].items() if ok) or "none"]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def calibrate_with_fidelity(recorded: Sequence[Union[str, Path]], output: Union[str, Path], name: Optional[str] = None,
+                            fidelity_path: Optional[Union[str, Path]] = None,
+                            seeds: int = 10) -> Tuple[Dict[str, Any], Optional[Dict[str, Any]]]:
+    """The ``calibrate`` command: fit a profile on the recordings and write it to ``output``; with
+    ``fidelity_path``, first simulate the recorded sentences over ``seeds`` seeds, write the full result there
+    (JSON, and Markdown beside it) and keep its :func:`compact` figures in the profile. Returns
+    ``(profile, fidelity result or None)``."""
+    recordings = read_all(recorded)
+    profile = fit_profile(recordings, name)
+    result = None
+    if fidelity_path is not None:
+        result = fidelity(recordings, profile, seeds=range(seeds))
+        profile["fidelity"] = compact(result)
+        write_json(fidelity_path, result)
+        write_text(Path(fidelity_path).with_suffix(".md"), fidelity_markdown(result))
+    write_json(output, profile)
+    return profile, result

@@ -4,10 +4,12 @@ It is not a language model and its labels are not an LLM's: every run of capital
 start the sentence becomes one entity of ``label`` (``Jan Smit`` -> ``B-NAME I-NAME``). It speaks the real
 prompt formats through :class:`~.server.SimulatedLLM` (HTTP server, faults, request log), so the loop's real
 HTTP client, parser, cache and ledger run against it offline (``simulate-llm --rule capitalised:NAME``).
+:func:`simulated_llm` builds the command's LLM: this one, or the gold-answering one.
 """
-from typing import Any, List, Sequence
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
 
-from .server import SimulatedLLM
+from .server import SimulatedLLM, gold_from
 
 RULES = ("capitalised",)
 
@@ -36,3 +38,16 @@ class RuleLLM(SimulatedLLM):
     def tags_for(self, tokens: Sequence[str]) -> List[str]:
         """The rule's tags (no gold is looked up)."""
         return capitalised_tags(tokens, self.label)
+
+
+def simulated_llm(gold: Optional[Union[str, Path]] = None, rule: str = "", *, fault_rate: float = 0.0,
+                  latency: float = 0.0, log_path: Optional[Union[str, Path]] = None,
+                  normalize: Optional[str] = None) -> SimulatedLLM:
+    """The ``simulate-llm`` command's LLM: answers from the ``gold`` corpus, or by ``rule`` for texts without
+    labels; exactly one of them (a ValueError otherwise, and for an unknown rule or normal form, which is
+    case-insensitive, or an unlabelled corpus)."""
+    if (gold is None) == (not rule):
+        raise ValueError("give a gold corpus to answer from, or --rule (for texts without labels), not both")
+    settings: Dict[str, Any] = {"fault_rate": fault_rate, "latency": latency, "log_path": log_path,
+                                "normalize": normalize.upper() if normalize else None}
+    return RuleLLM(rule, **settings) if gold is None else SimulatedLLM(gold_from(gold), **settings)
