@@ -38,6 +38,16 @@ def test_deps_and_outputs_are_single_paths_after_substitution():
             assert ", " not in path and "${" not in path, (command["name"], path)
 
 
+def test_every_code_and_config_dep_exists():
+    """`spacy project run` refuses a command whose dependency is missing: a moved module must move here too."""
+    from weasel.util import load_project_config
+
+    for command in load_project_config(ROOT)["commands"]:
+        for path in command["deps"]:
+            if path.startswith(("components/", "configs/")):
+                assert (ROOT / path).exists(), (command["name"], path)
+
+
 def test_one_var_names_the_run_folder_that_loop_writes_and_the_others_read():
     """A run with another estimator (or any setting that changes the CLI's default folder name) is written where
     evaluate, export and package look for it: the loop commands pass --run-name, and nothing spells the folder
