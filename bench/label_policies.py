@@ -224,9 +224,11 @@ def _mean(values: Sequence[float], unit: str = "") -> str:
 
 
 # -- the label quality of what a strategy selects, against the pool --------------------------------------------------
-def simulated_labels(lang: str, out: Path) -> Dict[str, Optional[List[str]]]:
-    """The SIMULATED GPT-4-Turbo's tags for every train sentence of ``lang`` (None: dropped), made once through the
-    real annotator pipeline (in-process, no cache) and kept in ``<out>/sim-labels/<lang>.jsonl``."""
+def simulated_labels(lang: str, out: Path, annotator_name: str = LLM,
+                     hardness: Optional[Path] = None) -> Dict[str, Optional[List[str]]]:
+    """The SIMULATED annotator's tags for every train sentence of ``lang`` (None: dropped), made once through the
+    real annotator pipeline (in-process, no cache) and kept in ``<out>/sim-labels/<lang>.jsonl`` (``<out>`` is one
+    annotator's: the hardness-aware one also reads its ``hardness`` file)."""
     path = out / "sim-labels" / f"{lang}.jsonl"
     if not path.exists():
         from spacy.util import registry
@@ -237,8 +239,8 @@ def simulated_labels(lang: str, out: Path) -> Dict[str, Optional[List[str]]]:
         from spacy_llm_loop.data.docs import sentence_id
         from spacy_llm_loop.fileio import write_jsonl
 
-        block = {**annotator_block(LLM), "lang": lang, "cache_path": None,
-                 "model_settings": {"gold": f"corpus/{lang}/train.spacy"}}
+        settings = {"gold": f"corpus/{lang}/train.spacy", **({"hardness": str(hardness)} if hardness else {})}
+        block = {**annotator_block(annotator_name), "lang": lang, "cache_path": None, "model_settings": settings}
         annotator = registry.resolve({"a": block})["a"]
         docs = load_docs(Path("corpus") / lang / "train.spacy")
         requests = [AnnotationRequest(sentence_id(d), [t.text for t in d]) for d in docs]
@@ -283,7 +285,8 @@ def selection_data(opts: argparse.Namespace, lang: str) -> Dict[str, object]:
             return srsly.read_json(path)["ids"]
         return []
 
-    return {"labels": simulated_labels(lang, opts.out), "gold": gold, "seed_ids": seed_ids}
+    hardness = opts.hardness_dir / lang / "hardness.jsonl" if opts.hardness_dir else None
+    return {"labels": simulated_labels(lang, opts.out, opts.annotator, hardness), "gold": gold, "seed_ids": seed_ids}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
