@@ -33,7 +33,6 @@ from spacy.training import Example
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from label_efficiency import mean_sd  # noqa: E402
-
 from spacy_llm_loop.data.corpus import load_docs  # noqa: E402
 from spacy_llm_loop.data.docs import bare_copy  # noqa: E402
 from spacy_llm_loop.learner.calibrate import calibrate_pipeline  # noqa: E402

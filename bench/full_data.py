@@ -32,7 +32,6 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from label_efficiency import FULL_SCHEDULE, mean_sd, paired, run  # noqa: E402
-
 from pretrain import pretrain_dir, pretrain_jobs, weights  # noqa: E402  (the source tok2vec's folder and job)
 from spacy_llm_loop.fileio import file_digest  # noqa: E402
 

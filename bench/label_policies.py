@@ -40,7 +40,6 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from label_efficiency import mean_sd, paired, run  # noqa: E402
-
 from spacy_llm_loop.loop.settings import run_name  # noqa: E402
 from spacy_llm_loop.policy.registry import PRESETS, make_label_policy  # noqa: E402
 

@@ -32,7 +32,6 @@ import srsly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from label_efficiency import FULL_SCHEDULE, full_data, mean_sd, paired, run  # noqa: E402
-
 from spacy_llm_loop.loop.settings import run_name  # noqa: E402
 
 LLM = "sim-gpt-4-turbo"
