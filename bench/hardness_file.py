@@ -25,8 +25,8 @@ import os
 from pathlib import Path
 from typing import List
 
+from spacy_llm_loop.annotator_eval.recorded import Recording, read_recording
 from spacy_llm_loop.fileio import write_json, write_jsonl
-from spacy_llm_loop.selection.recorded import Recording, read_recording
 from spacy_llm_loop.simulate.annotate import sentence_key
 from spacy_llm_loop.simulate.calibrate import HARDNESS_SMOOTHING, fit_hardness_profile, read_all
 from spacy_llm_loop.simulate.fidelity import compact, fidelity

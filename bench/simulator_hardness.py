@@ -43,14 +43,14 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 from spacy.tokens import DocBin
 
+from spacy_llm_loop.annotator_eval.entities import usable_tags
+from spacy_llm_loop.annotator_eval.recorded import Recording, read_recording
 from spacy_llm_loop.data.conll import Sentence, read_conll
 from spacy_llm_loop.data.corpus import SPLITS, sentences_to_docs, source_dir
 from spacy_llm_loop.data.docs import make_doc
 from spacy_llm_loop.data.iob import iob_to_spans
 from spacy_llm_loop.learner.train import train_pipeline
 from spacy_llm_loop.policy.judge import judge
-from spacy_llm_loop.selection.entities import usable_tags
-from spacy_llm_loop.selection.recorded import Recording, read_recording
 from spacy_llm_loop.simulate.annotate import ErrorModel, sentence_key
 from spacy_llm_loop.simulate.fidelity import TARGETS, fidelity, fidelity_markdown, refit
 from spacy_llm_loop.simulate.hardness import Hardness, hardness_bucket, read_hardness

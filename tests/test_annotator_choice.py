@@ -7,9 +7,9 @@ import json
 
 from typer.testing import CliRunner
 
+from spacy_llm_loop.annotator_eval.choose import annotator_eval_live, recommend
+from spacy_llm_loop.annotator_eval.report import evaluate_recorded
 from spacy_llm_loop.cli import app
-from spacy_llm_loop.selection.choose import annotator_eval_live, recommend
-from spacy_llm_loop.selection.report import evaluate_recorded
 from spacy_llm_loop.simulate.server import SimulatedLLM, SimulatedLLMServer, gold_from
 
 from .test_llm_loop import annotator_config

@@ -6,19 +6,19 @@ from typing import Any, Dict, List
 
 import pytest
 
-from spacy_llm_loop.errors import InputError
-from spacy_llm_loop.evaluation.metrics import tag_agreement
-from spacy_llm_loop.selection.agreement import (
+from spacy_llm_loop.annotator_eval.agreement import (
     consistency,
     entity_agreement,
     fleiss_kappa_runs,
     kappa_exclusion,
     record_consistency,
 )
-from spacy_llm_loop.selection.entities import entity_scores, usable_tags
-from spacy_llm_loop.selection.failures import count_failures
-from spacy_llm_loop.selection.recorded import Record, read_recording
-from spacy_llm_loop.selection.report import annotator_eval, evaluate_recorded
+from spacy_llm_loop.annotator_eval.entities import entity_scores, usable_tags
+from spacy_llm_loop.annotator_eval.failures import count_failures
+from spacy_llm_loop.annotator_eval.recorded import Record, read_recording
+from spacy_llm_loop.annotator_eval.report import annotator_eval, evaluate_recorded
+from spacy_llm_loop.errors import InputError
+from spacy_llm_loop.evaluation.metrics import tag_agreement
 
 from .conftest import DATA_DIR
 

@@ -25,9 +25,9 @@ LAYERS: List[List[str]] = [
     ["policy", "strategies"],  # label policies; query strategies and seed samplers
     ["llm"],  # spacy-llm task and chat models, pricing, tokens
     ["annotators"],  # the annotator interface, gold and LLM annotators
-    ["selection"],  # annotator evaluation: recordings, agreement, live asking
+    ["annotator_eval"],  # annotator evaluation: recordings, agreement, live asking
     ["leakage"],  # overlap, memorisation probes, Min-K%++
-    ["simulate"],  # SIMULATED stand-ins, calibrated with selection/, speaking llm/'s and leakage/'s prompts
+    ["simulate"],  # SIMULATED stand-ins, calibrated with annotator_eval/, speaking llm/'s and leakage/'s prompts
     ["loop"],  # the active-learning loop and its pre-flight estimate
     ["cost", "reporting", "export", "baselines"],  # reading finished runs
     ["packaging"],  # a spaCy package from an export

@@ -10,13 +10,13 @@ from typing import Any, Dict, List
 import pytest
 from typer.testing import CliRunner
 
+from spacy_llm_loop.annotator_eval.recorded import SCHEMA, read_recording
 from spacy_llm_loop.cli import app
 from spacy_llm_loop.llm.models.ledger import summarize
 from spacy_llm_loop.llm.pricing import cost_usd, price_for
 from spacy_llm_loop.llm.tasks.token_ner.parser import parse_response
 from spacy_llm_loop.llm.tasks.token_ner.registry import make_token_ner_task
 from spacy_llm_loop.llm.tokens import count_tokens
-from spacy_llm_loop.selection.recorded import SCHEMA, read_recording
 from spacy_llm_loop.simulate.annotate import ErrorModel, place_spurious
 from spacy_llm_loop.simulate.calibrate import fit_profile, read_all
 from spacy_llm_loop.simulate.fidelity import TARGETS, fidelity

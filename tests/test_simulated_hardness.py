@@ -7,9 +7,9 @@ from typing import Any, Dict, List
 
 import pytest
 
+from spacy_llm_loop.annotator_eval.recorded import read_recording
 from spacy_llm_loop.annotators.base import annotator_block
 from spacy_llm_loop.llm.tasks.token_ner.registry import make_token_ner_task
-from spacy_llm_loop.selection.recorded import read_recording
 from spacy_llm_loop.simulate.annotate import ErrorModel, sentence_key
 from spacy_llm_loop.simulate.calibrate import fit_hardness_profile, fit_profile, read_all
 from spacy_llm_loop.simulate.draws import OutcomeTables

@@ -44,8 +44,8 @@ def annotator_eval_cli(
     seed: int = Opt(0, help="Bootstrap seed"),
 ) -> None:
     """Choose the annotator: accuracy, entity F1, Fleiss' kappa, format failures, cost; asked live or recorded."""
-    from ..selection.choose import annotator_eval_live
-    from ..selection.report import annotator_eval
+    from ..annotator_eval.choose import annotator_eval_live
+    from ..annotator_eval.report import annotator_eval
 
     setup()
     names, lang_codes = split_list(annotators), split_list(langs)  # a,b or repeated

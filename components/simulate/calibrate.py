@@ -1,6 +1,6 @@
 """``calibrate``: fit an error profile from recorded LLM annotations, per language and pooled.
 
-The recordings are read with :mod:`..selection.recorded` (``<model>/<lang>.json``, 10 runs per sentence).
+The recordings are read with :mod:`..annotator_eval.recorded` (``<model>/<lang>.json``, 10 runs per sentence).
 The profile keeps counts and rates only, never a sentence, and names the files it came from (path,
 model, language, records, runs, SHA-256), so the shipped ``gpt-4-turbo`` profile can be refitted and checked.
 :func:`fit_hardness_profile` adds the v2 part (:mod:`.hardness`): entity tables per hardness bucket, fitted with
@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ..about import __version__
+from ..annotator_eval.recorded import Recording, find_recordings, read_recording
 from ..data.iob import iob_to_spans
 from ..errors import InputError
 from ..fileio import write_json
-from ..selection.recorded import Recording, find_recordings, read_recording
 from .annotate import sentence_key
 from .hardness import Hardness
 from .profile import FORMAT, FORMAT_V2, HARDNESS, POOLED

@@ -2,7 +2,7 @@
 
 The simulated annotator answers each recorded sentence ``runs`` times (gold: the recording's own ``true``
 tags); the answers are written in the recordings' format (``sim-<profile>/<lang>.json``) and scored by
-``annotator-eval``'s code (:func:`..selection.report.evaluate_recording`). One seed's figures are one draw
+``annotator-eval``'s code (:func:`..annotator_eval.report.evaluate_recording`). One seed's figures are one draw
 of 50 sentences' systematic errors (a seed's consistency varies by about a point), so figures are given as
 the mean (and SD) over several seeds, beside the recorded ones. Leave-one-language-out fits on the other
 languages (their pooled tables) and simulates the one left out. With a v2 profile and the recorded sentences'
@@ -15,10 +15,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..annotator_eval.agreement import PAPER_RUNS
+from ..annotator_eval.recorded import Record, Recording, read_recording
+from ..annotator_eval.report import evaluate_recording
 from ..fileio import write_json, write_text
-from ..selection.agreement import PAPER_RUNS
-from ..selection.recorded import Record, Recording, read_recording
-from ..selection.report import evaluate_recording
 from .annotate import ErrorModel, HardnessLookup
 from .calibrate import fit_hardness_profile, fit_profile, read_all
 from .hardness import Hardness

@@ -19,9 +19,9 @@ Entity and token outcomes are read from runs of the right length only (others sa
 import difflib
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..annotator_eval.failures import malformed_kind
+from ..annotator_eval.recorded import run_tags
 from ..data.iob import iob_to_spans
-from ..selection.failures import malformed_kind
-from ..selection.recorded import run_tags
 
 Span = Tuple[int, int, str]
 MAX_SPURIOUS_LENGTH = 12

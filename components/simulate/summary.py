@@ -7,8 +7,8 @@ is in every run (the rest come and go); it is what a Fleiss' kappa near 0.98 say
 from collections import Counter
 from typing import Any, Dict, Optional, Sequence
 
+from ..annotator_eval.recorded import SCHEMA, Record, run_tags
 from ..data.iob import iob_to_spans
-from ..selection.recorded import SCHEMA, Record, run_tags
 from .outcomes import run_outcomes
 from .units import Tables
 

@@ -16,8 +16,8 @@ reference learner's own likeliest guess (:func:`learner_span_counts`).
 from collections import Counter
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from ..annotator_eval.recorded import Record
 from ..data.iob import iob_to_spans
-from ..selection.recorded import Record
 from .outcomes import SENTENCE_UNITS, entity_condition, relative, run_outcomes, token_shape
 
 OK_OUTCOMES = ("correct", "none")

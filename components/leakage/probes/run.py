@@ -49,7 +49,7 @@ def annotator_eval_skill(recording: Path) -> Dict[str, Any]:
     """The sentences of an annotator-eval recording (``<model>/<lang>.json``) and the model's sentence-level
     tagging accuracy on them: the share of its runs whose tags equal gold exactly (a dropped run counts as
     wrong). Sentence level, because the label quiz asks for a whole tag sequence."""
-    from ...selection.recorded import read_recording, run_tags
+    from ...annotator_eval.recorded import read_recording, run_tags
 
     records = read_recording(recording).records
     right = total = 0
