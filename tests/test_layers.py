@@ -16,7 +16,7 @@ PACKAGE = "spacy_llm_loop"  # the name components/ installs as
 # layer must make sense (and be testable) without what is built on it, and a cycle cannot form across layers.
 # Within one layer either direction is allowed; the cycle tests keep those imports one-way too.
 LAYERS: List[List[str]] = [
-    ["__init__", "about", "errors", "environment", "packaged"],  # no project imports at all
+    ["__init__", "about", "errors", "environment", "package_data"],  # no project imports at all
     ["fileio", "figures"],  # atomic files, JSON(L), the figure helper
     ["data"],  # corpora, labels, DocBin / CoNLL / Prodigy / own data
     ["uncertainty"],  # the uncertainty component and its measures

@@ -186,7 +186,7 @@ def test_probe_model_is_the_annotators_model_at_temperature_zero(tmp_path: Path,
 
 
 def prompts_config() -> str:
-    from spacy_llm_loop.packaged import annotator_config_text
+    from spacy_llm_loop.package_data import annotator_config_text
 
     return annotator_config_text("openai-compatible")
 

@@ -18,7 +18,7 @@ from spacy_llm_loop.errors import InputError
 from spacy_llm_loop.llm.models.registry import keys_not_required
 from spacy_llm_loop.llm.tasks.token_ner.registry import make_token_ner_task_v2
 from spacy_llm_loop.llm.tasks.token_ner.similar import SimilarExamples, choose, make_similar_examples
-from spacy_llm_loop.packaged import packaged_annotators
+from spacy_llm_loop.package_data import packaged_annotators
 
 from .conftest import PACKAGED
 

@@ -4,7 +4,7 @@ import csv
 import pytest
 import srsly
 
-from spacy_llm_loop.packaged import read_text
+from spacy_llm_loop.package_data import read_text
 from spacy_llm_loop.reporting.collect import PUBLISHED, collect_runs, published_f1
 from spacy_llm_loop.reporting.report import write_report
 

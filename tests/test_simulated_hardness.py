@@ -266,7 +266,7 @@ def test_the_packaged_v2_profile_holds_no_sentence_and_its_v1_part_is_the_v1_pro
 
 
 def test_the_packaged_annotator_config_is_the_simulated_one_with_the_v2_profile() -> None:
-    from spacy_llm_loop.packaged import annotator_config_text
+    from spacy_llm_loop.package_data import annotator_config_text
 
     hard, plain = annotator_config_text("sim-gpt-4-turbo-hard"), annotator_config_text("sim-gpt-4-turbo")
     assert f'profile = "{V2_NAME}"' in hard and "hardness = null" in hard

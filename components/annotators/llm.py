@@ -35,7 +35,7 @@ from ..llm.pricing import cost_usd, price_for
 from ..llm.tasks.token_ner import examples as _examples  # noqa: F401  (registers the task)
 from ..llm.tasks.token_ner.task import RESULT_KEY
 from ..llm.tokens import count_tokens, tokenizer_name
-from ..packaged import annotator_config_text
+from ..package_data import annotator_config_text
 from .base import Annotation, AnnotationContext, AnnotationRequest, BaseAnnotator
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ def train_full_cli(
     """Full-data baseline: train on all gold train data and evaluate on test."""
     from ..baselines import baseline_name, train_full
     from ..learner.transfer import parse_langs
-    from ..packaged import config_file
+    from ..package_data import config_file
 
     setup()
     overrides = all_overrides(ctx.args)  # both --learner.training.x and --training.x set the learner
@@ -61,7 +61,7 @@ def pretrain_cli(
     from ..learner.pretrain import pretrain_pool
     from ..learner.source_tok2vec import check_ner_from, train_source_tok2vec
     from ..learner.transfer import parse_langs
-    from ..packaged import config_file
+    from ..package_data import config_file
 
     setup()
     corpus = corpus or Path("corpus") / lang

@@ -38,7 +38,7 @@ def prompt_examples(run_dir: Path) -> int:
     try:
         from thinc.api import Config
 
-        from ..packaged import annotator_config_text
+        from ..package_data import annotator_config_text
 
         config = Config().from_str(annotator_config_text(identity["config"]), interpolate=False)
         examples = config["components"]["llm"]["task"].get("examples") or {}

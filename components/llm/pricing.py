@@ -9,7 +9,7 @@ import csv
 import functools
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ..packaged import read_text
+from ..package_data import read_text
 
 Price = Tuple[float, float]  # (input, output) USD per 1K tokens
 PRICES = "resources/prices.csv"

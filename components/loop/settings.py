@@ -21,7 +21,7 @@ from ..data.corpus import LANGUAGES, check_lang
 from ..data.labels import LabelSet
 from ..data.own import MANIFEST, CorpusInfo, check_lang_code, corpus_info, read_manifest
 from ..learner.transfer import TRANSFER_MAX, parse_langs
-from ..packaged import config_file
+from ..package_data import config_file
 from ..policy.registry import label_policy_block, policy_tag
 from ..policy.rules import LabelPolicy
 from ..strategies.base import QuerySize, Strategy

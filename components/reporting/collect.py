@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import srsly
 
-from ..packaged import read_text
+from ..package_data import read_text
 from ..policy.registry import make_label_policy, policy_tag
 
 PUBLISHED = "resources/published_f1.csv"  # package data

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
 from ..errors import InputError
-from ..packaged import PACKAGE
+from ..package_data import PACKAGE
 from .units import FAMILIES, Tables
 
 PROFILES = "resources/profiles"

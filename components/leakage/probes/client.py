@@ -14,7 +14,7 @@ from spacy_llm.registry import registry
 from thinc.api import Config
 
 from ...llm.models import registry as _models  # noqa: F401  (registers the models)
-from ...packaged import annotator_config_text
+from ...package_data import annotator_config_text
 
 Complete = Callable[[List[str]], List[str]]
 OUR_PREFIX = "spacy-llm-loop."

@@ -11,7 +11,7 @@ from spacy_llm.registry import registry
 
 from ....data.corpus import LANGUAGES
 from ....data.iob import MASAKHANER_LABELS
-from ....packaged import read_text
+from ....package_data import read_text
 from . import similar as _similar  # noqa: F401  (registers spacy-llm-loop.SimilarExamples.v1 with the task)
 from .task import ExamplesSource, TokenNERTask
 

@@ -6,7 +6,7 @@ import pytest
 
 from spacy_llm_loop.annotators.llm import make_llm_annotator
 from spacy_llm_loop.llm.pricing import price_for
-from spacy_llm_loop.packaged import annotator_config_text, packaged_annotators
+from spacy_llm_loop.package_data import annotator_config_text, packaged_annotators
 from spacy_llm_loop.reporting.collect import published_f1
 
 
@@ -35,7 +35,7 @@ def test_a_file_of_ones_own_wins_and_an_unknown_name_is_named(tmp_path, monkeypa
 def test_packaged_configs_are_the_projects_and_the_loop_runs_from_another_folder(small_corpus, tmp_path, python):
     import subprocess
 
-    from spacy_llm_loop.packaged import config_file
+    from spacy_llm_loop.package_data import config_file
 
     from .conftest import FAST_TRAINING, ROOT
 
