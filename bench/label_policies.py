@@ -28,6 +28,7 @@ the runs present (a seed counts for an arm once all its rounds are finished).
 """
 import argparse
 import itertools
+import shlex
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -319,7 +320,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         with ThreadPoolExecutor(opts.jobs) as pool:
             list(pool.map(lambda job: run(job, opts.out / "logs"), jobs(opts)))
     lines = [f"## {opts.title}", "",
-             f"Written by `python bench/label_policies.py {' '.join(argv if argv is not None else sys.argv[1:])}`. "
+             f"Written by `python bench/label_policies.py {shlex.join(argv if argv is not None else sys.argv[1:])}`. "
              f"CNN learner, entity-rich 5% gold seed, 5% of the pool per round by mean entropy unless an arm names "
              f"another strategy, {opts.rounds} rounds, the learner's dev data carved out of its labelled set; "
              f"seeds {opts.seeds}, paired by seed (same seed set, learner seed and tie-breaks). The annotator "
