@@ -63,3 +63,19 @@ def test_tables_pair_each_arm_with_trust_and_gold(tmp_path) -> None:
     assert "| 90.0 | 10.0% | 60.0 | 0.75 |" in row
     summary = next(line for line in lines if line.startswith("| disagree | 67.50"))
     assert "+12.50 [" in summary and "95.1% [" in summary  # 66/70 and 69/72 of gold: 94.3%, 95.8%
+
+
+def test_the_page_names_its_command_title_and_note(tmp_path) -> None:
+    """The page is written by the script: its title, its exact (quoted) command and the note file's text."""
+    runs = tmp_path / "runs"
+    for seed in (0, 1):
+        _run(runs, f"tsn-gold-entropy-seed{seed}", [0.55, 0.70])
+        _run(runs, f"tsn-sim-gpt-4-turbo-entropy-seed{seed}", [0.55, 0.60])
+    (tmp_path / "note.md").write_text("**Runs of older code.** Read with care.\n", encoding="utf-8")
+    doc = tmp_path / "page.md"
+    bench.main(["--langs", "tsn", "--seeds", "0", "1", "--arms", "trust", "--rounds", "1", "--out", str(tmp_path),
+                "--report-only", "--title", "A screen, two seeds", "--note-file", str(tmp_path / "note.md"),
+                "--doc", str(doc)])
+    text = doc.read_text(encoding="utf-8")
+    assert text.startswith("## A screen, two seeds\n") and "--title 'A screen, two seeds'" in text
+    assert "**Runs of older code.** Read with care." in text and "### tsn" in text
