@@ -4,7 +4,7 @@ Runs (or resumes) the loop on the project's defaults (CNN learner, entity-rich 5
 round by mean token entropy, 5 rounds, the learner's dev data carved out of the labelled set) with the SIMULATED
 GPT-4-Turbo (``sim-gpt-4-turbo``: gold labels with GPT-4-Turbo's measured errors; no API is called) under each
 label policy (``components/policy/registry.py``: ``trust`` is the paper's behaviour), and reads the gold-oracle
-runs of the same seeds (the upper bound; ``bench/llm_labels.py`` or ``bench/label_efficiency.py`` make them).
+runs of the same seeds (the reference; ``bench/llm_labels.py`` or ``bench/label_efficiency.py`` make them).
 An arm is a policy, or ``<policy>@<strategy>`` for another query strategy. Every arm is given the same gold seed
 and nothing else (no gold dev split); the audit labels the gold seed once more (counted in the dollars).
 
@@ -92,6 +92,7 @@ class Arm:
     def __init__(self, root: Path, lang: str, annotator: str, policy: str, strategy: str, seeds: Sequence[int],
                  rounds: int) -> None:
         self.f1: Dict[int, Dict[int, float]] = {}
+        self.pr: Dict[int, Dict[int, Tuple[float, float]]] = {}  # test entity precision and recall
         self.paper: Dict[int, Dict[int, float]] = {}
         self.size: Dict[int, Dict[int, int]] = {}
         self.taught: Dict[int, Dict[int, Dict]] = {}
@@ -111,6 +112,7 @@ class Arm:
             for r in records:
                 k = r["round"]
                 self.f1.setdefault(k, {})[seed] = 100 * r["test"]["ents_f"]
+                self.pr.setdefault(k, {})[seed] = (100 * r["test"]["ents_p"], 100 * r["test"]["ents_r"])
                 self.paper.setdefault(k, {})[seed] = 100 * r["test"]["paper_token_f1_entity_positions"]["weighted"]
                 self.size.setdefault(k, {})[seed] = r["n_labelled"]
                 a = r.get("annotation") or {}
@@ -209,9 +211,25 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
         lines.append(f"| {name} | {mean_sd(list(arm.f1[last].values()))} | {gain[0]:+.2f} [{gain[1]:+.2f}, "
                      f"{gain[2]:+.2f}] | {verdict(*gain, SEED_GAIN_TARGET, len(arm.seeds))} | {share_cells} | "
                      f"{vs_trust} |")
+    lines += ["", precision_recall_table({"gold oracle": gold, **arms})]
     if pool_f1 is not None:
         lines += ["", selection_table(arms, pool_f1)]
     return lines + [""]
+
+
+def precision_recall_table(arms: Dict[str, "Arm"]) -> str:
+    """Test entity precision and recall at the seed round and the last, mean over seeds: which one an arm lacks."""
+    lines = ["| arm | seed round: precision / recall | last round: precision / recall |", "|---|---|---|"]
+    for name, arm in arms.items():
+        if not arm.pr:
+            continue
+        cells = []
+        for k in (0, max(arm.pr)):
+            values = list(arm.pr[k].values())
+            precision, recall = (sum(v[i] for v in values) / len(values) for i in (0, 1))
+            cells.append(f"{precision:.1f} / {recall:.1f}")
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
 
 
 def _over_rounds(arm: "Arm", rounds: Sequence[int]) -> Dict[int, float]:

@@ -33,8 +33,8 @@ def test_verdict_needs_the_interval_above_the_target(values, target, expected) -
 
 
 def _run(root, name, f1s, cost=0.5):
-    rounds = [{"round": k, "n_labelled": 100 * (k + 1), "test": {"ents_f": f, "paper_token_f1_entity_positions":
-                                                                 {"weighted": f}},
+    rounds = [{"round": k, "n_labelled": 100 * (k + 1), "test": {"ents_f": f, "ents_p": f + 0.05, "ents_r": f - 0.05,
+                                                                 "paper_token_f1_entity_positions": {"weighted": f}},
                "annotation": None if k == 0 else {"ents_f": 0.6, "usage": {"cost_usd": cost}},
                "taught": {"round": None if k == 0 else {"ents_f": 0.9, "missing_share": 0.1}}}
               for k, f in enumerate(f1s)]
@@ -63,6 +63,7 @@ def test_tables_pair_each_arm_with_trust_and_gold(tmp_path) -> None:
     assert "| 90.0 | 10.0% | 60.0 | 0.75 |" in row
     summary = next(line for line in lines if line.startswith("| disagree | 67.50"))
     assert "+12.50 [" in summary and "95.1% [" in summary  # 66/70 and 69/72 of gold: 94.3%, 95.8%
+    assert "| disagree | 60.0 / 50.0 | 72.5 / 62.5 |" in "\n".join(lines)  # precision and recall, seed and last round
 
 
 def test_the_page_names_its_command_title_and_note(tmp_path) -> None:
