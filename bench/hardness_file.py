@@ -12,7 +12,7 @@ their hardness (under their recorded gold tags) is written too: what ``calibrate
 
 A corpus folder without ``train.spacy`` (a language not converted) is read from ``$MASAKHANER_DIR/<lang>``.
 
-``--fit`` fits the v2 error profile instead (``calibrate.fit_hardness_profile``) from the recordings and the
+``--fit`` fits the v2 error profile instead (``simulate.fit.fit_hardness_profile``) from the recordings and the
 recorded sentences' hardness files, with its fidelity (in-sample and leave-one-language-out, 20 seeds as in v1's):
 
     python bench/hardness_file.py --fit components/resources/profiles/gpt-4-turbo-hardness.json \
@@ -28,8 +28,8 @@ from typing import List
 from spacy_llm_loop.annotator_eval.recorded import Recording, read_recording
 from spacy_llm_loop.fileio import write_json, write_jsonl
 from spacy_llm_loop.simulate.annotate import sentence_key
-from spacy_llm_loop.simulate.calibrate import HARDNESS_SMOOTHING, fit_hardness_profile, read_all
 from spacy_llm_loop.simulate.fidelity import compact, fidelity
+from spacy_llm_loop.simulate.fit import HARDNESS_SMOOTHING, fit_hardness_profile, read_all
 from spacy_llm_loop.simulate.hardness import Hardness, read_hardness
 from spacy_llm_loop.simulate.reference import (
     N_REFERENCES,

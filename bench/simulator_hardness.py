@@ -606,7 +606,7 @@ HARD_DESIGN = """The sketch above, implemented as an opt-in simulator (`sim-gpt-
   here (other samples and seeds). Buckets (`hardness.hardness_bucket`): `hard` p < 0.2 (what the label policy
   would drop), `unsure` 0.2 <= p < 0.8, `easy` p >= 0.8; the first table below is why: the mean of two learners'
   p is spread, and the real hit rate of the middle range is far below the top's though the policy keeps both.
-- **Fit** (`calibrate.fit_hardness_profile`): the v1 tables, plus the entity family counted per
+- **Fit** (`simulate.fit.fit_hardness_profile`): the v1 tables, plus the entity family counted per
   `<type>:<length>:<bucket>`, each bucket cell smoothed towards its bucket-free condition's distribution
   (Dirichlet weight in units, `smoothing` below) so a thin cell keeps near the v1 rates; and, pooled over the
   languages, the share of the real boundary, type and spurious errors (per run) that were exactly the reference

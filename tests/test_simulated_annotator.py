@@ -18,8 +18,8 @@ from spacy_llm_loop.llm.tasks.token_ner.parser import parse_response
 from spacy_llm_loop.llm.tasks.token_ner.registry import make_token_ner_task
 from spacy_llm_loop.llm.tokens import count_tokens
 from spacy_llm_loop.simulate.annotate import ErrorModel, place_spurious
-from spacy_llm_loop.simulate.calibrate import fit_profile, read_all
 from spacy_llm_loop.simulate.fidelity import TARGETS, fidelity
+from spacy_llm_loop.simulate.fit import fit_profile, read_all
 from spacy_llm_loop.simulate.model import make_simulated_llm
 from spacy_llm_loop.simulate.outcomes import entity_outcome, place_boundary
 from spacy_llm_loop.simulate.profile import FORMAT, LanguageTables, load_profile, tables_for

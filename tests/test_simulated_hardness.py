@@ -11,8 +11,8 @@ from spacy_llm_loop.annotator_eval.recorded import read_recording
 from spacy_llm_loop.annotators.base import annotator_block
 from spacy_llm_loop.llm.tasks.token_ner.registry import make_token_ner_task
 from spacy_llm_loop.simulate.annotate import ErrorModel, sentence_key
-from spacy_llm_loop.simulate.calibrate import fit_hardness_profile, fit_profile, read_all
 from spacy_llm_loop.simulate.draws import OutcomeTables
+from spacy_llm_loop.simulate.fit import fit_hardness_profile, fit_profile, read_all
 from spacy_llm_loop.simulate.hardness import Hardness, from_rows, hardness_bucket, hardness_row, read_hardness
 from spacy_llm_loop.simulate.model import make_simulated_llm
 from spacy_llm_loop.simulate.profile import FORMAT, FORMAT_V2, load_profile, packaged_profiles, tables_for

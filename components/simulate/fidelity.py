@@ -20,7 +20,7 @@ from ..annotator_eval.recorded import Record, Recording, read_recording
 from ..annotator_eval.report import evaluate_recording
 from ..fileio import write_json, write_text
 from .annotate import ErrorModel, HardnessLookup
-from .calibrate import fit_hardness_profile, fit_profile, read_all
+from .fit import fit_hardness_profile, fit_profile, read_all
 from .hardness import Hardness
 from .profile import FORMAT_V2, HARDNESS, tables_for
 

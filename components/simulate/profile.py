@@ -4,7 +4,7 @@ A profile ships with the package (``resources/profiles/<name>.json``, e.g. ``gpt
 file ``calibrate`` wrote. It holds derived counts only (no sentence), the recordings it came from, and
 a readable ``summary`` of rates. A language without recordings gets the pooled tables, and says so.
 
-Format v2 (:data:`FORMAT_V2`, written by :func:`.calibrate.fit_hardness_profile`) is a v1 profile plus, per
+Format v2 (:data:`FORMAT_V2`, written by :func:`.fit.fit_hardness_profile`) is a v1 profile plus, per
 language and pooled, ``hardness_tables`` (the entity family counted per ``<type>:<length>:<bucket>``, see
 :mod:`.hardness`) and a top-level ``hardness`` block (the buckets, the smoothing towards the bucket-free tables,
 the reference learners and how often a real error was the reference learner's own guess). Its v1 part is read
