@@ -853,11 +853,11 @@ def hard_report(meta: Dict[str, Any], results: Dict[str, Dict[str, Any]], fid: D
     lines += ["Made with (hardness files of the train splits for the loop, and of the recorded sentences for the "
               "fit; then the profile; then this report):", "", "```",
               "for lang in bam tsn zul swa; do OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/hardness_file.py "
-              "$lang --output /work/res/hard/$lang/hardness.jsonl "
-              "--recorded-output /work/res/hard/$lang/recorded.jsonl; done",
+              "$lang --output bench/results/hard/$lang/hardness.jsonl "
+              "--recorded-output bench/results/hard/$lang/recorded.jsonl; done",
               ".venv/bin/python bench/hardness_file.py --fit components/resources/profiles/gpt-4-turbo-hardness.json "
               "--recorded ../shared/data/llm-annotations/gpt-4-turbo "
-              "--hardness /work/res/hard/{bam,tsn,zul}/recorded.jsonl --fidelity-seeds 20",
+              "--hardness bench/results/hard/{bam,tsn,zul}/recorded.jsonl --fidelity-seeds 20",
               meta["command"], "```", "",
               "### Kept precision, AUROC and Spearman: real, v1 and v2", "",
               "Mean over learner seeds; `v2 clear`: in how many learner seeds the 95% interval of v2 - real still "
