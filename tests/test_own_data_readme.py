@@ -95,6 +95,7 @@ def test_the_own_data_page_runs_from_a_text_file_to_spacy_load(tmp_path) -> None
     assert loop["lang"] == "af" and loop["labels"] == ["NAME", "CROP"] and loop["seed_source"] == "annotator"
     assert len(loop["rounds"]) == 4 and all(r["test"] is None and r["n_gold"] == 0 for r in loop["rounds"])
     assert loop["rounds"][0]["annotation"]["n_received"] == loop["rounds"][0]["n_labelled"] > 0
+    assert not list(run.glob("round-*/judged.jsonl"))  # no gold seed: the learner only echoes the annotator, no judge
     assert srsly.read_json(tmp_path / "exports" / "af" / "export.json")["sentences_by_source"] == {
         "llm:local": loop["rounds"][-1]["n_labelled"]}
     # Quality floor: on pool sentences never labelled, the learner agrees with the rule it was taught.
