@@ -86,10 +86,13 @@ def test_retries_every_transient_fault_and_counts_it(server, tmp_path):
     records = ledger(tmp_path)
     retries = [str(r.get("status") or r["error"]) for r in records if r["outcome"] == "retry"]
     assert sum(r["outcome"] == "ok" for r in records) == 20
-    assert len(server.simulated.log) == 20 + len(retries), "every request the server saw is in the ledger"
-    # every HTTP fault is one counted retry; every injected timeout too (a slow machine may add real timeouts)
+    # every HTTP fault is one counted retry; every injected timeout too. A loaded machine may add real timeouts,
+    # some before the server logged the request: those are in the ledger but not in the server's log.
     assert sorted(r for r in retries if r != "timeout") == sorted(f for f in faults if f != "timeout")
-    assert retries.count("timeout") >= faults.count("timeout")
+    real_timeouts = retries.count("timeout") - faults.count("timeout")
+    assert real_timeouts >= 0
+    unseen = 20 + len(retries) - len(server.simulated.log)
+    assert 0 <= unseen <= real_timeouts, "every request the server saw is in the ledger"
 
 
 @pytest.mark.parametrize("server", [{"fault_rate": 1.0, "faults": ("503",)}], indirect=True)
