@@ -37,3 +37,7 @@ class TaskFormatError(InputError):
 
 class RunStateError(LoopError):
     """A run folder whose saved state does not match the requested run."""
+
+
+class ReviewPending(LoopError):
+    """A round whose review tasks are not all answered, in a run that waits for them: review, then rerun."""

@@ -210,3 +210,20 @@ def test_savings_compare_the_sentences_asked_at_their_uncached_cost(small_corpus
     assert one["savings"]["low"] == pytest.approx(one["human_usd"]["low"] / 0.2)
     overridden = run_cost(run, small_corpus.parent, prices={"gpt-4-turbo": (0.02, 0.0)})["rounds"][1]
     assert overridden["llm"]["cost_usd"] == pytest.approx(0.2)  # --price gpt-4-turbo reaches sim-gpt-4-turbo
+
+
+def test_review_hours_join_the_llm_dollars_at_the_human_rates() -> None:
+    from spacy_llm_loop.cost.run_cost import reviewer_cost, totals
+
+    review = {"accepted": 10, "changed": 6, "rejected": 1, "simulated": True,
+              "person_hours": {"low": 0.02, "central": 0.05, "high": 0.1}}
+    row = reviewer_cost(review, HumanCostModel(hourly_usd=(5.0, 20.0)))
+    assert row["usd"] == pytest.approx({"low": 0.1, "central": 0.625, "high": 2.0})
+    rounds = [{"round": 0, "test_f1": 50.0},
+              {"round": 1, "test_f1": 55.0, "requested": 20, "received": 20, "words": 400, "entities": 30,
+               "llm": {"cost_usd": 1.0, "cached_cost_usd": 0.0}, "human_usd": {"low": 2.0, "central": 10.0,
+                                                                                "high": 40.0}, "review": row}]
+    total = totals(rounds)["review"]
+    assert total["reviewed"] == 10 and total["changed"] == 6 and total["simulated"]
+    assert total["llm_plus_review_usd"]["central"] == pytest.approx(1.625)
+    assert total["savings_with_review"]["central"] == pytest.approx(10.0 / 1.625)

@@ -22,7 +22,7 @@ LAYERS: List[List[str]] = [
     ["uncertainty"],  # the uncertainty component and its measures
     ["learner"],  # training the spaCy pipeline
     ["evaluation"],  # entity F1 and the token-level metric
-    ["policy", "strategies"],  # label policies; query strategies and seed samplers
+    ["policy", "strategies", "review"],  # label policies; query strategies and seed samplers; review tasks
     ["llm"],  # spacy-llm task and chat models, pricing, tokens
     ["annotators"],  # the annotator interface, gold and LLM annotators
     ["annotator_eval"],  # annotator evaluation: recordings, agreement, live asking

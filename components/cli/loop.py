@@ -1,7 +1,8 @@
 """``loop``: run (or resume) the active-learning loop, or only estimate its cost (``--dry-run``).
 
 The shortcut options become config overrides in :func:`..loop.shortcuts.shortcut_overrides`; extra
-``--section.key value`` options override the loop config, ``--learner.section.key`` the learner's.
+``--section.key value`` options override the loop config, ``--learner.section.key`` the learner's. A run that
+waits for a person's review stops with exit code 3 and says what to do; the same command then resumes it.
 """
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -10,6 +11,7 @@ import srsly
 import typer
 from wasabi import msg
 
+from ..errors import ReviewPending
 from ._util import (
     COMMAND,
     EXTRA,
@@ -22,6 +24,8 @@ from ._util import (
     split_overrides,
 )
 from .corpus import prepare_pool
+
+REVIEW_PENDING_EXIT = 3  # the run stopped to wait for a person's review: not a failure, not finished
 
 
 @app.command("loop", context_settings=EXTRA)
@@ -39,6 +43,13 @@ def loop_cli(
     label_policy: Optional[str] = Opt(None, help="What the learner is taught from the annotator's answers: trust "
                                                  "(as they are), types, disagree, gold3, combined ... "
                                                  "(components/policy/registry.py)"),
+    review: str = Opt("", help="Review budget per round: a share of the round's LLM labels (10%), a count (20) or "
+                               "reviewer minutes (30min); the most doubtful go to a person as Prodigy tasks"),
+    review_rank: Optional[str] = Opt(None, help="With --review: doubt (the default) or random"),
+    reviewer: Optional[str] = Opt(None, help="With --review: prodigy (a person; the default) or simulated (the "
+                                             "SIMULATED reviewer: gold labels)"),
+    review_no_wait: bool = Opt(False, "--review-no-wait", help="With --review: train on what is answered and merge "
+                                                               "late answers in the next round"),
     corpus: Optional[Path] = Opt(None, help="Corpus folder (default corpus/<lang>)"),
     learner_config: Optional[Path] = Opt(None, help="Learner config"),
     runs_dir: Optional[Path] = Opt(None, help="Where run folders go"),
@@ -87,9 +98,14 @@ def loop_cli(
             transfer_max=transfer_max, transfer_ratio=transfer_ratio, init_tok2vec=init_tok2vec)
         learner.update(learner_shortcuts)
         overrides.update(shortcuts)
-        result = run_loop(config, overrides, learner, annotator=annotator, strategy=strategy,
-                          seed_sampler=seed_sampler, seed_size=seed_size, label_policy=label_policy,
-                          dry_run=dry_run, progress=not dry_run)
+        settings = review_settings(review, review_rank, reviewer, review_no_wait)
+        try:
+            result = run_loop(config, overrides, learner, annotator=annotator, strategy=strategy,
+                              seed_sampler=seed_sampler, seed_size=seed_size, label_policy=label_policy,
+                              review=settings, dry_run=dry_run, progress=not dry_run)
+        except ReviewPending as pending:
+            msg.warn(str(pending))
+            raise typer.Exit(REVIEW_PENDING_EXIT) from None
     if dry_run:
         from ..loop.estimate import describe
 
@@ -97,6 +113,16 @@ def loop_cli(
         print(srsly.json_dumps(result["dry_run"], indent=2))
         return
     _report_run(result, Path(overrides.get("paths.runs", "runs")))
+
+
+def review_settings(budget: str, rank: Optional[str], reviewer: Optional[str],
+                    no_wait: bool) -> Optional[Dict[str, Any]]:
+    """The ``[review]`` block's settings of the options (None without ``--review``)."""
+    if not budget:  # the project passes the defaults (doubt, prodigy) whether or not it reviews
+        if rank not in (None, "doubt") or reviewer not in (None, "prodigy") or no_wait:
+            raise ValueError("--review-rank, --reviewer and --review-no-wait need --review (a budget)")
+        return None
+    return {"budget": budget, "rank": rank, "reviewer": reviewer, "wait": False if no_wait else None}
 
 
 def _report_run(result: Dict[str, Any], runs: Path) -> None:

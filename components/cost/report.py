@@ -39,6 +39,9 @@ DEFINITIONS = {
     "savings": "human_usd / llm_usd for the same sentences: those the round asked the LLM about (a budget stop "
                "leaves some selected ones unasked); answers that came from the cache count at what they cost when "
                "asked (low: cheapest people; high: dearest)",
+    "review": "a person's hours for the sentences reviewed (estimated from their words: review/timing.py) at the "
+              "human model's hourly rates (low hours at the low rate, central at the midpoint, high at the high); "
+              "savings with review: human_usd / (llm_usd + review)",
     "f1_gain_per_usd": "test entity F1 points gained in the round per LLM dollar spent in it",
     "usd_per_f1_point": "dollars spent over the query rounds per test F1 point gained since the seed round: the "
                         "LLM route with its own F1, the human route with the gold-oracle run's F1 (same language, "
@@ -86,6 +89,14 @@ def cost_markdown(report: Dict[str, Any]) -> str:
         lines += ["", f"- total: LLM {_usd(t['llm_usd'])}; people {_range(t['human_usd'])} "
                       f"(central {_usd(t['human_usd']['central'])}); savings {_range(t['savings'], 'x')} "
                       f"(paper: at least {t['paper_savings']}x)"]
+        if t.get("review"):
+            review = t["review"]
+            who = "a SIMULATED reviewer (gold labels)" if review["simulated"] else "a person"
+            lines.append(f"- review by {who}: {review['reviewed']} sentences, {review['changed']} changed; "
+                         f"{review['hours']['central']:.2f} hours (estimated, {review['hours']['low']:.2f}-"
+                         f"{review['hours']['high']:.2f}) = {_range(review['usd'])}; LLM plus review "
+                         f"{_range(review['llm_plus_review_usd'])}; savings with review "
+                         f"{_range(review['savings_with_review'], 'x')}")
         if run.get("audit"):
             audit = run["audit"]
             lines.append(f"- of which the audit (the annotator labelling {audit['sentences']} gold seed sentences "

@@ -5,7 +5,8 @@ counted from the corpus. The audit (the gold seed labelled once more before roun
 only. The LLM side is what the ledger says was billed for the round (dropped answers
 were paid for too); the human side is :func:`.human.human_cost` for the same words. The "human route" F1
 is the gold-oracle run of the same language, strategy and seed when one is present (the gold oracle
-stands for careful human labels), else not available.
+stands for careful human labels), else not available. A run with review adds the reviewer's hours (estimated
+from the words reviewed) at the human model's hourly rates, and gives the savings of LLM plus reviewer.
 """
 import re
 from pathlib import Path
@@ -98,12 +99,24 @@ def run_cost(run_dir: Path, corpus_root: Path, prices: Optional[Prices] = None,
             row["f1_gain"] = None if row["test_f1"] is None or previous is None else row["test_f1"] - previous
             row["f1_gain_per_usd"] = (row["f1_gain"] / row["llm"]["cost_usd"]
                                       if row["f1_gain"] is not None and row["llm"]["cost_usd"] else None)
+            if record.get("review"):
+                row["review"] = reviewer_cost(record["review"], model)
         rounds.append(row)
     audit = audit_cost(run_dir, spend.get(0, {})) if not (run_dir / "round-00" / "annotations.jsonl").exists() \
         else None
     return {"run": loop["run"], "lang": loop["lang"], "annotator": loop["annotator"], "seed": loop["seed"],
             "strategy": loop["strategy"], "rounds": rounds, "audit": audit, "totals": totals(rounds, audit),
             "notes": notes, "unassigned_spend": spend.get(-1)}
+
+
+def reviewer_cost(review: Dict[str, Any], model: HumanCostModel) -> Dict[str, Any]:
+    """A round's review: sentences reviewed and changed, the person's hours (estimated from the words:
+    ``review/timing.py``) and what they cost at the human model's hourly rates (low hours at the low rate ...)."""
+    hours = review["person_hours"]
+    rates = {"low": model.hourly_usd[0], "central": sum(model.hourly_usd) / 2, "high": model.hourly_usd[1]}
+    return {"reviewed": review["accepted"], "changed": review["changed"], "rejected": review["rejected"],
+            "simulated": review["simulated"], "hours": dict(hours),
+            "usd": {k: hours[k] * rates[k] for k in ("low", "central", "high")}}
 
 
 def audit_cost(run_dir: Path, spend: Dict[str, Any]) -> Optional[Dict[str, Any]]:
@@ -131,6 +144,15 @@ def totals(rounds: List[Dict[str, Any]], audit: Optional[Dict[str, Any]] = None)
                            "llm_usd_without_cache": compared,
                            "savings": {k: _ratio(v, compared) for k, v in human.items()},
                            "paper_savings": PAPER_SAVINGS}
+    reviews = [r["review"] for r in query if r.get("review")]
+    if reviews:  # a person reviewed some answers: their hours join the LLM's dollars
+        review_usd = {k: sum(r["usd"][k] for r in reviews) for k in ("low", "central", "high")}
+        total = {k: compared + v for k, v in review_usd.items()}
+        out["review"] = {"reviewed": sum(r["reviewed"] for r in reviews), "changed": sum(r["changed"] for r in reviews),
+                         "hours": {k: sum(r["hours"][k] for r in reviews) for k in ("low", "central", "high")},
+                         "usd": review_usd, "simulated": any(r["simulated"] for r in reviews),
+                         "llm_plus_review_usd": total,
+                         "savings_with_review": {k: _ratio(human[k], total[k]) for k in ("low", "central", "high")}}
     if query and query[-1]["test_f1"] is not None and rounds[0]["test_f1"] is not None:
         gain = query[-1]["test_f1"] - rounds[0]["test_f1"]
         out["llm_f1_gain"] = gain

@@ -7,7 +7,8 @@ none, and then the seed is drawn from the unlabelled pool and the annotator labe
 
 The annotator's answers reach the learner through the run's label policy (:mod:`..policy.rules`): entities it
 doubts become missing tokens, judged by the model that chose the sentences (``judged.jsonl``). Gold answers
-(the seed, an oracle) are never changed.
+(the seed, an oracle) are never changed, and neither are the answers a person reviewed (``reviewed.jsonl``,
+:mod:`.reviewing`): accepted, they are gold with ``source: human``; rejected, they leave the labelled set.
 
 Everything here is read back from the run folder (``seed.json``, each round's
 ``selection.json``, ``annotations.jsonl`` and ``judged.jsonl``), so a resumed run sees exactly what the
@@ -25,6 +26,7 @@ from ..fileio import JsonlLog, read_jsonl
 from ..policy.rules import LabelPolicy
 from ..strategies.seeding import SeedSampler
 from .devsplit import split_dev
+from .reviewing import reviewed, reviewed_meta
 from .settings import LoopSettings
 from .state import RunFolder
 
@@ -116,8 +118,19 @@ class RunSentences:
             doc = self.by_id[sid].copy()
             set_task(doc, {"meta": {**get_meta(doc), "source": "gold", "round": 0}})
             docs.append(doc)
+        reviews = reviewed(self.run.round_dir(k))  # a person's answers this round counts (review)
         for j in range(self.first_annotated_round(), k + 1):
-            docs.extend(self._annotated_doc(annotation, j, k) for annotation in self.annotations(j))
+            for annotation in self.annotations(j):
+                review = reviews.get(annotation.id)
+                if review is None or review["answer"] == "ignore":
+                    docs.append(self._annotated_doc(annotation, j, k))
+                elif review["answer"] == "accept":  # gold from then on: no label policy touches it
+                    doc = make_doc(self.vocab, [t.text for t in self.by_id[annotation.id]], review["tags"])
+                    meta = {**get_meta(self.by_id[annotation.id]), "round": j, **annotation.meta,
+                            "llm_source": annotation.source, **reviewed_meta(review)}
+                    set_task(doc, {"meta": meta})
+                    docs.append(doc)
+                # "reject": the reviewer found the sentence unusable; it leaves the labelled set
         dev = self.learner_dev_ids(k)
         for doc in docs:
             set_task(doc, {"meta": {**get_meta(doc), LEARNER_SPLIT: "dev" if sentence_id(doc) in dev else "train"}})

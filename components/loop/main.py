@@ -14,12 +14,14 @@ from .settings import MUTABLE_SETTINGS, load_loop_config, resolve_loop
 def run_loop(config_path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None,
              learner_overrides: Optional[Dict[str, Any]] = None, *, annotator: Optional[str] = None,
              strategy: Optional[str] = None, seed_sampler: Optional[str] = None,
-             seed_size: Optional[str] = None, label_policy: Optional[str] = None, dry_run: bool = False,
-             progress: bool = False) -> Dict[str, Any]:
+             seed_size: Optional[str] = None, label_policy: Optional[str] = None,
+             review: Optional[Dict[str, Any]] = None, dry_run: bool = False, progress: bool = False) -> Dict[str, Any]:
     """Run or resume one loop; see :class:`ActiveLearningLoop`. ``dry_run``: only the pre-flight cost estimate
-    (:func:`.estimate.preflight`), nothing trained, asked or written."""
+    (:func:`.estimate.preflight`), nothing trained, asked or written. ``review``: the ``[review]`` block's settings
+    (``budget``, ``rank``, ``reviewer``, ``wait``; :mod:`..review.settings`)."""
     config = load_loop_config(config_path, overrides, annotator=annotator, strategy=strategy,
-                              seed_sampler=seed_sampler, seed_size=seed_size, label_policy=label_policy)
+                              seed_sampler=seed_sampler, seed_size=seed_size, label_policy=label_policy,
+                              review=review)
     if dry_run:
         return {"dry_run": _dry_run(config, learner_overrides)}
     settings, sampler, strategy_fn, annotator_fn = resolve_loop(config)

@@ -44,12 +44,14 @@ from ..learner.transfer import prepare_transfer, training_folder, write_prefix
 from ..policy.audit import unreliable_types
 from ..policy.judge import judge
 from ..policy.taught import taught_quality
+from ..review.settings import ReviewSettings
 from ..strategies.base import Strategy, UsesAudit
 from ..strategies.seeding import SeedSampler
 from ..uncertainty.component import install_extensions
 from .annotating import annotate, annotation_summary, check_unanswered
 from .auditing import AUDIT_FILE, run_audit
 from .labelled import GOLD_SOURCES, JUDGED, LEARNER_SPLIT, RunSentences
+from .reviewing import REVIEWED, collect, simulate_answers, write_review_tasks
 from .selecting import attach_scores, score_pool, selection_record, vectors_path
 from .settings import MUTABLE_SETTINGS, LoopSettings, learner_name, run_name
 from .state import RunFolder
@@ -89,7 +91,8 @@ def run_names(settings: LoopSettings, annotator: Annotator, strategy: Strategy,
     estimator = requested_estimator(settings.learner_config, overrides)
     name = run_name(settings, annotator, strategy, pretrained=pretrained, estimator=estimator)
     own = run_name(replace(settings, run_name=None), annotator, strategy, pretrained=pretrained, estimator=estimator)
-    plain = replace(settings, run_name=None, warm_start=False, dev="labelled", transfer_langs=())
+    plain = replace(settings, run_name=None, warm_start=False, dev="labelled", transfer_langs=(),
+                    review=ReviewSettings())
     plain_names = {run_name(plain, annotator, strategy),  # the same learner, on the default settings
                    run_name(replace(plain, learner_config=DEFAULT_LEARNER), annotator, strategy)}  # the CNN's
     if settings.run_name and name in plain_names and name != own:
@@ -158,6 +161,8 @@ class ActiveLearningLoop:
                                  **({"ratio": s.transfer_ratio} if s.transfer_ratio else {})}
         if self.learner_overrides.get("paths.init_tok2vec"):  # the weights, not only their path
             extra["init_tok2vec"] = file_digest(Path(self.learner_overrides["paths.init_tok2vec"]))
+        if s.review.active:
+            extra["review"] = s.review.to_dict()
         return extra
 
     def learner_digest(self) -> str:
@@ -264,7 +269,9 @@ class ActiveLearningLoop:
         earlier ones by a model that was taught what the policy kept of them (and nothing where it made them
         missing), so it is no independent judge of those; it can re-admit what an earlier model doubted."""
         path = self.run.round_dir(k) / JUDGED
-        if k == 0 or path.exists() or not self.settings.label_policy.needs_judge or self.annotator.gives_gold:
+        review = self.settings.review
+        needed = self.settings.label_policy.needs_judge or (review.active and review.rank == "doubt")
+        if k == 0 or path.exists() or not needed or self.annotator.gives_gold:
             return
         if self.sentences.seed_by_annotator:  # a learner taught only by the annotator would echo its errors
             self.log("round %d: no gold seed, so the learner knows only the annotator's labels and its disagreement "
@@ -279,6 +286,25 @@ class ActiveLearningLoop:
         records = judge(nlp, [a.id for a in answers], words, [a.tags or [] for a in answers])
         write_jsonl(path, records)
 
+    def _review(self, k: int) -> Optional[Dict[str, Any]]:
+        """With a review budget: round ``k``'s most doubtful answers go to a person as Prodigy tasks, and the answers
+        so far are frozen for the round (:mod:`.reviewing`); None without review. Raises
+        :class:`..errors.ReviewPending` while a waiting run's tasks are unanswered."""
+        review, root = self.settings.review, self.run.root
+        if not review.active or self.annotator.gives_gold:
+            return None
+        by_id = self.sentences.by_id
+        n = write_review_tasks(root, k, review, self.sentences.annotations(k), by_id, self.sentences.judgements(k),
+                               self.sentences.distrusted, self.settings.seed, self.vocab)
+        if review.simulated:
+            simulate_answers(root, k, by_id, self.vocab, self.settings.info.pool_labelled)
+        result = collect(root, self.run.round_dir(k), k, review, self.vocab, self.settings.labels.labels)
+        self.log("round %d/%d: review (%s, %s reviewer): %d tasks, %d answered (%d changed by the reviewer, %d "
+                 "rejected); %d late answers of earlier rounds", k, self.settings.rounds, review.rank,
+                 "SIMULATED" if review.simulated else review.reviewer, n, result["answered"], result["changed"],
+                 result["rejected"], result["late_from_earlier_rounds"])
+        return result
+
     # -- one round ------------------------------------------------------------------------------
     def _round(self, k: int) -> None:
         rd = self.run.round_dir(k)
@@ -291,6 +317,9 @@ class ActiveLearningLoop:
             if annotation.pop("added"):
                 _remove_derived(rd)  # written before these answers came (e.g. a resume with a raised budget)
             self._judge(k)
+            review = self._review(k)
+            if review is not None:
+                annotation["review"] = review
         labelled = self.sentences.labelled(k)
         if not labelled:
             raise LoopError(f"{rd}: round {k} has no labelled sentence to train on (the annotator answered none)")
@@ -457,6 +486,7 @@ class ActiveLearningLoop:
                                 "best_score": summary.get("best_score"), "best_step": summary.get("best_step"),
                                 "last_step": summary.get("last_step"), "stopped_by": summary.get("stopped_by")},
                 "test": _reported(scores["test"]), "dev": _reported(scores["dev"]),
+                "review": (annotation or {}).pop("review", None),
                 "annotation": annotation, "seconds": timings.rounded(), "environment": environment(),
                 **({"n_transfer": self._transfer()["sentences"]} if self.settings.transfer_langs else {})}
 
@@ -471,6 +501,7 @@ class ActiveLearningLoop:
             "labels": list(s.labels.labels), "transfer": self._transfer() if s.transfer_langs else None,
             "init_tok2vec": self._identity_extra().get("init_tok2vec"), "corpus": str(s.corpus),
             "label_policy": s.label_policy.identity(), "distrusted": list(self.sentences.distrusted),
+            "review": s.review.to_dict() if s.review.active and not self.annotator.gives_gold else None,
             "audit": self.audit,
             "rounds": self.run.records()})
 
@@ -485,7 +516,7 @@ def _reported(scores: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
 
 def _remove_derived(rd: Path) -> None:
     """Delete what a round derived from its annotations (labelled set, learner files, model) so it is rebuilt."""
-    for name in ("labelled.jsonl", "train.spacy", "dev.spacy", JUDGED):
+    for name in ("labelled.jsonl", "train.spacy", "dev.spacy", JUDGED, REVIEWED):
         (rd / name).unlink(missing_ok=True)
     if (rd / "model").exists():
         shutil.rmtree(rd / "model")

@@ -4,7 +4,8 @@ Sections: ``[paths]`` (corpus folder, learner config, runs folder), ``[loop]``
 (lang, rounds, query_size, seed, gpu_id, run_name) and one block each for the
 registered ``[seed_set]`` sampler, ``[strategy]`` and ``[annotator]``, and the
 ``[label_policy]`` (what the learner is taught from the annotator's answers;
-``trust`` when the block is absent). The short names ``--annotator gold``,
+``trust`` when the block is absent) and the ``[review]`` (a person reviews the most doubtful answers; none when
+the block is absent). The short names ``--annotator gold``,
 ``--strategy entropy``, ``--seed-sampler entity-rich`` and ``--label-policy
 disagree`` replace the whole block with the registered default for that name.
 """
@@ -24,6 +25,7 @@ from ..learner.transfer import TRANSFER_MAX, parse_langs
 from ..package_data import config_file
 from ..policy.registry import label_policy_block, policy_tag
 from ..policy.rules import LabelPolicy
+from ..review.settings import ReviewSettings, review_block
 from ..strategies.base import QuerySize, Strategy
 from ..strategies.registry import strategy_block
 from ..strategies.seeding import SEED_SAMPLER_NAMES, SeedSampler, seed_sampler_block
@@ -62,6 +64,7 @@ class LoopSettings:
     transfer_ratio: Optional[float] = None  # at most this many transfer sentences per target train sentence
     label_policy: LabelPolicy = field(default_factory=LabelPolicy)  # what the learner is taught from the answers
     audit: Optional[int] = 0  # gold seed sentences the annotator labels before round 1 (0: all; None: no audit)
+    review: ReviewSettings = field(default_factory=ReviewSettings)  # a person reviews the most doubtful answers
 
     @property
     def info(self) -> CorpusInfo:
@@ -74,7 +77,7 @@ class LoopSettings:
 def load_loop_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None, *,
                      annotator: Optional[str] = None, strategy: Optional[str] = None,
                      seed_sampler: Optional[str] = None, seed_size: Optional[str] = None,
-                     label_policy: Optional[str] = None) -> Config:
+                     label_policy: Optional[str] = None, review: Optional[Dict[str, Any]] = None) -> Config:
     """Load ``path``, swap in the blocks of the short names, then apply dotted ``overrides`` and interpolate.
 
     Overrides come last, so ``--annotator gpt-4-turbo --annotator.budget_usd 5`` sets the budget of the
@@ -95,6 +98,8 @@ def load_loop_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]]
         config["seed_set"] = seed_sampler_block(name, seed_size or current.get("size", "5%"))
     if label_policy:
         config["label_policy"] = label_policy_block(label_policy)
+    if review:  # {"budget", "rank", "reviewer", "wait"}: the [review] block of the command-line options
+        config["review"] = review_block(**review)
     return Config().from_str(config.to_str(), overrides=overrides, interpolate=True)
 
 
@@ -137,9 +142,10 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
                          f"labels of its own ({', '.join(settings.labels.labels)}); leave out --transfer-langs")
     if settings.rounds < 0:
         raise ValueError(f"loop.rounds must be 0 or more, got {settings.rounds}")
-    blocks = {k: config[k] for k in ("seed_set", "strategy", "annotator", "label_policy") if k in config}
+    blocks = {k: config[k] for k in ("seed_set", "strategy", "annotator", "label_policy", "review") if k in config}
     resolved = registry.resolve(blocks)
     settings.label_policy = resolved.get("label_policy") or LabelPolicy()
+    settings.review = resolved.get("review") or ReviewSettings()
     distrust = settings.label_policy.distrust
     unknown = sorted(set(distrust) - set(settings.labels.labels)) if not isinstance(distrust, str) else []
     if unknown:
@@ -163,9 +169,10 @@ def parse_audit(value: Any) -> Optional[int]:
 def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy, pretrained: bool = False,
              estimator: str = "beam") -> str:
     """``<lang>-<annotator>-<strategy>[-<learner>][-mc|-committee][-warm][-oracledev][-tx-<langs>][-pt][-lp-<policy>]
-    -seed<k>`` (or ``loop.run_name``), safe as a folder name; ``pt``: the learner starts from pretrained tok2vec
-    weights; ``mc``, ``committee``: the uncertainty estimator, when it is not the default beam; ``lp-<policy>``: a
-    label policy other than ``trust``, for an annotator whose answers are not gold.
+    [-rv<budget>...]-seed<k>`` (or ``loop.run_name``), safe as a folder name; ``pt``: the learner starts from
+    pretrained tok2vec weights; ``mc``, ``committee``: the uncertainty estimator, when it is not the default beam;
+    ``lp-<policy>``: a label policy other than ``trust``, for an annotator whose answers are not gold;
+    ``rv<budget>``: a review budget (:meth:`..review.settings.ReviewSettings.tag`).
 
     The learner part is left out for the default CNN learner (``configs/learner-cnn.cfg``).
     """
@@ -187,6 +194,9 @@ def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy, p
     policy = getattr(settings, "label_policy", None)  # (the benchmarks name runs from plain namespaces)
     if policy is not None and not policy.is_trust and not getattr(annotator, "gives_gold", False):
         parts.append(f"lp-{policy_tag(policy)}")
+    review = getattr(settings, "review", None)
+    if review is not None and review.active and not getattr(annotator, "gives_gold", False):
+        parts.append(review.tag())
     name = settings.run_name or "-".join(parts + [f"seed{settings.seed}"])
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 

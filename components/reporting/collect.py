@@ -34,6 +34,7 @@ class Curve:
     labels: Dict[int, List[Dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     taught: Dict[int, List[Dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     audits: List[Dict[str, Any]] = field(default_factory=list)  # each seed's audit summary (loop.json)
+    reviews: Dict[int, List[Dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))  # record["review"]
 
     @property
     def label(self) -> str:
@@ -84,6 +85,17 @@ def taught_quality(curve: Curve, k: int) -> Optional[Dict[str, float]]:
             "missing": 100 * float(np.mean([t["missing_share"] for t in records]))}
 
 
+def review_quality(curve: Curve, k: int) -> Optional[Dict[str, float]]:
+    """Round ``k``'s review over seeds: sentences accepted and changed by the reviewer, the person's hours (central
+    estimate; means); None without review."""
+    records = curve.reviews.get(k, [])
+    if not records:
+        return None
+    return {"reviewed": float(np.mean([r["accepted"] for r in records])),
+            "changed": float(np.mean([r["changed"] for r in records])),
+            "hours": float(np.mean([r["person_hours"]["central"] for r in records]))}
+
+
 def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
     """Every ``runs/*/loop.json``, grouped by language, annotator, strategy and learner (with ``warm``, the oracle
     dev, transfer, pretrained tok2vec and an estimator other than the beam: ``cnn+committee``)."""
@@ -101,6 +113,10 @@ def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
         shown = policy is not None and not policy.is_trust and run["annotator"] != "gold"
         tag = policy_tag(policy) if shown and policy is not None else "trust"
         annotator = run["annotator"] + (f", {tag} labels" if shown else "")
+        review = run.get("review")
+        if review:  # reviewed runs are their own curve
+            who = "SIMULATED reviewer" if review["reviewer"] == "simulated" else review["reviewer"]
+            annotator += f", review {review['budget']} {review['rank']} ({who}{'' if review['wait'] else ', no wait'})"
         key = (run["lang"], annotator, run["strategy"], learner)
         curve = curves.setdefault(key, Curve(*key))
         curve.seeds.append(run["seed"])
@@ -112,6 +128,8 @@ def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
                 curve.labels[record["round"]].append(record["annotation"])
             if (record.get("taught") or {}).get("round"):
                 curve.taught[record["round"]].append(record["taught"]["round"])
+            if record.get("review"):
+                curve.reviews[record["round"]].append(record["review"])
         if run.get("audit"):
             curve.audits.append(run["audit"])
     return curves

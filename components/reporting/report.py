@@ -7,7 +7,7 @@ import numpy as np
 from ..data.corpus import LANGUAGES
 from ..figures import new_figure, save_figure
 from ..fileio import write_text
-from .collect import Curve, collect_full_data, collect_runs, published_f1, taught_quality
+from .collect import Curve, collect_full_data, collect_runs, published_f1, review_quality, taught_quality
 
 
 def plot_learning_curves(lang: str, curves: Sequence[Curve], full: Sequence[float], path: Path) -> None:
@@ -39,16 +39,19 @@ def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float],
         lines.append(f"- AfroXLMR-large, published (MasakhaNER 2.0 authors): {sota:.1f}.")
     lines += ["", "| annotator | strategy | learner | round | labelled | test entity F1 (mean ± sd) | seeds | "
               "labels received: token accuracy | labels: entity F1 | dropped (why) | taught: entity F1 | "
-              "taught: tokens missing |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "taught: tokens missing | reviewed (changed) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for curve in curves:
         for k in curve.rounds():
             n, mean, sd, n_seeds = curve.stats(k)
             f1 = f"{mean:.2f} ± {sd:.2f}" if curve.has_test else "not available (no test data)"
             taught = taught_quality(curve, k)
             taught_cells = "- | -" if taught is None else f"{taught['ents_f']:.1f} | {taught['missing']:.1f}%"
+            review = review_quality(curve, k)
+            review_cell = "-" if review is None else f"{review['reviewed']:.0f} ({review['changed']:.0f})"
             lines.append(f"| {curve.annotator} | {curve.strategy} | {curve.learner} | {k} | {n:.0f} | "
-                         f"{f1} | {n_seeds} | {label_cells(curve.label_quality(k))} | {taught_cells} |")
+                         f"{f1} | {n_seeds} | {label_cells(curve.label_quality(k))} | {taught_cells} | "
+                         f"{review_cell} |")
     lines += audit_section(curves)
     if any(curve.annotator.startswith("sim-") for curve in curves):
         lines += pooled_caveat(lang)
@@ -64,7 +67,10 @@ def markdown_for_lang(lang: str, curves: Sequence[Curve], full: Sequence[float],
                       "An annotator whose name starts with `sim-` is SIMULATED: gold labels with a recorded LLM's "
                       "measured errors, not that LLM's answers. Taught: what the learner trained on from those "
                       "answers after the run's label policy (`trust`: the answers as they are), entity F1 against "
-                      "gold outside the tokens the policy made missing, and the share of tokens made missing."]
+                      "gold outside the tokens the policy made missing, and the share of tokens made missing "
+                      "(a reviewed sentence is gold, and left out). Reviewed (changed): the sentences a person "
+                      "reviewed in the round (accepted answers) and how many of them the reviewer changed "
+                      "(docs/review.md); a SIMULATED reviewer answers with the gold labels."]
     return lines + [""]
 
 

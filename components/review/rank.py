@@ -1,0 +1,67 @@
+"""Which of a round's LLM-labelled sentences a person should see first: the doubt ranking, or a random draw.
+
+The doubt of a sentence is the expected number of its entities that are wrong or missing, as far as the run can
+tell: for every entity the LLM gave, the chance the learner that chose the sentence gives it none (``1 - p``, from
+the learner's judgement, ``judged.jsonl``); for every entity the learner predicts and the LLM did not give, the
+learner's probability of it (an entity the LLM may have missed: the recall the label policy cannot recover);
+and one for every LLM entity of a type the audit found unreliable. Ties go to the longer sentence, then the id.
+``random`` draws the same number of sentences with the run's seed: the comparison the benchmark makes.
+"""
+import random
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..data.iob import iob_to_spans
+
+Scored = Tuple[int, int, str, float]
+
+
+@dataclass
+class Doubt:
+    """One sentence's doubt and why (token ranges ``[start, end, label, p]``)."""
+
+    id: str
+    score: float
+    llm_doubted: List[List[Any]] = field(default_factory=list)
+    learner_only: List[List[Any]] = field(default_factory=list)
+    distrusted: List[List[Any]] = field(default_factory=list)
+
+    def why(self) -> Dict[str, Any]:
+        """What the review task's meta says about why the sentence was chosen."""
+        return {"doubt": round(self.score, 4), "llm_entities_the_learner_doubts": self.llm_doubted,
+                "learner_entities_the_llm_missed": self.learner_only, "entities_of_distrusted_types": self.distrusted}
+
+
+def doubt(sid: str, tags: Sequence[str], judgement: Optional[Mapping[str, Any]],
+          distrusted: Sequence[str] = ()) -> Doubt:
+    """The doubt of one answer (see the module docstring); without a judgement only distrusted types count."""
+    out = Doubt(sid, 0.0)
+    llm = [tuple(e) for e in (judgement or {}).get("llm", [])] or [(s, e, t, None) for s, e, t in iob_to_spans(tags)]
+    given = {(s, e, t) for s, e, t, _ in llm}
+    for s, e, t, p in llm:
+        if p is not None:
+            out.score += 1.0 - p
+            if p < 0.5:
+                out.llm_doubted.append([s, e, t, p])
+        if t in distrusted:
+            out.score += 1.0
+            out.distrusted.append([s, e, t, p])
+    for s, e, t, p in (judgement or {}).get("learner", []):
+        if (s, e, t) not in given:
+            out.score += p
+            if p >= 0.5:
+                out.learner_only.append([s, e, t, p])
+    return out
+
+
+def review_order(answers: Sequence[Tuple[str, Sequence[str]]], judgements: Mapping[str, Mapping[str, Any]],
+                 distrusted: Sequence[str], rank: str, seed: int) -> List[Doubt]:
+    """Every answer ``(id, tags)`` with its doubt, in the order a person should review them."""
+    doubts = [doubt(sid, tags, judgements.get(sid), distrusted) for sid, tags in answers]
+    if rank == "random":
+        random.Random(seed).shuffle(doubts)
+        return doubts
+    if rank != "doubt":
+        raise ValueError(f"unknown review ranking '{rank}' (doubt or random)")
+    length = {sid: len(tags) for sid, tags in answers}
+    return sorted(doubts, key=lambda d: (-d.score, -length[d.id], d.id))
