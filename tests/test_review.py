@@ -250,3 +250,35 @@ def test_a_given_run_name_without_the_review_part_is_refused(small_corpus, tmp_p
     settings, _, strategy, annotator = resolve_loop(config)
     with pytest.raises(LoopError, match="tsn-sim-gpt-4-turbo-entropy-lp-disagree-gold3-rv10pct-seed0"):
         run_names(settings, as_annotator(annotator), strategy)
+
+
+@pytest.mark.slow
+def test_without_a_gold_seed_the_reviewed_seed_sample_is_the_audits_gold(small_corpus, tmp_path) -> None:
+    from spacy_llm_loop.data.own import prepare_corpus
+    from spacy_llm_loop.loop.main import run_loop
+
+    texts = [{"text": t["text"]} for t in srsly.read_jsonl(small_corpus / "train.jsonl")]
+    srsly.write_jsonl(tmp_path / "pool.jsonl", texts)  # raw text: no seed, no gold anywhere
+    (tmp_path / "labels.json").write_text(json.dumps({"PER": "people", "ORG": "organisations", "LOC": "places",
+                                                      "DATE": "dates"}), encoding="utf-8")
+    prepare_corpus(tmp_path / "corpus", lang="tn", language="Setswana", labels=tmp_path / "labels.json",
+                   pool=tmp_path / "pool.jsonl", split_sentences=False)
+    settings = {"paths.corpus": str(tmp_path / "corpus"), "paths.runs": str(tmp_path / "runs"), "loop.rounds": 1,
+                "loop.query_size": "30", "seed_set.size": "40", "annotator.cache_path": str(tmp_path / "llm.sqlite"),
+                "annotator.model_settings.gold": str(small_corpus / "train.spacy")}
+    with pytest.raises(ReviewPending, match="round 0: 10 of 10"):
+        run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING, review={"budget": "10"})
+    run = next((tmp_path / "runs").iterdir())
+    tasks = list(srsly.read_jsonl(run / "review" / "round-00.jsonl"))
+    assert {t["meta"]["review"]["ranking"] for t in tasks} == {"random"}  # a fair sample, not the longest ones
+    person = [answer_line(t, ["B-PER" if tok["text"][:1].isupper() else "O" for tok in t["tokens"]], VOCAB)
+              for t in tasks]
+    _write(run / "review" / "round-00.answers.jsonl", person)
+    with pytest.raises(ReviewPending, match="round 1"):  # round 0 trained; round 1 waits for its own review
+        run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING, review={"budget": "10"})
+    audit = srsly.read_json(run / "audit.json")
+    assert audit["sentences"] == 10 and audit["gold"].startswith("review") and audit["usage"] is None
+    loop = srsly.read_json(run / "loop.json")
+    assert loop["seed_source"] == "annotator" and loop["audit"]["ents_f"] == audit["ents_f"]
+    labelled = list(srsly.read_jsonl(run / "round-00" / "labelled.jsonl"))
+    assert sum(t["meta"]["source"] == "human" for t in labelled) == 10

@@ -8,6 +8,8 @@ midpoint of each. The defaults and their sources are in :data:`DEFAULTS`; set yo
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Tuple
 
+from ..review.timing import FROM_SCRATCH_WORDS_PER_HOUR
+
 Range = Tuple[float, float]
 
 
@@ -15,7 +17,7 @@ Range = Tuple[float, float]
 class HumanCostModel:
     """The assumptions (each a ``(low, high)`` range) and where they come from."""
 
-    words_per_hour: Range = (2000.0, 5500.0)
+    words_per_hour: Range = FROM_SCRATCH_WORDS_PER_HOUR  # one range for annotating and, scaled, for reviewing
     hourly_usd: Range = (5.0, 20.0)
     annotators_per_item: Range = (1.0, 3.0)
     adjudication_overhead: Range = (0.0, 0.25)

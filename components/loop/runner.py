@@ -41,7 +41,7 @@ from ..learner.committee import requested_estimator, requested_size, train_commi
 from ..learner.progress import training_summary
 from ..learner.train import check_init_tok2vec, train_pipeline
 from ..learner.transfer import prepare_transfer, training_folder, write_prefix
-from ..policy.audit import unreliable_types
+from ..policy.audit import audit_labels, unreliable_types
 from ..policy.judge import judge
 from ..policy.taught import taught_quality
 from ..review.settings import ReviewSettings
@@ -51,7 +51,7 @@ from ..uncertainty.component import install_extensions
 from .annotating import annotate, annotation_summary, check_unanswered
 from .auditing import AUDIT_FILE, run_audit
 from .labelled import GOLD_SOURCES, JUDGED, LEARNER_SPLIT, RunSentences
-from .reviewing import REVIEWED, collect, simulate_answers, write_review_tasks
+from .reviewing import REVIEWED, collect, reviewed, simulate_answers, write_review_tasks
 from .selecting import attach_scores, score_pool, selection_record, vectors_path
 from .settings import MUTABLE_SETTINGS, LoopSettings, learner_name, run_name
 from .state import RunFolder
@@ -252,6 +252,11 @@ class ActiveLearningLoop:
         if audit is None and policy.needs_audit and not self.annotator.gives_gold:
             self.log("label policy '%s' distrusts the types the audit finds unreliable, but this run has no audit "
                      "(loop.audit, or no gold seed): no type is distrusted", policy.name)
+        self._use_audit(audit)
+
+    def _use_audit(self, audit: Optional[Dict[str, Any]]) -> None:
+        """The label policy learns which types the audit found unreliable; ``loop.json`` gets its summary."""
+        policy = self.settings.label_policy
         unreliable = unreliable_types(audit, policy.min_precision) if audit else None
         self.sentences.set_audit(unreliable)
         if audit:
@@ -259,7 +264,7 @@ class ActiveLearningLoop:
                           "per_type": {t: {k: v[k] for k in ("p", "p_ci", "r", "r_ci", "n_gold", "n_pred")}
                                        for t, v in audit["per_type"].items()},
                           "unreliable": unreliable, "cost_usd": (audit.get("usage") or {}).get("cost_usd")}
-            self.log("audit on %d gold seed sentences: entity F1 %.1f; unreliable types (precision below %.2f): %s",
+            self.log("audit on %d gold sentences: entity F1 %.1f; unreliable types (precision below %.2f): %s",
                      audit["sentences"], 100 * (audit["ents_f"] or 0.0), policy.min_precision,
                      ", ".join(unreliable or []) or "none")
 
@@ -294,7 +299,8 @@ class ActiveLearningLoop:
         if not review.active or self.annotator.gives_gold:
             return None
         by_id = self.sentences.by_id
-        n = write_review_tasks(root, k, review, self.sentences.annotations(k), by_id, self.sentences.judgements(k),
+        ranked = replace(review, rank="random") if k == 0 else review  # round 0: a fair sample, the audit's gold
+        n = write_review_tasks(root, k, ranked, self.sentences.annotations(k), by_id, self.sentences.judgements(k),
                                self.sentences.distrusted, self.settings.seed, self.vocab)
         if review.simulated:
             simulate_answers(root, k, by_id, self.vocab, self.settings.info.pool_labelled)
@@ -304,6 +310,21 @@ class ActiveLearningLoop:
                  "SIMULATED" if review.simulated else review.reviewer, n, result["answered"], result["changed"],
                  result["rejected"], result["late_from_earlier_rounds"])
         return result
+
+    def _audit_from_review(self) -> None:
+        """A run without a gold seed, with review: the seed answers a person accepted in round 0 (a random draw)
+        are the audit's gold, so the annotator is measured and the label policy can distrust types."""
+        s, path = self.settings, self.run.root / AUDIT_FILE
+        if path.exists() or s.audit is None:
+            return
+        records = [r for r in reviewed(self.run.round_dir(0)).values() if r["round"] == 0 and r["answer"] == "accept"]
+        if not records:
+            return
+        audit = audit_labels([r["tags"] for r in records], [r["llm_tags"] for r in records], list(s.labels.labels))
+        audit.update({"annotator": self.annotator.name, "requested": len(records), "unanswered": 0, "usage": None,
+                      "gold": "review: seed sentences a person reviewed in round 0 (a random draw)"})
+        write_json(path, audit)
+        self._use_audit(audit)
 
     # -- one round ------------------------------------------------------------------------------
     def _round(self, k: int) -> None:
@@ -320,6 +341,8 @@ class ActiveLearningLoop:
             review = self._review(k)
             if review is not None:
                 annotation["review"] = review
+                if k == 0:  # no gold seed: the person's answers on the seed are the audit's gold
+                    self._audit_from_review()
         labelled = self.sentences.labelled(k)
         if not labelled:
             raise LoopError(f"{rd}: round {k} has no labelled sentence to train on (the annotator answered none)")
