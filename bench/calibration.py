@@ -31,14 +31,13 @@ import spacy
 import srsly
 from spacy.training import Example
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from label_efficiency import mean_sd  # noqa: E402
-from spacy_llm_loop.data.corpus import load_docs  # noqa: E402
-from spacy_llm_loop.data.docs import bare_copy  # noqa: E402
-from spacy_llm_loop.learner.calibrate import calibrate_pipeline  # noqa: E402
-from spacy_llm_loop.learner.committee import train_committee  # noqa: E402
-from spacy_llm_loop.uncertainty.calibration import entity_outcomes, reliability  # noqa: E402
-from spacy_llm_loop.uncertainty.scorer import score_uncertainty  # noqa: E402
+from spacy_llm_loop.data.corpus import load_docs
+from spacy_llm_loop.data.docs import bare_copy
+from spacy_llm_loop.learner.calibrate import calibrate_pipeline
+from spacy_llm_loop.learner.committee import train_committee
+from spacy_llm_loop.uncertainty.calibration import entity_outcomes, reliability
+from spacy_llm_loop.uncertainty.scorer import score_uncertainty
+from stats import mean_sd
 
 MEASURES = ("mean_entropy", "max_entropy", "least_confidence", "mnlp")
 BASE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "learner-cnn.cfg"

@@ -18,15 +18,14 @@ random; a gain of 4 F1 needs 4 / headroom of it).
         --strategies entropy-diverse mnlp --against entropy random
 """
 import argparse
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from label_efficiency import full_data, mean_sd, paired  # noqa: E402
-from transfer import f1_by_round  # noqa: E402
+from label_efficiency import full_data
+from stats import mean_sd, paired
+from transfer import f1_by_round
 
 
 def find(roots: Sequence[Path], name: str) -> Path:

@@ -20,9 +20,7 @@ Every step is skipped when its output exists (``pretrain.json``, ``metrics.json`
 an interrupted benchmark resumes.
 """
 import argparse
-import sys
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -30,10 +28,11 @@ import numpy as np
 import srsly
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from label_efficiency import FULL_SCHEDULE, mean_sd, paired, run  # noqa: E402
-from pretrain import pretrain_dir, pretrain_jobs, weights  # noqa: E402  (the source tok2vec's folder and job)
-from spacy_llm_loop.fileio import file_digest  # noqa: E402
+from jobs import run_all
+from label_efficiency import FULL_SCHEDULE
+from pretrain import pretrain_dir, pretrain_jobs, weights  # (the source tok2vec's folder and job)
+from spacy_llm_loop.fileio import file_digest
+from stats import mean_sd, paired, welch
 
 TARGET = 80.0
 
@@ -111,17 +110,6 @@ def target_verdict(values: Sequence[float], target: float = TARGET) -> str:
     return f"{mean:.2f} [{low:.2f}, {high:.2f}], {verdict}"
 
 
-def welch(a: Sequence[float], b: Sequence[float]) -> str:
-    """Mean of ``a`` minus mean of ``b`` with a 95% Welch interval (unpaired samples)."""
-    if len(a) < 2 or len(b) < 2:
-        return "-"
-    diff = float(np.mean(a) - np.mean(b))
-    if np.var(a) + np.var(b) == 0:
-        return f"{diff:+.2f}"
-    low, high = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
-    return f"{diff:+.2f} [{low:+.2f}, {high:+.2f}]"
-
-
 def lang_table(opts: argparse.Namespace, lang: str) -> List[str]:
     """Per-seed rows, the summary rows and the target lines of one language."""
     none_m, src_m = (arm_metrics(opts.out, lang, opts.seeds, sources) for sources in ("", opts.ner_from))
@@ -171,11 +159,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if not opts.ner_from.split():
         parser.error("--ner-from names the sources of the tok2vec ('auto' or 'nya swa'); it cannot be empty")
     if not opts.report_only:
-        with ThreadPoolExecutor(opts.jobs) as pool:
-            for future in [pool.submit(run, job, opts.out / "logs") for job in pretrain_jobs(opts)]:
-                future.result()
-            for future in [pool.submit(run, job, opts.out / "logs") for job in train_jobs(opts)]:
-                future.result()
+        run_all(pretrain_jobs(opts), opts.out / "logs", opts.jobs)  # the full-data runs start from these weights
+        run_all(train_jobs(opts), opts.out / "logs", opts.jobs)
     lines = [f"## The full-data learner, with and without the source tok2vec ({opts.ner_from}); seeds {opts.seeds}",
              ""]
     for lang in opts.langs:

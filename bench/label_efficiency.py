@@ -17,34 +17,21 @@ Every run is resumable, so the script can be stopped and started again.
 """
 import argparse
 import itertools
-import os
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import srsly
-from scipy import stats
 
+from jobs import run, run_all
 from spacy_llm_loop.loop.settings import run_name
+from stats import mean_sd, paired
 
 # The full-data learner is trained to convergence (patience), not with the per-round cap.
 FULL_SCHEDULE = ["--training.max_steps", "20000", "--training.patience", "1600", "--training.eval_frequency", "200"]
 AUROCS = (("uncertainty_auroc", "mean entropy"), ("uncertainty_auroc_length", "length"),
           ("uncertainty_auroc_n_ents", "predicted entities"), ("uncertainty_auroc_with_entity", "entropy, >=1 entity"))
-
-
-def run(job: Tuple[str, List[str]], logs: Path) -> None:
-    """Run a project command, one BLAS thread per process so that parallel jobs do not fight over cores."""
-    name, args = job
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    logs.mkdir(parents=True, exist_ok=True)
-    with (logs / f"{name}.log").open("a") as f:
-        subprocess.run([sys.executable, "-m", "spacy_llm_loop", *args], env=env, stdout=f, stderr=f, check=True)
-    print(f"finished {name}", flush=True)
 
 
 def run_folder(lang: str, strategy: str, seed: int, dev: str) -> str:
@@ -71,27 +58,6 @@ def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
             todo.append((f"{lang}-full-seed{seed}",
                          ["train-full", lang, "--seed", str(seed), "--output", str(full), *FULL_SCHEDULE]))
     return todo
-
-
-def mean_sd(values: Sequence[float]) -> str:
-    """``mean ± sd (n=..)``."""
-    if not len(values):
-        return "-"
-    sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    return f"{np.mean(values):.2f} ± {sd:.2f} (n={len(values)})"
-
-
-def paired(a: Dict[int, float], b: Dict[int, float]) -> str:
-    """Mean of ``a - b`` over the seeds both have, with a 95% t-interval: ``+1.23 [+0.10, +2.36] (n=5)``."""
-    seeds = sorted(set(a) & set(b))
-    diffs = np.array([a[s] - b[s] for s in seeds])
-    if len(diffs) == 0:
-        return "-"
-    if len(diffs) == 1:
-        return f"{diffs[0]:+.2f} (n=1)"
-    low, high = stats.t.interval(0.95, len(diffs) - 1, loc=diffs.mean(), scale=stats.sem(diffs)) \
-        if diffs.std() > 0 else (diffs.mean(), diffs.mean())
-    return f"{diffs.mean():+.2f} [{low:+.2f}, {high:+.2f}] (n={len(diffs)})"
 
 
 class Arm:
@@ -220,8 +186,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         for lang in opts.langs:
             if not (Path("corpus") / lang / "train.spacy").exists():
                 run((f"convert-{lang}", ["convert", lang]), opts.out / "logs")
-        with ThreadPoolExecutor(opts.jobs) as pool:
-            list(pool.map(lambda job: run(job, opts.out / "logs"), jobs(opts)))
+        run_all(jobs(opts), opts.out / "logs", opts.jobs)
     header = (f"Label efficiency, gold oracle, CNN learner, seeds {opts.seeds}; learner dev carved out of the "
               "labelled set (counted) unless marked oracle; AUROCs on the test split\n")
     text = header + "\n" + "\n".join(line for lang in opts.langs for line in lang_table(opts, lang))

@@ -30,19 +30,17 @@ import argparse
 import itertools
 import shlex
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import srsly
-from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from label_efficiency import mean_sd, paired, run  # noqa: E402
-from spacy_llm_loop.loop.settings import run_name  # noqa: E402
-from spacy_llm_loop.policy.registry import PRESETS, make_label_policy  # noqa: E402
+from jobs import run_all
+from spacy_llm_loop.loop.settings import run_name
+from spacy_llm_loop.policy.registry import PRESETS, make_label_policy
+from stats import interval, mean_sd, paired, verdict
 
 LLM = "sim-gpt-4-turbo"
 SEED_GAIN_TARGET = 6.0  # last round - seed round, F1 points
@@ -142,25 +140,6 @@ def billed_by_round(run_dir: Path) -> Dict[int, float]:
         return {}
     records, _ = read_ledger(path)
     return {k: v["cost_usd"] + v["cached_cost_usd"] for k, v in spend_by_round(records).items()}
-
-
-def interval(values: Sequence[float]) -> Tuple[float, float, float]:
-    """Mean and 95% t-interval."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2 or values.std() == 0:
-        return float(values.mean()), float(values.mean()), float(values.mean())
-    low, high = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
-    return float(values.mean()), float(low), float(high)
-
-
-def verdict(mean: float, low: float, high: float, target: float, n: int = 2) -> str:
-    """``met`` when the interval lies at or above the target, ``missed`` when the mean is below it, else
-    ``not shown`` (the mean reaches it, the interval does not); one seed gives no interval and no verdict."""
-    if n < 2:
-        return "n=1: no interval"
-    if low >= target:
-        return "**met**"
-    return "missed" if mean < target else "not shown"
 
 
 def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, List[str]]]) -> List[str]:
@@ -335,8 +314,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     for arm in opts.arms:
         parse_arm(arm)
     if not opts.report_only:
-        with ThreadPoolExecutor(opts.jobs) as pool:
-            list(pool.map(lambda job: run(job, opts.out / "logs"), jobs(opts)))
+        run_all(jobs(opts), opts.out / "logs", opts.jobs)
     lines = [f"## {opts.title}", "",
              f"Written by `python bench/label_policies.py {shlex.join(argv if argv is not None else sys.argv[1:])}`. "
              f"CNN learner, entity-rich 5% gold seed, 5% of the pool per round by mean entropy unless an arm names "

@@ -21,8 +21,6 @@ tables from the runs present.
 """
 import argparse
 import itertools
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Dict, List, Sequence, Tuple
@@ -30,9 +28,10 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 import srsly
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from label_efficiency import FULL_SCHEDULE, full_data, mean_sd, paired, run  # noqa: E402
-from spacy_llm_loop.loop.settings import run_name  # noqa: E402
+from jobs import run_all
+from label_efficiency import FULL_SCHEDULE, full_data
+from spacy_llm_loop.loop.settings import run_name
+from stats import mean_sd, paired
 
 LLM = "sim-gpt-4-turbo"
 # The paper (arXiv 2404.02261; ../shared/reference/paper_reference.md): afro-xlmr-mini learner, F1 over entity
@@ -152,9 +151,7 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true")
     opts = parser.parse_args()
     if not opts.report_only:
-        with ThreadPoolExecutor(opts.jobs) as pool:
-            for future in [pool.submit(run, job, opts.out / "logs") for job in jobs(opts)]:
-                future.result()
+        run_all(jobs(opts), opts.out / "logs", opts.jobs)
     lines = [f"## Active learning with SIMULATED GPT-4-Turbo labels against gold labels (entropy, CNN learner, "
              f"seeds {opts.seeds})", ""]
     for lang in opts.langs:

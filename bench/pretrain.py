@@ -18,17 +18,15 @@ pretraining's (``...-pt-seed<k>``).
 ``bench/transfer.py`` checks that they reproduce with today's code). Every run is resumable.
 """
 import argparse
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import srsly
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from label_efficiency import mean_sd, paired, run  # noqa: E402
-from transfer import f1_by_round, folder  # noqa: E402
+from jobs import run_all
+from stats import mean_sd, paired
+from transfer import f1_by_round, folder
 
 
 def pretrain_dir(opts: argparse.Namespace, lang: str) -> Path:
@@ -121,13 +119,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--report-only", action="store_true")
     opts = parser.parse_args(argv)
     if not opts.report_only:
-        with ThreadPoolExecutor(opts.jobs) as pool:
-            pretrains = [pool.submit(run, job, opts.out / "logs") for job in pretrain_jobs(opts)]
-            for future in pretrains:
-                future.result()
-            loops = [pool.submit(run, job, opts.out / "logs") for lang in opts.langs for job in jobs(opts, lang)]
-            for future in loops:
-                future.result()
+        run_all(pretrain_jobs(opts), opts.out / "logs", opts.jobs)  # the loops start from these weights
+        run_all([job for lang in opts.langs for job in jobs(opts, lang)], opts.out / "logs", opts.jobs)
     kind = f"trained on other languages' gold NER ({opts.ner_from})" if opts.ner_from else "pretrained on the pool"
     lines = [f"## tok2vec {kind} (gold oracle, entropy, CNN learner, seeds {opts.seeds})", ""]
     for lang in opts.langs:

@@ -28,7 +28,6 @@ import argparse
 import itertools
 import shlex
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -36,13 +35,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import srsly
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from label_efficiency import mean_sd, paired, run  # noqa: E402
-from label_policies import billed_by_round, interval, verdict  # noqa: E402
-from spacy_llm_loop.cost.human import DEFAULTS, human_cost  # noqa: E402
-from spacy_llm_loop.loop.settings import run_name  # noqa: E402
-from spacy_llm_loop.policy.registry import PRESETS, make_label_policy  # noqa: E402
-from spacy_llm_loop.review.settings import ReviewSettings  # noqa: E402
+from jobs import run_all
+from label_policies import billed_by_round
+from spacy_llm_loop.cost.human import DEFAULTS, human_cost
+from spacy_llm_loop.loop.settings import run_name
+from spacy_llm_loop.policy.registry import PRESETS, make_label_policy
+from spacy_llm_loop.review.settings import ReviewSettings
+from stats import interval, mean_sd, paired, verdict
 
 LLM = "sim-gpt-4-turbo"
 POLICY = "disagree-gold3"
@@ -203,8 +202,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--report-only", action="store_true")
     opts = parser.parse_args(argv)
     if not opts.report_only:
-        with ThreadPoolExecutor(max_workers=opts.jobs) as pool:
-            list(pool.map(lambda job: run(job, opts.out / "logs"), jobs(opts)))
+        run_all(jobs(opts), opts.out / "logs", opts.jobs)
     command = "python bench/review_budget.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])
                                                            if a != "--report-only")
     text = "\n".join(["# Review within a budget: SIMULATED GPT-4-Turbo labels, a SIMULATED reviewer", "",

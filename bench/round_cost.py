@@ -14,7 +14,6 @@ import argparse
 import os
 import platform
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,9 +26,7 @@ from spacy_llm_loop.data.docs import bare_copy
 from spacy_llm_loop.learner.train import train_pipeline
 from spacy_llm_loop.strategies import QuerySize
 from spacy_llm_loop.strategies.registry import make_entropy_strategy
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune_cnn import VARIANTS, variant_config  # noqa: E402
+from tune_cnn import VARIANTS, variant_config
 
 
 def main() -> None:

@@ -17,16 +17,15 @@ the first seed with the current code into ``--out`` and compares. Every run is r
 """
 import argparse
 import itertools
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import srsly
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from label_efficiency import FULL_SCHEDULE, full_data, mean_sd, paired, run  # noqa: E402
+from jobs import run_all
+from label_efficiency import FULL_SCHEDULE, full_data
+from stats import mean_sd, paired
 
 
 def folder(lang: str, seed: int, transfer: str = "", ratio: float = 0.0) -> str:
@@ -151,9 +150,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--report-only", action="store_true")
     opts = parser.parse_args(argv)
     if not opts.report_only:
-        with ThreadPoolExecutor(opts.jobs) as pool:
-            for future in [pool.submit(run, job, opts.out / "logs") for job in jobs(opts)]:
-                future.result()
+        run_all(jobs(opts), opts.out / "logs", opts.jobs)
     lines = [f"## Cross-lingual transfer (gold oracle, entropy, CNN learner, seeds {opts.seeds}, "
              f"transfer {opts.transfer!r}, {opts.transfer_max} sentences per source"
              f"{f', ratio {opts.transfer_ratio:g}' if opts.transfer_ratio else ''})", ""] + check_lines(opts)

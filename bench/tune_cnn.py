@@ -17,7 +17,6 @@ with its 95% t-interval and its range over seeds, and the mean training seconds.
 """
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
@@ -25,13 +24,11 @@ import numpy as np
 import srsly
 from thinc.api import Config
 
+from compare_strategies import find
 from spacy_llm_loop.evaluation.evaluate import evaluate_model
 from spacy_llm_loop.fileio import write_json
 from spacy_llm_loop.learner.train import train_pipeline
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare_strategies import find  # noqa: E402
-from label_efficiency import paired  # noqa: E402
+from stats import paired
 
 BASE = Path("configs/learner-cnn.cfg")
 T2V = "components.tok2vec.model"

@@ -1,13 +1,11 @@
 """bench/compare_strategies.py: the mean over rounds is paired by seed, over the seeds with every round."""
-import importlib.util
 
 import pytest
 
 from .conftest import ROOT
+from .helpers.bench import bench_module
 
-spec = importlib.util.spec_from_file_location("compare_strategies", ROOT / "bench" / "compare_strategies.py")
-compare = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(compare)
+compare = bench_module("compare_strategies")
 
 
 def test_curve_means_keep_only_seeds_with_every_round():

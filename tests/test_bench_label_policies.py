@@ -1,17 +1,12 @@
 """bench/label_policies.py: arms, run folders named as the loop names them, paired verdicts against the targets."""
 import argparse
-import importlib.util
-import sys
 
 import pytest
 import srsly
 
-from .conftest import ROOT
+from .helpers.bench import bench_module
 
-sys.path.insert(0, str(ROOT / "bench"))  # label_policies.py imports label_efficiency from its folder
-spec = importlib.util.spec_from_file_location("label_policies_bench", ROOT / "bench" / "label_policies.py")
-bench = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench)
+bench = bench_module("label_policies")
 
 
 def test_arms_and_folders_follow_the_loops_naming() -> None:

@@ -1,13 +1,10 @@
 """bench/reliability_figure.py draws one figure from the bins bench/calibration.py writes."""
-import importlib.util
 
 import srsly
 
-from .conftest import ROOT
+from .helpers.bench import bench_module
 
-spec = importlib.util.spec_from_file_location("reliability_figure", ROOT / "bench" / "reliability_figure.py")
-figure = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(figure)
+figure = bench_module("reliability_figure")
 
 
 def test_draws_a_grid_from_the_written_bins(tmp_path):
@@ -23,9 +20,7 @@ def test_draws_a_grid_from_the_written_bins(tmp_path):
 
 def test_reads_what_calibration_writes(tmp_path):
     """The JSON that bench/calibration.py writes next to its figure is what the grid reads."""
-    spec_cal = importlib.util.spec_from_file_location("calibration", ROOT / "bench" / "calibration.py")
-    calibration = importlib.util.module_from_spec(spec_cal)
-    spec_cal.loader.exec_module(calibration)
+    calibration = bench_module("calibration")
     results = [{"raw": ([0.2, 0.9, 0.95], [False, True, True]), "calibrated": ([0.3, 0.8, 0.85], [False, True, True])}]
     calibration.plot("tsn", results, tmp_path / "reliability_tsn-mc_dropout.png", "mc_dropout")
     written = srsly.read_json(tmp_path / "reliability_tsn-mc_dropout.json")
@@ -37,9 +32,7 @@ def test_reads_what_calibration_writes(tmp_path):
 
 def test_a_failed_platt_fit_is_left_out_of_the_calibrated_curve(tmp_path):
     """A model without calibrated confidences adds nothing to the Platt curve (not its raw ones)."""
-    spec_cal = importlib.util.spec_from_file_location("calibration", ROOT / "bench" / "calibration.py")
-    calibration = importlib.util.module_from_spec(spec_cal)
-    spec_cal.loader.exec_module(calibration)
+    calibration = bench_module("calibration")
     results = [{"raw": ([0.2, 0.9], [False, True]), "calibrated": ([0.3, 0.8], [False, True])},
                {"raw": ([0.95, 0.97, 0.99], [True, True, False]), "calibrated": None}]
     calibration.plot("tsn", results, tmp_path / "reliability_tsn.png")
@@ -51,9 +44,7 @@ def test_a_failed_platt_fit_is_left_out_of_the_calibrated_curve(tmp_path):
 
 
 def test_the_ece_after_platt_counts_fitted_models_only():
-    spec_cal = importlib.util.spec_from_file_location("calibration", ROOT / "bench" / "calibration.py")
-    calibration = importlib.util.module_from_spec(spec_cal)
-    spec_cal.loader.exec_module(calibration)
+    calibration = bench_module("calibration")
     base = {"auroc": {}, "auroc_with_entity": {}, "ece_raw": 0.2, "seconds": {"uncertainty": 2.0, "plain": 1.0}}
     results = [{**base, "ece": 0.05, "fitted": {"a": 1.0, "b": 0.0}}, {**base, "ece": 0.2, "fitted": None}]
     (line,) = calibration.lang_lines("tsn", results, measures=())

@@ -1,14 +1,11 @@
 """bench/simulator_hardness.py: matching recorded sentences, the per-entity keep split, AUROC and the comparison."""
-import importlib.util
 
 import numpy as np
 import pytest
 
-from .conftest import ROOT
+from .helpers.bench import bench_module
 
-spec = importlib.util.spec_from_file_location("simulator_hardness", ROOT / "bench" / "simulator_hardness.py")
-hardness = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(hardness)
+hardness = bench_module("simulator_hardness")
 
 GOLD = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG", "O"]]
 

@@ -1,17 +1,12 @@
 """bench/transfer.py: the full-data learner with transfer is paired with the one without, by seed."""
 import argparse
-import importlib.util
-import sys
 
 import pytest
 import srsly
 
-from .conftest import ROOT
+from .helpers.bench import bench_module
 
-sys.path.insert(0, str(ROOT / "bench"))  # transfer.py imports label_efficiency from its folder
-spec = importlib.util.spec_from_file_location("transfer_bench", ROOT / "bench" / "transfer.py")
-transfer = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(transfer)
+transfer = bench_module("transfer")
 
 
 def _metrics(folder, f1):
@@ -38,9 +33,7 @@ def test_full_data_with_transfer_is_paired_by_seed(tmp_path):
 
 
 def test_pretrain_bench_with_ner_from_names_its_folders_and_pairs_test_and_dev(tmp_path):
-    spec = importlib.util.spec_from_file_location("pretrain_bench", ROOT / "bench" / "pretrain.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = bench_module("pretrain")
     out, gold = tmp_path / "ner", tmp_path / "gold"
     opts = argparse.Namespace(out=out, ner_from="auto", epochs=20, seeds=[0, 1, 2], rounds=0, baseline_runs=gold,
                               langs=["tsn", "zul"])
@@ -73,9 +66,7 @@ def test_pretrain_bench_with_ner_from_names_its_folders_and_pairs_test_and_dev(t
 
 
 def test_full_data_bench_plans_what_is_missing_and_pairs_both_splits(tmp_path):
-    spec_ = importlib.util.spec_from_file_location("full_data_bench", ROOT / "bench" / "full_data.py")
-    bench = importlib.util.module_from_spec(spec_)
-    spec_.loader.exec_module(bench)
+    bench = bench_module("full_data")
     out = tmp_path / "full"
     opts = argparse.Namespace(out=out, langs=["tsn"], seeds=[0, 1, 2], ner_from="auto", loop_runs=tmp_path / "runs",
                               rounds=1)

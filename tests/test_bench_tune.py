@@ -1,11 +1,8 @@
 """bench/tune_cnn.py: variants are paired with the base config by seed, with a 95% t-interval."""
-import importlib.util
 
-from .conftest import ROOT
+from .helpers.bench import bench_module
 
-spec = importlib.util.spec_from_file_location("tune_cnn", ROOT / "bench" / "tune_cnn.py")
-tune = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tune)
+tune = bench_module("tune_cnn")
 
 
 def _row(lang, variant, seed, f1):

@@ -1,16 +1,14 @@
 """bench/warm_start.py: its command lines, refused options and failure handling (no loop is run)."""
 import argparse
-import importlib.util
 import subprocess
 import sys
 
 import pytest
 
 from .conftest import ROOT
+from .helpers.bench import bench_module
 
-spec = importlib.util.spec_from_file_location("warm_start", ROOT / "bench" / "warm_start.py")
-warm_start = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(warm_start)
+warm_start = bench_module("warm_start")
 
 
 @pytest.mark.parametrize("args,expected", [(["--jobs", "0"], "--jobs must be 1 or more"),

@@ -1,0 +1,59 @@
+"""The benchmarks' statistics, in one place: mean ± sd, paired and Welch 95% t-intervals, target verdicts.
+
+Every comparison of two arms that share seeds is paired by seed; unpaired samples get Welch's interval.
+"""
+from typing import Dict, Sequence, Tuple
+
+import numpy as np
+from scipy import stats
+
+
+def mean_sd(values: Sequence[float]) -> str:
+    """``mean ± sd (n=..)``."""
+    if not len(values):
+        return "-"
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return f"{np.mean(values):.2f} ± {sd:.2f} (n={len(values)})"
+
+
+def paired(a: Dict[int, float], b: Dict[int, float]) -> str:
+    """Mean of ``a - b`` over the seeds both have, with a 95% t-interval: ``+1.23 [+0.10, +2.36] (n=5)``."""
+    seeds = sorted(set(a) & set(b))
+    diffs = np.array([a[s] - b[s] for s in seeds])
+    if len(diffs) == 0:
+        return "-"
+    if len(diffs) == 1:
+        return f"{diffs[0]:+.2f} (n=1)"
+    low, high = stats.t.interval(0.95, len(diffs) - 1, loc=diffs.mean(), scale=stats.sem(diffs)) \
+        if diffs.std() > 0 else (diffs.mean(), diffs.mean())
+    return f"{diffs.mean():+.2f} [{low:+.2f}, {high:+.2f}] (n={len(diffs)})"
+
+
+def interval(values: Sequence[float]) -> Tuple[float, float, float]:
+    """Mean and 95% t-interval."""
+    array = np.asarray(values, dtype=float)
+    if len(array) < 2 or array.std() == 0:
+        return float(array.mean()), float(array.mean()), float(array.mean())
+    low, high = stats.t.interval(0.95, len(array) - 1, loc=array.mean(), scale=stats.sem(array))
+    return float(array.mean()), float(low), float(high)
+
+
+def verdict(mean: float, low: float, high: float, target: float, n: int = 2) -> str:
+    """``met`` when the interval lies at or above the target, ``missed`` when the mean is below it, else
+    ``not shown`` (the mean reaches it, the interval does not); one seed gives no interval and no verdict."""
+    if n < 2:
+        return "n=1: no interval"
+    if low >= target:
+        return "**met**"
+    return "missed" if mean < target else "not shown"
+
+
+def welch(a: Sequence[float], b: Sequence[float]) -> str:
+    """Mean of ``a`` minus mean of ``b`` with a 95% Welch interval (unpaired samples)."""
+    if len(a) < 2 or len(b) < 2:
+        return "-"
+    diff = float(np.mean(a) - np.mean(b))
+    if np.var(a) + np.var(b) == 0:
+        return f"{diff:+.2f}"
+    low, high = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    return f"{diff:+.2f} [{low:+.2f}, {high:+.2f}]"
