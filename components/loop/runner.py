@@ -52,7 +52,7 @@ from .annotating import annotate, annotation_summary, check_unanswered
 from .auditing import AUDIT_FILE, run_audit
 from .labelled import GOLD_SOURCES, JUDGED, LEARNER_SPLIT, RunSentences
 from .reviewing import REVIEWED, collect, reviewed, simulate_answers, write_review_tasks
-from .selecting import attach_scores, score_pool, selection_record, vectors_path
+from .selecting import attach_scores, score_pool, scoring_processes, selection_record, vectors_path
 from .settings import MUTABLE_SETTINGS, LoopSettings, learner_name, run_name
 from .state import RunFolder
 from .timings import Timings
@@ -406,10 +406,12 @@ class ActiveLearningLoop:
         if self.strategy.needs_model:
             scores = rd / "scores.jsonl"
             if not scores.exists() or not vectors_path(scores).exists():  # runs scored before vectors were kept
+                processes = scoring_processes(self.settings.score_processes, len(pool))
                 with timings.measure("score"):
-                    score_pool(self.run.round_dir(k - 1) / "model", pool, scores, progress=self.progress)
-                self.log("round %d/%d: scored %d pool sentences in %.1fs", k, self.settings.rounds, len(pool),
-                         timings.data["score"])
+                    score_pool(self.run.round_dir(k - 1) / "model", pool, scores, progress=self.progress,
+                               n_process=processes)
+                self.log("round %d/%d: scored %d pool sentences in %.1fs (%d process%s)", k, self.settings.rounds,
+                         len(pool), timings.data["score"], processes, "" if processes == 1 else "es")
             attach_scores(pool, scores)
         if isinstance(self.strategy, UsesAudit):  # a strategy that weighs the annotator's expected label quality
             audit = self.run.root / AUDIT_FILE

@@ -4,6 +4,7 @@ Scores are saved (``scores.jsonl``) before the strategy runs, and the choice wit
 score behind each pick (``selection.json``), so a resumed round never scores or selects
 twice and every choice can be explained afterwards.
 """
+import os
 from pathlib import Path
 from typing import Any, Dict, Sequence, Set
 
@@ -20,16 +21,29 @@ from ..uncertainty.measures import DOC_MEASURES
 from ..uncertainty.scorer import OPTIONAL_MEASURES
 from .state import read_scores
 
+PARALLEL_FROM = 5000  # pool sentences from which scoring uses every core by default
+
 
 def vectors_path(scores: Path) -> Path:
     """``scores.jsonl`` -> ``vectors.npy``: the pool's sentence vectors, rows in the order of the scores."""
     return scores.with_name("vectors.npy")
 
 
-def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 256, progress: bool = False) -> None:
+def scoring_processes(setting: int, n_docs: int) -> int:
+    """Processes to score ``n_docs`` with: ``setting`` when above 0; else (auto) the cores this process may use,
+    once the pool is large enough (:data:`PARALLEL_FROM` sentences) to repay starting them."""
+    if setting > 0:
+        return setting
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores) if n_docs >= PARALLEL_FROM else 1
+
+
+def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 256, progress: bool = False,
+               n_process: int = 1) -> None:
     """Run the pipeline at ``model`` over the pool (docs made in its own vocab) and save each doc's scores, and
     its sentence vector (the mean of its ``doc.tensor``, for the diverse strategies) in ``vectors.npy``
-    (``progress``: a bar on stderr)."""
+    (``progress``: a bar on stderr). ``n_process > 1`` scores batches in that many processes (spaCy's
+    ``nlp.pipe``): the batches are the same, so the scores are the same as in one process."""
     from tqdm import tqdm
 
     nlp = spacy.load(model)
@@ -38,8 +52,8 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
         copy = make_doc(nlp.vocab, [t.text for t in doc])
         set_task(copy, dict(get_task(doc)))
         docs.append(copy)
-    scored = tqdm(nlp.pipe(docs, batch_size=batch_size), total=len(docs), desc="scoring the pool", unit="sent",
-                  disable=not progress, leave=False)
+    scored = tqdm(nlp.pipe(docs, batch_size=batch_size, n_process=n_process), total=len(docs),
+                  desc="scoring the pool", unit="sent", disable=not progress, leave=False)
     records, vectors = [], []
     for doc in scored:
         records.append(_score_record(doc))

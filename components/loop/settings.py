@@ -36,7 +36,8 @@ from .devsplit import DevSource, check_dev_source, dev_target
 # sentences share a prompt, and a changed grouping would miss the cache and pay again for answers received.
 MUTABLE_SETTINGS = ("loop.rounds", "loop.gpu_id", "annotator.budget_usd", "annotator.budget_tokens",
                     "annotator.concurrency", "annotator.endpoint", "annotator.cache_path", "paths.runs",
-                    "loop.audit")  # the audit runs once, before round 1; audit.json says what it covered
+                    "loop.audit",  # the audit runs once, before round 1; audit.json says what it covered
+                    "loop.score_processes")  # the same scores in any number of processes
 
 
 @dataclass
@@ -65,6 +66,7 @@ class LoopSettings:
     label_policy: LabelPolicy = field(default_factory=LabelPolicy)  # what the learner is taught from the answers
     audit: Optional[int] = 0  # gold seed sentences the annotator labels before round 1 (0: all; None: no audit)
     review: ReviewSettings = field(default_factory=ReviewSettings)  # a person reviews the most doubtful answers
+    score_processes: int = 1  # processes that score the pool (0: every core, for a pool of 5,000 or more)
 
     @property
     def info(self) -> CorpusInfo:
@@ -135,7 +137,10 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
         transfer_max=int(loop.get("transfer_max") or TRANSFER_MAX),
         transfer_ratio=float(loop["transfer_ratio"]) if loop.get("transfer_ratio") else None,
         audit=parse_audit(loop.get("audit", "seed")),
+        score_processes=int(loop.get("score_processes", 1)),
     )
+    if settings.score_processes < 0:
+        raise ValueError(f"loop.score_processes must be 0 (every core) or more, got {settings.score_processes}")
     dev_target(100, settings.dev_share, settings.dev_min)  # checks the share
     if settings.transfer_langs and not settings.labels.is_masakhaner:
         raise ValueError(f"transfer adds MasakhaNER's gold data (PER, ORG, LOC, DATE), but {settings.corpus} has "
