@@ -36,6 +36,19 @@ def test_budgets_parse_and_count() -> None:
     with pytest.raises(ValueError, match="review.rank"):
         make_review(budget="5%", rank="loudest")
     assert ReviewSettings("10%", rank="random", reviewer="simulated").tag() == "rv10pct-random-simrev"
+    assert ReviewSettings("10%", wait=False).tag() == "rv10pct"  # wait may change on resume
+
+
+def test_late_answers_are_counted_once_in_the_round_that_first_counts_them() -> None:
+    from spacy_llm_loop.loop.reviewing import summary
+
+    records = [{"id": "a", "round": 1, "answer": "accept", "changed": True, "words": 10, "seconds": None},
+               {"id": "b", "round": 2, "answer": "reject", "changed": False, "words": 10, "seconds": None}]
+    settings = ReviewSettings("5", wait=False)
+    first = summary(records, 3, 0, settings, counted_before=set(), ranking="doubt")
+    again = summary(records, 4, 0, settings, counted_before={"a", "b"}, ranking="doubt")
+    assert first["late_from_earlier_rounds"] == 2 and (first["accepted"], first["rejected"]) == (1, 1)
+    assert again["late_from_earlier_rounds"] == 0 and again["person_hours"]["central"] == 0
 
 
 def test_review_time_is_a_range_with_low_below_high() -> None:
@@ -52,12 +65,13 @@ def test_doubt_counts_doubted_llm_entities_missed_ones_and_distrusted_types() ->
     assert d.llm_doubted == [[1, 2, "PER", 0.1]] and d.learner_only == [[0, 2, "PER", 0.8]]
     assert d.distrusted == [[4, 5, "LOC", 0.9]]
     sure = {"llm": [[1, 2, "PER", 1.0], [4, 5, "LOC", 1.0]], "learner": [[1, 2, "PER", 1.0], [4, 5, "LOC", 1.0]]}
-    order = review_order([("sure", LLM), ("a", LLM)], {"a": judgement, "sure": sure}, (), "doubt", 0)
-    assert [x.id for x in order] == ["a", "sure"]
-    drawn = review_order([(str(i), LLM) for i in range(20)], {}, (), "random", 3)
-    assert [x.id for x in drawn] == [x.id for x in review_order([(str(i), LLM) for i in range(20)], {}, (),
-                                                                 "random", 3)]
-    assert [x.id for x in drawn] != [str(i) for i in range(20)]
+    order, used = review_order([("sure", LLM), ("a", LLM)], {"a": judgement, "sure": sure}, (), "doubt", 0)
+    assert [x.id for x in order] == ["a", "sure"] and used == "doubt"
+    drawn, used = review_order([(str(i), LLM) for i in range(20)], {}, (), "random", 3)
+    again, _ = review_order([(str(i), LLM) for i in range(20)], {}, (), "random", 3)
+    assert [x.id for x in drawn] == [x.id for x in again] != [str(i) for i in range(20)] and used == "random"
+    # nothing in doubt (no judgement, no distrusted type): a random draw, not the longest sentences
+    assert review_order([(str(i), LLM) for i in range(20)], {}, (), "doubt", 3)[1] == "random"
 
 
 def _task(sid: str = "tsn-train-1") -> dict:
@@ -96,6 +110,8 @@ def test_answers_accept_reject_ignore_and_what_changed(tmp_path) -> None:
     ("tokens", "line 1: sentence 'a': the tokens were edited (token 4 is 'Gabs'"),
     ("no_id", "line 1: the answer has no meta.sentence_id"),
     ("half", "line 2: not valid JSON"),
+    ("no_answer", "line 1: the line has no 'answer'"),
+    ("label", "line 1: sentence 'a': entity type 'PERS' is not one of the run's labels"),
 ])
 def test_bad_answers_are_named_by_line(tmp_path, case, message) -> None:
     tasks = {"a": _task("a")}
@@ -110,11 +126,15 @@ def test_bad_answers_are_named_by_line(tmp_path, case, message) -> None:
         lines = [answer_line(review_task(VOCAB, words, LLM, {"sentence_id": "a"}), GOLD, VOCAB)]
     elif case == "no_id":
         lines = [{**good, "meta": {}}]
+    elif case == "no_answer":
+        lines = [tasks["a"]]  # the task itself, copied as if it were an answer
+    elif case == "label":
+        lines = [answer_line(tasks["a"], ["B-PERS"] + GOLD[1:], VOCAB)]
     else:
         lines = [good, json.dumps(good)[:40]]
     path = _write(tmp_path / "answers.jsonl", lines)
     with pytest.raises(InputError) as err:  # TaskFormatError, or the JSONL reader's own for a broken line
-        read_answers(VOCAB, path, tasks)
+        read_answers(VOCAB, path, tasks, ["PER", "ORG", "LOC", "DATE"])
     assert f"{path}:{message.split(': ', 1)[0].split()[1]}: {message.split(': ', 1)[1]}" in str(err.value)
 
 
@@ -205,7 +225,7 @@ def test_a_run_that_does_not_wait_merges_late_answers_next_round(small_corpus, t
             "--learner.training.max_steps", "120", "--learner.training.eval_frequency", "40"]
     first = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
-    run = tmp_path / "runs" / "tsn-sim-gpt-4-turbo-entropy-lp-disagree-gold3-rv4-nowait-seed0"
+    run = tmp_path / "runs" / "tsn-sim-gpt-4-turbo-entropy-lp-disagree-gold3-rv4-seed0"
     loop = srsly.read_json(run / "loop.json")
     assert loop["rounds"][1]["review"]["tasks"] == 4 and loop["rounds"][1]["review"]["answered"] == 0
     tasks = list(srsly.read_jsonl(run / "review" / "round-01.jsonl"))
@@ -216,7 +236,9 @@ def test_a_run_that_does_not_wait_merges_late_answers_next_round(small_corpus, t
     assert second.returncode == 0, second.stderr[-2000:]
     loop = srsly.read_json(run / "loop.json")
     assert loop["rounds"][1]["review"]["answered"] == 0  # round 1 trained without them, and stays as it was
-    assert loop["rounds"][2]["review"]["late_from_earlier_rounds"] == 4
+    assert loop["rounds"][2]["review"]["late_from_earlier_rounds"] == 4  # counted, with their hours, once
+    assert loop["rounds"][2]["review"]["accepted"] == 4 + loop["rounds"][2]["review"]["answered"]
+    assert loop["rounds"][2]["review"]["person_hours"]["central"] > 0
     labelled = {t["meta"]["sentence_id"]: t for t in srsly.read_jsonl(run / "round-02" / "labelled.jsonl")}
     assert all(labelled[t["meta"]["sentence_id"]]["meta"]["source"] == "human" for t in tasks)
 
@@ -282,3 +304,17 @@ def test_without_a_gold_seed_the_reviewed_seed_sample_is_the_audits_gold(small_c
     assert loop["seed_source"] == "annotator" and loop["audit"]["ents_f"] == audit["ents_f"]
     labelled = list(srsly.read_jsonl(run / "round-00" / "labelled.jsonl"))
     assert sum(t["meta"]["source"] == "human" for t in labelled) == 10
+
+
+def test_wait_and_spelt_out_defaults_leave_a_runs_identity_as_it_is(tmp_path) -> None:
+    from spacy_llm_loop.loop.state import RunFolder
+
+    same = RunFolder(tmp_path / "run")._comparable
+    base = "[loop]\nrounds = 1\n\n"
+    block = '[review]\n@misc = "spacy-llm-loop.Review.v1"\n'
+    short = base + block + 'budget = "10%"\n'
+    spelt = base + block + 'budget = "10%"\nrank = "doubt"\nreviewer = "prodigy"\nwait = false\n'
+    assert same("loop_config", short) == same("loop_config", spelt)
+    assert same("loop_config", base + block + 'budget = "0"\n') == same("loop_config", base)  # --review 0: none
+    assert same("loop_config", short) != same("loop_config", base + block + 'budget = "20%"\n')
+    assert same("review", {"budget": "10%", "wait": True}) == same("review", {"budget": "10%", "wait": False})

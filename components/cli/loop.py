@@ -12,6 +12,7 @@ import typer
 from wasabi import msg
 
 from ..errors import ReviewPending
+from ..review.settings import ReviewSettings
 from ._util import (
     COMMAND,
     EXTRA,
@@ -118,9 +119,9 @@ def loop_cli(
 def review_settings(budget: str, rank: Optional[str], reviewer: Optional[str],
                     no_wait: bool) -> Optional[Dict[str, Any]]:
     """The ``[review]`` block's settings of the options (None without ``--review``)."""
-    if not budget:  # the project passes the defaults (doubt, prodigy) whether or not it reviews
+    if not budget or not ReviewSettings(budget).active:  # the project passes the defaults (doubt, prodigy) always
         if rank not in (None, "doubt") or reviewer not in (None, "prodigy") or no_wait:
-            raise ValueError("--review-rank, --reviewer and --review-no-wait need --review (a budget)")
+            raise ValueError("--review-rank, --reviewer and --review-no-wait need --review (a budget above 0)")
         return None
     return {"budget": budget, "rank": rank, "reviewer": reviewer, "wait": False if no_wait else None}
 

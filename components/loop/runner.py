@@ -51,7 +51,7 @@ from ..uncertainty.component import install_extensions
 from .annotating import annotate, annotation_summary, check_unanswered
 from .auditing import AUDIT_FILE, run_audit
 from .labelled import GOLD_SOURCES, JUDGED, LEARNER_SPLIT, RunSentences
-from .reviewing import REVIEWED, collect, reviewed, simulate_answers, write_review_tasks
+from .reviewing import REVIEWED, collect, reviewed, simulate_answers, unmerged, write_review_tasks
 from .selecting import attach_scores, score_pool, scoring_processes, selection_record, vectors_path
 from .settings import MUTABLE_SETTINGS, LoopSettings, learner_name, run_name
 from .state import RunFolder
@@ -131,6 +131,9 @@ class ActiveLearningLoop:
         self.config_text = config_text
         self.environment = environment()
         self.audit: Optional[Dict[str, Any]] = None  # the audit's summary (loop.json), once it ran
+        if settings.review.active and settings.review.simulated and not info.pool_labelled:
+            raise LoopError("the SIMULATED reviewer answers with the gold labels, and this corpus's pool has none; "
+                            "review with a person (--reviewer prodigy)")
 
     def identity(self) -> Dict[str, Any]:
         """What makes this run this run (saved in ``run.json``, checked on resume), and where it ran."""
@@ -162,7 +165,7 @@ class ActiveLearningLoop:
         if self.learner_overrides.get("paths.init_tok2vec"):  # the weights, not only their path
             extra["init_tok2vec"] = file_digest(Path(self.learner_overrides["paths.init_tok2vec"]))
         if s.review.active:
-            extra["review"] = s.review.to_dict()
+            extra["review"] = s.review.identity()
         return extra
 
     def learner_digest(self) -> str:
@@ -193,9 +196,21 @@ class ActiveLearningLoop:
                         break
                     self._round(k)
                 self._write_loop_json()
+            self._report_unmerged()
             return srsly.read_json(self.run.loop_json)
         finally:
             self.run.unlock()
+
+    def _report_unmerged(self) -> None:
+        """Review answers on disk that no round counted (they came after the last round ran, without waiting)."""
+        review, records = self.settings.review, self.run.records()
+        if not review.active or review.wait or not records:
+            return
+        last = records[-1]["round"]
+        n = unmerged(self.run.root, self.run.round_dir(last), last, self.vocab, self.settings.labels.labels)
+        if n:
+            self.log("%d review answers came after round %d and no round counts them: run more rounds "
+                     "(--rounds) to merge them", n, last)
 
     def _prepare_transfer(self) -> None:
         """With ``loop.transfer_langs``: the run's transfer sample (``transfer.spacy``, ``transfer.json``), once."""
@@ -304,20 +319,22 @@ class ActiveLearningLoop:
                                self.sentences.distrusted, self.settings.seed, self.vocab)
         if review.simulated:
             simulate_answers(root, k, by_id, self.vocab, self.settings.info.pool_labelled)
-        result = collect(root, self.run.round_dir(k), k, review, self.vocab, self.settings.labels.labels)
+        result = collect(root, self.run.round_dir(k), k, review, self.vocab, self.settings.labels.labels,
+                         previous=self.run.round_dir(k - 1) if k > 0 else None)
         self.log("round %d/%d: review (%s, %s reviewer): %d tasks, %d answered (%d changed by the reviewer, %d "
                  "rejected); %d late answers of earlier rounds", k, self.settings.rounds, review.rank,
                  "SIMULATED" if review.simulated else review.reviewer, n, result["answered"], result["changed"],
                  result["rejected"], result["late_from_earlier_rounds"])
         return result
 
-    def _audit_from_review(self) -> None:
-        """A run without a gold seed, with review: the seed answers a person accepted in round 0 (a random draw)
-        are the audit's gold, so the annotator is measured and the label policy can distrust types."""
+    def _audit_from_review(self, k: int) -> None:
+        """A run without a gold seed, with review: the seed answers a person accepted (round 0's tasks, a random
+        draw; counted by round ``k``, so late ones too) are the audit's gold, so the annotator is measured and the
+        label policy can distrust types from then on."""
         s, path = self.settings, self.run.root / AUDIT_FILE
         if path.exists() or s.audit is None:
             return
-        records = [r for r in reviewed(self.run.round_dir(0)).values() if r["round"] == 0 and r["answer"] == "accept"]
+        records = [r for r in reviewed(self.run.round_dir(k)).values() if r["round"] == 0 and r["answer"] == "accept"]
         if not records:
             return
         audit = audit_labels([r["tags"] for r in records], [r["llm_tags"] for r in records], list(s.labels.labels))
@@ -341,8 +358,8 @@ class ActiveLearningLoop:
             review = self._review(k)
             if review is not None:
                 annotation["review"] = review
-                if k == 0:  # no gold seed: the person's answers on the seed are the audit's gold
-                    self._audit_from_review()
+                if self.sentences.seed_by_annotator:  # no gold seed: the person's answers on the seed, the audit's gold
+                    self._audit_from_review(k)
         labelled = self.sentences.labelled(k)
         if not labelled:
             raise LoopError(f"{rd}: round {k} has no labelled sentence to train on (the annotator answered none)")

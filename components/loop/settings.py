@@ -37,7 +37,8 @@ from .devsplit import DevSource, check_dev_source, dev_target
 MUTABLE_SETTINGS = ("loop.rounds", "loop.gpu_id", "annotator.budget_usd", "annotator.budget_tokens",
                     "annotator.concurrency", "annotator.endpoint", "annotator.cache_path", "paths.runs",
                     "loop.audit",  # the audit runs once, before round 1; audit.json says what it covered
-                    "loop.score_processes")  # the same scores in any number of processes
+                    "loop.score_processes",  # the same scores in any number of processes
+                    "review.wait")  # each round's reviewed.jsonl freezes what it counted
 
 
 @dataclass

@@ -23,6 +23,7 @@ from ..environment import differences
 from ..errors import RunStateError
 from ..fileio import read_jsonl, remove_stale_temps, write_json
 from ..policy.registry import make_label_policy
+from ..review.settings import REVIEW, make_review
 
 logger = logging.getLogger(__name__)
 # Keys of run.json that describe where a run ran, not what it is: never a reason to refuse a resume.
@@ -134,6 +135,8 @@ class RunFolder:
         """``value`` as it is saved and compared on resume: in the loop config, a ``run_name`` that is this folder's
         own name (or empty) is the same as none (a run started with ``--run-name <its default name>``, the project's
         default ``--vars.run``, and one started without resume each other)."""
+        if key == "review" and isinstance(value, dict):  # runs saved with review.wait, which may now change
+            return {k: v for k, v in value.items() if k != "wait"}
         if key != "loop_config" or not isinstance(value, str):
             return value
         try:
@@ -144,6 +147,12 @@ class RunFolder:
             config["loop"]["run_name"] = None
         if is_trust_block(config.get("label_policy")):  # runs from before label policies had no block: the same
             del config["label_policy"]
+        if "review" in config:
+            review = review_identity(config["review"])
+            if review is None:  # no review at all (budget 0): the same as a config without the block
+                del config["review"]
+            else:  # defaults spelt out or not, and wait (which may change on resume), compare the same
+                config["review"] = review
         return config.to_str()  # both sides through the same serialisation
 
     def read_ids(self, name: str) -> Optional[List[str]]:
@@ -164,6 +173,17 @@ def is_trust_block(block: Any) -> bool:
         return make_label_policy(**{k: v for k, v in block.items() if not k.startswith("@")}).is_trust
     except (TypeError, ValueError):
         return False
+
+
+def review_identity(block: Any) -> Optional[Dict[str, Any]]:
+    """A ``[review]`` block as compared on resume: None without review, else its settings in full, less ``wait``."""
+    if not isinstance(block, dict):
+        return None
+    try:
+        settings = make_review(**{k: v for k, v in block.items() if not k.startswith("@")})
+    except (TypeError, ValueError):
+        return dict(block)
+    return {"@misc": REVIEW, **settings.identity()} if settings.active else None
 
 
 def flatten(config: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:

@@ -4,8 +4,9 @@ The doubt of a sentence is the expected number of its entities that are wrong or
 tell: for every entity the LLM gave, the chance the learner that chose the sentence gives it none (``1 - p``, from
 the learner's judgement, ``judged.jsonl``); for every entity the learner predicts and the LLM did not give, the
 learner's probability of it (an entity the LLM may have missed: the recall the label policy cannot recover);
-and one for every LLM entity of a type the audit found unreliable. Ties go to the longer sentence, then the id.
-``random`` draws the same number of sentences with the run's seed: the comparison the benchmark makes.
+and one for every LLM entity of a type the label policy distrusts (by the audit, or by name). Ties go to the longer
+sentence, then the id. ``random`` draws the same number of sentences with the run's seed: the comparison the
+benchmark makes, and the fallback when nothing is in doubt.
 """
 import random
 from dataclasses import dataclass, field
@@ -55,13 +56,15 @@ def doubt(sid: str, tags: Sequence[str], judgement: Optional[Mapping[str, Any]],
 
 
 def review_order(answers: Sequence[Tuple[str, Sequence[str]]], judgements: Mapping[str, Mapping[str, Any]],
-                 distrusted: Sequence[str], rank: str, seed: int) -> List[Doubt]:
-    """Every answer ``(id, tags)`` with its doubt, in the order a person should review them."""
-    doubts = [doubt(sid, tags, judgements.get(sid), distrusted) for sid, tags in answers]
-    if rank == "random":
-        random.Random(seed).shuffle(doubts)
-        return doubts
-    if rank != "doubt":
+                 distrusted: Sequence[str], rank: str, seed: int) -> Tuple[List[Doubt], str]:
+    """Every answer ``(id, tags)`` with its doubt, in the order a person should review them, and the ranking used:
+    ``doubt`` falls back to ``random`` when no answer has any doubt (no judgement and no distrusted type, as in a
+    run without a gold seed), since ranking by length alone would only pick the longest sentences."""
+    if rank not in ("doubt", "random"):
         raise ValueError(f"unknown review ranking '{rank}' (doubt or random)")
+    doubts = [doubt(sid, tags, judgements.get(sid), distrusted) for sid, tags in answers]
+    if rank == "random" or not any(d.score > 0 for d in doubts):
+        random.Random(seed).shuffle(doubts)
+        return doubts, "random"
     length = {sid: len(tags) for sid, tags in answers}
-    return sorted(doubts, key=lambda d: (-d.score, -length[d.id], d.id))
+    return sorted(doubts, key=lambda d: (-d.score, -length[d.id], d.id)), "doubt"

@@ -68,15 +68,19 @@ class ReviewSettings:
         return n
 
     def tag(self) -> str:
-        """The part of a run's folder name: ``rv10pct``, ``rv20``, ``rv30min``, then ``-random``, ``-simrev``."""
+        """The part of a run's folder name: ``rv10pct``, ``rv20``, ``rv30min``, then ``-random``, ``-simrev``.
+        ``wait`` is not part of it: a run may stop waiting (or start) when it is resumed."""
         value, unit = parse_budget(self.budget)
         amount = {"share": f"{100 * value:g}pct", "count": f"{int(value)}", "minutes": f"{value:g}min"}[unit]
-        return "rv" + amount + ("-random" if self.rank == "random" else "") + ("-simrev" if self.simulated else "") \
-            + ("" if self.wait else "-nowait")
+        return "rv" + amount + ("-random" if self.rank == "random" else "") + ("-simrev" if self.simulated else "")
 
     def to_dict(self) -> Dict[str, Any]:
         """As written to ``loop.json``."""
         return asdict(self)
+
+    def identity(self) -> Dict[str, Any]:
+        """What makes a reviewed run this run (``run.json``): not ``wait``, which may change on resume."""
+        return {k: v for k, v in asdict(self).items() if k != "wait"}
 
 
 def parse_budget(text: Any) -> tuple:

@@ -5,9 +5,9 @@ and ``meta`` with the sentence id, the answer's provenance (model, request id, p
 chosen (``meta.review``). The answers file is what ``prodigy db-out`` writes: every line one task with its
 ``answer``. ``accept``: the spans as the reviewer left them are the sentence's labels from then on (gold, with
 ``source: human``); ``reject``: the sentence is unusable and leaves the labelled set; ``ignore``: the reviewer
-skipped it and the LLM's answer stays under the label policy. An answer for a sentence that is not among the
-tasks, a second answer for one sentence, edited tokens or text, or a broken line is an error naming file and line;
-the file is never changed by the loop.
+skipped it and the LLM's answer stays under the label policy. A line without an ``answer``, an answer for a
+sentence that is not among the tasks, a second answer for one sentence, edited tokens or text, an entity type the
+run does not have, or a broken line is an error naming file and line; the file is never changed by the loop.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,20 +68,26 @@ def task_tags(vocab: Vocab, task: Dict[str, Any]) -> List[str]:
     return doc_tags(task_to_doc(vocab, task))
 
 
-def read_answers(vocab: Vocab, path: Path, tasks: Dict[str, Dict[str, Any]]) -> Dict[str, ReviewAnswer]:
-    """The answers in ``path`` to ``tasks`` (by sentence id), each checked (see the module docstring)."""
+def read_answers(vocab: Vocab, path: Path, tasks: Dict[str, Dict[str, Any]],
+                 labels: Optional[Sequence[str]] = None) -> Dict[str, ReviewAnswer]:
+    """The answers in ``path`` to ``tasks`` (by sentence id), each checked (see the module docstring); ``labels``:
+    the run's entity types, the only ones an accepted answer may use."""
     answers: Dict[str, ReviewAnswer] = {}
     for number, task in iter_jsonl(path):
         doc = task_to_doc(vocab, task, str(path), number)
-        answer = _answer(doc, task, tasks, answers, path, number)
+        answer = _answer(doc, task, tasks, answers, path, number, labels)
         answers[answer.id] = answer
     return answers
 
 
 def _answer(doc: Doc, raw: Dict[str, Any], tasks: Dict[str, Dict[str, Any]], seen: Dict[str, ReviewAnswer],
-            path: Path, number: int) -> ReviewAnswer:
+            path: Path, number: int, labels: Optional[Sequence[str]] = None) -> ReviewAnswer:
     def fail(message: str) -> TaskFormatError:
         return TaskFormatError(message, path, number)
+
+    if "answer" not in raw:
+        raise fail("the line has no 'answer' (accept, reject or ignore): is this a review task rather than the "
+                   "reviewer's answer? Answers come from prodigy db-out")
 
     sid = get_meta(doc).get("sentence_id")
     if sid is None:
@@ -103,9 +109,13 @@ def _answer(doc: Doc, raw: Dict[str, Any], tasks: Dict[str, Dict[str, Any]], see
                    "review with the task's tokens as they are (ner.manual keeps a task's own tokens)")
     if doc.text != tasks[sid]["text"]:
         raise fail(f"sentence '{sid}': the text differs from the task's; review it as it is")
-    answer = raw.get("answer", "accept")
+    answer = raw["answer"]
     if answer not in ANSWERS:  # task_to_doc checked it already; kept for the type checker
         raise fail(f"unknown answer '{answer}'")
+    unknown = sorted({e.label_ for e in doc.ents} - set(labels)) if labels is not None and answer == "accept" else []
+    if unknown:
+        raise fail(f"sentence '{sid}': entity type {', '.join(map(repr, unknown))} is not one of the run's labels "
+                   f"({', '.join(labels or [])})")
     llm_tags = task_tags(doc.vocab, tasks[sid])
     return ReviewAnswer(sid, answer, doc_tags(doc) if answer == "accept" else None, llm_tags, number,
                         get_meta(doc).get("review_seconds"))
