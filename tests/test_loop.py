@@ -419,3 +419,18 @@ def test_annotation_progress_shows_answers_drops_and_spend(tmp_path, capsys):
     err = capsys.readouterr().err
     assert unanswered == [] and "round 2 annotating" in err and "/3 " in err  # redrawn at most every 0.1 s
     assert _spend(as_annotator(Priced()), 1) == "dropped 1, $0.25"  # the bar's postfix
+
+
+@pytest.mark.slow
+def test_a_subsampled_pool_scores_a_seeded_part_of_it_each_round(small_corpus, tmp_path) -> None:
+    from spacy_llm_loop.loop.main import run_loop
+
+    settings = {"loop.lang": "tsn", "paths.corpus": str(small_corpus), "paths.runs": str(tmp_path / "runs"),
+                "loop.rounds": 1, "loop.query_size": "20", "seed_set.size": "40", "loop.subsample": "50%"}
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING, annotator="gold")
+    assert result["run"] == "tsn-gold-entropy-sub50pct-seed0"
+    run = tmp_path / "runs" / result["run"]
+    selection = srsly.read_json(run / "round-01" / "selection.json")
+    scored = [r["id"] for r in srsly.read_jsonl(run / "round-01" / "scores.jsonl")]
+    assert selection["n_pool"] == 200 and selection["n_candidates"] == len(scored) == 100
+    assert selection["subsample"] == "50.0%" and {x["id"] for x in selection["selected"]} <= set(scored)

@@ -179,3 +179,21 @@ def test_quality_weighted_entropy_avoids_what_the_annotator_gets_wrong():
     assert strategy(docs, QuerySize(3)).pool_scores[2] == pytest.approx(0.4 * np.exp(-0.3))
     with pytest.raises(ValueError, match="weight must be 0 or more"):
         registry.misc.get(STRATEGY_NAMES["entropy-quality"])(weight=-1)
+
+
+def test_the_partial_sort_picks_exactly_what_the_full_sort_picks() -> None:
+    import numpy as np
+
+    from spacy_llm_loop.strategies.base import QuerySize, select_top
+
+    rng = np.random.default_rng(0)
+    for trial in range(50):
+        scores = list(rng.integers(0, 6, size=300) / 5.0)  # many ties, some at the cut
+        exclude = set(rng.choice(300, size=20, replace=False).tolist())
+        n = int(rng.integers(1, 280))
+        got = select_top(scores, QuerySize(n, "count"), exclude=exclude, seed=trial)
+        candidates = [i for i in range(300) if i not in exclude]
+        tiebreak = np.random.default_rng(trial).random(len(candidates))
+        values = np.asarray([scores[i] for i in candidates])
+        full = [candidates[j] for j in np.lexsort((tiebreak, -values))][:n]
+        assert got == full

@@ -52,7 +52,8 @@ from .annotating import annotate, annotation_summary, check_unanswered
 from .auditing import AUDIT_FILE, run_audit
 from .labelled import GOLD_SOURCES, JUDGED, LEARNER_SPLIT, RunSentences
 from .reviewing import REVIEWED, collect, reviewed, simulate_answers, unmerged, write_review_tasks
-from .selecting import attach_scores, score_pool, scoring_processes, selection_record, vectors_path
+from .selecting import (attach_scores, score_pool, scoring_processes, selection_record, subsample,
+                        vectors_path)
 from .settings import MUTABLE_SETTINGS, LoopSettings, learner_name, run_name
 from .state import RunFolder
 from .timings import Timings
@@ -419,7 +420,9 @@ class ActiveLearningLoop:
         path = rd / "selection.json"
         if path.exists():
             return srsly.read_json(path)
-        pool = [bare_copy(doc) for doc in self.sentences.pool(k)]
+        whole = self.sentences.pool(k)
+        candidates = subsample(whole, self.settings.subsample, self.settings.seed * 1000 + k)
+        pool = [bare_copy(doc) for doc in candidates]
         if self.strategy.needs_model:
             scores = rd / "scores.jsonl"
             if not scores.exists() or not vectors_path(scores).exists():  # runs scored before vectors were kept
@@ -438,6 +441,8 @@ class ActiveLearningLoop:
             selection = self.strategy(pool, self.settings.query_size, reference_size=reference,
                                       seed=self.settings.seed * 1000 + k)
             data = selection_record(k, pool, selection, self.sentences.taken(k), str(self.settings.query_size))
+        if self.settings.subsample is not None:  # the strategy saw a random part of the pool
+            data.update({"n_pool": len(whole), "n_candidates": len(pool), "subsample": str(self.settings.subsample)})
         write_json(path, data)
         top = ", ".join(f"{item['id']} ({item['score']:.3f})" for item in data["selected"][:3])
         self.log("round %d/%d: selected %d of %d pool sentences with '%s'; top: %s", k, self.settings.rounds,

@@ -5,8 +5,9 @@ score behind each pick (``selection.json``), so a resumed round never scores or 
 twice and every choice can be explained afterwards.
 """
 import os
+import random
 from pathlib import Path
-from typing import Any, Dict, Sequence, Set
+from typing import Any, Dict, List, Optional, Sequence, Set
 
 import numpy as np
 import spacy
@@ -15,13 +16,26 @@ from spacy.tokens import Doc
 from ..data.docs import get_task, make_doc, sentence_id, set_task
 from ..errors import LoopError
 from ..fileio import atomic_path, write_jsonl
-from ..strategies.base import Selection
+from ..strategies.base import QuerySize, Selection
 from ..strategies.diverse import VECTOR_KEY, sentence_vector
 from ..uncertainty.measures import DOC_MEASURES
 from ..uncertainty.scorer import OPTIONAL_MEASURES
 from .state import read_scores
 
 PARALLEL_FROM = 5000  # pool sentences from which scoring uses every core by default
+
+
+def subsample(pool: Sequence[Doc], size: Optional[QuerySize], seed: int) -> List[Doc]:
+    """The pool's candidates for a round: all of it (``size`` None), or a seeded random share or count of it, in
+    pool order. A large pool is then scored in part each round (a standard practice): the strategy picks the most
+    uncertain of the candidates, not of the whole pool."""
+    if size is None:
+        return list(pool)
+    n = size.n_items(len(pool)) or len(pool)
+    if n >= len(pool):
+        return list(pool)
+    chosen = sorted(random.Random(seed).sample(range(len(pool)), n))
+    return [pool[i] for i in chosen]
 
 
 def vectors_path(scores: Path) -> Path:

@@ -68,6 +68,7 @@ class LoopSettings:
     audit: Optional[int] = 0  # gold seed sentences the annotator labels before round 1 (0: all; None: no audit)
     review: ReviewSettings = field(default_factory=ReviewSettings)  # a person reviews the most doubtful answers
     score_processes: int = 1  # processes that score the pool (0: every core, for a pool of 5,000 or more)
+    subsample: Optional[QuerySize] = None  # each round scores a seeded random share (or count) of the pool only
 
     @property
     def info(self) -> CorpusInfo:
@@ -139,6 +140,7 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
         transfer_ratio=float(loop["transfer_ratio"]) if loop.get("transfer_ratio") else None,
         audit=parse_audit(loop.get("audit", "seed")),
         score_processes=int(loop.get("score_processes", 1)),
+        subsample=parse_subsample(loop.get("subsample")),
     )
     if settings.score_processes < 0:
         raise ValueError(f"loop.score_processes must be 0 (every core) or more, got {settings.score_processes}")
@@ -160,6 +162,17 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
     return settings, resolved["seed_set"], resolved["strategy"], resolved["annotator"]
 
 
+def parse_subsample(value: Any) -> Optional[QuerySize]:
+    """``loop.subsample``: absent, ``null`` or ``"all"`` (score the whole pool: None), a share (``"25%"``) or a
+    count of pool sentences (``"100000"``) drawn at random each round."""
+    if value is None or str(value).strip().lower() in ("", "all", "none", "null", "0"):
+        return None
+    size = QuerySize.parse(value)
+    if size.unit == "tokens":
+        raise ValueError(f"loop.subsample is a share (25%) or a count of pool sentences, not tokens: '{value}'")
+    return size
+
+
 def parse_audit(value: Any) -> Optional[int]:
     """``loop.audit``: ``"seed"`` (the whole gold seed: 0), a number of seed sentences, or ``"none"`` (None)."""
     text = str(value).strip().lower()
@@ -178,7 +191,8 @@ def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy, p
     [-rv<budget>...]-seed<k>`` (or ``loop.run_name``), safe as a folder name; ``pt``: the learner starts from
     pretrained tok2vec weights; ``mc``, ``committee``: the uncertainty estimator, when it is not the default beam;
     ``lp-<policy>``: a label policy other than ``trust``, for an annotator whose answers are not gold;
-    ``rv<budget>``: a review budget (:meth:`..review.settings.ReviewSettings.tag`).
+    ``rv<budget>``: a review budget (:meth:`..review.settings.ReviewSettings.tag`); ``sub<share>``: the pool is
+    subsampled each round (``loop.subsample``).
 
     The learner part is left out for the default CNN learner (``configs/learner-cnn.cfg``).
     """
@@ -203,6 +217,10 @@ def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy, p
     review = getattr(settings, "review", None)
     if review is not None and review.active and not getattr(annotator, "gives_gold", False):
         parts.append(review.tag())
+    subsample = getattr(settings, "subsample", None)
+    if subsample is not None:
+        parts.append("sub" + (f"{100 * subsample.value:g}pct" if subsample.unit == "fraction"
+                              else f"{int(subsample.value)}"))
     name = settings.run_name or "-".join(parts + [f"seed{settings.seed}"])
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 

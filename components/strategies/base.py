@@ -96,7 +96,8 @@ def select_top(scores: Sequence[float], size: QuerySize, *, lengths: Optional[Se
                seed: int = 0) -> List[int]:
     """Indices of the highest scores not in ``exclude``; ties are broken at random (seeded).
 
-    For a token budget, candidates are taken in score order while they fit in it.
+    A count is a partial sort (a large pool is not sorted whole; the result is the full sort's first ``n``). For a
+    token budget, candidates are taken in score order while they fit in it.
     """
     candidates = [i for i in range(len(scores)) if i not in exclude]
     if not candidates:
@@ -105,8 +106,12 @@ def select_top(scores: Sequence[float], size: QuerySize, *, lengths: Optional[Se
     if np.isnan(values).any():
         raise ValueError(f"NaN score for pool item {candidates[int(np.isnan(values).argmax())]}")
     tiebreak = np.random.default_rng(seed).random(len(candidates))
-    order = [candidates[j] for j in np.lexsort((tiebreak, -values))]
     n = size.n_items(reference_size if reference_size is not None else len(scores))
+    if n is not None and n < len(candidates):  # a partial sort: only what reaches the n-th best score is ordered
+        kth = np.partition(-values, n - 1)[n - 1]
+        keep = np.flatnonzero(-values <= kth)  # ties with the n-th included, so the tie-break is the full sort's
+        return [candidates[j] for j in keep[np.lexsort((tiebreak[keep], -values[keep]))][:n]]
+    order = [candidates[j] for j in np.lexsort((tiebreak, -values))]
     if n is not None:
         return order[:n]
     if lengths is None:
