@@ -52,8 +52,7 @@ from .annotating import annotate, annotation_summary, check_unanswered
 from .auditing import AUDIT_FILE, run_audit
 from .labelled import GOLD_SOURCES, JUDGED, LEARNER_SPLIT, RunSentences
 from .reviewing import REVIEWED, collect, reviewed, simulate_answers, unmerged, write_review_tasks
-from .selecting import (attach_scores, score_pool, scoring_processes, selection_record, subsample,
-                        vectors_path)
+from .selecting import attach_scores, score_pool, scoring_processes, selection_record, subsample, vectors_path
 from .settings import MUTABLE_SETTINGS, LoopSettings, learner_name, run_name
 from .state import RunFolder
 from .timings import Timings
