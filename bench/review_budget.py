@@ -153,9 +153,10 @@ def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
                          f"{_mean(arm.hours[k], '.2f')} |")
     lines += ["", f"- seeds with all rounds finished: gold oracle {gold.seeds}; "
               + "; ".join(f"{name} {arm.seeds}" for name, arm in arms.items()), "",
-              "| arm | last round F1 | last / gold oracle last (paired, 95% CI) | target 95% | doubt - random, same "
-              "budget (paired, mean over rounds 1-5) | total $ (LLM + reviewer, central) | people, same sentences "
-              "(central) | people / total | target 10x |", "|---|---|---|---|---|---|---|---|---|"]
+              "| arm | last round F1 | last / gold oracle last (paired, 95% CI) | target 95% | - budget 0 (paired, "
+              "mean over rounds 1-5) | doubt - random, same budget (paired, mean over rounds 1-5) | total $ (LLM + "
+              "reviewer, central) | people, same sentences (central) | people / total | target 10x |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, arm in arms.items():
         if not arm.f1:
             continue
@@ -165,13 +166,15 @@ def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
         budget, rank = parse_arm(name)
         random_arm = arms.get(f"{budget}:random") if rank == "doubt" and ReviewSettings(budget).active else None
         vs_random = paired(_over_rounds(arm, last), _over_rounds(random_arm, last)) if random_arm else "-"
+        vs_base = paired(_over_rounds(arm, last), _over_rounds(base, last)) if base is not None and arm is not base \
+            else "-"
         rate = (DEFAULTS.hourly_usd[0] + DEFAULTS.hourly_usd[1]) / 2
         total = [arm.dollars[last][s] + rate * arm.hours[last][s] for s in arm.seeds]
         people = [human_cost(arm.words[s])["central"] for s in arm.seeds]
         ratio = interval([p / t for p, t in zip(people, total)])
         share_cells = (f"{share[0]:.1f}% [{share[1]:.1f}, {share[2]:.1f}] | "
                        f"{verdict(*share, GOLD_SHARE_TARGET, len(shared))}" if share else "- | -")
-        lines.append(f"| {name} | {mean_sd(list(arm.f1[last].values()))} | {share_cells} | {vs_random} | "
+        lines.append(f"| {name} | {mean_sd(list(arm.f1[last].values()))} | {share_cells} | {vs_base} | {vs_random} | "
                      f"{np.mean(total):.2f} | {np.mean(people):.2f} | {ratio[0]:.1f}x | "
                      f"{verdict(*ratio, SAVINGS_TARGET, len(arm.seeds))} |")
     return lines + [""]

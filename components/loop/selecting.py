@@ -4,16 +4,17 @@ Scores are saved (``scores.jsonl``) before the strategy runs, and the choice wit
 score behind each pick (``selection.json``), so a resumed round never scores or selects
 twice and every choice can be explained afterwards.
 """
+import multiprocessing
 import os
 import random
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import spacy
 from spacy.tokens import Doc
 
-from ..data.docs import get_task, make_doc, sentence_id, set_task
+from ..data.docs import make_doc, sentence_id, set_task
 from ..errors import LoopError
 from ..fileio import atomic_path, write_jsonl
 from ..strategies.base import QuerySize, Selection
@@ -56,22 +57,31 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
                n_process: int = 1) -> None:
     """Run the pipeline at ``model`` over the pool (docs made in its own vocab) and save each doc's scores, and
     its sentence vector (the mean of its ``doc.tensor``, for the diverse strategies) in ``vectors.npy``
-    (``progress``: a bar on stderr). ``n_process > 1`` scores batches in that many processes (spaCy's
-    ``nlp.pipe``): the batches are the same, so the scores are the same as in one process."""
+    (``progress``: a bar on stderr). ``n_process > 1`` scores the batches in a pool of worker processes, each
+    loading the pipeline once and sending back only the scores and vectors (not the Docs, whose serialisation
+    costs more than the scoring); the batches are the same, so the scores are the same as in one process."""
     from tqdm import tqdm
 
-    nlp = spacy.load(model)
-    docs = []
-    for doc in pool:
-        copy = make_doc(nlp.vocab, [t.text for t in doc])
-        set_task(copy, dict(get_task(doc)))
-        docs.append(copy)
-    scored = tqdm(nlp.pipe(docs, batch_size=batch_size, n_process=n_process), total=len(docs),
-                  desc="scoring the pool", unit="sent", disable=not progress, leave=False)
-    records, vectors = [], []
-    for doc in scored:
-        records.append(_score_record(doc))
-        vectors.append(sentence_vector(doc))
+    items = [(sentence_id(doc), [t.text for t in doc]) for doc in pool]
+    chunks = [items[i:i + batch_size] for i in range(0, len(items), batch_size)]
+    bar = tqdm(total=len(items), desc="scoring the pool", unit="sent", disable=not progress, leave=False)
+    records: List[Dict[str, Any]] = []
+    vectors: List[np.ndarray] = []
+    if n_process > 1 and len(chunks) > 1:
+        n_workers = min(n_process, len(chunks))
+        with multiprocessing.Pool(n_workers, initializer=_load_worker, initargs=(str(model),)) as workers:
+            for chunk_records, chunk_vectors in workers.imap(_score_chunk, chunks):
+                records += chunk_records
+                vectors += chunk_vectors
+                bar.update(len(chunk_records))
+    else:
+        _load_worker(str(model))
+        for chunk in chunks:
+            chunk_records, chunk_vectors = _score_chunk(chunk)
+            records += chunk_records
+            vectors += chunk_vectors
+            bar.update(len(chunk_records))
+    bar.close()
     width = max((len(v) for v in vectors), default=0)
     matrix = np.stack([v if len(v) == width else np.zeros(width, dtype="float32") for v in vectors]) if vectors \
         else np.zeros((0, 0), dtype="float32")
@@ -79,6 +89,33 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
         with tmp.open("wb") as f:
             np.save(f, matrix.astype("float32"))
     write_jsonl(path, records)  # last: its presence says the round's scoring is complete
+
+
+_WORKER: Dict[str, Any] = {}  # the pipeline a scoring process loaded (one per process)
+
+
+def _load_worker(model: str) -> None:
+    """Load the pipeline once per process (and the ``uncertainty`` extensions it sets)."""
+    if _WORKER.get("path") != model:
+        from ..uncertainty.component import install_extensions
+
+        install_extensions()
+        _WORKER.update(path=model, nlp=spacy.load(model))
+
+
+def _score_chunk(chunk: Sequence[Tuple[str, List[str]]]) -> Tuple[List[Dict[str, Any]], List[np.ndarray]]:
+    """One batch ``(id, words)``: its score records and sentence vectors, in order."""
+    nlp = _WORKER["nlp"]
+    docs = []
+    for sid, words in chunk:
+        doc = make_doc(nlp.vocab, words)
+        set_task(doc, {"meta": {"sentence_id": sid}})
+        docs.append(doc)
+    records, vectors = [], []
+    for doc in nlp.pipe(docs, batch_size=max(1, len(docs))):
+        records.append(_score_record(doc))
+        vectors.append(sentence_vector(doc))
+    return records, vectors
 
 
 def attach_scores(pool: Sequence[Doc], path: Path) -> None:
