@@ -26,7 +26,7 @@ import srsly
 
 from jobs import run, run_all
 from spacy_llm_loop.loop.settings import run_name
-from stats import mean_sd, paired
+from stats import mean_over_rounds, mean_sd, paired
 
 # The full-data learner is trained to convergence (patience), not with the per-round cap.
 FULL_SCHEDULE = ["--training.max_steps", "20000", "--training.patience", "1600", "--training.eval_frequency", "200"]
@@ -81,8 +81,7 @@ class Arm:
 
     def mean_over_rounds(self, rounds: Sequence[int]) -> Dict[int, float]:
         """Per seed, the mean F1 over ``rounds`` (seeds that finished all of them)."""
-        seeds = set.intersection(*(set(self.f1.get(k, {})) for k in rounds)) if rounds else set()
-        return {s: float(np.mean([self.f1[k][s] for k in rounds])) for s in seeds}
+        return mean_over_rounds(self.f1, rounds)
 
 
 def capped_rounds(root: Path, lang: str, strategies: Sequence[str], seeds: Sequence[int]) -> Tuple[int, int]:

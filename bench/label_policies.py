@@ -40,7 +40,7 @@ import srsly
 from jobs import run_all
 from spacy_llm_loop.loop.settings import run_name
 from spacy_llm_loop.policy.registry import PRESETS, make_label_policy
-from stats import interval, mean_sd, paired, verdict
+from stats import interval, mean_over_rounds, mean_sd, paired, verdict
 
 LLM = "sim-gpt-4-turbo"
 SEED_GAIN_TARGET = 6.0  # last round - seed round, F1 points
@@ -183,8 +183,8 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
         gain = interval([arm.f1[last][s] - arm.f1[0][s] for s in arm.seeds])
         shared = [s for s in arm.seeds if s in gold.f1.get(last, {})]
         share = interval([100 * arm.f1[last][s] / gold.f1[last][s] for s in shared]) if shared else None
-        means = _over_rounds(arm, range(1, last + 1))
-        vs_trust = paired(means, _over_rounds(trust, range(1, last + 1))) if trust and name != "trust" else "-"
+        means = mean_over_rounds(arm.f1, range(1, last + 1))
+        vs_trust = paired(means, mean_over_rounds(trust.f1, range(1, last + 1))) if trust and name != "trust" else "-"
         share_cells = (f"{share[0]:.1f}% [{share[1]:.1f}, {share[2]:.1f}] | "
                        f"{verdict(*share, GOLD_SHARE_TARGET, len(shared))}" if share else "- | -")
         lines.append(f"| {name} | {mean_sd(list(arm.f1[last].values()))} | {gain[0]:+.2f} [{gain[1]:+.2f}, "
@@ -209,11 +209,6 @@ def precision_recall_table(arms: Dict[str, "Arm"]) -> str:
             cells.append(f"{precision:.1f} / {recall:.1f}")
         lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
-
-
-def _over_rounds(arm: "Arm", rounds: Sequence[int]) -> Dict[int, float]:
-    seeds = set.intersection(*(set(arm.f1.get(k, {})) for k in rounds)) if rounds else set()
-    return {s: float(np.mean([arm.f1[k][s] for k in rounds])) for s in seeds}
 
 
 def _mean(values: Sequence[float], unit: str = "") -> str:

@@ -41,7 +41,7 @@ from spacy_llm_loop.cost.human import DEFAULTS, human_cost
 from spacy_llm_loop.loop.settings import run_name
 from spacy_llm_loop.policy.registry import PRESETS, make_label_policy
 from spacy_llm_loop.review.settings import ReviewSettings
-from stats import interval, mean_sd, paired, verdict
+from stats import interval, mean_over_rounds, mean_sd, paired, verdict
 
 LLM = "sim-gpt-4-turbo"
 POLICY = "disagree-gold3"
@@ -165,9 +165,11 @@ def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
         share = interval([100 * arm.f1[last][s] / gold.f1[last][s] for s in shared]) if shared else None
         budget, rank = parse_arm(name)
         random_arm = arms.get(f"{budget}:random") if rank == "doubt" and ReviewSettings(budget).active else None
-        vs_random = paired(_over_rounds(arm, last), _over_rounds(random_arm, last)) if random_arm else "-"
-        vs_base = paired(_over_rounds(arm, last), _over_rounds(base, last)) if base is not None and arm is not base \
-            else "-"
+        rounds = range(1, last + 1)
+        vs_random = paired(mean_over_rounds(arm.f1, rounds), mean_over_rounds(random_arm.f1, rounds)) \
+            if random_arm else "-"
+        vs_base = paired(mean_over_rounds(arm.f1, rounds), mean_over_rounds(base.f1, rounds)) \
+            if base is not None and arm is not base else "-"
         rate = (DEFAULTS.hourly_usd[0] + DEFAULTS.hourly_usd[1]) / 2
         total = [arm.dollars[last][s] + rate * arm.hours[last][s] for s in arm.seeds]
         people = [human_cost(arm.words[s])["central"] for s in arm.seeds]
@@ -178,12 +180,6 @@ def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
                      f"{np.mean(total):.2f} | {np.mean(people):.2f} | {ratio[0]:.1f}x | "
                      f"{verdict(*ratio, SAVINGS_TARGET, len(arm.seeds))} |")
     return lines + [""]
-
-
-def _over_rounds(arm: Arm, last: int) -> Dict[int, float]:
-    rounds = range(1, last + 1)
-    seeds = set.intersection(*(set(arm.f1.get(k, {})) for k in rounds))
-    return {s: float(np.mean([arm.f1[k][s] for k in rounds])) for s in seeds}
 
 
 def _mean(values: Dict[int, float], fmt: str = ".0f") -> str:

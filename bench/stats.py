@@ -57,3 +57,10 @@ def welch(a: Sequence[float], b: Sequence[float]) -> str:
         return f"{diff:+.2f}"
     low, high = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
     return f"{diff:+.2f} [{low:+.2f}, {high:+.2f}]"
+
+
+def mean_over_rounds(f1: Dict[int, Dict[int, float]], rounds: Sequence[int]) -> Dict[int, float]:
+    """Per seed, the mean of ``f1[round][seed]`` over ``rounds`` (only the seeds that finished all of them): what
+    arms are compared on, paired by seed."""
+    seeds = set.intersection(*(set(f1.get(k, {})) for k in rounds)) if rounds else set()
+    return {s: float(np.mean([f1[k][s] for k in rounds])) for s in seeds}

@@ -318,3 +318,26 @@ def test_wait_and_spelt_out_defaults_leave_a_runs_identity_as_it_is(tmp_path) ->
     assert same("loop_config", base + block + 'budget = "0"\n') == same("loop_config", base)  # --review 0: none
     assert same("loop_config", short) != same("loop_config", base + block + 'budget = "20%"\n')
     assert same("review", {"budget": "10%", "wait": True}) == same("review", {"budget": "10%", "wait": False})
+
+
+def test_answers_no_round_counted_are_reported(tmp_path) -> None:
+    from spacy_llm_loop.loop.reviewing import REVIEWED, answers_path, tasks_path, unmerged
+
+    tasks = [_task("a"), _task("b")]
+    tasks_path(tmp_path, 1).parent.mkdir(parents=True)
+    _write(tasks_path(tmp_path, 1), tasks)
+    rd = tmp_path / "round-01"
+    rd.mkdir()
+    _write(rd / REVIEWED, [{"id": "a", "round": 1, "answer": "accept", "tags": GOLD, "llm_tags": LLM,
+                            "changed": True, "seconds": None, "words": 8}])
+    _write(answers_path(tmp_path, 1), [answer_line(t, GOLD, VOCAB) for t in tasks])  # "b" came after the round
+    assert unmerged(tmp_path, rd, 1, VOCAB, ["PER", "ORG", "LOC", "DATE"]) == 1
+
+
+def test_subsample_and_score_processes_settings_are_checked() -> None:
+    from spacy_llm_loop.loop.settings import parse_subsample
+
+    assert parse_subsample(None) is None and parse_subsample("all") is None
+    assert str(parse_subsample("25%")) == "25.0%" and parse_subsample("1000").unit == "count"
+    with pytest.raises(ValueError, match="not tokens"):
+        parse_subsample("4000tok")
