@@ -13,14 +13,13 @@ wait: wait for the answers (the loop stops and is rerun once they are in), or tr
 import math
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Literal, Optional
+from typing import Any, Dict, Optional
 
 from spacy.util import registry
 
 from .timing import review_seconds
 
 REVIEW = "spacy-llm-loop.Review.v1"
-Rank = Literal["doubt", "random"]
 RANKS = ("doubt", "random")
 REVIEWERS = ("prodigy", "simulated")
 

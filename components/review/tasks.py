@@ -11,7 +11,7 @@ run does not have, or a broken line is an error naming file and line; the file i
 """
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
@@ -43,10 +43,6 @@ class ReviewAnswer:
         return {"id": self.id, "answer": self.answer, "tags": self.tags, "llm_tags": self.llm_tags,
                 "changed": self.changed, "seconds": self.seconds}
 
-    @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "ReviewAnswer":
-        """Inverse of :meth:`to_dict` (the line is not kept)."""
-        return cls(data["id"], data["answer"], data.get("tags"), data["llm_tags"], 0, data.get("seconds"))
 
 
 def review_task(vocab: Vocab, words: Sequence[str], tags: Sequence[str], meta: Dict[str, Any]) -> Dict[str, Any]:
@@ -137,8 +133,3 @@ def answer_line(task: Dict[str, Any], tags: Sequence[str], vocab: Vocab, extra: 
     if annotator_id:
         out["_annotator_id"] = annotator_id
     return out
-
-
-def unanswered(tasks: Iterable[str], answers: Dict[str, ReviewAnswer]) -> List[str]:
-    """The task ids without an answer."""
-    return [sid for sid in tasks if sid not in answers]
