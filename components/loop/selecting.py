@@ -7,6 +7,7 @@ twice and every choice can be explained afterwards.
 import multiprocessing
 import os
 import random
+import shutil
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
@@ -16,7 +17,7 @@ from spacy.tokens import Doc
 
 from ..data.docs import make_doc, sentence_id, set_task
 from ..errors import LoopError
-from ..fileio import atomic_path, write_jsonl
+from ..fileio import atomic_path, read_jsonl, write_jsonl
 from ..strategies.base import QuerySize, Selection
 from ..strategies.diverse import VECTOR_KEY, sentence_vector
 from ..uncertainty.measures import DOC_MEASURES
@@ -24,6 +25,7 @@ from ..uncertainty.scorer import OPTIONAL_MEASURES
 from .state import read_scores
 
 PARALLEL_FROM = 5000  # pool sentences from which scoring uses every core by default
+SHARD_BATCHES = 40  # batches per saved shard of a round's scoring (10,240 sentences at the default batch size)
 
 
 def subsample(pool: Sequence[Doc], size: Optional[QuerySize], seed: int) -> List[Doc]:
@@ -54,41 +56,84 @@ def scoring_processes(setting: int, n_docs: int) -> int:
 
 
 def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 256, progress: bool = False,
-               n_process: int = 1) -> None:
+               n_process: int = 1, shard_batches: int = SHARD_BATCHES) -> None:
     """Run the pipeline at ``model`` over the pool (docs made in its own vocab) and save each doc's scores, and
     its sentence vector (the mean of its ``doc.tensor``, for the diverse strategies) in ``vectors.npy``
     (``progress``: a bar on stderr). ``n_process > 1`` scores the batches in a pool of worker processes, each
     loading the pipeline once and sending back only the scores and vectors (not the Docs, whose serialisation
-    costs more than the scoring); the batches are the same, so the scores are the same as in one process."""
+    costs more than the scoring); the batches are the same, so the scores are the same as in one process.
+
+    The pool is scored in shards of ``shard_batches`` batches, each saved as it is finished (``<scores>.parts/``),
+    so a run killed while scoring re-scores only the shards it had not finished; the parts are joined into
+    ``scores.jsonl`` and ``vectors.npy`` at the end and removed. A shard boundary is a batch boundary, so the
+    batches, and the scores, are those of one pass.
+    """
     from tqdm import tqdm
 
     items = [(sentence_id(doc), [t.text for t in doc]) for doc in pool]
-    chunks = [items[i:i + batch_size] for i in range(0, len(items), batch_size)]
+    size = batch_size * shard_batches
+    shards = [items[i:i + size] for i in range(0, len(items), size)]
+    parts = parts_dir(path)
+    todo = [s for s, shard in enumerate(shards) if not _part_matches(parts, s, shard)]
     bar = tqdm(total=len(items), desc="scoring the pool", unit="sent", disable=not progress, leave=False)
-    records: List[Dict[str, Any]] = []
-    vectors: List[np.ndarray] = []
-    if n_process > 1 and len(chunks) > 1:
-        n_workers = min(n_process, len(chunks))
-        with multiprocessing.Pool(n_workers, initializer=_load_worker, initargs=(str(model),)) as workers:
-            for chunk_records, chunk_vectors in workers.imap(_score_chunk, chunks):
+    bar.update(sum(len(shard) for s, shard in enumerate(shards) if s not in todo))
+    n_workers = min(n_process, -(-len(items) // batch_size)) if todo else 0  # no more than the batches
+    workers = multiprocessing.Pool(n_workers, initializer=_load_worker, initargs=(str(model),)) \
+        if n_workers > 1 else None
+    try:
+        if todo and workers is None:
+            _load_worker(str(model))
+        for s in todo:
+            chunks = [shards[s][i:i + batch_size] for i in range(0, len(shards[s]), batch_size)]
+            records: List[Dict[str, Any]] = []
+            vectors: List[np.ndarray] = []
+            for chunk_records, chunk_vectors in (workers.imap(_score_chunk, chunks) if workers is not None
+                                                 else map(_score_chunk, chunks)):
                 records += chunk_records
                 vectors += chunk_vectors
                 bar.update(len(chunk_records))
-    else:
-        _load_worker(str(model))
-        for chunk in chunks:
-            chunk_records, chunk_vectors = _score_chunk(chunk)
-            records += chunk_records
-            vectors += chunk_vectors
-            bar.update(len(chunk_records))
-    bar.close()
-    width = max((len(v) for v in vectors), default=0)
-    matrix = np.stack([v if len(v) == width else np.zeros(width, dtype="float32") for v in vectors]) if vectors \
-        else np.zeros((0, 0), dtype="float32")
+            _write_part(parts, s, records, vectors)
+    finally:
+        if workers is not None:
+            workers.close()
+            workers.join()
+        bar.close()
+    records, matrices = [], []
+    for s in range(len(shards)):
+        records += read_jsonl(parts / f"shard-{s:05d}.jsonl")
+        matrices.append(np.load(parts / f"shard-{s:05d}.npy"))
+    width = max((m.shape[1] for m in matrices), default=0)
+    matrix = np.concatenate([m if m.shape[1] == width else np.zeros((len(m), width), dtype="float32")
+                             for m in matrices]) if matrices else np.zeros((0, 0), dtype="float32")
     with atomic_path(vectors_path(path)) as tmp:
         with tmp.open("wb") as f:
             np.save(f, matrix.astype("float32"))
     write_jsonl(path, records)  # last: its presence says the round's scoring is complete
+    shutil.rmtree(parts, ignore_errors=True)
+
+
+def parts_dir(scores: Path) -> Path:
+    """``scores.jsonl`` -> ``scores.parts/``: the shards of an unfinished scoring, one pair of files per shard."""
+    return scores.with_name(scores.stem + ".parts")
+
+
+def _part_matches(parts: Path, s: int, shard: Sequence[Tuple[str, List[str]]]) -> bool:
+    """Whether shard ``s`` was scored before, for exactly these sentences (a pool that changed is re-scored)."""
+    jsonl, npy = parts / f"shard-{s:05d}.jsonl", parts / f"shard-{s:05d}.npy"
+    if not (jsonl.exists() and npy.exists()):
+        return False
+    return [record["id"] for record in read_jsonl(jsonl)] == [sid for sid, _ in shard]
+
+
+def _write_part(parts: Path, s: int, records: List[Dict[str, Any]], vectors: List[np.ndarray]) -> None:
+    """Save one scored shard: its vectors first, then its records (whose presence says the shard is done)."""
+    width = max((len(v) for v in vectors), default=0)
+    matrix = np.stack([v if len(v) == width else np.zeros(width, dtype="float32") for v in vectors]) if vectors \
+        else np.zeros((0, 0), dtype="float32")
+    with atomic_path(parts / f"shard-{s:05d}.npy") as tmp:
+        with tmp.open("wb") as f:
+            np.save(f, matrix.astype("float32"))
+    write_jsonl(parts / f"shard-{s:05d}.jsonl", records)
 
 
 _WORKER: Dict[str, Any] = {}  # the pipeline a scoring process loaded (one per process)
