@@ -15,11 +15,12 @@ from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 from ..errors import InputError
-from ..fileio import atomic_path, write_jsonl
+from ..fileio import atomic_path, file_digest, write_jsonl
 from .conll import Policy, Sentence, read_conll
 from .docs import get_meta, make_doc, set_task
 from .iob import MASAKHANER_LABELS
 from .prodigy import doc_to_task, read_tasks
+from .shards import ShardedPool, is_sharded, shards_for
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,31 @@ def convert(lang: str, output_dir: Union[str, Path], *, assets_dir: Union[str, P
     return summary
 
 
+def pool_file(path: Union[str, Path]) -> Path:
+    """``path``, or the shards folder that stands in for it (``train.spacy`` -> ``train.shards``) when only that
+    exists; both at once are refused, since which one the loop should read would be a guess."""
+    path = Path(path)
+    shards = shards_for(path)
+    if path.suffix != ".spacy" or not is_sharded(shards):
+        return path
+    if path.exists():
+        raise InputError(f"both {path.name} and {shards.name} are here; remove the one that is not the pool", path)
+    return shards
+
+
+def open_pool(path: Union[str, Path], vocab: Vocab) -> Sequence[Doc]:
+    """The loop's pool: every Doc of a DocBin in memory, or a :class:`.shards.ShardedPool` read a shard at a time
+    when the pool is a shards folder (:func:`pool_file`)."""
+    path = pool_file(path)
+    return ShardedPool(path, vocab) if is_sharded(path) else load_docs(path, vocab)
+
+
+def pool_digest(path: Union[str, Path]) -> str:
+    """What identifies the pool file (a resumed run checks it): the DocBin's bytes, or the shards' digest."""
+    path = pool_file(path)
+    return f"shards:{ShardedPool(path, spacy.blank('xx').vocab).digest}" if is_sharded(path) else file_digest(path)
+
+
 def check_labelled(docs: Sequence[Doc], path: Union[str, Path], why: str) -> None:
     """Raise an :class:`InputError` naming ``path`` if its sentences have no gold labels (an unlabelled pool
     from ``prepare``): ``why`` says who needed them."""
@@ -101,9 +127,12 @@ def check_labelled(docs: Sequence[Doc], path: Union[str, Path], why: str) -> Non
 
 
 def load_docs(path: Union[str, Path], vocab: Optional[Vocab] = None) -> List[Doc]:
-    """Docs from a ``.spacy`` DocBin, a Prodigy-style ``.jsonl`` or a CoNLL ``.txt``/``.conll`` file."""
-    path = Path(path)
+    """Docs from a ``.spacy`` DocBin, a Prodigy-style ``.jsonl`` or a CoNLL ``.txt``/``.conll`` file, or a shards
+    folder (:mod:`.shards`; also when a ``train.spacy`` asked for is absent and ``train.shards`` is there)."""
+    path = pool_file(path)
     vocab = vocab or spacy.blank("xx").vocab
+    if is_sharded(path):
+        return list(ShardedPool(path, vocab))
     if not path.exists():
         raise InputError("file not found", path)
     if path.suffix == ".spacy":

@@ -5,7 +5,7 @@ annotator yields from ``batches`` (the answers to one prompt together), so a kil
 round keeps everything received, and a resumed one asks only for the rest.
 """
 import logging
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from spacy.tokens import Doc
 
@@ -19,7 +19,7 @@ from ..fileio import JsonlLog
 logger = logging.getLogger(__name__)
 
 
-def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: Dict[str, Doc], *,
+def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: Mapping[str, Doc], *,
              progress: bool = False, round_k: Optional[int] = None,
              tagset: Sequence[str] = iob_tagset()) -> List[str]:
     """Ask ``annotator`` for every id in ``wanted`` not yet in ``log``; return the ids left unanswered.
@@ -74,7 +74,8 @@ def check_unanswered(annotator: Annotator, unanswered: List[str]) -> None:
                         f"requests (e.g. {unanswered[:3]}); run the loop again to ask for those only")
 
 
-def annotation_summary(wanted: Sequence[str], records: List[Dict[str, Any]], by_id: Dict[str, Doc]) -> Dict[str, Any]:
+def annotation_summary(wanted: Sequence[str], records: List[Dict[str, Any]],
+                       by_id: Mapping[str, Doc]) -> Dict[str, Any]:
     """Counts (requested, received, dropped and why, repaired) and the labels' quality against gold (None for
     sentences of an unlabelled pool, which has no gold)."""
     received = [r for r in records if r["tags"] is not None]

@@ -14,7 +14,7 @@ Everything here is read back from the run folder (``seed.json``, each round's
 ``selection.json``, ``annotations.jsonl`` and ``judged.jsonl``), so a resumed run sees exactly what the
 interrupted one had.
 """
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import srsly
 from spacy.tokens import Doc, Span
@@ -22,6 +22,7 @@ from spacy.vocab import Vocab
 
 from ..annotators.base import Annotation
 from ..data.docs import get_meta, make_doc, sentence_id, set_task
+from ..data.shards import DocsById, PoolView, ShardedPool
 from ..fileio import JsonlLog, read_jsonl
 from ..policy.rules import LabelPolicy
 from ..strategies.seeding import SeedSampler
@@ -39,12 +40,14 @@ JUDGED = "judged.jsonl"
 class RunSentences:
     """The labelled set, the pool and the learner's dev split of one run, round by round."""
 
-    def __init__(self, run: RunFolder, settings: LoopSettings, sampler: SeedSampler, train_docs: List[Doc],
+    def __init__(self, run: RunFolder, settings: LoopSettings, sampler: SeedSampler, train_docs: Sequence[Doc],
                  vocab: Vocab, seed_docs: Optional[List[Doc]] = None, pool_labelled: bool = True) -> None:
         self.run, self.settings, self.sampler = run, settings, sampler
-        self.train_docs = train_docs
+        self.train_docs = train_docs  # a list, or a ShardedPool read a shard at a time
         self.seed_docs = seed_docs  # a labelled seed file's sentences (not in the pool), or None
-        self.by_id: Dict[str, Doc] = {sentence_id(doc): doc for doc in train_docs + (seed_docs or [])}
+        self.by_id: Mapping[str, Doc] = (
+            DocsById(train_docs, seed_docs or []) if isinstance(train_docs, ShardedPool)
+            else {sentence_id(doc): doc for doc in [*train_docs, *(seed_docs or [])]})
         self.vocab = vocab
         # No seed file and no gold in the pool: the seed is drawn from the pool and labelled by the annotator.
         self.seed_by_annotator = seed_docs is None and not pool_labelled
@@ -94,11 +97,21 @@ class RunSentences:
 
     def taken(self, k: int) -> Set[str]:
         """Ids no longer in the pool of round ``k``: the seed and everything requested before."""
-        return set(self.seed_ids()) | set(self.requested_ids(k))
+        taken = set(self.seed_ids()) | set(self.requested_ids(k))
+        self.prefetch(taken)
+        return taken
 
-    def pool(self, k: int) -> List[Doc]:
-        """The unlabelled pool of round ``k``, in corpus order."""
+    def prefetch(self, ids: Iterable[str]) -> None:
+        """With a sharded pool, read these sentences (the labelled ones, a round's selection) in one pass over their
+        shards and keep them, so that looking them up one by one later reads no shard again."""
+        if isinstance(self.by_id, DocsById):
+            self.by_id.pin(ids)
+
+    def pool(self, k: int) -> Sequence[Doc]:
+        """The unlabelled pool of round ``k``, in corpus order (a sharded pool's is a :class:`PoolView`)."""
         taken = self.taken(k)
+        if isinstance(self.train_docs, ShardedPool):
+            return PoolView(self.train_docs, [i for i, sid in enumerate(self.train_docs.ids) if sid not in taken])
         return [doc for doc in self.train_docs if sentence_id(doc) not in taken]
 
     def annotations(self, j: int) -> List[Annotation]:

@@ -19,7 +19,7 @@ import math
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import spacy
 import srsly
@@ -28,14 +28,15 @@ from spacy.util import load_config
 from thinc.api import Config
 
 from ..annotators.base import AnnotationContext, AnnotationRequest, Annotator, as_annotator
-from ..data.corpus import load_docs
+from ..data.corpus import load_docs, open_pool, pool_digest
 from ..data.docs import bare_copy, get_meta, sentence_id
 from ..data.own import read_manifest
 from ..data.prodigy import doc_to_task
+from ..data.shards import PoolView
 from ..environment import environment
 from ..errors import LoopError
 from ..evaluation.evaluate import evaluate_nlp
-from ..fileio import JsonlLog, atomic_path, file_digest, write_json, write_jsonl
+from ..fileio import JsonlLog, atomic_path, file_digest, iter_jsonl, write_json, write_jsonl
 from ..learner.calibrate import calibrate_pipeline
 from ..learner.committee import requested_estimator, requested_size, train_committee, without_committee
 from ..learner.progress import training_summary
@@ -45,14 +46,14 @@ from ..policy.audit import audit_labels, unreliable_types
 from ..policy.judge import judge
 from ..policy.taught import taught_quality
 from ..review.settings import ReviewSettings
-from ..strategies.base import Strategy, UsesAudit
+from ..strategies.base import SelectsFromScores, Strategy, UsesAudit
 from ..strategies.seeding import SeedSampler
 from ..uncertainty.component import install_extensions
 from .annotating import annotate, annotation_summary, check_unanswered
 from .auditing import AUDIT_FILE, run_audit
 from .labelled import GOLD_SOURCES, JUDGED, LEARNER_SPLIT, RunSentences
 from .reviewing import REVIEWED, collect, reviewed, simulate_answers, unmerged, write_review_tasks
-from .selecting import attach_scores, score_pool, scoring_processes, selection_record, subsample, vectors_path
+from .selecting import attach_scores, score_pool, scoring_processes, selection_record, subsample_indices, vectors_path
 from .settings import MUTABLE_SETTINGS, LoopSettings, learner_name, run_name
 from .state import RunFolder
 from .timings import Timings
@@ -125,7 +126,7 @@ class ActiveLearningLoop:
         self.vocab = spacy.blank("xx").vocab
         info = settings.info
         seed_docs = load_docs(settings.corpus / "seed.spacy", self.vocab) if "seed" in info.splits else None
-        pool = load_docs(settings.corpus / "train.spacy", self.vocab)
+        pool = open_pool(settings.corpus / "train.spacy", self.vocab)  # a list, or a sharded pool read lazily
         self.sentences = RunSentences(self.run, settings, sampler, pool, self.vocab, seed_docs=seed_docs,
                                       pool_labelled=info.pool_labelled)
         self.config_text = config_text
@@ -141,7 +142,7 @@ class ActiveLearningLoop:
         return {**self._identity_extra(), "lang": s.lang, "annotator": self.annotator.name,
                 "strategy": self.strategy.name, "seed": s.seed,
                 "query_size": str(s.query_size), "seed_set": self.sampler.name, "loop.rounds": s.rounds,
-                "loop.gpu_id": s.gpu_id, "corpus": file_digest(s.corpus / "train.spacy"),
+                "loop.gpu_id": s.gpu_id, "corpus": pool_digest(s.corpus / "train.spacy"),
                 "learner_config": file_digest(s.learner_config), "learner_overrides": self.learner_overrides,
                 "learner_config_effective": self.learner_digest(), "loop_config": self.config_text,
                 "annotator_identity": self.annotator.identity(),
@@ -418,12 +419,24 @@ class ActiveLearningLoop:
         rd = self.run.round_dir(k)
         path = rd / "selection.json"
         if path.exists():
-            return srsly.read_json(path)
+            data = srsly.read_json(path)
+            self.sentences.prefetch(item["id"] for item in data["selected"])
+            return data
         whole = self.sentences.pool(k)
-        candidates = subsample(whole, self.settings.subsample, self.settings.seed * 1000 + k)
-        pool = [bare_copy(doc) for doc in candidates]
+        chosen = subsample_indices(len(whole), self.settings.subsample, self.settings.seed * 1000 + k)
+        streamed = isinstance(whole, PoolView)  # a sharded pool: scores are read back one by one, no Docs held
+        pool: Sequence[Doc]
+        if streamed:
+            assert isinstance(whole, PoolView)
+            pool = whole if chosen is None else whole.subset(chosen)
+            if not isinstance(self.strategy, SelectsFromScores):
+                raise LoopError(f"strategy '{self.strategy.name}' needs the scored pool in memory, and this pool is "
+                                "sharded (read a shard at a time); use a strategy that ranks by one score (entropy, "
+                                "max-entropy, least-confidence, mnlp, bald, random)")
+        else:
+            pool = [bare_copy(whole[i]) for i in (range(len(whole)) if chosen is None else chosen)]
+        scores = rd / "scores.jsonl"
         if self.strategy.needs_model:
-            scores = rd / "scores.jsonl"
             if not scores.exists() or not vectors_path(scores).exists():  # runs scored before vectors were kept
                 processes = scoring_processes(self.settings.score_processes, len(pool))
                 with timings.measure("score"):
@@ -431,18 +444,30 @@ class ActiveLearningLoop:
                                n_process=processes)
                 self.log("round %d/%d: scored %d pool sentences in %.1fs (%d process%s)", k, self.settings.rounds,
                          len(pool), timings.data["score"], processes, "" if processes == 1 else "es")
-            attach_scores(pool, scores)
+            if not streamed:
+                attach_scores(pool, scores)
         if isinstance(self.strategy, UsesAudit):  # a strategy that weighs the annotator's expected label quality
             audit = self.run.root / AUDIT_FILE
             self.strategy.use_audit(srsly.read_json(audit) if audit.exists() else None)
         with timings.measure("select"):
             reference = self.sentences.reference_size()
-            selection = self.strategy(pool, self.settings.query_size, reference_size=reference,
-                                      seed=self.settings.seed * 1000 + k)
-            data = selection_record(k, pool, selection, self.sentences.taken(k), str(self.settings.query_size))
+            seed = self.settings.seed * 1000 + k
+            if streamed:
+                assert isinstance(pool, PoolView) and isinstance(self.strategy, SelectsFromScores)
+                lengths = pool.n_tokens()
+                records = (record for _, record in iter_jsonl(scores)) if self.strategy.needs_model else iter(())
+                selection = self.strategy.select_scores(records, lengths, self.settings.query_size,
+                                                        reference_size=reference, seed=seed)
+                ids = [pool.id(i) for i in range(len(pool))]
+            else:
+                selection = self.strategy(pool, self.settings.query_size, reference_size=reference, seed=seed)
+                ids, lengths = [sentence_id(doc) for doc in pool], [len(doc) for doc in pool]
+            data = selection_record(k, ids, lengths, selection, self.sentences.taken(k),
+                                    str(self.settings.query_size))
         if self.settings.subsample is not None:  # the strategy saw a random part of the pool
             data.update({"n_pool": len(whole), "n_candidates": len(pool), "subsample": str(self.settings.subsample)})
         write_json(path, data)
+        self.sentences.prefetch(item["id"] for item in data["selected"])
         top = ", ".join(f"{item['id']} ({item['score']:.3f})" for item in data["selected"][:3])
         self.log("round %d/%d: selected %d of %d pool sentences with '%s'; top: %s", k, self.settings.rounds,
                  len(data["selected"]), len(pool), self.strategy.name, top)

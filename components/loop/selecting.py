@@ -16,6 +16,7 @@ import spacy
 from spacy.tokens import Doc
 
 from ..data.docs import make_doc, sentence_id, set_task
+from ..data.shards import PoolView
 from ..errors import LoopError
 from ..fileio import atomic_path, read_jsonl, write_jsonl
 from ..strategies.base import QuerySize, Selection
@@ -32,13 +33,18 @@ def subsample(pool: Sequence[Doc], size: Optional[QuerySize], seed: int) -> List
     """The pool's candidates for a round: all of it (``size`` None), or a seeded random share or count of it, in
     pool order. A large pool is then scored in part each round (a standard practice): the strategy picks the most
     uncertain of the candidates, not of the whole pool."""
+    chosen = subsample_indices(len(pool), size, seed)
+    return list(pool) if chosen is None else [pool[i] for i in chosen]
+
+
+def subsample_indices(n_pool: int, size: Optional[QuerySize], seed: int) -> Optional[List[int]]:
+    """The positions :func:`subsample` keeps, in order; None for all of them."""
     if size is None:
-        return list(pool)
-    n = size.n_items(len(pool)) or len(pool)
-    if n >= len(pool):
-        return list(pool)
-    chosen = sorted(random.Random(seed).sample(range(len(pool)), n))
-    return [pool[i] for i in chosen]
+        return None
+    n = size.n_items(n_pool) or n_pool
+    if n >= n_pool:
+        return None
+    return sorted(random.Random(seed).sample(range(n_pool), n))
 
 
 def vectors_path(scores: Path) -> Path:
@@ -70,21 +76,21 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
     """
     from tqdm import tqdm
 
-    items = [(sentence_id(doc), [t.text for t in doc]) for doc in pool]
     size = batch_size * shard_batches
-    shards = [items[i:i + size] for i in range(0, len(items), size)]
+    bounds = [(a, min(a + size, len(pool))) for a in range(0, len(pool), size)]
     parts = parts_dir(path)
-    todo = [s for s, shard in enumerate(shards) if not _part_matches(parts, s, shard)]
-    bar = tqdm(total=len(items), desc="scoring the pool", unit="sent", disable=not progress, leave=False)
-    bar.update(sum(len(shard) for s, shard in enumerate(shards) if s not in todo))
-    n_workers = min(n_process, -(-len(items) // batch_size)) if todo else 0  # no more than the batches
+    todo = [s for s, (a, b) in enumerate(bounds) if not _part_matches(parts, s, _ids(pool, a, b))]
+    bar = tqdm(total=len(pool), desc="scoring the pool", unit="sent", disable=not progress, leave=False)
+    bar.update(sum(b - a for s, (a, b) in enumerate(bounds) if s not in todo))
+    n_workers = min(n_process, -(-len(pool) // batch_size)) if todo else 0  # no more than the batches
     workers = multiprocessing.Pool(n_workers, initializer=_load_worker, initargs=(str(model),)) \
         if n_workers > 1 else None
     try:
         if todo and workers is None:
             _load_worker(str(model))
         for s in todo:
-            chunks = [shards[s][i:i + batch_size] for i in range(0, len(shards[s]), batch_size)]
+            items = _items(pool, *bounds[s])
+            chunks = [items[i:i + batch_size] for i in range(0, len(items), batch_size)]
             records: List[Dict[str, Any]] = []
             vectors: List[np.ndarray] = []
             for chunk_records, chunk_vectors in (workers.imap(_score_chunk, chunks) if workers is not None
@@ -98,17 +104,46 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
             workers.close()
             workers.join()
         bar.close()
-    records, matrices = [], []
-    for s in range(len(shards)):
-        records += read_jsonl(parts / f"shard-{s:05d}.jsonl")
-        matrices.append(np.load(parts / f"shard-{s:05d}.npy"))
-    width = max((m.shape[1] for m in matrices), default=0)
-    matrix = np.concatenate([m if m.shape[1] == width else np.zeros((len(m), width), dtype="float32")
-                             for m in matrices]) if matrices else np.zeros((0, 0), dtype="float32")
+    _join_parts(parts, len(bounds), path)
+
+
+def _ids(pool: Sequence[Doc], start: int, stop: int) -> List[str]:
+    """The ids of ``pool[start:stop]`` (a :class:`PoolView`'s without building Docs)."""
+    if isinstance(pool, PoolView):
+        return [pool.id(i) for i in range(start, stop)]
+    return [sentence_id(doc) for doc in pool[start:stop]]
+
+
+def _items(pool: Sequence[Doc], start: int, stop: int) -> List[Tuple[str, List[str]]]:
+    """``(id, words)`` of ``pool[start:stop]``: what a scoring worker builds its Docs from."""
+    if isinstance(pool, PoolView):
+        return pool.words(start, stop)
+    return [(sentence_id(doc), [t.text for t in doc]) for doc in pool[start:stop]]
+
+
+def _join_parts(parts: Path, n_parts: int, path: Path) -> None:
+    """The parts joined into ``vectors.npy`` and ``scores.jsonl`` a part at a time (a pool too large to hold is
+    joined in the memory of one part), then removed."""
+    shapes = [np.load(parts / f"shard-{s:05d}.npy", mmap_mode="r").shape for s in range(n_parts)]
+    width = max((shape[1] for shape in shapes), default=0)
     with atomic_path(vectors_path(path)) as tmp:
-        with tmp.open("wb") as f:
-            np.save(f, matrix.astype("float32"))
-    write_jsonl(path, records)  # last: its presence says the round's scoring is complete
+        if not sum(shape[0] for shape in shapes):  # an empty pool (a memory map cannot be empty)
+            np.save(tmp, np.zeros((0, width), dtype="float32"))
+            shapes = []
+        matrix = np.lib.format.open_memmap(tmp, mode="w+", dtype="float32",
+                                           shape=(sum(shape[0] for shape in shapes), width))
+        row = 0
+        for s, shape in enumerate(shapes):
+            if shape[1] == width:  # a part of empty sentences only has no width: its rows stay zero
+                matrix[row:row + shape[0]] = np.load(parts / f"shard-{s:05d}.npy")
+            row += shape[0]
+        matrix.flush()
+        del matrix
+    with atomic_path(path) as tmp:  # last: its presence says the round's scoring is complete
+        with tmp.open("wb") as out:
+            for s in range(n_parts):
+                with (parts / f"shard-{s:05d}.jsonl").open("rb") as part:
+                    shutil.copyfileobj(part, out)
     shutil.rmtree(parts, ignore_errors=True)
 
 
@@ -117,12 +152,12 @@ def parts_dir(scores: Path) -> Path:
     return scores.with_name(scores.stem + ".parts")
 
 
-def _part_matches(parts: Path, s: int, shard: Sequence[Tuple[str, List[str]]]) -> bool:
+def _part_matches(parts: Path, s: int, ids: Sequence[str]) -> bool:
     """Whether shard ``s`` was scored before, for exactly these sentences (a pool that changed is re-scored)."""
     jsonl, npy = parts / f"shard-{s:05d}.jsonl", parts / f"shard-{s:05d}.npy"
     if not (jsonl.exists() and npy.exists()):
         return False
-    return [record["id"] for record in read_jsonl(jsonl)] == [sid for sid, _ in shard]
+    return [record["id"] for record in read_jsonl(jsonl)] == list(ids)
 
 
 def _write_part(parts: Path, s: int, records: List[Dict[str, Any]], vectors: List[np.ndarray]) -> None:
@@ -175,20 +210,21 @@ def attach_scores(pool: Sequence[Doc], path: Path) -> None:
             doc.user_data[VECTOR_KEY] = vectors[rows[sentence_id(doc)]]
 
 
-def selection_record(k: int, pool: Sequence[Doc], selection: Selection, taken: Set[str],
+def selection_record(k: int, ids: Sequence[str], lengths: Sequence[int], selection: Selection, taken: Set[str],
                      query_size: str) -> Dict[str, Any]:
-    """``selection.json``: the pool's score summary and each chosen id with its rank and score.
+    """``selection.json``: the pool's score summary and each chosen id with its rank and score (``ids`` and
+    ``lengths``: the pool's, in the order the strategy saw it).
 
     Raises if the strategy chose a sentence already labelled or chose one twice.
     """
-    chosen = [sentence_id(pool[i]) for i in selection.indices]
+    chosen = [ids[i] for i in selection.indices]
     if taken & set(chosen) or len(set(chosen)) != len(chosen):
         raise LoopError(f"strategy '{selection.strategy}' chose a labelled or repeated sentence")
     values = np.asarray(selection.pool_scores, dtype="float64")
     return {"round": k, "strategy": selection.strategy, "query_size": query_size,
-            "n_pool": len(pool), "pool_scores": {"min": float(values.min()), "mean": float(values.mean()),
-                                                 "median": float(np.median(values)), "max": float(values.max())},
-            "selected": [{"id": sid, "rank": r, "score": s, "n_tokens": len(pool[i])}
+            "n_pool": len(ids), "pool_scores": {"min": float(values.min()), "mean": float(values.mean()),
+                                                "median": float(np.median(values)), "max": float(values.max())},
+            "selected": [{"id": sid, "rank": r, "score": s, "n_tokens": lengths[i]}
                          for r, (sid, i, s) in enumerate(zip(chosen, selection.indices, selection.scores))]}
 
 

@@ -9,7 +9,20 @@ whole pool, so logs explain each choice.
 import math
 import re
 from dataclasses import dataclass, field
-from typing import AbstractSet, Any, Dict, List, Literal, Optional, Protocol, Sequence, Union, runtime_checkable
+from typing import (
+    AbstractSet,
+    Any,
+    Dict,
+    Iterable,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Protocol,
+    Sequence,
+    Union,
+    runtime_checkable,
+)
 
 import numpy as np
 from spacy.tokens import Doc
@@ -79,6 +92,18 @@ class Strategy(Protocol):
 
     def __call__(self, pool: Sequence[Doc], size: QuerySize, *, exclude: AbstractSet[int] = frozenset(),
                  reference_size: Optional[int] = None, seed: int = 0) -> Selection:
+        ...
+
+
+@runtime_checkable
+class SelectsFromScores(Protocol):
+    """A strategy whose choice needs one number per sentence (and the lengths, for a token budget) and nothing else
+    of the Docs: it can choose from a pool too large to hold, reading the round's saved score records one by one
+    (``scores.jsonl``, in pool order; ignored by a strategy that needs no model). Its choice is the one
+    ``__call__`` makes on the same pool."""
+
+    def select_scores(self, records: Iterable[Mapping[str, Any]], lengths: Sequence[int], size: QuerySize, *,
+                      reference_size: Optional[int] = None, seed: int = 0) -> Selection:
         ...
 
 

@@ -1,5 +1,5 @@
 """The registered strategies (``spacy.registry.misc``, versioned names) and their short names."""
-from typing import AbstractSet, Any, Dict, Optional, Sequence
+from typing import AbstractSet, Any, Dict, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 from spacy.tokens import Doc
@@ -7,7 +7,7 @@ from spacy.util import registry
 
 from .base import QuerySize, Selection, select_top
 from .diverse import DiverseStrategy
-from .measure import doc_measure
+from .measure import doc_measure, record_measure
 from .quality import QualityWeightedStrategy
 
 # Short names used on the command line and in project.yml -> registered names.
@@ -41,6 +41,12 @@ class RandomStrategy:
         scores = np.random.default_rng(seed).random(len(pool)).tolist()
         return _select(self.name, scores, pool, size, exclude, reference_size, seed)
 
+    def select_scores(self, records: Iterable[Mapping[str, Any]], lengths: Sequence[int], size: QuerySize, *,
+                      reference_size: Optional[int] = None, seed: int = 0) -> Selection:
+        """The same choice from the pool's lengths alone (no scores are read)."""
+        scores = np.random.default_rng(seed).random(len(lengths)).tolist()
+        return _select_values(self.name, scores, lengths, size, frozenset(), reference_size, seed)
+
 
 class UncertaintyStrategy:
     """Pick the docs whose ``doc._.uncertainty[measure]`` (times ``sign``) is highest."""
@@ -55,11 +61,23 @@ class UncertaintyStrategy:
         scores = [self.sign * doc_measure(doc, i, self.measure) for i, doc in enumerate(pool)]
         return _select(self.name, scores, pool, size, exclude, reference_size, seed)
 
+    def select_scores(self, records: Iterable[Mapping[str, Any]], lengths: Sequence[int], size: QuerySize, *,
+                      reference_size: Optional[int] = None, seed: int = 0) -> Selection:
+        """The same choice from the saved score records (``scores.jsonl``) instead of scored Docs."""
+        scores = [self.sign * record_measure(record, i, self.measure) for i, record in enumerate(records)]
+        if len(scores) != len(lengths):
+            raise ValueError(f"{len(scores)} score records for a pool of {len(lengths)} sentences")
+        return _select_values(self.name, scores, lengths, size, frozenset(), reference_size, seed)
+
 
 def _select(name: str, scores: Sequence[float], pool: Sequence[Doc], size: QuerySize,
             exclude: AbstractSet[int], reference_size: Optional[int], seed: int) -> Selection:
-    indices = select_top(scores, size, lengths=[len(d) for d in pool], exclude=exclude,
-                         reference_size=reference_size, seed=seed)
+    return _select_values(name, scores, [len(d) for d in pool], size, exclude, reference_size, seed)
+
+
+def _select_values(name: str, scores: Sequence[float], lengths: Sequence[int], size: QuerySize,
+                   exclude: AbstractSet[int], reference_size: Optional[int], seed: int) -> Selection:
+    indices = select_top(scores, size, lengths=lengths, exclude=exclude, reference_size=reference_size, seed=seed)
     return Selection(indices, [scores[i] for i in indices], name, list(scores))
 
 

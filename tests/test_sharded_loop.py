@@ -1,0 +1,58 @@
+"""A pool in shards (read a shard at a time) runs the loop exactly as the same pool in one DocBin does."""
+import shutil
+
+import pytest
+import srsly
+
+from spacy_llm_loop.data.corpus import load_docs
+from spacy_llm_loop.data.shards import write_shards
+from spacy_llm_loop.errors import InputError, LoopError
+from spacy_llm_loop.loop.main import run_loop
+
+from .conftest import FAST_TRAINING, ROOT
+
+pytestmark = pytest.mark.slow
+SETTINGS = {"loop.lang": "tsn", "loop.rounds": 2, "loop.query_size": "24", "seed_set.size": "24",
+            "loop.subsample": "60%"}
+
+
+@pytest.fixture(scope="module")
+def sharded_corpus(small_corpus, tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("sharded") / "tsn"
+    shutil.copytree(small_corpus, corpus)
+    write_shards(load_docs(corpus / "train.spacy"), corpus / "train.shards", shard_size=16)
+    (corpus / "train.spacy").unlink()
+    return corpus
+
+
+def _run(corpus, runs, **extra):
+    return run_loop(ROOT / "configs" / "loop.cfg", {**SETTINGS, "paths.corpus": str(corpus), "paths.runs": str(runs),
+                                                    **extra}, FAST_TRAINING, annotator="gold")
+
+
+def test_a_sharded_pool_chooses_and_learns_as_a_docbin_pool(small_corpus, sharded_corpus, tmp_path) -> None:
+    whole = _run(small_corpus, tmp_path / "docbin")
+    sharded = _run(sharded_corpus, tmp_path / "shards")
+    name = "tsn-gold-entropy-sub60pct-seed0"
+    for k in (1, 2):
+        a, b = (srsly.read_json(tmp_path / runs / name / f"round-{k:02d}" / "selection.json")
+                for runs in ("docbin", "shards"))
+        assert a == b and a["n_candidates"] < a["n_pool"]
+        assert (tmp_path / "shards" / name / f"round-{k:02d}" / "vectors.npy").exists()
+    assert [r["test"]["ents_f"] for r in whole["rounds"]] == [r["test"]["ents_f"] for r in sharded["rounds"]]
+    assert srsly.read_json(tmp_path / "shards" / name / "run.json")["corpus"].startswith("shards:")
+
+
+def test_a_strategy_that_needs_the_docs_is_refused_on_a_sharded_pool(sharded_corpus, tmp_path) -> None:
+    with pytest.raises(LoopError, match="entropy-diverse.*sharded"):
+        run_loop(ROOT / "configs" / "loop.cfg", {**SETTINGS, "loop.rounds": 1, "paths.corpus": str(sharded_corpus),
+                                                 "paths.runs": str(tmp_path)}, FAST_TRAINING, annotator="gold",
+                 strategy="entropy-diverse")
+
+
+def test_a_pool_in_both_forms_is_refused(small_corpus, tmp_path) -> None:
+    corpus = tmp_path / "tsn"
+    shutil.copytree(small_corpus, corpus)
+    write_shards(load_docs(corpus / "train.spacy")[:10], corpus / "train.shards")
+    with pytest.raises(InputError, match="both train.spacy and train.shards"):
+        load_docs(corpus / "train.spacy")

@@ -1,0 +1,70 @@
+"""A sharded pool reads back the Docs it was written from, a shard at a time, and refuses what it cannot trust."""
+import pytest
+import srsly
+from spacy.tokens import Doc
+
+from spacy_llm_loop.data.corpus import load_docs
+from spacy_llm_loop.data.docs import doc_tags, get_task, sentence_id
+from spacy_llm_loop.data.shards import DocsById, PoolView, ShardedPool, is_sharded, shards_for, write_shards
+from spacy_llm_loop.errors import InputError
+
+
+def _same(a: Doc, b: Doc) -> bool:
+    return [t.text for t in a] == [t.text for t in b] and doc_tags(a) == doc_tags(b) and get_task(a) == get_task(b)
+
+
+def test_shards_read_back_the_docs_in_order(small_corpus, tmp_path) -> None:
+    docs = load_docs(small_corpus / "train.spacy")
+    folder = shards_for(tmp_path / "train.spacy")
+    index = write_shards(iter(docs), folder, shard_size=7)
+    assert folder.name == "train.shards" and is_sharded(folder)
+    assert index["n"] == len(docs) and len(index["shards"]) == -(-len(docs) // 7)
+    pool = ShardedPool(folder, docs[0].vocab, cache=1)
+    assert len(pool) == len(docs) and pool.ids == [sentence_id(d) for d in docs]
+    assert all(_same(a, b) for a, b in zip(pool, docs))
+    assert _same(pool[-1], docs[-1]) and all(_same(a, b) for a, b in zip(pool[3:12], docs[3:12]))
+    view = PoolView(pool, [10, 2, 30])
+    assert [sid for sid, _ in view.words(0, 3)] == [sentence_id(docs[i]) for i in (10, 2, 30)]
+    assert view.n_tokens() == [len(docs[i]) for i in (10, 2, 30)] and view.subset([2]).id(0) == sentence_id(docs[30])
+
+
+def test_an_unlabelled_sentence_stays_unlabelled(tmp_path) -> None:
+    from spacy.vocab import Vocab
+
+    from spacy_llm_loop.data.docs import make_doc, set_task
+
+    doc = make_doc(Vocab(), ["Ke", "a", "leboga"])
+    set_task(doc, {"meta": {"sentence_id": "x-1", "labelled": False}})
+    write_shards([doc], tmp_path / "p.shards")
+    back = ShardedPool(tmp_path / "p.shards", Vocab())[0]
+    assert not back.has_annotation("ENT_IOB") and get_task(back) == get_task(doc)
+
+
+def test_docs_by_id_pins_what_the_loop_labels(small_corpus, tmp_path) -> None:
+    docs = load_docs(small_corpus / "train.spacy")
+    write_shards(docs[5:], tmp_path / "t.shards", shard_size=10)
+    by_id = DocsById(ShardedPool(tmp_path / "t.shards", docs[0].vocab, cache=1), extra=docs[:5])
+    wanted = [sentence_id(docs[i]) for i in (40, 6, 2, 33)]
+    by_id.pin(wanted)
+    assert set(by_id.pinned) == {wanted[0], wanted[1], wanted[3]}  # the seed file's doc is kept as it is
+    assert all(_same(by_id[sid], docs[i]) for sid, i in zip(wanted, (40, 6, 2, 33)))
+    assert _same(by_id[sentence_id(docs[20])], docs[20]) and sentence_id(docs[0]) in by_id and "nope" not in by_id
+    assert len(by_id) == len(docs)
+
+
+def test_bad_shards_are_refused_naming_the_file(small_corpus, tmp_path) -> None:
+    docs = load_docs(small_corpus / "train.spacy")[:20]
+    with pytest.raises(InputError, match="appears twice"):
+        write_shards(docs + docs[:1], tmp_path / "dup.shards")
+    assert not (tmp_path / "dup.shards").exists()  # nothing half-written
+    with pytest.raises(InputError, match="no index.json"):
+        ShardedPool(tmp_path / "dup.shards", docs[0].vocab)
+    write_shards(docs, tmp_path / "ok.shards", shard_size=8)
+    (tmp_path / "ok.shards" / "shard-00001.msgpack").write_bytes(b"\x93garbage")
+    pool = ShardedPool(tmp_path / "ok.shards", docs[0].vocab)
+    with pytest.raises(InputError, match="shard-00001.msgpack"):
+        pool[9]
+    index = srsly.read_json(tmp_path / "ok.shards" / "index.json")
+    srsly.write_json(tmp_path / "ok.shards" / "index.json", {**index, "format": 99})
+    with pytest.raises(InputError, match="format 99"):
+        ShardedPool(tmp_path / "ok.shards", docs[0].vocab)
