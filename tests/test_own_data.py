@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import pytest
+from spacy.vocab import Vocab
 import srsly
 from spacy.tokens import Doc, DocBin
 
@@ -203,6 +204,26 @@ def test_the_prompt_lists_the_users_labels_and_masakhaner_prompts_are_unchanged(
     prompt = own._llm()._task.render([["Jan", "plant", "mielies"]])
     assert "expert in Afrikaans" in prompt and "- B-CROP: the first token of a CROP entity (a crop" in prompt
     assert "B-PER" not in prompt and own._llm()._task.tagset == LabelSet(LABELS).tagset
+
+
+def test_prepare_writes_a_large_pool_as_shards_and_back(tmp_path, files) -> None:
+    """``shard_size``: the pool as train.shards (read a shard at a time); the same sentences as train.spacy; a
+    later prepare without it goes back to one DocBin, never leaving both."""
+    from spacy_llm_loop.data.shards import ShardedPool
+
+    whole = tmp_path / "whole"
+    prepare_corpus(whole, lang="af", language="Afrikaans", pool=files["pool"], labels=files["labels"])
+    out = tmp_path / "corpus"
+    manifest = prepare_corpus(out, lang="af", language="Afrikaans", pool=files["pool"], labels=files["labels"],
+                              shard_size=3)
+    assert manifest["pool"]["sentences"] == 4 and manifest["options"]["shard_size"] == 3
+    assert not (out / "train.spacy").exists() and len(ShardedPool(out / "train.shards", Vocab()).info["shards"]) == 2
+    docs, expected = load_docs(out / "train.spacy"), load_docs(whole / "train.spacy")
+    assert [(d.text, get_meta(d)) for d in docs] == [(d.text, get_meta(d)) for d in expected]
+    with pytest.raises(InputError, match="this pool has no gold labels"):
+        GoldAnnotator(out / "train.spacy").prepare(None)
+    prepare_corpus(out, lang="af", language="Afrikaans", pool=files["pool"], labels=files["labels"])
+    assert (out / "train.spacy").exists() and not (out / "train.shards").exists()
 
 
 def test_the_gold_annotator_refuses_a_pool_without_gold(tmp_path, files) -> None:

@@ -44,13 +44,16 @@ def prepare_cli(
     spacy_lang: str = Opt("xx", help="spaCy language to tokenize and split sentences with (xx: the learner's own)"),
     split_sentences: bool = Opt(True, "--split-sentences/--no-split-sentences",
                                 help="Split each line of text into sentences"),
+    shard_size: int = Opt(0, help="Write the pool as train.shards/ in shards of this many sentences (e.g. 10240), "
+                                  "which the loop reads a shard at a time: for a pool too large to hold (0: one "
+                                  "train.spacy)"),
 ) -> None:
     """Your own data: check and convert a pool of texts (and any labelled seed, dev, test) into a corpus folder."""
     setup()
     with exits_on_error():
         prepare_pool(output or Path("corpus") / lang, lang=lang, pool=pool, labels=labels, language=language,
                      seed_data=seed_data, dev_data=dev_data, test_data=test_data, spacy_lang=spacy_lang,
-                     split_sentences=split_sentences)
+                     split_sentences=split_sentences, shard_size=shard_size or None)
 
 
 def prepare_pool(output: Path, *, lang: str, pool: Any, labels: str, language: str, seed_data: str, dev_data: str,

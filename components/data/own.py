@@ -4,7 +4,8 @@ Inputs: the unlabelled pool (any format of :mod:`.pool`), and optionally a label
 (Prodigy JSONL as ``prodigy db-out`` writes it, CoNLL, or a DocBin), a label set (:mod:`.labels`) and the
 language's code and name. Output, in the corpus folder:
 
-- ``train.spacy``: the pool, duplicates skipped (the loop's pool is always ``train.spacy``);
+- ``train.spacy``: the pool, duplicates skipped; or, with ``shard_size``, ``train.shards/`` (:mod:`.shards`: a
+  large pool the loop reads a shard at a time);
 - ``seed.spacy``, ``dev.spacy``, ``test.spacy``: the labelled files given, checked against the label set;
 - ``corpus.json``: the manifest (language, labels with definitions, what each file holds, the inputs' digests,
   the duplicates skipped). The loop reads it: language and labels come from it, the seed from ``seed.spacy``
@@ -17,6 +18,7 @@ sentence in both the pool and a labelled file. Nothing is written until every in
 import hashlib
 import logging
 import re
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ from .corpus import LANGUAGES, load_docs
 from .docs import doc_tags, get_task, make_doc, set_task
 from .labels import LabelSet
 from .pool import Unit, iter_pool, text_key, tokenizer_pipeline
+from .shards import is_sharded, write_shards
 from .prodigy import task_to_doc
 
 logger = logging.getLogger(__name__)
@@ -88,7 +91,8 @@ def check_lang_code(lang: str) -> str:
 def prepare_corpus(output: PathLike, *, lang: str, pool: PathLike, labels: Optional[Union[PathLike, LabelSet]] = None,
                    language: Optional[str] = None, seed: Optional[PathLike] = None, dev: Optional[PathLike] = None,
                    test: Optional[PathLike] = None, spacy_lang: str = "xx",
-                   split_sentences: bool = True, overwrite: bool = True) -> Dict[str, Any]:
+                   split_sentences: bool = True, overwrite: bool = True,
+                   shard_size: Optional[int] = None) -> Dict[str, Any]:
     """Read, check and write a corpus folder (see the module docstring); return the manifest.
 
     A folder already prepared from the same inputs and options is left as it is (``"reused": true``); one
@@ -104,11 +108,11 @@ def prepare_corpus(output: PathLike, *, lang: str, pool: PathLike, labels: Optio
     inputs = {"pool": pool, "seed": seed, "dev": dev, "test": test, "labels": None if isinstance(labels, LabelSet)
               else labels}
     options = {"lang": lang, "language": language, "spacy_lang": spacy_lang, "split_sentences": split_sentences,
-               **label_set.to_dict()}
+               **label_set.to_dict(), **({"shard_size": shard_size} if shard_size else {})}
     digests = {name: _digest(path) for name, path in inputs.items() if path}
     output = Path(output)
     previous = read_manifest(output)
-    if previous is None and (output / "train.spacy").exists():
+    if previous is None and ((output / "train.spacy").exists() or is_sharded(output / "train.shards")):
         raise InputError("this folder holds a corpus not made by prepare (a MasakhaNER one from convert?); "
                          "choose another folder (--corpus / --output)", output)
     if previous and previous.get("inputs") == digests and previous.get("options") == options:
@@ -129,10 +133,10 @@ def prepare_corpus(output: PathLike, *, lang: str, pool: PathLike, labels: Optio
     paths = {split: path for split, path in (("seed", seed), ("dev", dev), ("test", test)) if path}
     files = {split: _labelled(path, nlp.vocab, label_set) for split, path in paths.items()}
     _check_overlaps(pool, units, files, paths)
-    pool_docs = [_pool_doc(nlp.vocab, unit, lang, i, Path(pool).name, labelled_pool) for i, unit in enumerate(units)]
+    pool_docs = (_pool_doc(nlp.vocab, unit, lang, i, Path(pool).name, labelled_pool) for i, unit in enumerate(units))
     split_docs = {split: _split_docs(docs, lang, split, paths[split]) for split, docs in files.items()}
     manifest = {"format": 1, "lang": lang, "language": language, **label_set.to_dict(),
-                "pool": {"file": str(pool), "sentences": len(pool_docs), "tokens": sum(len(d) for d in pool_docs),
+                "pool": {"file": str(pool), "sentences": len(units), "tokens": sum(len(u.words) for u in units),
                          "labelled": labelled_pool, "duplicates_skipped": len(duplicates),
                          "duplicates": duplicates[:20]},
                 **{split: _summary(split_docs[split], inputs[split]) if split in split_docs else None
@@ -141,7 +145,14 @@ def prepare_corpus(output: PathLike, *, lang: str, pool: PathLike, labels: Optio
     for split in LABELLED:  # a split left out now must not linger from an earlier prepare
         if split not in split_docs:
             (output / f"{split}.spacy").unlink(missing_ok=True)
-    for name, docs in (("train", pool_docs), *split_docs.items()):
+    if shard_size:  # a large pool: shards, read a shard at a time by the loop (data.shards)
+        write_shards(pool_docs, output / "train.shards", shard_size)
+        (output / "train.spacy").unlink(missing_ok=True)
+    else:
+        with atomic_path(output / "train.spacy") as tmp:
+            DocBin(docs=list(pool_docs), store_user_data=True).to_disk(tmp)
+        shutil.rmtree(output / "train.shards", ignore_errors=True)
+    for name, docs in split_docs.items():
         with atomic_path(output / f"{name}.spacy") as tmp:
             DocBin(docs=docs, store_user_data=True).to_disk(tmp)
     write_json(output / MANIFEST, manifest)
