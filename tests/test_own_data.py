@@ -3,9 +3,9 @@ import json
 from pathlib import Path
 
 import pytest
-from spacy.vocab import Vocab
 import srsly
 from spacy.tokens import Doc, DocBin
+from spacy.vocab import Vocab
 
 from spacy_llm_loop.annotators.base import AnnotationContext
 from spacy_llm_loop.annotators.gold import GoldAnnotator

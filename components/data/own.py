@@ -35,8 +35,8 @@ from .corpus import LANGUAGES, load_docs
 from .docs import doc_tags, get_task, make_doc, set_task
 from .labels import LabelSet
 from .pool import Unit, iter_pool, text_key, tokenizer_pipeline
-from .shards import is_sharded, write_shards
 from .prodigy import task_to_doc
+from .shards import is_sharded, write_shards
 
 logger = logging.getLogger(__name__)
 MANIFEST = "corpus.json"
