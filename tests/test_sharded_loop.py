@@ -56,3 +56,9 @@ def test_a_pool_in_both_forms_is_refused(small_corpus, tmp_path) -> None:
     write_shards(load_docs(corpus / "train.spacy")[:10], corpus / "train.shards")
     with pytest.raises(InputError, match="both train.spacy and train.shards"):
         load_docs(corpus / "train.spacy")
+
+
+def test_the_cost_report_counts_words_of_a_sharded_pool_without_its_docs(small_corpus, sharded_corpus) -> None:
+    from spacy_llm_loop.cost.run_cost import corpus_words
+
+    assert corpus_words(sharded_corpus) == corpus_words(small_corpus)

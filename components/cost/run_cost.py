@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import srsly
+from spacy.vocab import Vocab
 
-from ..data.corpus import load_docs
+from ..data.corpus import load_docs, pool_file
 from ..data.docs import sentence_id
 from ..data.iob import iob_to_spans
+from ..data.shards import ShardedPool, is_sharded
 from ..fileio import read_jsonl
 from .human import DEFAULTS, HumanCostModel, human_cost
 from .ledger import Prices, read_ledger, spend_by_round
@@ -25,8 +27,12 @@ PAPER_SAVINGS = 42.45  # "at least 42.45x" (arXiv 2404.02261); its human-cost as
 
 
 def corpus_words(corpus: Path) -> Dict[str, int]:
-    """Words per sentence id of a corpus folder's train split (the pool)."""
-    return {sentence_id(doc): len(doc) for doc in load_docs(corpus / "train.spacy")}
+    """Words per sentence id of a corpus folder's train split (the pool; a sharded one read without its Docs)."""
+    path = pool_file(corpus / "train.spacy")
+    if is_sharded(path):
+        pool = ShardedPool(path, Vocab())
+        return {sid: len(record[1]) for sid, record in zip(pool.ids, pool.records(range(len(pool))))}
+    return {sentence_id(doc): len(doc) for doc in load_docs(path)}
 
 
 def _ratio(human: float, llm: float) -> Optional[float]:
