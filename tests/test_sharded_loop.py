@@ -62,3 +62,12 @@ def test_the_cost_report_counts_words_of_a_sharded_pool_without_its_docs(small_c
     from spacy_llm_loop.cost.run_cost import corpus_words
 
     assert corpus_words(sharded_corpus) == corpus_words(small_corpus)
+
+
+def test_the_dry_run_of_a_sharded_pool_estimates_what_the_docbin_one_does(small_corpus, sharded_corpus,
+                                                                          tmp_path) -> None:
+    estimates = [run_loop(ROOT / "configs" / "loop.cfg", {**SETTINGS, "paths.corpus": str(corpus),
+                                                          "paths.runs": str(tmp_path)},
+                          FAST_TRAINING, annotator="gold", dry_run=True)["dry_run"]
+                 for corpus in (small_corpus, sharded_corpus)]
+    assert estimates[0] == estimates[1] and estimates[0]["pool"] > 0

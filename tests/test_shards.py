@@ -68,3 +68,23 @@ def test_bad_shards_are_refused_naming_the_file(small_corpus, tmp_path) -> None:
     srsly.write_json(tmp_path / "ok.shards" / "index.json", {**index, "format": 99})
     with pytest.raises(InputError, match="format 99"):
         ShardedPool(tmp_path / "ok.shards", docs[0].vocab)
+
+
+def test_a_changed_shard_a_bad_index_and_a_bad_size_are_refused(small_corpus, tmp_path) -> None:
+    docs = load_docs(small_corpus / "train.spacy")[:20]
+    with pytest.raises(ValueError, match="at least 1 sentence"):
+        write_shards(docs, tmp_path / "neg.shards", shard_size=-5)
+    write_shards(docs, tmp_path / "ok.shards", shard_size=8)
+    shard = tmp_path / "ok.shards" / "shard-00000.msgpack"
+    data = srsly.msgpack_loads(shard.read_bytes())
+    data[0][1][0] = "changed"
+    shard.write_bytes(srsly.msgpack_dumps(data))  # still decodes, but not what the index recorded
+    with pytest.raises(InputError, match="not what the index recorded"):
+        ShardedPool(tmp_path / "ok.shards", docs[0].vocab)[0]
+    index = srsly.read_json(tmp_path / "ok.shards" / "index.json")
+    srsly.write_json(tmp_path / "ok.shards" / "index.json", {k: v for k, v in index.items() if k != "shards"})
+    with pytest.raises(InputError, match="not a readable shards index"):
+        ShardedPool(tmp_path / "ok.shards", docs[0].vocab)
+    srsly.write_json(tmp_path / "ok.shards" / "index.json", {**index, "n": 21})
+    with pytest.raises(InputError, match="do not add up"):
+        ShardedPool(tmp_path / "ok.shards", docs[0].vocab)

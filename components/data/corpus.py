@@ -17,7 +17,7 @@ from spacy.vocab import Vocab
 from ..errors import InputError
 from ..fileio import atomic_path, file_digest, write_jsonl
 from .conll import Policy, Sentence, read_conll
-from .docs import get_meta, make_doc, set_task
+from .docs import get_meta, make_doc, sentence_id, set_task
 from .iob import MASAKHANER_LABELS
 from .prodigy import doc_to_task, read_tasks
 from .shards import ShardedPool, is_sharded, shards_for
@@ -110,6 +110,25 @@ def open_pool(path: Union[str, Path], vocab: Vocab) -> Sequence[Doc]:
     when the pool is a shards folder (:func:`pool_file`)."""
     path = pool_file(path)
     return ShardedPool(path, vocab) if is_sharded(path) else load_docs(path, vocab)
+
+
+def pool_texts(pool: Sequence[Doc]) -> List[str]:
+    """Every pool sentence's text (a sharded pool's from its words, without Docs)."""
+    if isinstance(pool, ShardedPool):
+        return [" ".join(record[1]) for record in pool.records(range(len(pool)))]
+    return [doc.text for doc in pool]
+
+
+def pool_lengths(pool: Sequence[Doc]) -> List[int]:
+    """Every pool sentence's number of tokens (a sharded pool's without Docs)."""
+    if isinstance(pool, ShardedPool):
+        return [len(record[1]) for record in pool.records(range(len(pool)))]
+    return [len(doc) for doc in pool]
+
+
+def pool_ids(pool: Sequence[Doc]) -> List[str]:
+    """Every pool sentence's id, in order (a sharded pool's from its index)."""
+    return list(pool.ids) if isinstance(pool, ShardedPool) else [sentence_id(doc) for doc in pool]
 
 
 def pool_digest(path: Union[str, Path]) -> str:

@@ -65,6 +65,8 @@ def write_shards(docs: Iterable[Doc], folder: Union[str, Path], shard_size: int 
     all: into a temporary sibling, renamed at the end.
     """
     folder = Path(folder)
+    if int(shard_size) < 1:
+        raise ValueError(f"a shard holds at least 1 sentence, not {shard_size}")
     shards: List[Dict[str, Any]] = []
     ids: List[str] = []
     seen: set = set()
@@ -105,14 +107,29 @@ class ShardedPool(Sequence[Doc]):
         self.folder = Path(folder)
         if not is_sharded(self.folder):
             raise InputError(f"not a finished shards folder (no {INDEX})", self.folder)
-        self.info = srsly.read_json(self.folder / INDEX)
-        if self.info.get("format") != FORMAT:
-            raise InputError(f"shards format {self.info.get('format')}, this version reads {FORMAT}",
-                             self.folder / INDEX)
-        self.vocab, self.size = vocab, int(self.info["shard_size"])
-        self.ids: List[str] = srsly.msgpack_loads((self.folder / IDS).read_bytes())
+        try:
+            self.info = srsly.read_json(self.folder / INDEX)
+            if self.info.get("format") != FORMAT:
+                raise InputError(f"shards format {self.info.get('format')}, this version reads {FORMAT}",
+                                 self.folder / INDEX)
+            self.size, sizes = int(self.info["shard_size"]), [int(entry["n"]) for entry in self.info["shards"]]
+            self._digest, self._files = str(self.info["digest"]), [str(e["file"]) for e in self.info["shards"]]
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            if isinstance(err, InputError):
+                raise
+            raise InputError(f"not a readable shards index ({type(err).__name__}: {err}); write the shards again",
+                             self.folder / INDEX) from None
+        if self.size < 1 or any(n != self.size for n in sizes[:-1]) or not 0 < (sizes or [1])[-1] <= self.size \
+                or sum(sizes) != self.info.get("n"):
+            raise InputError(f"shard sizes {sizes[:5]}... do not add up to {self.info.get('n')} sentences in shards "
+                             f"of {self.size}; write the shards again", self.folder / INDEX)
+        try:
+            self.ids: List[str] = [str(sid) for sid in srsly.msgpack_loads((self.folder / IDS).read_bytes())]
+        except (OSError, ValueError, TypeError) as err:
+            raise InputError(f"cannot read the ids ({err}); write the shards again", self.folder / IDS) from None
         if len(self.ids) != self.info["n"]:
             raise InputError(f"{len(self.ids)} ids for {self.info['n']} sentences", self.folder / IDS)
+        self.vocab = vocab
         self._positions: Optional[Dict[str, int]] = None
         self._cache: "OrderedDict[int, List[Record]]" = OrderedDict()
         self._cache_size = max(1, cache)
@@ -120,7 +137,7 @@ class ShardedPool(Sequence[Doc]):
     @property
     def digest(self) -> str:
         """A digest of every shard's content: what identifies the pool (a run checks it on resume)."""
-        return str(self.info["digest"])
+        return self._digest
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -177,14 +194,22 @@ class ShardedPool(Sequence[Doc]):
             self._cache.move_to_end(s)
             return self._cache[s]
         entry = self.info["shards"][s]
-        path = self.folder / entry["file"]
+        path = self.folder / self._files[s]
         try:
-            records = [(r[0], list(r[1]), None if r[2] is None else list(r[2]), dict(r[3]))
-                       for r in srsly.msgpack_loads(path.read_bytes())]
-        except (OSError, ValueError, IndexError, TypeError) as err:
+            data = path.read_bytes()
+            if hashlib.sha256(data).hexdigest()[:16] != entry["sha256"]:
+                raise InputError("its content is not what the index recorded (changed or damaged); write the shards "
+                                 "again", path)
+            records = [(str(r[0]), list(r[1]), None if r[2] is None else list(r[2]), dict(r[3]))
+                       for r in srsly.msgpack_loads(data)]
+        except (OSError, ValueError, IndexError, TypeError, KeyError) as err:
+            if isinstance(err, InputError):
+                raise
             raise InputError(f"cannot read this shard ({err}); write the shards again", path) from None
-        if len(records) != entry["n"]:
-            raise InputError(f"{len(records)} sentences, the index says {entry['n']}", path)
+        first = s * self.size
+        if len(records) != entry["n"] or [r[0] for r in records] != self.ids[first:first + len(records)]:
+            raise InputError(f"{len(records)} sentences not those the index lists ({entry['n']}); write the shards "
+                             "again", path)
         self._cache[s] = records
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

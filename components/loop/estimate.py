@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Sequence
 from spacy.tokens import Doc
 
 from ..annotators.base import AnnotationContext, AnnotationRequest, Annotator
-from ..data.corpus import load_docs
+from ..data.corpus import load_docs, pool_ids, pool_lengths
 from ..data.docs import sentence_id
 from ..data.prodigy import doc_to_task
 from ..fileio import write_jsonl
@@ -27,13 +27,14 @@ from .settings import LoopSettings
 SAMPLE = 300  # pool sentences priced for each estimate
 
 
-def planned_per_round(settings: LoopSettings, pool: Sequence[Doc]) -> int:
-    """Sentences a round asks for (a token budget is turned into sentences of the pool's mean length)."""
-    n = settings.query_size.n_items(len(pool))
+def planned_per_round(settings: LoopSettings, lengths: Sequence[int]) -> int:
+    """Sentences a round asks for, from the pool's sentence lengths (a token budget is turned into sentences of the
+    pool's mean length)."""
+    n = settings.query_size.n_items(len(lengths))
     if n is None:
-        mean = sum(len(doc) for doc in pool) / max(1, len(pool))
+        mean = sum(lengths) / max(1, len(lengths))
         n = int(settings.query_size.value / max(mean, 1))
-    return min(n, len(pool))
+    return min(n, len(lengths))
 
 
 def _requests(docs: Sequence[Doc]) -> List[AnnotationRequest]:
@@ -53,9 +54,11 @@ def preflight(settings: LoopSettings, sampler: SeedSampler, annotator: Annotator
     else:
         seed_docs = [train_docs[i] for i in sampler(train_docs, settings.seed)]  # the run's seed, in its order
     seed = {sentence_id(doc) for doc in seed_docs}
-    pool = [doc for doc in train_docs if sentence_id(doc) not in seed]
+    ids, all_lengths = pool_ids(train_docs), pool_lengths(train_docs)  # a sharded pool's without its Docs
+    pool = [i for i, sid in enumerate(ids) if sid not in seed]  # positions of the pool after the seed
+    lengths = [all_lengths[i] for i in pool]
     by_annotator = "seed" not in info.splits and not info.pool_labelled
-    per_round = planned_per_round(settings, pool)
+    per_round = planned_per_round(settings, lengths)
     estimate = getattr(annotator, "estimate", None)
     with tempfile.TemporaryDirectory() as tmp:  # the prompts carry the run's k-shot examples, from its seed
         seed_path = Path(tmp) / "seed.jsonl"
@@ -69,7 +72,7 @@ def preflight(settings: LoopSettings, sampler: SeedSampler, annotator: Annotator
                                "seed_by_annotator": by_annotator, "audit_sentences": audited}
         if estimate is None or not pool:
             return {**out, "priced": False, "note": f"annotator '{annotator.name}' costs nothing per request"}
-        return _priced(out, settings, pool, planned, estimate)
+        return _priced(out, settings, train_docs, pool, all_lengths, planned, estimate)
 
 
 def _audited(settings: LoopSettings, annotator: Annotator, seed_docs: Sequence[Doc], by_annotator: bool) -> int:
@@ -84,11 +87,14 @@ def _audited(settings: LoopSettings, annotator: Annotator, seed_docs: Sequence[D
     return min(audit or candidates, candidates)
 
 
-def _priced(out: Dict[str, Any], settings: LoopSettings, pool: Sequence[Doc], planned: int,
-            estimate: Any) -> Dict[str, Any]:
-    samples = {"typical": random.Random(settings.seed).sample(pool, min(SAMPLE, len(pool))),
-               "long": sorted(pool, key=len, reverse=True)[:SAMPLE]}
-    for name, docs in samples.items():
+def _priced(out: Dict[str, Any], settings: LoopSettings, train_docs: Sequence[Doc], pool: Sequence[int],
+            lengths: Sequence[int], planned: int, estimate: Any) -> Dict[str, Any]:
+    """Price two samples of the pool (positions ``pool`` into ``train_docs``): a seeded random one and the longest
+    sentences; only the sampled sentences become Docs."""
+    positions = {"typical": random.Random(settings.seed).sample(list(pool), min(SAMPLE, len(pool))),
+                 "long": sorted(pool, key=lambda i: lengths[i], reverse=True)[:SAMPLE]}
+    for name, chosen in positions.items():
+        docs = [train_docs[i] for i in chosen]
         priced = estimate(_requests(docs))
         scale = planned / max(1, priced["sentences"])
         out[name] = {"input_tokens": round(priced["input_tokens"] * scale),

@@ -39,8 +39,10 @@ def _dry_run(config: Any, learner_overrides: Optional[Dict[str, Any]] = None) ->
     folder's name and the pretrained tok2vec weights are checked as the real run checks them
     (:func:`.runner.run_names`, :func:`..learner.train.check_init_tok2vec`), so a dry run does not pass what the
     run would refuse; the estimate says which folder the run would write (``run``)."""
+    from spacy.vocab import Vocab
+
     from ..annotators.base import as_annotator
-    from ..data.corpus import load_docs
+    from ..data.corpus import open_pool
     from ..learner.train import check_init_tok2vec
     from ..llm.models.registry import keys_not_required
     from .runner import run_names
@@ -52,5 +54,5 @@ def _dry_run(config: Any, learner_overrides: Optional[Dict[str, Any]] = None) ->
         annotator = as_annotator(annotator_fn)
         check_init_tok2vec(settings.learner_config, learner_overrides)
         name, _ = run_names(settings, annotator, strategy, learner_overrides)
-        estimate = preflight(settings, sampler, annotator, load_docs(settings.corpus / "train.spacy"))
+        estimate = preflight(settings, sampler, annotator, open_pool(settings.corpus / "train.spacy", Vocab()))
         return {**estimate, "run": str(settings.runs / name)}

@@ -19,7 +19,7 @@ import math
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import spacy
 import srsly
@@ -28,11 +28,11 @@ from spacy.util import load_config
 from thinc.api import Config
 
 from ..annotators.base import AnnotationContext, AnnotationRequest, Annotator, as_annotator
-from ..data.corpus import load_docs, open_pool, pool_digest
+from ..data.corpus import load_docs, open_pool, pool_digest, pool_texts
 from ..data.docs import bare_copy, get_meta, sentence_id
 from ..data.own import read_manifest
 from ..data.prodigy import doc_to_task
-from ..data.shards import PoolView
+from ..data.shards import PoolView, ShardedPool
 from ..environment import environment
 from ..errors import LoopError
 from ..evaluation.evaluate import evaluate_nlp
@@ -53,7 +53,15 @@ from .annotating import annotate, annotation_summary, check_unanswered
 from .auditing import AUDIT_FILE, run_audit
 from .labelled import GOLD_SOURCES, JUDGED, LEARNER_SPLIT, RunSentences
 from .reviewing import REVIEWED, collect, reviewed, simulate_answers, unmerged, write_review_tasks
-from .selecting import attach_scores, score_pool, scoring_processes, selection_record, subsample_indices, vectors_path
+from .selecting import (
+    attach_scores,
+    parts_dir,
+    score_pool,
+    scoring_processes,
+    selection_record,
+    subsample_indices,
+    vectors_path,
+)
 from .settings import MUTABLE_SETTINGS, LoopSettings, learner_name, run_name
 from .state import RunFolder
 from .timings import Timings
@@ -103,6 +111,20 @@ def run_names(settings: LoopSettings, annotator: Annotator, strategy: Strategy,
     return name, own
 
 
+def _in_pool_order(scores: Path, ids: Sequence[str]) -> Iterator[Dict[str, Any]]:
+    """The saved score records, each checked to be the pool's sentence at its position (a sharded pool's selection
+    pairs scores and sentences by position)."""
+    n = 0
+    for line, record in iter_jsonl(scores):
+        if n >= len(ids) or record.get("id") != ids[n]:
+            raise LoopError(f"{scores}:{line}: the score of '{record.get('id')}' where the pool has "
+                            f"'{ids[n] if n < len(ids) else 'nothing'}'; delete the file to score the round again")
+        n += 1
+        yield record
+    if n != len(ids):
+        raise LoopError(f"{scores}: {n} scores for {len(ids)} pool sentences; delete the file to score the round again")
+
+
 class ActiveLearningLoop:
     """One run: one language, annotator, strategy and seed (see the module docstring)."""
 
@@ -127,6 +149,10 @@ class ActiveLearningLoop:
         info = settings.info
         seed_docs = load_docs(settings.corpus / "seed.spacy", self.vocab) if "seed" in info.splits else None
         pool = open_pool(settings.corpus / "train.spacy", self.vocab)  # a list, or a sharded pool read lazily
+        if isinstance(pool, ShardedPool) and strategy.needs_model and not isinstance(strategy, SelectsFromScores):
+            raise LoopError(f"strategy '{strategy.name}' needs the scored pool in memory, and this pool is sharded "
+                            "(read a shard at a time); use a strategy that ranks by one score (entropy, max-entropy, "
+                            "least-confidence, mnlp, bald, random)")
         self.sentences = RunSentences(self.run, settings, sampler, pool, self.vocab, seed_docs=seed_docs,
                                       pool_labelled=info.pool_labelled)
         self.config_text = config_text
@@ -219,8 +245,7 @@ class ActiveLearningLoop:
         if not s.transfer_langs or (self.run.root / "transfer.json").exists():
             return
         record = prepare_transfer(self.run.root / "transfer.spacy", s.transfer_langs, s.lang,
-                                  [doc.text for doc in self.sentences.train_docs], s.corpus.parent, s.transfer_max,
-                                  s.seed)
+                                  pool_texts(self.sentences.train_docs), s.corpus.parent, s.transfer_max, s.seed)
         write_json(self.run.root / "transfer.json", record)
         self.log("transfer: %d gold sentences of %s join every round's training (never dev, never counted)",
                  record["sentences"], ", ".join(record["langs"]))
@@ -429,21 +454,21 @@ class ActiveLearningLoop:
         if streamed:
             assert isinstance(whole, PoolView)
             pool = whole if chosen is None else whole.subset(chosen)
-            if not isinstance(self.strategy, SelectsFromScores):
-                raise LoopError(f"strategy '{self.strategy.name}' needs the scored pool in memory, and this pool is "
-                                "sharded (read a shard at a time); use a strategy that ranks by one score (entropy, "
-                                "max-entropy, least-confidence, mnlp, bald, random)")
         else:
             pool = [bare_copy(whole[i]) for i in (range(len(whole)) if chosen is None else chosen)]
         scores = rd / "scores.jsonl"
+        if scores.exists():  # a run killed after joining the scoring's parts, before removing them
+            shutil.rmtree(parts_dir(scores), ignore_errors=True)
         if self.strategy.needs_model:
             if not scores.exists() or not vectors_path(scores).exists():  # runs scored before vectors were kept
                 processes = scoring_processes(self.settings.score_processes, len(pool))
                 with timings.measure("score"):
                     score_pool(self.run.round_dir(k - 1) / "model", pool, scores, progress=self.progress,
-                               n_process=processes)
-                self.log("round %d/%d: scored %d pool sentences in %.1fs (%d process%s)", k, self.settings.rounds,
-                         len(pool), timings.data["score"], processes, "" if processes == 1 else "es")
+                               n_process=processes, cluster=self.settings.score_cluster)
+                where = (f"on the Dask cluster {self.settings.score_cluster}" if self.settings.score_cluster
+                         else f"in {processes} process{'' if processes == 1 else 'es'}")
+                self.log("round %d/%d: scored %d pool sentences in %.1fs %s", k, self.settings.rounds, len(pool),
+                         timings.data["score"], where)
             if not streamed:
                 attach_scores(pool, scores)
         if isinstance(self.strategy, UsesAudit):  # a strategy that weighs the annotator's expected label quality
@@ -455,10 +480,10 @@ class ActiveLearningLoop:
             if streamed:
                 assert isinstance(pool, PoolView) and isinstance(self.strategy, SelectsFromScores)
                 lengths = pool.n_tokens()
-                records = (record for _, record in iter_jsonl(scores)) if self.strategy.needs_model else iter(())
+                ids = [pool.id(i) for i in range(len(pool))]
+                records = _in_pool_order(scores, ids) if self.strategy.needs_model else iter(())
                 selection = self.strategy.select_scores(records, lengths, self.settings.query_size,
                                                         reference_size=reference, seed=seed)
-                ids = [pool.id(i) for i in range(len(pool))]
             else:
                 selection = self.strategy(pool, self.settings.query_size, reference_size=reference, seed=seed)
                 ids, lengths = [sentence_id(doc) for doc in pool], [len(doc) for doc in pool]

@@ -62,12 +62,13 @@ def scoring_processes(setting: int, n_docs: int) -> int:
 
 
 def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 256, progress: bool = False,
-               n_process: int = 1, shard_batches: int = SHARD_BATCHES) -> None:
+               n_process: int = 1, shard_batches: int = SHARD_BATCHES, cluster: Optional[str] = None) -> None:
     """Run the pipeline at ``model`` over the pool (docs made in its own vocab) and save each doc's scores, and
     its sentence vector (the mean of its ``doc.tensor``, for the diverse strategies) in ``vectors.npy``
     (``progress``: a bar on stderr). ``n_process > 1`` scores the batches in a pool of worker processes, each
     loading the pipeline once and sending back only the scores and vectors (not the Docs, whose serialisation
     costs more than the scoring); the batches are the same, so the scores are the same as in one process.
+    ``cluster``: a Dask scheduler's address; its workers score the batches instead (:mod:`.cluster`).
 
     The pool is scored in shards of ``shard_batches`` batches, each saved as it is finished (``<scores>.parts/``),
     so a run killed while scoring re-scores only the shards it had not finished; the parts are joined into
@@ -83,8 +84,14 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
     bar = tqdm(total=len(pool), desc="scoring the pool", unit="sent", disable=not progress, leave=False)
     bar.update(sum(b - a for s, (a, b) in enumerate(bounds) if s not in todo))
     n_workers = min(n_process, -(-len(pool) // batch_size)) if todo else 0  # no more than the batches
-    workers = multiprocessing.Pool(n_workers, initializer=_load_worker, initargs=(str(model),)) \
-        if n_workers > 1 else None
+    workers: Any = None
+    if todo and cluster:
+        from .cluster import DaskScorer
+
+        workers = DaskScorer(cluster, model)
+    elif n_workers > 1:
+        workers = multiprocessing.Pool(n_workers, initializer=_load_worker, initargs=(str(model),))
+    failed = False
     try:
         if todo and workers is None:
             _load_worker(str(model))
@@ -99,9 +106,12 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
                 vectors += chunk_vectors
                 bar.update(len(chunk_records))
             _write_part(parts, s, records, vectors)
+    except BaseException:
+        failed = True  # a worker's error or an interrupt: the workers are stopped, not waited for
+        raise
     finally:
         if workers is not None:
-            workers.close()
+            workers.terminate() if failed else workers.close()
             workers.join()
         bar.close()
     _join_parts(parts, len(bounds), path)
@@ -126,10 +136,7 @@ def _join_parts(parts: Path, n_parts: int, path: Path) -> None:
     joined in the memory of one part), then removed."""
     shapes = [np.load(parts / f"shard-{s:05d}.npy", mmap_mode="r").shape for s in range(n_parts)]
     width = max((shape[1] for shape in shapes), default=0)
-    with atomic_path(vectors_path(path)) as tmp:
-        if not sum(shape[0] for shape in shapes):  # an empty pool (a memory map cannot be empty)
-            np.save(tmp, np.zeros((0, width), dtype="float32"))
-            shapes = []
+    with atomic_path(vectors_path(path)) as tmp:  # rows written a part at a time into a memory-mapped .npy
         matrix = np.lib.format.open_memmap(tmp, mode="w+", dtype="float32",
                                            shape=(sum(shape[0] for shape in shapes), width))
         row = 0

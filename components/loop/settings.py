@@ -38,6 +38,7 @@ MUTABLE_SETTINGS = ("loop.rounds", "loop.gpu_id", "annotator.budget_usd", "annot
                     "annotator.concurrency", "annotator.endpoint", "annotator.cache_path", "paths.runs",
                     "loop.audit",  # the audit runs once, before round 1; audit.json says what it covered
                     "loop.score_processes",  # the same scores in any number of processes
+                    "loop.score_cluster",  # and on a Dask cluster
                     "review.wait")  # each round's reviewed.jsonl freezes what it counted
 
 
@@ -68,6 +69,7 @@ class LoopSettings:
     audit: Optional[int] = 0  # gold seed sentences the annotator labels before round 1 (0: all; None: no audit)
     review: ReviewSettings = field(default_factory=ReviewSettings)  # a person reviews the most doubtful answers
     score_processes: int = 1  # processes that score the pool (0: every core, for a pool of 5,000 or more)
+    score_cluster: Optional[str] = None  # a Dask scheduler's address: its workers score the pool instead
     subsample: Optional[QuerySize] = None  # each round scores a seeded random share (or count) of the pool only
 
     @property
@@ -140,6 +142,7 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
         transfer_ratio=float(loop["transfer_ratio"]) if loop.get("transfer_ratio") else None,
         audit=parse_audit(loop.get("audit", "seed")),
         score_processes=int(loop.get("score_processes", 1)),
+        score_cluster=cluster_address(loop.get("score_cluster")),
         subsample=parse_subsample(loop.get("subsample")),
     )
     if settings.score_processes < 0:
@@ -160,6 +163,16 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
         raise ValueError(f"label_policy.distrust names types the corpus does not have: {', '.join(unknown)} "
                          f"(its labels: {', '.join(settings.labels.labels)})")
     return settings, resolved["seed_set"], resolved["strategy"], resolved["annotator"]
+
+
+def cluster_address(setting: Optional[str]) -> Optional[str]:
+    """``loop.score_cluster``: None (score on this machine) or a Dask scheduler address (:mod:`.cluster`)."""
+    if setting in (None, "", "null", "none", "local"):
+        return None
+    if "://" not in str(setting):
+        raise ValueError(f"loop.score_cluster is a Dask scheduler address such as tcp://10.0.0.5:8786, not "
+                         f"'{setting}'")
+    return str(setting)
 
 
 def parse_subsample(value: Any) -> Optional[QuerySize]:
