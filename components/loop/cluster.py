@@ -8,6 +8,7 @@ Why Dask and not Ray: ``dask[distributed]`` is a few MB of pure-Python wheels, s
 (the tests run one on 127.0.0.1), and its worker plugin is exactly "load the pipeline once per worker"; Ray Data's
 ``map_batches`` with actors is the same pattern behind a 79 MB wheel and its own object store.
 """
+import functools
 import hashlib
 import io
 import tarfile
@@ -40,32 +41,29 @@ def _pack(model: Path) -> bytes:
 class _Pipeline(_PluginBase):
     """A Dask worker plugin: unpack the model into a temporary folder and load it once per worker process."""
 
-    def __init__(self, archive: bytes, key: str) -> None:
-        self.archive, self.key = archive, key
+    def __init__(self, archive: bytes, key: str, load: Callable[[str], None]) -> None:
+        self.archive, self.key, self.load = archive, key, load
         self.name = f"spacy-llm-loop-pipeline-{key}"  # a new model (a new round) replaces no other plugin's state
 
     def setup(self, worker: Any) -> None:
-        from .selecting import _load_worker
-
         folder = Path(tempfile.mkdtemp(prefix="spacy-llm-loop-model-"))
         with tarfile.open(fileobj=io.BytesIO(self.archive), mode="r:gz") as tar:
             tar.extractall(folder, filter="data")
-        _load_worker(str(folder / "model"))
+        self.load(str(folder / "model"))
 
 
 
-def _score(chunk: Any) -> Any:
-    from .selecting import _score_chunk
-
+def _locked(chunk: Any, fn: Callable[[Any], Any]) -> Any:
     with _LOCK:
-        return _score_chunk(chunk)
+        return fn(chunk)
 
 
 class DaskScorer:
     """The scoring batches sent to the Dask scheduler at ``address`` (``tcp://host:8786``); ``imap`` gives the
     results in the order of the batches, as :meth:`multiprocessing.pool.Pool.imap` does."""
 
-    def __init__(self, address: str, model: Path) -> None:
+    def __init__(self, address: str, model: Path, load: Callable[[str], None]) -> None:
+        """``load``: the function that loads the pipeline in a scoring process (called once on each worker)."""
         try:
             from distributed import Client
         except ImportError:
@@ -76,15 +74,15 @@ class DaskScorer:
             raise LoopError(f"cannot reach the Dask scheduler at '{address}' (loop.score_cluster): {err}") from None
         archive = _pack(model)
         key = hashlib.sha256(archive).hexdigest()[:12]
-        self.client.register_plugin(_Pipeline(archive, key))
+        self.client.register_plugin(_Pipeline(archive, key, load))
         self.workers = len(self.client.scheduler_info().get("workers", {}))
         if not self.workers:
             self.client.close()
             raise LoopError(f"the Dask scheduler at '{address}' has no workers (loop.score_cluster)")
 
     def imap(self, fn: Callable[[T], R], chunks: Iterable[T]) -> Iterator[R]:
-        """``fn`` (the local scoring function: its Dask twin is used) over ``chunks``, results in order."""
-        futures = self.client.map(_score, list(chunks), pure=False)
+        """``fn`` over ``chunks`` on the workers (one at a time in each), results in order."""
+        futures = self.client.map(functools.partial(_locked, fn=fn), list(chunks), pure=False)
         for future in futures:
             yield future.result()
 

@@ -88,7 +88,7 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
     if todo and cluster:
         from .cluster import DaskScorer
 
-        workers = DaskScorer(cluster, model)
+        workers = DaskScorer(cluster, model, _load_worker)
     elif n_workers > 1:
         workers = multiprocessing.Pool(n_workers, initializer=_load_worker, initargs=(str(model),))
     failed = False
