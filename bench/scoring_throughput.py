@@ -108,7 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     cores = len(os.sched_getaffinity(0))
     text = "\n".join(["# Pool scoring throughput: one process and several", "", f"Written by `{command}`. "
                       f"Measured {time.strftime('%Y-%m-%d')} on this machine ({cores} cores); nothing else should "
-                      "run meanwhile.", "", *lines, ""])
+                      "run meanwhile. One run per cell: no spread is measured.", "", *lines, ""])
     print(text)
     if opts.doc:
         opts.doc.write_text(text, encoding="utf-8")

@@ -71,3 +71,27 @@ def test_the_dry_run_of_a_sharded_pool_estimates_what_the_docbin_one_does(small_
                           FAST_TRAINING, annotator="gold", dry_run=True)["dry_run"]
                  for corpus in (small_corpus, sharded_corpus)]
     assert estimates[0] == estimates[1] and estimates[0]["pool"] > 0
+
+
+def test_scores_out_of_pool_order_are_refused_naming_the_line(tmp_path) -> None:
+    from spacy_llm_loop.loop.runner import _in_pool_order
+
+    scores = tmp_path / "scores.jsonl"
+    srsly.write_jsonl(scores, [{"id": "a", "mean_entropy": 0.1}, {"id": "c", "mean_entropy": 0.2}])
+    assert [r["id"] for r in _in_pool_order(scores, ["a", "c"])] == ["a", "c"]
+    with pytest.raises(LoopError, match=r"scores.jsonl:2: the score of 'c' where the pool has 'b'"):
+        list(_in_pool_order(scores, ["a", "b"]))
+    with pytest.raises(LoopError, match="2 scores for 3 pool sentences"):
+        list(_in_pool_order(scores, ["a", "c", "d"]))
+
+
+def test_the_parts_of_a_finished_scoring_are_removed(tmp_path) -> None:
+    from spacy_llm_loop.loop.selecting import drop_leftover_parts, parts_dir
+
+    scores = tmp_path / "scores.jsonl"
+    parts_dir(scores).mkdir()
+    drop_leftover_parts(scores)
+    assert parts_dir(scores).exists()  # scoring not finished: its parts are what a resumed run keeps
+    scores.write_text("")
+    drop_leftover_parts(scores)
+    assert not parts_dir(scores).exists()

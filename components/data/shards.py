@@ -99,7 +99,27 @@ def write_shards(docs: Iterable[Doc], folder: Union[str, Path], shard_size: int 
     return index
 
 
-class ShardedPool(Sequence[Doc]):
+class _Docs(Sequence[Doc]):
+    """A sequence of Docs built from shard records on demand: ``_record_at(i)`` and ``__len__`` say which."""
+
+    vocab: Vocab
+
+    def _record_at(self, i: int) -> Record:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> Doc: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> List[Doc]: ...
+
+    def __getitem__(self, i: Union[int, slice]) -> Union[Doc, List[Doc]]:
+        if isinstance(i, slice):
+            return [record_doc(self.vocab, self._record_at(j)) for j in range(*i.indices(len(self)))]
+        return record_doc(self.vocab, self._record_at(i))
+
+
+class ShardedPool(_Docs):
     """A read-only sequence of the Docs of a shards folder. Holds the ids and up to ``cache`` shards' records; a
     Doc is built each time one is asked for (do not rely on getting the same object twice)."""
 
@@ -142,21 +162,13 @@ class ShardedPool(Sequence[Doc]):
     def __len__(self) -> int:
         return len(self.ids)
 
-    @overload
-    def __getitem__(self, i: int) -> Doc: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> List[Doc]: ...
-
-    def __getitem__(self, i: Union[int, slice]) -> Union[Doc, List[Doc]]:
-        if isinstance(i, slice):
-            return [record_doc(self.vocab, self.record(j)) for j in range(*i.indices(len(self)))]
-        return record_doc(self.vocab, self.record(i))
-
     def __iter__(self) -> Iterator[Doc]:
         for s in range(len(self.info["shards"])):
             for record in self._shard(s):
                 yield record_doc(self.vocab, record)
+
+    def _record_at(self, i: int) -> Record:
+        return self.record(i)
 
     def record(self, i: int) -> Record:
         """Sentence ``i``'s record (its shard read, or taken from the cache)."""
@@ -251,26 +263,18 @@ class DocsById(Mapping[str, Doc]):
         return isinstance(sid, str) and (sid in self.extra or self.pool.position_or_none(sid) is not None)
 
 
-class PoolView(Sequence[Doc]):
+class PoolView(_Docs):
     """Some of a sharded pool's sentences (by position, in pool order): a round's unlabelled pool, or its
     subsample. ``words(start, stop)`` gives ``(id, words)`` without building Docs (for scoring)."""
 
     def __init__(self, pool: ShardedPool, positions: Sequence[int]) -> None:
-        self.pool, self.positions = pool, list(positions)
+        self.pool, self.positions, self.vocab = pool, list(positions), pool.vocab
 
     def __len__(self) -> int:
         return len(self.positions)
 
-    @overload
-    def __getitem__(self, i: int) -> Doc: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> List[Doc]: ...
-
-    def __getitem__(self, i: Union[int, slice]) -> Union[Doc, List[Doc]]:
-        if isinstance(i, slice):
-            return [record_doc(self.pool.vocab, r) for r in self.pool.records(self.positions[i])]
-        return record_doc(self.pool.vocab, self.pool.record(self.positions[i]))
+    def _record_at(self, i: int) -> Record:
+        return self.pool.record(self.positions[i])
 
     def id(self, i: int) -> str:
         """The id of the view's sentence ``i``."""

@@ -55,7 +55,7 @@ from .labelled import GOLD_SOURCES, JUDGED, LEARNER_SPLIT, RunSentences
 from .reviewing import REVIEWED, collect, reviewed, simulate_answers, unmerged, write_review_tasks
 from .selecting import (
     attach_scores,
-    parts_dir,
+    drop_leftover_parts,
     score_pool,
     scoring_processes,
     selection_record,
@@ -457,8 +457,7 @@ class ActiveLearningLoop:
         else:
             pool = [bare_copy(whole[i]) for i in (range(len(whole)) if chosen is None else chosen)]
         scores = rd / "scores.jsonl"
-        if scores.exists():  # a run killed after joining the scoring's parts, before removing them
-            shutil.rmtree(parts_dir(scores), ignore_errors=True)
+        drop_leftover_parts(scores)
         if self.strategy.needs_model:
             if not scores.exists() or not vectors_path(scores).exists():  # runs scored before vectors were kept
                 processes = scoring_processes(self.settings.score_processes, len(pool))

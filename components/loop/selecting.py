@@ -29,16 +29,10 @@ PARALLEL_FROM = 5000  # pool sentences from which scoring uses every core by def
 SHARD_BATCHES = 40  # batches per saved shard of a round's scoring (10,240 sentences at the default batch size)
 
 
-def subsample(pool: Sequence[Doc], size: Optional[QuerySize], seed: int) -> List[Doc]:
-    """The pool's candidates for a round: all of it (``size`` None), or a seeded random share or count of it, in
-    pool order. A large pool is then scored in part each round (a standard practice): the strategy picks the most
-    uncertain of the candidates, not of the whole pool."""
-    chosen = subsample_indices(len(pool), size, seed)
-    return list(pool) if chosen is None else [pool[i] for i in chosen]
-
-
 def subsample_indices(n_pool: int, size: Optional[QuerySize], seed: int) -> Optional[List[int]]:
-    """The positions :func:`subsample` keeps, in order; None for all of them."""
+    """The pool's candidates for a round, as positions in pool order: all of it (None), or a seeded random share or
+    count of it. A large pool is then scored in part each round (a standard practice): the strategy picks the most
+    uncertain of the candidates, not of the whole pool."""
     if size is None:
         return None
     n = size.n_items(n_pool) or n_pool
@@ -157,6 +151,12 @@ def _join_parts(parts: Path, n_parts: int, path: Path) -> None:
 def parts_dir(scores: Path) -> Path:
     """``scores.jsonl`` -> ``scores.parts/``: the shards of an unfinished scoring, one pair of files per shard."""
     return scores.with_name(scores.stem + ".parts")
+
+
+def drop_leftover_parts(scores: Path) -> None:
+    """Remove the parts of a finished scoring (a run killed after joining them, before removing them)."""
+    if scores.exists():
+        shutil.rmtree(parts_dir(scores), ignore_errors=True)
 
 
 def _part_matches(parts: Path, s: int, ids: Sequence[str]) -> bool:
