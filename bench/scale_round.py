@@ -172,8 +172,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     text = "\n".join(["# A round on a large sharded pool: time and memory", "", f"Written by `{command}`. Measured "
                       f"{time.strftime('%Y-%m-%d')} on this machine ({cores} cores); nothing else should run "
                       "meanwhile. One run per cell: no spread is measured. Gold oracle, mean entropy, one round; "
-                      "the pool is SYNTHETIC (resampled MasakhaNER sentences), so no accuracy is measured here.", "", *lines, "",
-                      *(f"- {line}" for line in made), ""])
+                      "the pool is SYNTHETIC (resampled MasakhaNER sentences), so no accuracy is measured here.", "",
+                      *lines, "", *(f"- {line}" for line in made), ""])
     print(text)
     if opts.doc:
         opts.doc.write_text(text, encoding="utf-8")
