@@ -88,3 +88,18 @@ def test_a_changed_shard_a_bad_index_and_a_bad_size_are_refused(small_corpus, tm
     srsly.write_json(tmp_path / "ok.shards" / "index.json", {**index, "n": 21})
     with pytest.raises(InputError, match="do not add up"):
         ShardedPool(tmp_path / "ok.shards", docs[0].vocab)
+
+
+def test_lengths_are_read_beside_the_ids_and_older_folders_still_work(small_corpus, tmp_path) -> None:
+    docs = load_docs(small_corpus / "train.spacy")[:20]
+    write_shards(docs, tmp_path / "ok.shards", shard_size=8)
+    pool = ShardedPool(tmp_path / "ok.shards", docs[0].vocab, cache=1)
+    assert pool.lengths == [len(d) for d in docs] and PoolView(pool, [3, 17]).n_tokens() == [len(docs[3]),
+                                                                                           len(docs[17])]
+    assert not pool._cache, "lengths come without reading a shard"
+    (tmp_path / "ok.shards" / "lengths.msgpack").unlink()  # a folder written before lengths were kept
+    older = ShardedPool(tmp_path / "ok.shards", docs[0].vocab)
+    assert older.lengths is None and older.n_tokens(range(20)) == [len(d) for d in docs]
+    (tmp_path / "ok.shards" / "lengths.msgpack").write_bytes(srsly.msgpack_dumps([1, 2]))
+    with pytest.raises(InputError, match="2 lengths for 20 sentences"):
+        ShardedPool(tmp_path / "ok.shards", docs[0].vocab)

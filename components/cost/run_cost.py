@@ -31,7 +31,7 @@ def corpus_words(corpus: Path) -> Dict[str, int]:
     path = pool_file(corpus / "train.spacy")
     if is_sharded(path):
         pool = ShardedPool(path, Vocab())
-        return {sid: len(record[1]) for sid, record in zip(pool.ids, pool.records(range(len(pool))))}
+        return dict(zip(pool.ids, pool.n_tokens(range(len(pool)))))
     return {sentence_id(doc): len(doc) for doc in load_docs(path)}
 
 

@@ -122,7 +122,7 @@ def pool_texts(pool: Sequence[Doc]) -> List[str]:
 def pool_lengths(pool: Sequence[Doc]) -> List[int]:
     """Every pool sentence's number of tokens (a sharded pool's without Docs)."""
     if isinstance(pool, ShardedPool):
-        return [len(record[1]) for record in pool.records(range(len(pool)))]
+        return pool.n_tokens(range(len(pool)))
     return [len(doc) for doc in pool]
 
 

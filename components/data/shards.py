@@ -2,11 +2,13 @@
 
 ``corpus/<lang>/train.shards/`` stands in for ``train.spacy``: ``shard-00000.msgpack`` ... each holds up to
 :data:`SHARD_SIZE` sentences as ``[id, words, IOB2 tags or None, task record]``; ``ids.msgpack`` lists every id in
-pool order, and ``index.json`` (written last, so its presence says the folder is complete) the shards, their
-sizes and digests. Why not DocBin shards: building Docs is what costs (100,000 Docs from a DocBin: 52 s and 1.1 GB
-on this project's 2-core machine), and scoring and annotating need only each sentence's words, which a msgpack
-shard gives without a Doc. Why not Parquet: the pool is read shard by shard, front to back, so columns would add
-a 55 MB dependency (pyarrow) for nothing srsly's msgpack (spaCy's own serialiser) does not already do.
+pool order, ``lengths.msgpack`` every sentence's number of tokens (so selection and cost need no pass over the
+shards; a folder written before it existed is read without it), and ``index.json`` (written last, so its presence
+says the folder is complete) the shards, their sizes and digests. Why not DocBin shards: building Docs is what costs
+(100,000 Docs from a DocBin: 52 s and 1.1 GB on this project's 2-core machine), and scoring and annotating need only
+each sentence's words, which a msgpack shard gives without a Doc. Why not Parquet: the pool is read shard by shard,
+front to back, so columns would add a 55 MB dependency (pyarrow) for nothing srsly's msgpack (spaCy's own
+serialiser) does not already do.
 
 :class:`ShardedPool` is a read-only ``Sequence[Doc]`` over such a folder, building a Doc only when one is asked
 for; :class:`DocsById` the by-id lookup the loop keeps for the sentences it labels.
@@ -27,6 +29,7 @@ from .docs import doc_tags, get_task, make_doc, sentence_id, set_task
 SHARD_SIZE = 10_240  # sentences per shard: 40 scoring batches of 256, so a shard is scored in whole batches
 INDEX = "index.json"
 IDS = "ids.msgpack"
+LENGTHS = "lengths.msgpack"
 SUFFIX = ".shards"
 FORMAT = 1
 Record = Tuple[str, List[str], Optional[List[str]], Dict[str, Any]]  # id, words, tags (None: unlabelled), task
@@ -69,6 +72,7 @@ def write_shards(docs: Iterable[Doc], folder: Union[str, Path], shard_size: int 
         raise ValueError(f"a shard holds at least 1 sentence, not {shard_size}")
     shards: List[Dict[str, Any]] = []
     ids: List[str] = []
+    lengths: List[int] = []
     seen: set = set()
     with atomic_path(folder, is_dir=True) as tmp:
         tmp.mkdir(parents=True, exist_ok=True)
@@ -87,12 +91,14 @@ def write_shards(docs: Iterable[Doc], folder: Union[str, Path], shard_size: int 
                 raise InputError(f"sentence id '{record[0]}' appears twice; ids must be unique", folder)
             seen.add(record[0])
             ids.append(record[0])
+            lengths.append(len(record[1]))
             buffer.append(record)
             if len(buffer) == shard_size:
                 flush()
         if buffer:
             flush()
         (tmp / IDS).write_bytes(srsly.msgpack_dumps(ids))
+        (tmp / LENGTHS).write_bytes(srsly.msgpack_dumps(lengths))
         digest = hashlib.sha256("".join(s["sha256"] for s in shards).encode()).hexdigest()[:16]
         index = {"format": FORMAT, "n": len(ids), "shard_size": shard_size, "digest": digest, "shards": shards}
         write_json(tmp / INDEX, index)
@@ -149,10 +155,30 @@ class ShardedPool(_Docs):
             raise InputError(f"cannot read the ids ({err}); write the shards again", self.folder / IDS) from None
         if len(self.ids) != self.info["n"]:
             raise InputError(f"{len(self.ids)} ids for {self.info['n']} sentences", self.folder / IDS)
+        self.lengths = self._read_lengths()
         self.vocab = vocab
         self._positions: Optional[Dict[str, int]] = None
         self._cache: "OrderedDict[int, List[Record]]" = OrderedDict()
         self._cache_size = max(1, cache)
+
+    def _read_lengths(self) -> Optional[List[int]]:
+        """Every sentence's number of tokens from ``lengths.msgpack``; None for a folder written without it."""
+        path = self.folder / LENGTHS
+        if not path.exists():
+            return None
+        try:
+            lengths = [int(n) for n in srsly.msgpack_loads(path.read_bytes())]
+        except (OSError, ValueError, TypeError) as err:
+            raise InputError(f"cannot read the lengths ({err}); write the shards again", path) from None
+        if len(lengths) != len(self.ids):
+            raise InputError(f"{len(lengths)} lengths for {len(self.ids)} sentences; write the shards again", path)
+        return lengths
+
+    def n_tokens(self, positions: Iterable[int]) -> List[int]:
+        """The lengths of the sentences at ``positions`` (from ``lengths.msgpack``, else read shard by shard)."""
+        if self.lengths is not None:
+            return [self.lengths[p] for p in positions]
+        return [len(r[1]) for r in self.records(positions)]
 
     @property
     def digest(self) -> str:
@@ -285,8 +311,8 @@ class PoolView(_Docs):
         return [(r[0], r[1]) for r in self.pool.records(self.positions[start:stop])]
 
     def n_tokens(self) -> List[int]:
-        """Every sentence's length (read shard by shard)."""
-        return [len(r[1]) for r in self.pool.records(self.positions)]
+        """Every sentence's length."""
+        return self.pool.n_tokens(self.positions)
 
     def subset(self, indices: Sequence[int]) -> "PoolView":
         """The view of this view's sentences at ``indices``."""
