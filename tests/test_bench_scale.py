@@ -44,3 +44,19 @@ def test_a_round_is_timed_from_the_end_of_round_0_to_the_end_of_round_1(tmp_path
 def test_memory_is_read_for_a_process_and_its_tree() -> None:
     main, tree = scale_round._tree_memory(os.getpid())
     assert main > 10 * 2**20 and tree > 10 * 2**20
+
+
+def test_annotation_at_scale_keeps_budget_cache_and_answers_through_a_kill(small_corpus, tmp_path) -> None:
+    """The benchmark's four legs at a small size: its own checks pass (it exits otherwise), and the page says so."""
+    annotation_scale = bench_module("annotation_scale")
+    page = tmp_path / "page.md"
+    argv = ["--requests", "120", "--latency", "0.05", "--concurrency", "2", "--corpus", str(small_corpus), "--work",
+            str(tmp_path / "work"), "--doc", str(page)]
+    annotation_scale.main(argv)
+    text = page.read_text(encoding="utf-8")
+    annotation_scale.main(argv + ["--report-only"])  # the same page again from the run's files
+    assert page.read_text(encoding="utf-8") == text
+    assert "| every sentence answered exactly once, as the server answered | 240 of 240 |" in text
+    assert "| leg 2 (the same budget again): requests sent | 0 |" in text
+    assert "| distinct prompts / cache entries | 120 / 120 |" in text
+    assert "SIMULATED" in text and "SYNTHETIC" in text

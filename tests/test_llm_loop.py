@@ -136,6 +136,24 @@ def test_budget_stops_annotation_cleanly(small_corpus, tmp_path):
     assert rounds[1]["n_labelled"] == 24 + annotation["n_received"]
 
 
+def test_a_spent_budget_ends_the_round_without_refusing_every_request(small_corpus, tmp_path):
+    """Once the budget is spent the annotator stops reading requests: the ledger holds the refusals of the batch in
+    flight, not one per sentence left (a large round would otherwise render and refuse every one of them)."""
+    from spacy_llm_loop.annotators.base import AnnotationContext, AnnotationRequest
+    from spacy_llm_loop.annotators.llm import LLMAnnotator
+
+    docs = load_docs(small_corpus / "train.spacy")
+    with SimulatedLLMServer(SimulatedLLM(gold_from(small_corpus / "train.spacy"))) as server:
+        annotator = LLMAnnotator("openai-compatible", "openai-compatible", "tsn", cache_path=None,
+                                 overrides={"endpoint": server.url, "budget_tokens": 6000, "concurrency": 1})
+        annotator.prepare(AnnotationContext(run_dir=tmp_path, seed_path=small_corpus / "dev.spacy", lang="tsn"))
+        answers = list(annotator([AnnotationRequest(f"s{i}", [t.text for t in doc]) for i, doc in enumerate(docs)]))
+    records = [json.loads(line) for line in (tmp_path / "llm-usage.jsonl").read_text().splitlines()]
+    refused = [r for r in records if r["outcome"] == "budget_refused"]
+    assert annotator.budget_exhausted and 0 < len(answers) < len(docs)
+    assert 1 <= len(refused) <= annotator.batch_size // 2, f"{len(refused)} refusals for {len(docs)} sentences"
+
+
 def test_spacy_ner_v3_task_as_annotator(small_corpus, tmp_path):
     """spacy-llm's own NER prompt works in the same slot (answers parsed by spacy-llm, tags from doc.ents)."""
     simulated = SimulatedLLM(gold_from(small_corpus / "train.spacy"))

@@ -120,13 +120,8 @@ class LLMAnnotator(BaseAnnotator):
     def __call__(self, requests: Sequence[AnnotationRequest]) -> Iterator[Annotation]:
         """Yield an :class:`Annotation` for every request answered (in batches, as they finish)."""
         assert self.nlp is not None
-        docs = []
-        for request in requests:
-            doc = make_doc(self.nlp.vocab, request.words)
-            doc.user_data[ID_KEY] = request.id
-            docs.append(doc)
         unanswered: Dict[str, int] = {}
-        for doc in self.nlp.pipe(docs, batch_size=self.batch_size):
+        for doc in self.nlp.pipe(self._docs(requests), batch_size=self.batch_size):
             annotation, kind = self._annotation(doc)
             if annotation is None:
                 unanswered[kind] = unanswered.get(kind, 0) + 1
@@ -137,6 +132,19 @@ class LLMAnnotator(BaseAnnotator):
         if unanswered:
             logger.warning("%s: %s requests got no answer (%s); they will be asked again", self.name,
                            sum(unanswered.values()), unanswered)
+
+    def _docs(self, requests: Iterable[AnnotationRequest]) -> Iterator[Doc]:
+        """A Doc per request, made as the pipeline reads it (a large round never holds them all); none once the
+        budget is spent, so the rest of a large round is neither rendered nor refused one by one in the ledger."""
+        assert self.nlp is not None
+        budget = getattr(self.model, "budget", None)
+        for request in requests:
+            if budget is not None and budget.spent:
+                self.budget_exhausted = True  # the rest stay unanswered; a later run asks for them
+                return
+            doc = make_doc(self.nlp.vocab, request.words)
+            doc.user_data[ID_KEY] = request.id
+            yield doc
 
     def identity(self) -> Dict[str, Any]:
         """The annotator config's digest: a changed prompt or grouping would regroup a resumed run's prompts."""

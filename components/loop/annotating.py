@@ -2,10 +2,12 @@
 
 Answers are appended to ``round-<k>/annotations.jsonl`` (fsynced) in the units the
 annotator yields from ``batches`` (the answers to one prompt together), so a killed
-round keeps everything received, and a resumed one asks only for the rest.
+round keeps everything received, and a resumed one asks only for the rest. Requests
+are made as the annotator reads them, so a round of 100,000 sentences never holds
+all their token lists at once.
 """
 import logging
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union, overload
 
 from spacy.tokens import Doc
 
@@ -32,8 +34,8 @@ def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: 
     from tqdm import tqdm
 
     done = {record["id"] for record in log.records}
-    requests = [AnnotationRequest(sid, [t.text for t in by_id[sid]]) for sid in wanted if sid not in done]
-    pending = {r.id: r for r in requests}
+    requests = _Requests([sid for sid in wanted if sid not in done], by_id)
+    pending = dict.fromkeys(requests.ids)
     if not requests:
         return []
     bar = tqdm(total=len(requests), desc=f"round {round_k} annotating" if round_k else "annotating", unit="sent",
@@ -42,11 +44,11 @@ def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: 
     for group in annotator.batches(requests):
         records = []
         for annotation in group:
-            request = pending.pop(annotation.id, None)
-            if request is None:
+            if annotation.id not in pending:
                 logger.warning("annotator answered '%s', which was not asked or was answered already", annotation.id)
                 continue
-            records.append(validate_annotation(annotation, len(request.words), tagset).to_dict())
+            del pending[annotation.id]
+            records.append(validate_annotation(annotation, len(by_id[annotation.id]), tagset).to_dict())
         log.extend(records)
         if progress:
             dropped += sum(r["tags"] is None for r in records)
@@ -54,6 +56,30 @@ def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: 
             bar.set_postfix_str(_spend(annotator, dropped), refresh=False)
     bar.close()
     return sorted(pending)
+
+
+class _Requests(Sequence[AnnotationRequest]):
+    """The requests for ``ids``, each made from ``by_id`` when it is read."""
+
+    def __init__(self, ids: List[str], by_id: Mapping[str, Doc]) -> None:
+        self.ids, self._by_id = ids, by_id
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, i: int) -> AnnotationRequest: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> List[AnnotationRequest]: ...
+
+    def __getitem__(self, i: Union[int, slice]) -> Union[AnnotationRequest, List[AnnotationRequest]]:
+        if isinstance(i, slice):
+            return [self._request(sid) for sid in self.ids[i]]
+        return self._request(self.ids[i])
+
+    def _request(self, sid: str) -> AnnotationRequest:
+        return AnnotationRequest(sid, [t.text for t in self._by_id[sid]])
 
 
 def _spend(annotator: Annotator, dropped: int) -> str:
