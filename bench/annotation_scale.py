@@ -3,23 +3,22 @@
 The sentences are SYNTHETIC: ``--requests`` x 2 distinct sentences, each two ``--lang`` train sentences joined
 (seeded), so that every prompt is new and the server still knows the gold answer. It measures the machinery, not
 labels. The project's SIMULATED LLM (gold answers, ``--latency`` seconds per request; not a language model) serves
-them from a process of its own on 127.0.0.1. A child process runs the loop's own annotation step
-(``loop.annotating.annotate``: the LLM annotator with the ``openai-compatible`` config, TokenNER with 2 sentences
-per request, ``--concurrency`` requests in flight, the run's usage ledger, the SQLite prompt cache, the answers
-written as they arrive) in four legs over the same files:
+them from a process of its own on 127.0.0.1. A child process (``bench/annotation_legs.py``) runs the loop's own
+annotation step as the CLI runs it (``loop.annotating.annotate``, progress bar on: the LLM annotator with the
+``openai-compatible`` config, TokenNER, ``--concurrency`` requests in flight, the run's usage ledger, the SQLite
+prompt cache, the answers written as they arrive) in four legs over the same files:
 
-1. ``budget``: a budget of ``--budget-share`` of the estimated whole, priced at GPT-4-Turbo's listed price; the
-   run must stop inside it;
-2. ``budget again``: the same command; nothing more may be sent;
-3. ``killed``: the budget lifted; SIGKILL once the server has answered ``--kill-at`` of the requests;
-4. ``resumed``: the same command; it must finish.
+1. ``budget``: a budget of ``--budget-share`` of the estimated whole, priced at GPT-4-Turbo's listed price;
+2. ``budget again``: the same command;
+3. ``killed``: the budget lifted; SIGKILL once the server has delivered ``--kill-at`` of the requests;
+4. ``resumed``: the same command.
 
-Then it checks, and fails loudly if one does not hold: every sentence answered once and as the server answered;
-the spend of leg 1 within its budget; no request sent in leg 2; the cache holds one answer per distinct prompt; how
-many prompts were paid twice (a kill between the answer and its cache entry) and how many answers the server sent
-that the ledger never saw (in flight at the kill: a real API bills them). It prints, and writes to ``--doc``, per leg
-the requests, seconds, requests per second and the child's peak resident memory; the throughput over each tenth of
-the requests; and the sizes of the cache, the ledger and the answers on disk.
+It fails loudly unless: every sentence is answered once and as the server answered; leg 1 runs out of budget
+within it, with at most one refusal per request in flight; leg 2 sends nothing; the cache holds one answer per
+distinct prompt. It counts (these are not checks) the prompts billed twice in the ledger and the answers the server
+delivered that the ledger never recorded (in flight at the kill). It prints, and writes to ``--doc``, per leg the
+requests, seconds, requests per second and the child's peak resident memory; the throughput over each tenth of the
+requests; and the sizes of the cache, the ledger and the answers on disk.
 
     python bench/annotation_scale.py --requests 100000 --latency 0.05 --concurrency 16 \\
         --work bench/results/annotation --doc docs/benchmarks/annotation_scale.md
@@ -30,7 +29,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import random
 import shlex
 import shutil
 import signal
@@ -38,120 +36,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 import srsly
 
+from annotation_legs import ANNOTATOR, PRICED_AS, make_annotator, serve, synthetic_sentences
+
 ROOT = Path(__file__).resolve().parent.parent
-ANNOTATOR = "openai-compatible"
-PRICED_AS = "gpt-4-turbo"
 LEGS = "legs.json"  # each leg's figures, for --report-only
-
-
-def synthetic_sentences(corpus: Path, n: int, seed: int, out: Path) -> Path:
-    """``out/sentences.msgpack``: ``n`` distinct SYNTHETIC sentences (two sentences of ``corpus``'s train split
-    joined), with their gold tags and ids; made once."""
-    from spacy_llm_loop.data.corpus import load_docs
-    from spacy_llm_loop.data.docs import doc_tags
-
-    path = out / "sentences.msgpack"
-    if path.exists() and srsly.read_msgpack(path)["n"] == n:
-        return path
-    docs = load_docs(corpus / "train.spacy")
-    pairs = [([t.text for t in doc], doc_tags(doc)) for doc in docs]
-    rng, seen = random.Random(seed), set()
-    words: List[List[str]] = []
-    tags: List[List[str]] = []
-    while len(words) < n:
-        (w1, t1), (w2, t2) = rng.choice(pairs), rng.choice(pairs)
-        key = tuple(w1 + w2)
-        if key in seen:
-            continue
-        seen.add(key)
-        words.append(w1 + w2)
-        tags.append(t1 + t2)
-    out.mkdir(parents=True, exist_ok=True)
-    srsly.write_msgpack(path, {"n": n, "ids": [f"synthetic-{i:07d}" for i in range(n)], "words": words,
-                               "tags": tags})
-    return path
-
-
-def serve(path: Path, latency: float, answered: Any, urls: Any) -> None:
-    """The SIMULATED LLM over ``path``'s sentences (run in a process of its own); counts the answers it sent."""
-    from spacy_llm_loop.simulate.server import SimulatedLLM, SimulatedLLMServer
-
-    sys.stderr = open(os.devnull, "w")  # a client killed mid-request makes the server print a traceback
-    data = srsly.read_msgpack(path)
-
-    class Counting(SimulatedLLM):
-        def handle(self, prompt: str) -> Tuple[int, str, Dict[str, str]]:
-            reply = super().handle(prompt)
-            with answered.get_lock():
-                answered.value += 1
-            self.log.clear()  # the request log is for tests; at this scale it only grows
-            return reply
-
-    simulated = Counting({tuple(w): t for w, t in zip(data["words"], data["tags"])}, latency=latency)
-    with SimulatedLLMServer(simulated) as server:
-        urls.put(server.url)
-        while True:
-            time.sleep(3600)
-
-
-class _Sentences(Mapping):
-    """id -> Doc, made when asked (the annotation step reads each sentence's words once)."""
-
-    def __init__(self, vocab: Any, ids: List[str], words: List[List[str]]) -> None:
-        from spacy_llm_loop.data.docs import make_doc
-
-        self._make, self._vocab = make_doc, vocab
-        self._words = dict(zip(ids, words))
-
-    def __getitem__(self, key: str) -> Any:
-        return self._make(self._vocab, self._words[key])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._words)
-
-    def __len__(self) -> int:
-        return len(self._words)
-
-
-def make_annotator(work: Path, opts: argparse.Namespace, url: str, budget_usd: Optional[float]) -> Any:
-    """The loop's LLM annotator on ``url``, with the run's ledger and cache under ``work`` (k-shot examples from
-    the corpus's dev split)."""
-    from spacy_llm_loop.annotators.base import AnnotationContext
-    from spacy_llm_loop.annotators.llm import LLMAnnotator
-
-    annotator = LLMAnnotator(ANNOTATOR, ANNOTATOR, opts.lang, cache_path=str(work / "cache" / "llm.sqlite"),
-                             overrides={"endpoint": url, "name": PRICED_AS, "concurrency": opts.concurrency,
-                                        "budget_usd": budget_usd})
-    annotator.prepare(AnnotationContext(run_dir=work / "run", seed_path=opts.corpus / "dev.spacy", lang=opts.lang))
-    annotator.begin_round(1)
-    return annotator
-
-
-def child(opts: argparse.Namespace) -> None:
-    """One leg: annotate every sentence not yet answered; print what happened as one JSON line."""
-    from spacy_llm_loop.fileio import JsonlLog
-    from spacy_llm_loop.loop.annotating import annotate
-
-    start = time.perf_counter()
-    data = srsly.read_msgpack(opts.work / "sentences.msgpack")
-    del data["tags"]  # the server's, not the annotating process's
-    annotator = make_annotator(opts.work, opts, opts.url, opts.budget_usd)
-    log = JsonlLog(opts.work / "run" / "annotations.jsonl")
-    sentences = _Sentences(annotator.nlp.vocab, data["ids"], data["words"])
-    ready = time.perf_counter()
-    unanswered = annotate(annotator, log, data["ids"], sentences)
-    print(json.dumps({"startup_s": ready - start, "annotate_s": time.perf_counter() - ready,
-                      "unanswered": len(unanswered), "budget_exhausted": bool(annotator.budget_exhausted)}))
+THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 def _peak_kb(pid: int) -> int:
-    """The process's peak resident set (``VmHWM``) in KB, or 0 once it is gone."""
+    """The process's peak resident set (``VmHWM``, kept by the kernel: no peak is missed) in KB; 0 once gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -161,20 +59,21 @@ def _peak_kb(pid: int) -> int:
     return 0
 
 
-def leg(opts: argparse.Namespace, url: str, budget_usd: Optional[float], answered: Any,
-        kill_at: Optional[int] = None) -> Dict[str, Any]:
-    """Run one leg in a child process (SIGKILL once the server has answered ``kill_at``); its figures."""
-    args = [sys.executable, __file__, "--child", "--work", str(opts.work), "--lang", opts.lang, "--corpus",
-            str(opts.corpus), "--url", url, "--concurrency", str(opts.concurrency)]
+def leg(opts: argparse.Namespace, url: str, budget_usd: Optional[float], delivered: Any,
+        kill_after: Optional[int] = None) -> Dict[str, Any]:
+    """Run one leg in a child process (SIGKILL once the server has delivered ``kill_after`` more answers); its
+    figures. After a kill it waits for the requests in flight to settle, so their answers count in this leg."""
+    args = [sys.executable, str(Path(__file__).with_name("annotation_legs.py")), "--work", str(opts.work), "--lang",
+            opts.lang, "--corpus", str(opts.corpus), "--url", url, "--concurrency", str(opts.concurrency)]
     args += ["--budget-usd", repr(budget_usd)] if budget_usd else []
-    before, start, peak = answered.value, time.perf_counter(), {"kb": 0}
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, env=env)
+    before, start, peak = delivered.value, time.perf_counter(), {"kb": 0}
+    with (opts.work / "legs.err").open("a") as err:  # the progress bar, and any traceback
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, env={**os.environ, **THREADS})
 
     def watch() -> None:
         while proc.poll() is None:
             peak["kb"] = max(peak["kb"], _peak_kb(proc.pid))
-            if kill_at is not None and answered.value >= kill_at:
+            if kill_after is not None and delivered.value - before >= kill_after:
                 proc.send_signal(signal.SIGKILL)
                 return
             time.sleep(0.05)
@@ -185,12 +84,15 @@ def leg(opts: argparse.Namespace, url: str, budget_usd: Optional[float], answere
     watcher.join()
     killed = proc.returncode == -signal.SIGKILL
     if proc.returncode and not killed:
-        raise SystemExit(f"a leg failed (exit {proc.returncode})")
-    if kill_at is not None and not killed:
+        raise SystemExit(f"a leg failed (exit {proc.returncode}); see {opts.work / 'legs.err'}")
+    if kill_after is not None and not killed:
         raise SystemExit("the leg to be killed finished first: lower --kill-at or raise --latency")
+    wall = time.perf_counter() - start
+    if killed:
+        time.sleep(opts.latency + 2.0)
     figures = json.loads(out.decode().strip().splitlines()[-1]) if not killed else {}
-    return {**figures, "wall_s": time.perf_counter() - start, "answered": answered.value - before,
-            "peak_mb": peak["kb"] / 1024, "killed": killed}
+    return {**figures, "wall_s": wall, "answered": delivered.value - before, "peak_mb": peak["kb"] / 1024,
+            "killed": killed}
 
 
 def billed_usd(records: List[Dict[str, Any]]) -> float:
@@ -203,18 +105,17 @@ def billed_usd(records: List[Dict[str, Any]]) -> float:
     return sum(cost_usd(price, int(r["input_tokens"]), int(r["output_tokens"])) for r in billed(records))
 
 
-def estimated_usd(opts: argparse.Namespace, url: str, words: List[List[str]], sample: int = 2000) -> float:
+def estimated_usd(annotator: Any, words: List[List[str]], sample: int = 2000) -> float:
     """The whole run's cost, extrapolated from the rendered prompts of the first ``sample`` sentences."""
     from spacy_llm_loop.annotators.base import AnnotationRequest
 
-    annotator = make_annotator(opts.work / "estimate", opts, url, None)
     shown = annotator.estimate([AnnotationRequest(str(i), w) for i, w in enumerate(words[:sample])])
     return float(shown["cost_usd"]) * len(words) / min(sample, len(words))
 
 
 def throughput_by_tenth(records: List[Dict[str, Any]]) -> List[float]:
-    """Requests per second over each tenth of the billed requests, in ledger order (legs apart: the gaps between
-    legs are left out)."""
+    """Requests per second over each tenth of the billed requests, in ledger order (gaps over 5 s, between legs,
+    left out)."""
     times = [float(r["time"]) for r in records if r.get("cache") == "miss" and r.get("outcome") == "ok"]
     tenth = max(1, len(times) // 10)
     rates = []
@@ -225,14 +126,13 @@ def throughput_by_tenth(records: List[Dict[str, Any]]) -> List[float]:
     return rates
 
 
-def check(opts: argparse.Namespace, legs: Dict[str, Dict[str, Any]], budget: float, gold: Dict[str, List[str]],
-          answered_total: int) -> Dict[str, Any]:
+def check(opts: argparse.Namespace, done: Dict[str, Any], gold: Dict[str, List[str]]) -> Dict[str, Any]:
     """The checks (a SystemExit if one fails) and what they counted."""
     from spacy_llm_loop.cost.ledger import read_ledger
     from spacy_llm_loop.fileio import read_jsonl
     from spacy_llm_loop.llm.models.cache import PromptCache
 
-    run = opts.work / "run"
+    legs, budget, run = done["legs"], done["budget"], opts.work / "run"
     records, _ = read_ledger(run / "llm-usage.jsonl")
     answers = read_jsonl(run / "annotations.jsonl")
     ids = [a["id"] for a in answers]
@@ -241,73 +141,71 @@ def check(opts: argparse.Namespace, legs: Dict[str, Dict[str, Any]], budget: flo
     cache = PromptCache(opts.work / "cache" / "llm.sqlite")
     cached = len(cache)
     cache.close()
-    n_budget = legs["budget"]["billed"]
+    in_budget = records[:legs["budget"]["ledger_end"]]
+    refused = sum(r.get("outcome") == "budget_refused" for r in in_budget)
+    spent = billed_usd(in_budget)
     failures = []
     if len(ids) != len(set(ids)) or set(ids) != set(gold):
         failures.append(f"answers: {len(ids)} records, {len(set(ids))} distinct, {len(gold)} sentences")
     wrong = sum(a["tags"] != gold[a["id"]] for a in answers)
     if wrong:
         failures.append(f"{wrong} answers differ from the server's")
-    spent = billed_usd(records[:legs["budget"]["ledger_end"]])
-    if spent > budget:
-        failures.append(f"leg 1 spent ${spent:.2f} of a ${budget:.2f} budget")
-    if not legs["budget"].get("budget_exhausted"):
-        failures.append("leg 1 did not run out of budget")
-    if legs["budget again"]["billed"]:
-        failures.append(f"leg 2 sent {legs['budget again']['billed']} requests under a spent budget")
+    if spent > budget or not legs["budget"].get("budget_exhausted") or not 1 <= refused <= opts.concurrency:
+        failures.append(f"leg 1 spent ${spent:.2f} of a ${budget:.2f} budget, {refused} refusals in the ledger")
+    if legs["budget again"]["billed"] or legs["budget again"]["answered"]:
+        failures.append(f"leg 2 sent {legs['budget again']['answered']} requests under a spent budget")
     if cached != len(prompts):
         failures.append(f"the cache holds {cached} answers for {len(prompts)} distinct prompts")
     if failures:
         raise SystemExit("checks failed: " + "; ".join(failures))
-    return {"sentences": len(gold), "requests_billed": len(ok), "distinct_prompts": len(prompts),
-              "paid_twice": len(ok) - len(prompts), "unseen_by_ledger": answered_total - len(ok),
-              "budget_usd": budget, "spent_in_budget_usd": spent, "billed_in_budget": n_budget,
-              "total_usd": billed_usd(records), "rates": throughput_by_tenth(records)}
+    return {"sentences": len(gold), "requests_billed": len(ok), "distinct_prompts": len(prompts), "cached": cached,
+            "billed_twice": len(ok) - len(prompts), "unseen_by_ledger": done["delivered"] - len(ok),
+            "spent_in_budget_usd": spent, "refused_in_budget": refused, "total_usd": billed_usd(records),
+            "rates": throughput_by_tenth(records)}
 
 
 def _size_mb(*paths: Path) -> float:
     return sum(p.stat().st_size for p in paths if p.exists()) / 2**20
 
 
-def report(opts: argparse.Namespace, legs: Dict[str, Dict[str, Any]], counts: Dict[str, Any], argv: Sequence[str],
-           measured: str) -> str:
+def report(opts: argparse.Namespace, done: Dict[str, Any], counts: Dict[str, Any], argv: Sequence[str]) -> str:
     """The page: the legs, the throughput by tenth, the checks and the files' sizes."""
-    run, cache = opts.work / "run", opts.work / "cache" / "llm.sqlite"
-    rows = ["| leg | requests billed | answers the server sent | wall seconds | of it starting (reading ledger, "
-            "answers, cache) | requests / s | peak resident memory of the annotating process (MB) |",
-            "|---|---|---|---|---|---|---|"]
+    legs, run, cache = done["legs"], opts.work / "run", opts.work / "cache" / "llm.sqlite"
+    rows = ["| leg | requests billed | answers the server delivered | wall seconds | of it before the first request "
+            "(sentences, annotator, ledger, answers) | requests / s | peak resident memory of the annotating "
+            "process (MB) |", "|---|---|---|---|---|---|---|"]
     for name, figures in legs.items():
-        annotate_s = figures.get("annotate_s")
-        rate = figures["billed"] / annotate_s if annotate_s else figures["billed"] / figures["wall_s"]
-        start = f"{figures['startup_s']:.1f}" if "startup_s" in figures else "- (killed)"
+        if "annotate_s" in figures:
+            start, rate = f"{figures['startup_s']:.1f}", f"{figures['billed'] / figures['annotate_s']:.0f}"
+        else:  # killed: no timings came back
+            start, rate = "- (killed)", f"{figures['billed'] / figures['wall_s']:.0f} (startup included)"
         rows.append(f"| {name} | {figures['billed']:,} | {figures['answered']:,} | {figures['wall_s']:.0f} | "
-                    f"{start} | {rate:.0f} | {figures['peak_mb']:.0f} |")
-    rates = " / ".join(f"{r:.0f}" for r in counts["rates"])
-    command = "python bench/annotation_scale.py " + shlex.join(argv)
+                    f"{start} | {rate} | {figures['peak_mb']:.0f} |")
     note = opts.note_file.read_text(encoding="utf-8").strip() if opts.note_file else ""
     lines = [
         "# Annotation at scale: the ledger, the cache and the budget over many requests", "",
-        f"Written by `{command}`. Measured {measured}. One run: no "
-        "spread is measured. The LLM is the project's SIMULATED one (gold answers after "
+        f"Written by `python bench/annotation_scale.py {shlex.join(argv)}`. Measured {done['measured']}. One run: "
+        "no spread is measured. The LLM is the project's SIMULATED one (gold answers after "
         f"{opts.latency:g} s, in a process of its own on 127.0.0.1; not a language model), and the sentences are "
         "SYNTHETIC (two train sentences joined, all distinct), so this measures the annotation machinery, not "
-        "labels. The annotating process is the loop's own annotation step (`loop.annotating.annotate`) with the "
-        f"`{ANNOTATOR}` annotator: TokenNER, 2 sentences per request, {opts.concurrency} requests in flight, "
-        f"the model named {PRICED_AS} (its listed price is the budget's; the server ignores the name).", "",
-        *([note, ""] if note else []),
-        *rows, "",
-        f"Requests per second over each tenth of the billed requests (ledger times, gaps between legs left out): "
-        f"{rates}.", "",
-        "| what was checked | result |", "|---|---|",
+        "labels. The annotating process is the loop's own annotation step (`loop.annotating.annotate`, its "
+        f"progress bar on as the CLI runs it) with the `{ANNOTATOR}` annotator config ({done['per_request']} "
+        f"sentences per request), {opts.concurrency} requests in flight, the model named {PRICED_AS} (its listed "
+        "price is the budget's; the server ignores the name).", "",
+        *([note, ""] if note else []), *rows, "",
+        "Requests per second over each tenth of the billed requests (ledger times, gaps between legs left out): "
+        + " / ".join(f"{r:.0f}" for r in counts["rates"]) + ".", "",
+        "| checked (the run fails otherwise) | result |", "|---|---|",
         f"| every sentence answered exactly once, as the server answered | {counts['sentences']:,} of "
         f"{counts['sentences']:,} |",
-        f"| leg 1 (budget ${counts['budget_usd']:.2f}): spent | ${counts['spent_in_budget_usd']:.2f} in "
-        f"{counts['billed_in_budget']:,} requests, then refused |",
-        f"| leg 2 (the same budget again): requests sent | {legs['budget again']['billed']} |",
-        f"| distinct prompts / cache entries | {counts['distinct_prompts']:,} / {counts['distinct_prompts']:,} |",
-        f"| prompts paid twice (answered before the kill, not yet cached) | {counts['paid_twice']} |",
-        f"| answers the server sent that no ledger records (in flight at the kill: a real API bills them) | "
-        f"{counts['unseen_by_ledger']} |",
+        f"| leg 1 (budget ${done['budget']:.2f}): spent, then refused | ${counts['spent_in_budget_usd']:.2f} in "
+        f"{legs['budget']['billed']:,} requests; {counts['refused_in_budget']} refusal records |",
+        f"| leg 2 (the same budget again): requests the server received | {legs['budget again']['answered']} |",
+        f"| distinct prompts / cache entries | {counts['distinct_prompts']:,} / {counts['cached']:,} |", "",
+        "| counted | result |", "|---|---|",
+        f"| prompts billed twice in the ledger (answered before the kill, not yet cached) | {counts['billed_twice']} |",
+        f"| answers the server delivered that no ledger records (in flight at the kill: a real API bills them, and "
+        f"the resumed run asked again) | {counts['unseen_by_ledger']} |",
         f"| whole spend at {PRICED_AS}'s price | ${counts['total_usd']:.2f} |", "",
         "| file | size (MB) | per request (KB) |", "|---|---|---|",
     ]
@@ -317,6 +215,37 @@ def report(opts: argparse.Namespace, legs: Dict[str, Dict[str, Any]], counts: Di
         size = _size_mb(*paths)
         lines.append(f"| {name} | {size:.1f} | {size * 1024 / max(1, counts['requests_billed']):.2f} |")
     return "\n".join(lines + [""])
+
+
+def run_legs(opts: argparse.Namespace, path: Path) -> Dict[str, Any]:
+    """The server, the budget, the four legs; what ``--report-only`` needs, also written to ``legs.json``."""
+    data = srsly.read_msgpack(path)
+    delivered, urls = multiprocessing.Value("q", 0), multiprocessing.Queue()
+    server = multiprocessing.get_context("fork").Process(target=serve, args=(path, opts.latency, delivered, urls),
+                                                         daemon=True)
+    server.start()
+    try:
+        url = urls.get(timeout=600)
+        estimate = make_annotator(opts.work / "estimate", opts.lang, opts.corpus, url, 1, None)
+        per_request = int(getattr(estimate._llm()._task, "sentences_per_request", 1) or 1)
+        budget = round(opts.budget_share * estimated_usd(estimate, data["words"]), 2)
+        ledger = opts.work / "run" / "llm-usage.jsonl"
+        n_requests = len(data["ids"]) // per_request
+        legs: Dict[str, Dict[str, Any]] = {}
+        for name, limit, kill in (("budget", budget, None), ("budget again", budget, None),
+                                  ("killed", None, int((opts.kill_at - opts.budget_share) * n_requests)),
+                                  ("resumed", None, None)):
+            before = _billed_count(ledger)
+            legs[name] = leg(opts, url, limit, delivered, kill)
+            legs[name]["billed"] = _billed_count(ledger) - before
+            legs[name]["ledger_end"] = len(_ledger_lines(ledger))
+            print(name, legs[name], flush=True)
+    finally:
+        server.kill()
+    done = {"legs": legs, "budget": budget, "delivered": delivered.value, "per_request": per_request,
+            "measured": f"{time.strftime('%Y-%m-%d')} on this machine ({len(os.sched_getaffinity(0))} cores)"}
+    srsly.write_json(opts.work / LEGS, done)
+    return done
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -332,53 +261,24 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--doc", type=Path)
     parser.add_argument("--note-file", type=Path, help="Markdown put under the command on the page")
     parser.add_argument("--report-only", action="store_true", help="the page from the last run's legs.json")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--budget-usd", type=float, help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
+    if not 0 < opts.budget_share < opts.kill_at < 1:
+        parser.error("--budget-share < --kill-at, both between 0 and 1: the kill must fall after the budget's leg")
     opts.corpus = opts.corpus or ROOT / "corpus" / opts.lang
-    if opts.child:
-        return child(opts)
-    argv = list(argv if argv is not None else sys.argv[1:])
+    argv = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"]
+    path = opts.work / "sentences.msgpack"
     if opts.report_only:
         done = srsly.read_json(opts.work / LEGS)
-        data = srsly.read_msgpack(opts.work / "sentences.msgpack")
-        counts = check(opts, done["legs"], done["budget"], dict(zip(data["ids"], data["tags"])),
-                       sum(leg["answered"] for leg in done["legs"].values()))
-        return write_page(opts, done["legs"], counts, argv, done["measured"])
-    for stale in ("run", "cache", "estimate"):
-        shutil.rmtree(opts.work / stale, ignore_errors=True)
-    path = synthetic_sentences(opts.corpus, 2 * opts.requests, 0, opts.work)
+    else:
+        for folder in ("run", "cache", "estimate"):
+            shutil.rmtree(opts.work / folder, ignore_errors=True)
+        for name in ("legs.err", LEGS):
+            (opts.work / name).unlink(missing_ok=True)
+        path = synthetic_sentences(opts.corpus, 2 * opts.requests, 0, opts.work)
+        done = run_legs(opts, path)
     data = srsly.read_msgpack(path)
-    gold = dict(zip(data["ids"], data["tags"]))
-    answered, urls = multiprocessing.Value("q", 0), multiprocessing.Queue()
-    server = multiprocessing.get_context("fork").Process(target=serve, args=(path, opts.latency, answered, urls),
-                                                         daemon=True)
-    server.start()
-    try:
-        url = urls.get(timeout=600)
-        budget = round(opts.budget_share * estimated_usd(opts, url, data["words"]), 2)
-        ledger = opts.work / "run" / "llm-usage.jsonl"
-        legs: Dict[str, Dict[str, Any]] = {}
-        for name, limit, kill in (("budget", budget, None), ("budget again", budget, None),
-                                  ("killed", None, int(opts.kill_at * opts.requests)), ("resumed", None, None)):
-            before = _billed_count(ledger)
-            legs[name] = leg(opts, url, limit, answered, kill)
-            legs[name]["billed"] = _billed_count(ledger) - before
-            legs[name]["ledger_end"] = len(_ledger_lines(ledger))
-            print(name, legs[name], flush=True)
-        measured = f"{time.strftime('%Y-%m-%d')} on this machine ({len(os.sched_getaffinity(0))} cores)"
-        srsly.write_json(opts.work / LEGS, {"legs": legs, "budget": budget, "measured": measured})
-        counts = check(opts, legs, budget, gold, answered.value)
-    finally:
-        server.kill()
-    write_page(opts, legs, counts, argv, measured)
-
-
-def write_page(opts: argparse.Namespace, legs: Dict[str, Dict[str, Any]], counts: Dict[str, Any],
-               argv: Sequence[str], measured: str) -> None:
-    """Print the page, and write it to ``--doc``."""
-    text = report(opts, legs, counts, [a for a in argv if a != "--report-only"], measured)
+    counts = check(opts, done, dict(zip(data["ids"], data["tags"])))
+    text = report(opts, done, counts, argv)
     print(text)
     if opts.doc:
         opts.doc.write_text(text, encoding="utf-8")

@@ -1,4 +1,5 @@
-"""bench/subsample_cost.py and bench/scale_round.py: their run names, pairing and measurements."""
+"""bench/subsample_cost.py, bench/scale_round.py and bench/annotation_scale.py: their run names, pairing,
+measurements and checks."""
 import argparse
 import os
 
@@ -57,6 +58,6 @@ def test_annotation_at_scale_keeps_budget_cache_and_answers_through_a_kill(small
     annotation_scale.main(argv + ["--report-only"])  # the same page again from the run's files
     assert page.read_text(encoding="utf-8") == text
     assert "| every sentence answered exactly once, as the server answered | 240 of 240 |" in text
-    assert "| leg 2 (the same budget again): requests sent | 0 |" in text
-    assert "| distinct prompts / cache entries | 120 / 120 |" in text
+    assert "| leg 2 (the same budget again): requests the server received | 0 |" in text
+    assert "| distinct prompts / cache entries | 120 / 120 |" in text and "| leg 1 (budget $" in text
     assert "SIMULATED" in text and "SYNTHETIC" in text

@@ -136,22 +136,32 @@ def test_budget_stops_annotation_cleanly(small_corpus, tmp_path):
     assert rounds[1]["n_labelled"] == 24 + annotation["n_received"]
 
 
-def test_a_spent_budget_ends_the_round_without_refusing_every_request(small_corpus, tmp_path):
-    """Once the budget is spent the annotator stops reading requests: the ledger holds the refusals of the batch in
-    flight, not one per sentence left (a large round would otherwise render and refuse every one of them)."""
+def test_a_spent_budget_refuses_once_and_still_gives_cached_answers(small_corpus, tmp_path):
+    """Once the budget has refused, prompts the cache cannot answer are refused without a ledger record each (a large
+    round would otherwise leave one per prompt), and cached answers are still given, free, in a later run."""
     from spacy_llm_loop.annotators.base import AnnotationContext, AnnotationRequest
     from spacy_llm_loop.annotators.llm import LLMAnnotator
 
     docs = load_docs(small_corpus / "train.spacy")
-    with SimulatedLLMServer(SimulatedLLM(gold_from(small_corpus / "train.spacy"))) as server:
-        annotator = LLMAnnotator("openai-compatible", "openai-compatible", "tsn", cache_path=None,
+    requests = [AnnotationRequest(f"s{i}", [t.text for t in doc]) for i, doc in enumerate(docs)]
+    ledger = tmp_path / "run" / "llm-usage.jsonl"
+
+    def run(server):
+        annotator = LLMAnnotator("openai-compatible", "openai-compatible", "tsn", cache_path=str(tmp_path / "c.sqlite"),
                                  overrides={"endpoint": server.url, "budget_tokens": 6000, "concurrency": 1})
-        annotator.prepare(AnnotationContext(run_dir=tmp_path, seed_path=small_corpus / "dev.spacy", lang="tsn"))
-        answers = list(annotator([AnnotationRequest(f"s{i}", [t.text for t in doc]) for i, doc in enumerate(docs)]))
-    records = [json.loads(line) for line in (tmp_path / "llm-usage.jsonl").read_text().splitlines()]
-    refused = [r for r in records if r["outcome"] == "budget_refused"]
-    assert annotator.budget_exhausted and 0 < len(answers) < len(docs)
-    assert 1 <= len(refused) <= annotator.batch_size // 2, f"{len(refused)} refusals for {len(docs)} sentences"
+        annotator.prepare(AnnotationContext(run_dir=tmp_path / "run", seed_path=small_corpus / "dev.spacy",
+                                            lang="tsn"))
+        return annotator, [a.id for a in annotator(requests)]
+
+    with SimulatedLLMServer(SimulatedLLM(gold_from(small_corpus / "train.spacy"))) as server:
+        annotator, first = run(server)
+        records = [json.loads(line) for line in ledger.read_text().splitlines()]
+        assert annotator.budget_exhausted and 0 < len(first) < len(docs)
+        assert [r["outcome"] for r in records].count("budget_refused") == 1, "one refusal, not one per prompt"
+        again, second = run(server)  # the same budget, spent: only what the cache holds
+        assert second == first and len(server.simulated.log) == sum(r["outcome"] == "ok" for r in records)
+    later = [json.loads(line) for line in ledger.read_text().splitlines()][len(records):]
+    assert {r["outcome"] for r in later} == {"cache_hit"} and again.budget_exhausted
 
 
 def test_spacy_ner_v3_task_as_annotator(small_corpus, tmp_path):

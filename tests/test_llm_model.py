@@ -186,6 +186,9 @@ def test_budget_refuses_cleanly(server, tmp_path):
     answers = chat.complete(PROMPTS[:10])
     kinds = [a.info.get("error_kind") for a in answers]
     assert "budget" in kinds and kinds[0] is None
+    refused = PROMPTS[kinds.index("budget")]
+    assert chat.failure(refused) == "budget" and chat.failure(PROMPTS[0]) is None
+    assert refused not in chat._failed, "failures are kept by digest: a refused round must not hold its prompts"
     assert chat.budget.spent_tokens <= 600
     assert len(server.simulated.log) == kinds.count(None)
     # a new process on the same ledger keeps to the same budget

@@ -420,6 +420,20 @@ def test_annotation_progress_shows_answers_drops_and_spend(tmp_path, capsys):
     assert unanswered == [] and "round 2 annotating" in err and "/3 " in err  # redrawn at most every 0.1 s
     assert _spend(as_annotator(Priced()), 1) == "dropped 1, $0.25"  # the bar's postfix
 
+    class Counted(Priced):  # the spend is summed from the whole ledger: not once per answer of a large round
+        calls = 0
+
+        def __call__(self, requests):
+            return iter([Annotation(r.id, ["O"], "priced") for r in requests])
+
+        def usage(self, k=None):
+            Counted.calls += 1
+            return super().usage(k)
+
+    many = {f"s{i}": make_doc(vocab, ["x"]) for i in range(2000)}
+    annotate(as_annotator(Counted()), JsonlLog(tmp_path / "many.jsonl"), list(many), many, progress=True)
+    assert 1 <= Counted.calls <= 5
+
 
 @pytest.mark.slow
 def test_a_subsampled_pool_scores_a_seeded_part_of_it_each_round(small_corpus, tmp_path) -> None:

@@ -134,14 +134,9 @@ class LLMAnnotator(BaseAnnotator):
                            sum(unanswered.values()), unanswered)
 
     def _docs(self, requests: Iterable[AnnotationRequest]) -> Iterator[Doc]:
-        """A Doc per request, made as the pipeline reads it (a large round never holds them all); none once the
-        budget is spent, so the rest of a large round is neither rendered nor refused one by one in the ledger."""
+        """A Doc per request, made as the pipeline reads it (a large round never holds them all)."""
         assert self.nlp is not None
-        budget = getattr(self.model, "budget", None)
         for request in requests:
-            if budget is not None and budget.spent:
-                self.budget_exhausted = True  # the rest stay unanswered; a later run asks for them
-                return
             doc = make_doc(self.nlp.vocab, request.words)
             doc.user_data[ID_KEY] = request.id
             yield doc
@@ -188,8 +183,8 @@ class LLMAnnotator(BaseAnnotator):
         if result is None:  # a task of spacy-llm's own (e.g. spacy.NER.v3): read doc.ents
             io = doc.user_data.get("llm_io", {}).get("llm", {})
             prompts = io.get("prompt", [])
-            failed = getattr(self.model, "failed", {})
-            kinds = [failed[p] for p in ([prompts] if isinstance(prompts, str) else prompts) if p in failed]
+            failure = getattr(self.model, "failure", lambda prompt: None)
+            kinds = [k for k in map(failure, [prompts] if isinstance(prompts, str) else prompts) if k]
             if kinds and kinds[0] in NOT_ANSWERED:
                 return None, kinds[0]
             if kinds:  # refused by the API (e.g. a content filter): asking again will not help

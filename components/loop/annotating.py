@@ -3,10 +3,11 @@
 Answers are appended to ``round-<k>/annotations.jsonl`` (fsynced) in the units the
 annotator yields from ``batches`` (the answers to one prompt together), so a killed
 round keeps everything received, and a resumed one asks only for the rest. Requests
-are made as the annotator reads them, so a round of 100,000 sentences never holds
-all their token lists at once.
+are made as the annotator reads them, so the step holds no second copy of the
+round's token lists.
 """
 import logging
+import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union, overload
 
 from spacy.tokens import Doc
@@ -19,6 +20,7 @@ from ..evaluation.metrics import tag_agreement
 from ..fileio import JsonlLog
 
 logger = logging.getLogger(__name__)
+SPEND_EVERY_S = 2.0  # the bar's spend is summed from the whole ledger: at most this often, not once per answer
 
 
 def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: Mapping[str, Doc], *,
@@ -35,12 +37,15 @@ def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: 
 
     done = {record["id"] for record in log.records}
     requests = _Requests([sid for sid in wanted if sid not in done], by_id)
+    unknown = [sid for sid in requests.ids if sid not in by_id]
+    if unknown:
+        raise LoopError(f"{len(unknown)} sentences to annotate are not in the corpus (e.g. {unknown[:3]})")
     pending = dict.fromkeys(requests.ids)
     if not requests:
         return []
     bar = tqdm(total=len(requests), desc=f"round {round_k} annotating" if round_k else "annotating", unit="sent",
                disable=not progress, leave=False)
-    dropped = 0
+    dropped, shown = 0, -SPEND_EVERY_S
     for group in annotator.batches(requests):
         records = []
         for annotation in group:
@@ -48,21 +53,30 @@ def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: 
                 logger.warning("annotator answered '%s', which was not asked or was answered already", annotation.id)
                 continue
             del pending[annotation.id]
-            records.append(validate_annotation(annotation, len(by_id[annotation.id]), tagset).to_dict())
+            records.append(validate_annotation(annotation, requests.n_words(annotation.id), tagset).to_dict())
         log.extend(records)
         if progress:
             dropped += sum(r["tags"] is None for r in records)
             bar.update(len(records))
-            bar.set_postfix_str(_spend(annotator, dropped), refresh=False)
+            if time.monotonic() - shown >= SPEND_EVERY_S:
+                bar.set_postfix_str(_spend(annotator, dropped), refresh=False)
+                shown = time.monotonic()
     bar.close()
     return sorted(pending)
 
 
 class _Requests(Sequence[AnnotationRequest]):
-    """The requests for ``ids``, each made from ``by_id`` when it is read."""
+    """The requests for ``ids``, each made from ``by_id`` when it is read; the lengths of those read are kept, to
+    check the answers against without building the Docs again."""
 
     def __init__(self, ids: List[str], by_id: Mapping[str, Doc]) -> None:
         self.ids, self._by_id = ids, by_id
+        self._lengths: Dict[str, int] = {}
+
+    def n_words(self, sid: str) -> int:
+        """Sentence ``sid``'s number of tokens."""
+        n = self._lengths.pop(sid, None)
+        return len(self._by_id[sid]) if n is None else n
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -79,7 +93,9 @@ class _Requests(Sequence[AnnotationRequest]):
         return self._request(self.ids[i])
 
     def _request(self, sid: str) -> AnnotationRequest:
-        return AnnotationRequest(sid, [t.text for t in self._by_id[sid]])
+        words = [t.text for t in self._by_id[sid]]
+        self._lengths[sid] = len(words)
+        return AnnotationRequest(sid, words)
 
 
 def _spend(annotator: Annotator, dropped: int) -> str:

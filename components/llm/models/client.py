@@ -6,7 +6,9 @@ keeps client-side limits on requests and tokens per minute, retries 429, 5xx,
 timeouts and dropped connections with exponential backoff and jitter (honouring
 ``Retry-After``), and returns the answers in input order. Every prompt is first
 looked up in the persistent :class:`~.cache.PromptCache`; every attempt is written
-to the :class:`~.ledger.UsageLedger`; a :class:`~.budget.Budget` can refuse to send.
+to the :class:`~.ledger.UsageLedger`; a :class:`~.budget.Budget` can refuse to send. Once it has refused,
+cached answers are still given (free) and other prompts are refused without a ledger record each, so the
+rest of a large round leaves one refusal in the ledger, not one per prompt.
 A 200 reply whose body cannot be read (not JSON, no choices or content) was still
 billed: it is logged as ``malformed_response`` with its usage (estimated when the
 body reports none), counted against the budget, and the prompt is asked again.
@@ -14,6 +16,7 @@ A prompt that gets no answer yields an empty :class:`~.response.LLMResponse` who
 ``info`` says why, so one failure never costs the rest of the batch.
 """
 import dataclasses
+import hashlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -81,7 +84,7 @@ class ChatModel:
         self.cache, self.ledger, self.budget = cache, ledger or UsageLedger(), budget
         self.context: Dict[str, Any] = {}
         self.replicate: Optional[int] = None  # asking the same prompts again on purpose (annotator-eval's k runs)
-        self.failed: Dict[str, str] = {}  # prompt -> error kind, for prompts that got no answer (see complete)
+        self._failed: Dict[str, str] = {}  # a prompt's digest -> error kind, for prompts that got no answer
         self._context_length = context_length
         self._client = httpx.Client(timeout=httpx.Timeout(timeout),
                                     limits=httpx.Limits(max_connections=concurrency,
@@ -111,14 +114,21 @@ class ChatModel:
         answers = [by_prompt[p] for p in prompts]
         for prompt, answer in zip(prompts, answers):  # so callers of stock spacy-llm tasks can tell "no answer"
             if answer.info.get("error_kind"):          # from "an empty answer" (the str a task sees is "" for both)
-                self.failed[prompt] = answer.info["error_kind"]
+                self._failed[_digest(prompt)] = answer.info["error_kind"]
             else:
-                self.failed.pop(prompt, None)
+                self._failed.pop(_digest(prompt), None)
         refused = [a for a in answers if a.info.get("error_kind") == "auth"]
         if refused:
             raise LoopError(f"{self.provider.name} refused the credentials for model '{self.name}' "
                             f"({refused[0].error}); check the API key variable")
         return answers
+
+    def failure(self, prompt: str) -> Optional[str]:
+        """Why ``prompt`` got no answer the last time it was asked (None: it got one, or was never asked).
+
+        Kept by digest, not by prompt: a large round refused by a spent budget would otherwise hold every prompt.
+        """
+        return self._failed.get(_digest(prompt))
 
     def _complete_safely(self, prompt: str) -> LLMResponse:
         """:meth:`_complete`, with any unexpected error turned into a ``transient`` failure of this prompt only."""
@@ -137,6 +147,8 @@ class ChatModel:
         if cached is not None:
             self._log(info, outcome="cache_hit", cache="hit", request_id=cached["request_id"], **cached["usage"])
             return LLMResponse(cached["text"], **info, cached=True, request_id=cached["request_id"])
+        if self.budget is not None and self.budget.exhausted:  # refused once already (that refusal is logged):
+            return LLMResponse.failure("budget", "not sent: the run's budget is spent", **info)  # no record each
         estimate = {"input_tokens": count_tokens(prompt), "output_tokens": 0}
         estimate["output_tokens"] = int(self.params.get("max_tokens") or min(estimate["input_tokens"], 4096))
         if self.budget is not None and not self.budget.reserve(**estimate):
@@ -233,6 +245,10 @@ class ChatModel:
 
     def _log(self, info: Dict[str, Any], **fields: Any) -> None:
         self.ledger.append(provider=self.provider.name, **info, **fields, context=dict(self.context))
+
+
+def _digest(prompt: str) -> str:
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()
 
 
 def _add(paid: Dict[str, int], usage: Dict[str, Any]) -> None:
