@@ -42,10 +42,10 @@ from typing import Any, Dict, List, Optional, Sequence
 import srsly
 
 from annotation_legs import ANNOTATOR, PRICED_AS, make_annotator, serve, synthetic_sentences
+from jobs import one_thread_env
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGS = "legs.json"  # each leg's figures, for --report-only
-THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 def _peak_kb(pid: int) -> int:
@@ -68,7 +68,7 @@ def leg(opts: argparse.Namespace, url: str, budget_usd: Optional[float], deliver
     args += ["--budget-usd", repr(budget_usd)] if budget_usd else []
     before, start, peak = delivered.value, time.perf_counter(), {"kb": 0}
     with (opts.work / "legs.err").open("a") as err:  # the progress bar, and any traceback
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, env={**os.environ, **THREADS})
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, env=one_thread_env())
 
     def watch() -> None:
         while proc.poll() is None:

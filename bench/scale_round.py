@@ -31,6 +31,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import srsly
 
+from jobs import one_thread_env
+
 PAGE = 4096
 
 
@@ -100,7 +102,7 @@ def _tree_memory(root: int) -> Tuple[int, int]:
 
 def run_cell(args: List[str], log: Path) -> Dict[str, float]:
     """Run the loop; return wall seconds and peak resident MB of its process and of its process tree."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = one_thread_env()
     peaks = {"main": 0, "tree": 0}
     start = time.perf_counter()
     with log.open("w") as f:

@@ -430,6 +430,9 @@ def test_annotation_progress_shows_answers_drops_and_spend(tmp_path, capsys):
             Counted.calls += 1
             return super().usage(k)
 
+    with pytest.raises(LoopError, match=r"1 sentences to annotate are not in the corpus \(e.g. \['gone'\]\)"):
+        annotate(as_annotator(Counted()), JsonlLog(tmp_path / "gone.jsonl"), ["a", "gone"], by_id)
+    assert not (tmp_path / "gone.jsonl").exists() and Counted.calls == 0, "refused before anything is asked"
     many = {f"s{i}": make_doc(vocab, ["x"]) for i in range(2000)}
     annotate(as_annotator(Counted()), JsonlLog(tmp_path / "many.jsonl"), list(many), many, progress=True)
     assert 1 <= Counted.calls <= 5
