@@ -32,7 +32,7 @@ import shlex
 import sys
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import srsly
@@ -47,17 +47,29 @@ SEED_GAIN_TARGET = 6.0  # last round - seed round, F1 points
 GOLD_SHARE_TARGET = 90.0  # last round / gold-oracle last round, %
 
 
-def parse_arm(arm: str) -> Tuple[str, str]:
-    """``disagree`` -> (``disagree``, ``entropy``); ``disagree@entropy-quality`` -> (..., ``entropy-quality``)."""
+class ArmSpec(NamedTuple):
+    """What an arm's runs were given: the label policy, the selection strategy and the learner's dev data."""
+
+    policy: str
+    strategy: str = "entropy"
+    dev: str = "labelled"
+
+
+def parse_arm(arm: str) -> ArmSpec:
+    """``disagree`` -> (``disagree``, ``entropy``, ``labelled``); ``disagree@entropy-quality``: another strategy;
+    a ``+seeddev`` suffix: the learner's dev data from the gold seed only (``loop.dev = "seed"``)."""
+    arm, plus, dev = arm.partition("+")
+    if plus and dev != "seeddev":
+        raise SystemExit(f"unknown arm suffix '+{dev}' (only +seeddev)")
     policy, _, strategy = arm.partition("@")
     if policy not in PRESETS:
         raise SystemExit(f"unknown label policy '{policy}' in arm '{arm}'; choose from {', '.join(PRESETS)}")
-    return policy, strategy or "entropy"
+    return ArmSpec(policy, strategy or "entropy", "seed" if plus else "labelled")
 
 
-def folder(lang: str, annotator: str, policy: str, strategy: str, seed: int) -> str:
+def folder(lang: str, annotator: str, policy: str, strategy: str, seed: int, dev: str = "labelled") -> str:
     """The loop's default run folder name (the loop's own naming)."""
-    settings = SimpleNamespace(lang=lang, run_name=None, seed=seed, warm_start=False, dev="labelled",
+    settings = SimpleNamespace(lang=lang, run_name=None, seed=seed, warm_start=False, dev=dev,
                                learner_config=Path("configs/learner-cnn.cfg"),
                                label_policy=make_label_policy(name=policy, **PRESETS[policy]))
     return run_name(settings, SimpleNamespace(name=annotator, gives_gold=annotator == "gold"),
@@ -68,19 +80,20 @@ def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
     """Loop commands seed by seed, language by language, arm by arm (finished loops return at once)."""
     todo = []
     for seed, lang, arm in itertools.product(opts.seeds, opts.langs, opts.arms):
-        policy, strategy = parse_arm(arm)
+        policy, strategy, dev = parse_arm(arm)
         args = ["loop", "--lang", lang, "--annotator", opts.annotator, "--strategy", strategy, "--seed", str(seed),
-                "--label-policy", policy, "--runs-dir", str(runs_root(opts, policy, strategy)),
-                "--rounds", str(opts.rounds), "--annotator.cache_path", str(opts.out / "cache" / "llm.sqlite")]
+                "--label-policy", policy, "--runs-dir", str(runs_root(opts, policy, strategy, dev)),
+                "--rounds", str(opts.rounds), "--annotator.cache_path", str(opts.out / "cache" / "llm.sqlite"),
+                "--loop.dev", dev]
         if opts.hardness_dir:  # the hardness-aware simulator's per-sentence file (bench/hardness_file.py)
             args += ["--annotator.model_settings.hardness", str(opts.hardness_dir / lang / "hardness.jsonl")]
-        todo.append((folder(lang, opts.annotator, policy, strategy, seed), args))
+        todo.append((folder(lang, opts.annotator, policy, strategy, seed, dev), args))
     return todo
 
 
-def runs_root(opts: argparse.Namespace, policy: str, strategy: str) -> Path:
+def runs_root(opts: argparse.Namespace, policy: str, strategy: str, dev: str = "labelled") -> Path:
     """Where an arm's runs are: the trust arm's may be elsewhere (``--trust-runs``)."""
-    trust = policy == "trust" and strategy == "entropy" and opts.trust_runs
+    trust = policy == "trust" and strategy == "entropy" and dev == "labelled" and opts.trust_runs
     return opts.trust_runs if trust else opts.out / "runs"
 
 
@@ -88,7 +101,7 @@ class Arm:
     """One arm's finished runs on one language: per round and seed, what the report needs."""
 
     def __init__(self, root: Path, lang: str, annotator: str, policy: str, strategy: str, seeds: Sequence[int],
-                 rounds: int) -> None:
+                 rounds: int, dev: str = "labelled") -> None:
         self.f1: Dict[int, Dict[int, float]] = {}
         self.pr: Dict[int, Dict[int, Tuple[float, float]]] = {}  # test entity precision and recall
         self.paper: Dict[int, Dict[int, float]] = {}
@@ -99,7 +112,7 @@ class Arm:
         self.selected: Dict[int, Dict[int, List[str]]] = {}
         self.root = root
         for seed in seeds:
-            run_dir = root / folder(lang, annotator, policy, strategy, seed)
+            run_dir = root / folder(lang, annotator, policy, strategy, seed, dev)
             path = run_dir / "loop.json"
             loop = srsly.read_json(path) if path.exists() else {}
             records = loop.get("rounds", [])
@@ -147,10 +160,11 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
     gold = Arm(opts.gold_runs or opts.out / "runs", lang, "gold", "trust", "entropy", opts.seeds, opts.rounds)
     arms = {}
     for arm in opts.arms:
-        policy, strategy = parse_arm(arm)
-        arms[arm] = Arm(runs_root(opts, policy, strategy), lang, opts.annotator, policy, strategy, opts.seeds,
-                        opts.rounds)
+        policy, strategy, dev = parse_arm(arm)
+        arms[arm] = Arm(runs_root(opts, policy, strategy, dev), lang, opts.annotator, policy, strategy, opts.seeds,
+                        opts.rounds, dev)
     trust = arms.get("trust")
+    against = opts.against if opts.against in arms else None
     lines = [f"### {lang}", "", "| arm | round | labelled | test entity F1 | - trust (paired, 95% CI) | "
              "taught: entity F1 | taught: tokens missing | labels received: entity F1 | $ so far | "
              "paper's metric (token F1, weighted) |",
@@ -174,8 +188,9 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
     lines += ["", f"- seeds with all rounds finished: gold oracle {gold.seeds}; "
               + "; ".join(f"{name} {arm.seeds}" for name, arm in arms.items()), "",
               "| arm | last round F1 | last - seed round (paired, 95% CI) | target +6 | last / gold oracle last "
-              "(paired, 95% CI) | target 90% | mean over rounds 1-5 - trust (paired) |",
-              "|---|---|---|---|---|---|---|"]
+              "(paired, 95% CI) | target 90% | mean over rounds 1-5 - trust (paired) |"
+              + (f" last round - {against} (paired) | mean over rounds 1-5 - {against} (paired) |" if against else ""),
+              "|---|---|---|---|---|---|---|" + ("---|---|" if against else "")]
     for name, arm in arms.items():
         if not arm.f1:
             continue
@@ -187,9 +202,15 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
         vs_trust = paired(means, mean_over_rounds(trust.f1, range(1, last + 1))) if trust and name != "trust" else "-"
         share_cells = (f"{share[0]:.1f}% [{share[1]:.1f}, {share[2]:.1f}] | "
                        f"{verdict(*share, GOLD_SHARE_TARGET, len(shared))}" if share else "- | -")
+        vs_against = ""
+        if against:
+            base = arms[against]
+            vs_against = " - | - |" if name == against else (
+                f" {paired(arm.f1[last], base.f1.get(last, {}))} | "
+                f"{paired(means, mean_over_rounds(base.f1, range(1, last + 1)))} |")
         lines.append(f"| {name} | {mean_sd(list(arm.f1[last].values()))} | {gain[0]:+.2f} [{gain[1]:+.2f}, "
                      f"{gain[2]:+.2f}] | {verdict(*gain, SEED_GAIN_TARGET, len(arm.seeds))} | {share_cells} | "
-                     f"{vs_trust} |")
+                     f"{vs_trust} |{vs_against}")
     lines += ["", precision_recall_table({"gold oracle": gold, **arms})]
     if pool_f1 is not None:
         lines += ["", selection_table(arms, pool_f1)]
@@ -297,6 +318,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--gold-runs", type=Path, default=None, help="The gold-oracle runs (default: <out>/runs)")
     parser.add_argument("--trust-runs", type=Path, default=None,
                         help="The trust arm's runs, when they are elsewhere (bench/llm_labels.py's)")
+    parser.add_argument("--against", default=None,
+                        help="An arm the others are also compared with, paired (e.g. the default policy)")
     parser.add_argument("--selection", action="store_true", help="Add the label quality of what each arm selected")
     parser.add_argument("--doc", type=Path, default=None, help="Also write the tables to this Markdown file")
     parser.add_argument("--report-only", action="store_true")
@@ -313,7 +336,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     lines = [f"## {opts.title}", "",
              f"Written by `python bench/label_policies.py {shlex.join(argv if argv is not None else sys.argv[1:])}`. "
              f"CNN learner, entity-rich 5% gold seed, 5% of the pool per round by mean entropy unless an arm names "
-             f"another strategy, {opts.rounds} rounds, the learner's dev data carved out of its labelled set; "
+             f"another strategy, {opts.rounds} rounds, the learner's dev data carved out of its labelled set"
+             + (" (`+seeddev` arms: out of the gold seed alone)" if any("+" in a for a in opts.arms) else "") + "; "
              f"seeds {opts.seeds}, paired by seed (same seed set, learner seed and tie-breaks). The annotator "
              f"(`{opts.annotator}`) is SIMULATED (gold labels with GPT-4-Turbo's measured errors), not GPT-4-Turbo; "
              "dollars are what "

@@ -10,14 +10,19 @@ bench = bench_module("label_policies")
 
 
 def test_arms_and_folders_follow_the_loops_naming() -> None:
-    assert bench.parse_arm("disagree") == ("disagree", "entropy")
-    assert bench.parse_arm("disagree-gold3@entropy-quality") == ("disagree-gold3", "entropy-quality")
+    assert bench.parse_arm("disagree") == ("disagree", "entropy", "labelled")
+    assert bench.parse_arm("disagree-gold3@entropy-quality") == ("disagree-gold3", "entropy-quality", "labelled")
+    assert bench.parse_arm("disagree-gold3+seeddev") == ("disagree-gold3", "entropy", "seed")
     with pytest.raises(SystemExit, match="unknown label policy 'nope'"):
         bench.parse_arm("nope")
+    with pytest.raises(SystemExit, match=r"unknown arm suffix '\+golddev'"):
+        bench.parse_arm("disagree+golddev")
     assert bench.folder("tsn", "sim-gpt-4-turbo", "trust", "entropy", 0) == "tsn-sim-gpt-4-turbo-entropy-seed0"
     assert bench.folder("tsn", "sim-gpt-4-turbo", "disagree", "entropy", 1) == \
         "tsn-sim-gpt-4-turbo-entropy-lp-disagree-seed1"
     assert bench.folder("tsn", "gold", "disagree", "entropy", 1) == "tsn-gold-entropy-seed1"  # gold: no policy
+    assert bench.folder("tsn", "sim-gpt-4-turbo", "disagree", "entropy", 1, "seed") == \
+        "tsn-sim-gpt-4-turbo-entropy-seeddev-lp-disagree-seed1"
 
 
 @pytest.mark.parametrize("values, target, expected", [
@@ -49,9 +54,13 @@ def test_tables_pair_each_arm_with_trust_and_gold(tmp_path) -> None:
         _run(runs, f"tsn-gold-entropy-seed{seed}", [0.55, gold])
         _run(runs, f"tsn-sim-gpt-4-turbo-entropy-seed{seed}", [0.55, trust])
         _run(runs, f"tsn-sim-gpt-4-turbo-entropy-lp-disagree-seed{seed}", [0.55, policy])
+        _run(runs, f"tsn-sim-gpt-4-turbo-entropy-seeddev-lp-disagree-seed{seed}", [0.55, policy + 0.01 * (seed + 1)])
     opts = argparse.Namespace(out=tmp_path, gold_runs=None, trust_runs=None, seeds=[0, 1], rounds=1,
-                              arms=["trust", "disagree"], annotator="sim-gpt-4-turbo")
+                              arms=["trust", "disagree", "disagree+seeddev"], annotator="sim-gpt-4-turbo",
+                              against="disagree")
     lines = bench.lang_lines(opts, "tsn", None)
+    seeddev = next(line for line in lines if line.startswith("| disagree+seeddev | 69.00"))
+    assert seeddev.endswith("| +1.50 [-4.85, +7.85] (n=2) | +1.50 [-4.85, +7.85] (n=2) |")  # +1 and +2 against disagree
     row = next(line for line in lines if line.startswith("| disagree | 1 |"))
     assert "+7.00 [" in row  # 66 - 60 and 69 - 61: +6, +8
     # taught F1, missing, received F1, $ so far (the audit's 0.25 + round 1's 0.50 from the cache at its price)

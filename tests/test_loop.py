@@ -110,6 +110,36 @@ def test_oracle_dev_is_marked_and_uses_the_gold_dev_split(small_corpus, tmp_path
     assert "learner dev: the gold dev split), test entity F1" in caplog.text
 
 
+def test_seed_dev_holds_out_gold_seed_sentences_only(small_corpus, tmp_path):
+    """``loop.dev = "seed"``: round 0's dev set, carved out of the gold seed, is the dev set of every round, and every
+    annotated sentence is trained on."""
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings(small_corpus, tmp_path, **{"loop.rounds": 1,
+                                                                                         "loop.dev": "seed"}),
+                      FAST_TRAINING, annotator="gold")
+    assert result["run"] == "tsn-gold-entropy-seeddev-seed0" and result["dev"] == "seed"
+    assert [r["learner_dev"]["n"] for r in result["rounds"]] == [12, 12]
+    assert [r["n_train"] for r in result["rounds"]] == [12, 36]
+    folder = tmp_path / result["run"]
+    seed = set(srsly.read_json(folder / "seed.json")["ids"])
+    dev = [{t["meta"]["sentence_id"] for t in srsly.read_jsonl(folder / f"round-0{k}" / "labelled.jsonl")
+            if t["meta"]["learner_split"] == "dev"} for k in (0, 1)]
+    assert dev[0] == dev[1] and dev[0] <= seed
+
+
+def test_seed_dev_needs_a_gold_seed(tmp_path):
+    """A run whose seed the annotator labels has no gold to carve the dev set from: refused before anything."""
+    from types import SimpleNamespace
+
+    import spacy
+
+    from spacy_llm_loop.loop.labelled import RunSentences
+    from spacy_llm_loop.loop.state import RunFolder
+
+    with pytest.raises(LoopError, match="loop.dev = 'seed' carves the learner's dev data out of the gold seed"):
+        RunSentences(RunFolder(tmp_path / "run"), SimpleNamespace(dev="seed"), None, [], spacy.blank("xx").vocab,
+                     seed_docs=None, pool_labelled=False)
+
+
 def test_selection_never_repeats_and_logs_scores(finished_run):
     folder, _ = finished_run
     seed = set(srsly.read_json(folder / "seed.json")["ids"])

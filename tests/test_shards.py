@@ -103,3 +103,22 @@ def test_lengths_are_read_beside_the_ids_and_older_folders_still_work(small_corp
     (tmp_path / "ok.shards" / "lengths.msgpack").write_bytes(srsly.msgpack_dumps([1, 2]))
     with pytest.raises(InputError, match="2 lengths for 20 sentences"):
         ShardedPool(tmp_path / "ok.shards", docs[0].vocab)
+
+
+def test_the_entity_rich_seed_reads_stored_counts_not_docs(small_corpus, tmp_path) -> None:
+    """The entity-rich seed sampler draws the same sentences from a sharded pool as from its Docs, from the entity
+    token counts stored beside the ids, without reading a shard; a folder written before them is read as Docs."""
+    from spacy_llm_loop.strategies.seeding import EntityRichSeed
+
+    docs = load_docs(small_corpus / "train.spacy")[:60]
+    write_shards(docs, tmp_path / "ok.shards", shard_size=16)
+    pool = ShardedPool(tmp_path / "ok.shards", docs[0].vocab, cache=1)
+    assert pool.entity_tokens == [sum(len(e) for e in d.ents) for d in docs]
+    sampler = EntityRichSeed(12)
+    assert sampler(pool, 3) == sampler(docs, 3) and not pool._cache
+    (tmp_path / "ok.shards" / "entity_tokens.msgpack").unlink()
+    older = ShardedPool(tmp_path / "ok.shards", docs[0].vocab)
+    assert older.entity_tokens is None and sampler(older, 3) == sampler(docs, 3)
+    (tmp_path / "ok.shards" / "entity_tokens.msgpack").write_bytes(b"\xc1")
+    with pytest.raises(InputError, match="cannot read the entity token counts"):
+        ShardedPool(tmp_path / "ok.shards", docs[0].vocab)

@@ -2,8 +2,9 @@
 
 ``corpus/<lang>/train.shards/`` stands in for ``train.spacy``: ``shard-00000.msgpack`` ... each holds up to
 :data:`SHARD_SIZE` sentences as ``[id, words, IOB2 tags or None, task record]``; ``ids.msgpack`` lists every id in
-pool order, ``lengths.msgpack`` every sentence's number of tokens (so selection and cost need no pass over the
-shards; a folder written before it existed is read without it), and ``index.json`` (written last, so its presence
+pool order, ``lengths.msgpack`` every sentence's number of tokens and ``entity_tokens.msgpack`` its number of
+tokens inside a gold entity (so selection, cost and the entity-rich seed sampler need no pass over the shards; a
+folder written before them is read without them), and ``index.json`` (written last, so its presence
 says the folder is complete) the shards, their sizes and digests. Why not DocBin shards: building Docs is what costs
 (100,000 Docs from a DocBin: 52 s and 1.1 GB on this project's 2-core machine), and scoring and annotating need only
 each sentence's words, which a msgpack shard gives without a Doc. Why not Parquet: the pool is read shard by shard,
@@ -30,6 +31,7 @@ SHARD_SIZE = 10_240  # sentences per shard: 40 scoring batches of 256, so a shar
 INDEX = "index.json"
 IDS = "ids.msgpack"
 LENGTHS = "lengths.msgpack"
+ENTITY_TOKENS = "entity_tokens.msgpack"
 SUFFIX = ".shards"
 FORMAT = 1
 Record = Tuple[str, List[str], Optional[List[str]], Dict[str, Any]]  # id, words, tags (None: unlabelled), task
@@ -73,6 +75,7 @@ def write_shards(docs: Iterable[Doc], folder: Union[str, Path], shard_size: int 
     shards: List[Dict[str, Any]] = []
     ids: List[str] = []
     lengths: List[int] = []
+    entity_tokens: List[int] = []
     seen: set = set()
     with atomic_path(folder, is_dir=True) as tmp:
         tmp.mkdir(parents=True, exist_ok=True)
@@ -92,6 +95,7 @@ def write_shards(docs: Iterable[Doc], folder: Union[str, Path], shard_size: int 
             seen.add(record[0])
             ids.append(record[0])
             lengths.append(len(record[1]))
+            entity_tokens.append(sum(tag != "O" for tag in record[2] or ()))
             buffer.append(record)
             if len(buffer) == shard_size:
                 flush()
@@ -99,6 +103,7 @@ def write_shards(docs: Iterable[Doc], folder: Union[str, Path], shard_size: int 
             flush()
         (tmp / IDS).write_bytes(srsly.msgpack_dumps(ids))
         (tmp / LENGTHS).write_bytes(srsly.msgpack_dumps(lengths))
+        (tmp / ENTITY_TOKENS).write_bytes(srsly.msgpack_dumps(entity_tokens))
         digest = hashlib.sha256("".join(s["sha256"] for s in shards).encode()).hexdigest()[:16]
         index = {"format": FORMAT, "n": len(ids), "shard_size": shard_size, "digest": digest, "shards": shards}
         write_json(tmp / INDEX, index)
@@ -155,24 +160,26 @@ class ShardedPool(_Docs):
             raise InputError(f"cannot read the ids ({err}); write the shards again", self.folder / IDS) from None
         if len(self.ids) != self.info["n"]:
             raise InputError(f"{len(self.ids)} ids for {self.info['n']} sentences", self.folder / IDS)
-        self.lengths = self._read_lengths()
+        self.lengths = self._read_counts(LENGTHS, "lengths")
+        self.entity_tokens = self._read_counts(ENTITY_TOKENS, "entity token counts")
         self.vocab = vocab
         self._positions: Optional[Dict[str, int]] = None
         self._cache: "OrderedDict[int, List[Record]]" = OrderedDict()
         self._cache_size = max(1, cache)
 
-    def _read_lengths(self) -> Optional[List[int]]:
-        """Every sentence's number of tokens from ``lengths.msgpack``; None for a folder written without it."""
-        path = self.folder / LENGTHS
+    def _read_counts(self, name: str, what: str) -> Optional[List[int]]:
+        """One count per sentence from the file ``name`` (its lengths, its entity tokens); None for a folder
+        written without it."""
+        path = self.folder / name
         if not path.exists():
             return None
         try:
-            lengths = [int(n) for n in srsly.msgpack_loads(path.read_bytes())]
+            counts = [int(n) for n in srsly.msgpack_loads(path.read_bytes())]
         except (OSError, ValueError, TypeError) as err:
-            raise InputError(f"cannot read the lengths ({err}); write the shards again", path) from None
-        if len(lengths) != len(self.ids):
-            raise InputError(f"{len(lengths)} lengths for {len(self.ids)} sentences; write the shards again", path)
-        return lengths
+            raise InputError(f"cannot read the {what} ({err}); write the shards again", path) from None
+        if len(counts) != len(self.ids):
+            raise InputError(f"{len(counts)} {what} for {len(self.ids)} sentences; write the shards again", path)
+        return counts
 
     def n_tokens(self, positions: Iterable[int]) -> List[int]:
         """The lengths of the sentences at ``positions`` (from ``lengths.msgpack``, else read shard by shard)."""

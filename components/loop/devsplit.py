@@ -8,6 +8,11 @@ stays in dev in every later round; each round adds new labelled sentences to dev
 share is met again, choosing them by a seeded hash of their ids, so the split is
 reproducible and does not depend on the order answers arrived in.
 
+``loop.dev = "seed"`` carves the dev set out of the gold seed alone, once, and trains on every later
+sentence: early stopping and the best-model choice then rest on gold labels, never on an annotator's
+answers that a label policy doubts (a noisy dev rewards the model that repeats the annotator's errors).
+It needs a gold seed, and its dev set is round 0's under ``labelled``.
+
 ``loop.dev = "oracle"`` uses the dataset's full gold dev split instead (free labels the
 learning curves do not count); reports mark such runs "oracle dev".
 """
@@ -15,8 +20,8 @@ import hashlib
 import math
 from typing import List, Literal, Sequence, Set, cast
 
-DevSource = Literal["labelled", "oracle"]
-DEV_SOURCES = ("labelled", "oracle")
+DevSource = Literal["labelled", "seed", "oracle"]
+DEV_SOURCES = ("labelled", "seed", "oracle")
 
 
 def check_dev_source(value: str) -> DevSource:

@@ -23,6 +23,7 @@ from spacy.vocab import Vocab
 from ..annotators.base import Annotation
 from ..data.docs import get_meta, make_doc, sentence_id, set_task
 from ..data.shards import DocsById, PoolView, ShardedPool
+from ..errors import LoopError
 from ..fileio import JsonlLog, read_jsonl
 from ..policy.rules import LabelPolicy
 from ..strategies.seeding import SeedSampler
@@ -51,6 +52,9 @@ class RunSentences:
         self.vocab = vocab
         # No seed file and no gold in the pool: the seed is drawn from the pool and labelled by the annotator.
         self.seed_by_annotator = seed_docs is None and not pool_labelled
+        if self.seed_by_annotator and settings.dev == "seed":
+            raise LoopError("loop.dev = 'seed' carves the learner's dev data out of the gold seed, and this run has "
+                            "none (the annotator labels its seed); use 'labelled' or 'oracle'")
         self.policy: LabelPolicy = getattr(settings, "label_policy", None) or LabelPolicy()
         self.distrusted: Tuple[str, ...] = self.policy.distrusted(None)  # set_audit gives the audit's types
 
@@ -153,6 +157,8 @@ class RunSentences:
         """The labelled sentences the learner holds out as dev in round ``k`` (none with the oracle dev)."""
         if self.settings.dev == "oracle":
             return set()
+        if self.settings.dev == "seed":
+            return split_dev([self.seed_ids()], self.settings.dev_share, self.settings.dev_min, self.settings.seed)
         rounds = [] if self.seed_by_annotator else [self.seed_ids()]
         rounds += [[a.id for a in self.annotations(j)] for j in range(self.first_annotated_round(), k + 1)]
         return split_dev(rounds, self.settings.dev_share, self.settings.dev_min, self.settings.seed)

@@ -200,7 +200,7 @@ def parse_audit(value: Any) -> Optional[int]:
 
 def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy, pretrained: bool = False,
              estimator: str = "beam") -> str:
-    """``<lang>-<annotator>-<strategy>[-<learner>][-mc|-committee][-warm][-oracledev][-tx-<langs>][-pt][-lp-<policy>]
+    """``<lang>-<annotator>-<strategy>[-<learner>][-mc|-committee][-warm][-oracledev|-seeddev][-tx-<langs>][-pt][-lp-<policy>]
     [-rv<budget>...]-seed<k>`` (or ``loop.run_name``), safe as a folder name; ``pt``: the learner starts from
     pretrained tok2vec weights; ``mc``, ``committee``: the uncertainty estimator, when it is not the default beam;
     ``lp-<policy>``: a label policy other than ``trust``, for an annotator whose answers are not gold;
@@ -216,8 +216,8 @@ def run_name(settings: LoopSettings, annotator: Annotator, strategy: Strategy, p
         parts.append({"mc_dropout": "mc"}.get(estimator, estimator))
     if settings.warm_start:
         parts.append("warm")
-    if settings.dev == "oracle":
-        parts.append("oracledev")
+    if settings.dev in ("oracle", "seed"):
+        parts.append(f"{settings.dev}dev")
     transfer = getattr(settings, "transfer_langs", ())
     if transfer:
         ratio = getattr(settings, "transfer_ratio", None)

@@ -17,6 +17,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "disagree-rejudge": {"keep_above": 0.2, "rejudge": True},
     "gold3": {"gold_weight": 3},
     "disagree-gold3": {"keep_above": 0.2, "gold_weight": 3},
+    "disagree05-gold3": {"keep_above": 0.05, "gold_weight": 3},
     "combined": {"distrust": "audit", "keep_above": 0.2, "gold_weight": 3},
 }
 POLICY_NAMES = tuple(PRESETS)

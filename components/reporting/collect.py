@@ -103,7 +103,8 @@ def collect_runs(runs_dir: Path) -> Dict[Tuple[str, str, str, str], Curve]:
     for path in sorted(Path(runs_dir).glob("*/loop.json")):
         run = srsly.read_json(path)
         learner = run.get("learner", "cnn") + ("-warm" if run.get("warm_start") else "")
-        learner += "-oracledev" if run.get("dev", "oracle") == "oracle" else ""  # runs before the honest dev: oracle
+        dev = run.get("dev", "oracle")  # runs before the honest dev: oracle
+        learner += f"-{dev}dev" if dev in ("oracle", "seed") else ""
         learner += f"+tx({'+'.join(run['transfer']['langs'])})" if run.get("transfer") else ""
         learner += "+pt" if run.get("init_tok2vec") else ""
         estimator = run_estimator(path.parent, run)
