@@ -215,7 +215,7 @@ def test_savings_compare_the_sentences_asked_at_their_uncached_cost(small_corpus
 def test_review_hours_join_the_llm_dollars_at_the_human_rates() -> None:
     from spacy_llm_loop.cost.run_cost import reviewer_cost, totals
 
-    review = {"accepted": 10, "changed": 6, "rejected": 1, "simulated": True,
+    review = {"accepted": 10, "changed": 6, "rejected": 1, "ignored": 1, "simulated": True, "answers_timed": 4,
               "person_hours": {"low": 0.02, "central": 0.05, "high": 0.1}}
     row = reviewer_cost(review, HumanCostModel(hourly_usd=(5.0, 20.0)))
     assert row["usd"] == pytest.approx({"low": 0.1, "central": 0.625, "high": 2.0})
@@ -225,5 +225,6 @@ def test_review_hours_join_the_llm_dollars_at_the_human_rates() -> None:
                                                                                 "high": 40.0}, "review": row}]
     total = totals(rounds)["review"]
     assert total["reviewed"] == 10 and total["changed"] == 6 and total["simulated"]
+    assert (total["answers_timed"], total["answered"]) == (4, 12)
     assert total["llm_plus_review_usd"]["central"] == pytest.approx(1.625)
     assert total["savings_with_review"]["central"] == pytest.approx(10.0 / 1.625)

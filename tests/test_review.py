@@ -104,6 +104,24 @@ def test_answers_accept_reject_ignore_and_what_changed(tmp_path) -> None:
     assert answers["c"].answer == "ignore"
 
 
+def test_a_persons_time_is_read_from_prodigys_timestamps(tmp_path) -> None:
+    """Each answer took the gap since its session's previous one; a session's first answer and one after a break
+    are left to the estimate; two sessions are timed apart; a timestamp that is not a number names its line."""
+    tasks = {sid: _task(sid) for sid in "abcdef"}
+
+    def stamped(sid: str, stamp: object, session: str = "review-ana") -> dict:
+        return {**answer_line(tasks[sid], GOLD, VOCAB), "_timestamp": stamp, "_session_id": session}
+
+    lines = [stamped("a", 1000), stamped("c", 1075), stamped("b", 1030), stamped("d", 1700),
+             stamped("e", 1002, "review-ben"), stamped("f", 1010, "review-ben")]
+    answers = read_answers(VOCAB, _write(tmp_path / "answers.jsonl", lines), tasks)
+    timed = {sid: a.seconds["central"] for sid, a in answers.items() if a.timed}
+    assert timed == {"b": 30.0, "c": 45.0, "f": 8.0}  # "a", "e": first of a session; "d": after 625 s, a break
+    assert answers["b"].seconds == {"low": 30.0, "central": 30.0, "high": 30.0} and answers["b"].to_dict()["timed"]
+    with pytest.raises(InputError, match=r"answers.jsonl:1: _timestamp must be seconds since 1970"):
+        read_answers(VOCAB, _write(tmp_path / "answers.jsonl", [stamped("a", "10:02")]), tasks)
+
+
 @pytest.mark.parametrize("case, message", [
     ("unknown", "line 2: an answer for sentence 'zzz', which is not among the review tasks"),
     ("duplicate", "line 2: a second answer for sentence 'a' (the first is on line 1)"),
@@ -207,10 +225,15 @@ def test_a_waiting_run_stops_then_resumes_with_a_persons_answers(small_corpus, t
     _write(answers, lines)
     with pytest.raises(ReviewPending, match="2 of 5"):  # half answered: still waiting, nothing lost
         run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING, review=review)
-    _write(answers, lines + [{**tasks[3], "answer": "reject"}, {**tasks[4], "answer": "ignore"}])
+    lines += [{**tasks[3], "answer": "reject"}, {**tasks[4], "answer": "ignore"}]
+    for line, stamp in zip(lines, (1000, 1030, 1075, 2000, 2012)):  # Prodigy >= 1.11 stamps each answer
+        line.update({"_timestamp": stamp, "_session_id": "review-ana"})
+    _write(answers, lines)
     result = run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING, review=review)
     record = result["rounds"][1]["review"]
     assert (record["accepted"], record["rejected"], record["ignored"]) == (3, 1, 1) and not record["simulated"]
+    assert record["answers_timed"] == 3 and record["hours_estimated"]  # 30, 45 and 12 s; the first and the break
+    assert record["person_hours"]["low"] > 87 / 3600  # the two untimed ones are estimated on top
     labelled = {t["meta"]["sentence_id"]: t for t in srsly.read_jsonl(run / "round-01" / "labelled.jsonl")}
     ids = [t["meta"]["sentence_id"] for t in tasks]
     assert all(labelled[sid]["meta"]["source"] == "human" and not labelled[sid].get("spans") for sid in ids[:3])

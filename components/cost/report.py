@@ -39,7 +39,9 @@ DEFINITIONS = {
     "savings": "human_usd / llm_usd for the same sentences: those the round asked the LLM about (a budget stop "
                "leaves some selected ones unasked); answers that came from the cache count at what they cost when "
                "asked (low: cheapest people; high: dearest)",
-    "review": "a person's hours for the sentences reviewed (estimated from their words: review/timing.py) at the "
+    "review": "a person's hours for the sentences reviewed (timed from Prodigy's _timestamp where answers carry "
+              "it, the gap since the session's previous answer up to 10 minutes; else estimated from their words: "
+              "review/timing.py) at the "
               "human model's hourly rates (low hours at the low rate, central at the midpoint, high at the high); "
               "savings with review: human_usd / (llm_usd + review)",
     "f1_gain_per_usd": "test entity F1 points gained in the round per LLM dollar spent in it",
@@ -92,8 +94,11 @@ def cost_markdown(report: Dict[str, Any]) -> str:
         if t.get("review"):
             review = t["review"]
             who = "a SIMULATED reviewer (gold labels)" if review["simulated"] else "a person"
+            timed = review.get("answers_timed", 0)
+            how = (f"timed from Prodigy's timestamps for {timed} of {review.get('answered', review['reviewed'])} "
+                   "answers, the rest estimated" if timed else "estimated")
             lines.append(f"- review by {who}: {review['reviewed']} sentences, {review['changed']} changed; "
-                         f"{review['hours']['central']:.2f} hours (estimated, {review['hours']['low']:.2f}-"
+                         f"{review['hours']['central']:.2f} hours ({how}, {review['hours']['low']:.2f}-"
                          f"{review['hours']['high']:.2f}) = {_range(review['usd'])}; LLM plus review "
                          f"{_range(review['llm_plus_review_usd'])}; savings with review "
                          f"{_range(review['savings_with_review'], 'x')}")

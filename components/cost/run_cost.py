@@ -5,8 +5,9 @@ counted from the corpus. The audit (the gold seed labelled once more before roun
 only. The LLM side is what the ledger says was billed for the round (dropped answers
 were paid for too); the human side is :func:`.human.human_cost` for the same words. The "human route" F1
 is the gold-oracle run of the same language, strategy and seed when one is present (the gold oracle
-stands for careful human labels), else not available. A run with review adds the reviewer's hours (estimated
-from the words reviewed) at the human model's hourly rates, and gives the savings of LLM plus reviewer.
+stands for careful human labels), else not available. A run with review adds the reviewer's hours (timed from
+Prodigy's timestamps where the answers carry them, else estimated from the words reviewed) at the human model's
+hourly rates, and gives the savings of LLM plus reviewer.
 """
 import re
 from pathlib import Path
@@ -116,12 +117,13 @@ def run_cost(run_dir: Path, corpus_root: Path, prices: Optional[Prices] = None,
 
 
 def reviewer_cost(review: Dict[str, Any], model: HumanCostModel) -> Dict[str, Any]:
-    """A round's review: sentences reviewed and changed, the person's hours (estimated from the words:
-    ``review/timing.py``) and what they cost at the human model's hourly rates (low hours at the low rate ...)."""
+    """A round's review: sentences reviewed and changed, the person's hours (timed, or estimated from the words:
+    ``review/tasks.py``, ``review/timing.py``) and what they cost at the human model's hourly rates (low hours at the low rate ...)."""
     hours = review["person_hours"]
     rates = {"low": model.hourly_usd[0], "central": sum(model.hourly_usd) / 2, "high": model.hourly_usd[1]}
     return {"reviewed": review["accepted"], "changed": review["changed"], "rejected": review["rejected"],
-            "simulated": review["simulated"], "hours": dict(hours),
+            "simulated": review["simulated"], "hours": dict(hours), "answers_timed": review.get("answers_timed", 0),
+            "answered": review["accepted"] + review["rejected"] + review.get("ignored", 0),
             "usd": {k: hours[k] * rates[k] for k in ("low", "central", "high")}}
 
 
@@ -157,6 +159,8 @@ def totals(rounds: List[Dict[str, Any]], audit: Optional[Dict[str, Any]] = None)
         out["review"] = {"reviewed": sum(r["reviewed"] for r in reviews), "changed": sum(r["changed"] for r in reviews),
                          "hours": {k: sum(r["hours"][k] for r in reviews) for k in ("low", "central", "high")},
                          "usd": review_usd, "simulated": any(r["simulated"] for r in reviews),
+                         "answers_timed": sum(r.get("answers_timed", 0) for r in reviews),
+                         "answered": sum(r.get("answered", r["reviewed"]) for r in reviews),
                          "llm_plus_review_usd": total,
                          "savings_with_review": {k: _ratio(human[k], total[k]) for k in ("low", "central", "high")}}
     if query and query[-1]["test_f1"] is not None and rounds[0]["test_f1"] is not None:

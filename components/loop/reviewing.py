@@ -129,7 +129,8 @@ def summary(records: List[Dict[str, Any]], k: int, n_tasks: int, review: ReviewS
     counted = own + late
     seconds = {key: 0.0 for key in RANGE}
     for r in counted:
-        spent = r.get("seconds") or review_seconds(r["words"])  # a person's time, estimated from the words
+        # timed from Prodigy's _timestamp, a SIMULATED reviewer's estimate, or estimated here from the words
+        spent = r.get("seconds") or review_seconds(r["words"])
         for key in RANGE:
             seconds[key] += spent[key]
     return {"reviewer": review.reviewer, "simulated": review.simulated, "ranking": ranking,
@@ -139,7 +140,9 @@ def summary(records: List[Dict[str, Any]], k: int, n_tasks: int, review: ReviewS
             "rejected": sum(r["answer"] == "reject" for r in counted),
             "ignored": sum(r["answer"] == "ignore" for r in counted),
             "changed": sum(bool(r["changed"]) for r in counted),
-            "person_hours": {key: seconds[key] / 3600 for key in RANGE}, "hours_estimated": True}
+            "person_hours": {key: seconds[key] / 3600 for key in RANGE},
+            "answers_timed": sum(bool(r.get("timed")) for r in counted),
+            "hours_estimated": not counted or not all(r.get("timed") for r in counted)}
 
 
 def pending_message(root: Path, k: int, n_pending: int, n_tasks: int, labels: Sequence[str]) -> str:

@@ -8,10 +8,16 @@ chosen (``meta.review``). The answers file is what ``prodigy db-out`` writes: ev
 skipped it and the LLM's answer stays under the label policy. A line without an ``answer``, an answer for a
 sentence that is not among the tasks, a second answer for one sentence, edited tokens or text, an entity type the
 run does not have, or a broken line is an error naming file and line; the file is never changed by the loop.
+
+A person's time is read from Prodigy's ``_timestamp`` (Prodigy >= 1.11 stamps each answer when it is submitted in
+the web app, in whole seconds): an answer took the gap since the same session's previous answer. The first answer
+of a session, and one after a pause longer than :data:`MAX_GAP_S` (a break, not work), are not timed; the loop
+estimates those from their words (:mod:`.timing`).
 """
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
@@ -21,6 +27,7 @@ from ..data.prodigy import ANSWERS, doc_to_task, task_to_doc
 from ..errors import TaskFormatError
 from ..fileio import iter_jsonl
 
+MAX_GAP_S = 600.0  # a longer pause between two answers of one session is a break
 
 @dataclass
 class ReviewAnswer:
@@ -31,7 +38,8 @@ class ReviewAnswer:
     tags: Optional[List[str]]
     llm_tags: List[str]
     line: int
-    seconds: Optional[Dict[str, float]] = None  # a SIMULATED reviewer's estimate of a person's time
+    seconds: Optional[Dict[str, float]] = None  # a SIMULATED reviewer's estimate, or a person's timed seconds
+    timed: bool = False  # seconds measured from Prodigy's _timestamp
 
     @property
     def changed(self) -> bool:
@@ -41,7 +49,7 @@ class ReviewAnswer:
     def to_dict(self) -> Dict[str, Any]:
         """The record of ``round-<k>/reviewed.jsonl``."""
         return {"id": self.id, "answer": self.answer, "tags": self.tags, "llm_tags": self.llm_tags,
-                "changed": self.changed, "seconds": self.seconds}
+                "changed": self.changed, "seconds": self.seconds, "timed": self.timed}
 
 
 
@@ -69,11 +77,36 @@ def read_answers(vocab: Vocab, path: Path, tasks: Dict[str, Dict[str, Any]],
     """The answers in ``path`` to ``tasks`` (by sentence id), each checked (see the module docstring); ``labels``:
     the run's entity types, the only ones an accepted answer may use."""
     answers: Dict[str, ReviewAnswer] = {}
+    stamps: List[Tuple[str, float, str]] = []  # session, _timestamp, sentence id
     for number, task in iter_jsonl(path):
         doc = task_to_doc(vocab, task, str(path), number)
         answer = _answer(doc, task, tasks, answers, path, number, labels)
         answers[answer.id] = answer
+        stamp = task.get("_timestamp")
+        if stamp is not None:
+            if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or stamp < 0:
+                raise TaskFormatError(f"_timestamp must be seconds since 1970 (Prodigy writes an integer), got "
+                                      f"{stamp!r}", path, number)
+            stamps.append((str(task.get("_session_id") or task.get("_annotator_id") or ""), float(stamp), answer.id))
+    for sid, seconds in timed_seconds(stamps).items():
+        answers[sid].seconds = {key: seconds for key in ("low", "central", "high")}
+        answers[sid].timed = True
     return answers
+
+
+def timed_seconds(stamps: Sequence[Tuple[str, float, str]]) -> Dict[str, float]:
+    """Seconds per answer from ``(session, _timestamp, sentence id)``: the gap since the session's previous answer,
+    when it is at most :data:`MAX_GAP_S` (see the module docstring)."""
+    by_session: Dict[str, List[Tuple[float, str]]] = defaultdict(list)
+    for session, stamp, sid in stamps:
+        by_session[session].append((stamp, sid))
+    out: Dict[str, float] = {}
+    for answered in by_session.values():
+        answered.sort()
+        for (before, _), (stamp, sid) in zip(answered, answered[1:]):
+            if stamp - before <= MAX_GAP_S:
+                out[sid] = stamp - before
+    return out
 
 
 def _answer(doc: Doc, raw: Dict[str, Any], tasks: Dict[str, Dict[str, Any]], seen: Dict[str, ReviewAnswer],
