@@ -5,8 +5,10 @@ round by mean token entropy, 5 rounds, the learner's dev data carved out of the 
 GPT-4-Turbo (``sim-gpt-4-turbo``: gold labels with GPT-4-Turbo's measured errors; no API is called) under each
 label policy (``components/policy/registry.py``: ``trust`` is the paper's behaviour), and reads the gold-oracle
 runs of the same seeds (the reference; ``bench/llm_labels.py`` or ``bench/label_efficiency.py`` make them).
-An arm is a policy, or ``<policy>@<strategy>`` for another query strategy. Every arm is given the same gold seed
-and nothing else (no gold dev split); the audit labels the gold seed once more (counted in the dollars).
+An arm is a policy, or ``<policy>@<strategy>`` for another query strategy, with ``+seeddev`` for the learner's dev
+data out of the gold seed alone (``loop.dev = "seed"``). Every arm is given the same gold seed and nothing else (no
+gold dev split); the audit labels the gold seed once more (counted in the dollars). ``--against <arm>`` adds each
+arm's paired difference from that arm (e.g. the default policy).
 
 It prints, and writes to ``--doc``, per language: per round and arm, test entity F1 (mean ± sd over seeds) and
 the paired difference from ``trust`` (95% t-interval over seeds), the quality of what the learner was taught
@@ -331,6 +333,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     opts = parser.parse_args(argv)
     for arm in opts.arms:
         parse_arm(arm)
+    if opts.against is not None and opts.against not in opts.arms:
+        raise SystemExit(f"--against {opts.against} is not one of the arms ({', '.join(opts.arms)})")
     if not opts.report_only:
         run_all(jobs(opts), opts.out / "logs", opts.jobs)
     lines = [f"## {opts.title}", "",

@@ -127,17 +127,22 @@ def test_seed_dev_holds_out_gold_seed_sentences_only(small_corpus, tmp_path):
 
 
 def test_seed_dev_needs_a_gold_seed(tmp_path):
-    """A run whose seed the annotator labels has no gold to carve the dev set from: refused before anything."""
-    from types import SimpleNamespace
+    """A corpus of raw text alone (the annotator labels its seed) has no gold to carve the dev set from: refused
+    before anything, by a dry run too."""
+    import json
 
-    import spacy
+    from spacy_llm_loop.data.own import prepare_corpus
 
-    from spacy_llm_loop.loop.labelled import RunSentences
-    from spacy_llm_loop.loop.state import RunFolder
-
-    with pytest.raises(LoopError, match="loop.dev = 'seed' carves the learner's dev data out of the gold seed"):
-        RunSentences(RunFolder(tmp_path / "run"), SimpleNamespace(dev="seed"), None, [], spacy.blank("xx").vocab,
-                     seed_docs=None, pool_labelled=False)
+    (tmp_path / "pool.txt").write_text("Kgosi o ile Gaborone .\nRre Masire o buile .\n" * 20, encoding="utf-8")
+    (tmp_path / "labels.json").write_text(json.dumps({"PERSON": "a person's name"}), encoding="utf-8")
+    prepare_corpus(tmp_path / "corpus", lang="tn", language="Setswana", labels=tmp_path / "labels.json",
+                   pool=tmp_path / "pool.txt")
+    overrides = {"paths.corpus": str(tmp_path / "corpus"), "paths.runs": str(tmp_path / "runs"), "loop.dev": "seed"}
+    for dry_run in (True, False):
+        with pytest.raises(ValueError, match="loop.dev = 'seed' carves the learner's dev data out of the gold seed"):
+            run_loop(ROOT / "configs" / "loop.cfg", overrides, FAST_TRAINING, annotator="sim-gpt-4-turbo",
+                     dry_run=dry_run)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_selection_never_repeats_and_logs_scores(finished_run):

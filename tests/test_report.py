@@ -41,10 +41,12 @@ def test_oracle_dev_runs_are_marked_and_counted_apart(tmp_path):
     runs = tmp_path / "runs"
     fake_run(runs, "entropy", 0, [0.5, 0.6])
     fake_run(runs, "entropy", 0, [0.55, 0.65], dev="oracle")
+    fake_run(runs, "entropy", 0, [0.52, 0.62], dev="seed")
     write_report(runs, tmp_path / "baselines", tmp_path / "reports")
     text = (tmp_path / "reports" / "report.md").read_text()
     assert "| gold | entropy | cnn | 1 | 200 | 60.00 ± 0.00 | 1 |" in text
     assert "| gold | entropy | cnn-oracledev | 1 | 200 | 65.00 ± 0.00 | 1 |" in text and "free labels" in text
+    assert "| gold | entropy | cnn-seeddev | 1 | 200 | 62.00 ± 0.00 | 1 |" in text and "`seeddev`" in text
 
 
 def test_runs_with_another_estimator_are_a_curve_of_their_own(tmp_path):

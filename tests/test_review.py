@@ -118,6 +118,9 @@ def test_a_persons_time_is_read_from_prodigys_timestamps(tmp_path) -> None:
     timed = {sid: a.seconds["central"] for sid, a in answers.items() if a.timed}
     assert timed == {"b": 30.0, "c": 45.0, "f": 8.0}  # "a", "e": first of a session; "d": after 625 s, a break
     assert answers["b"].seconds == {"low": 30.0, "central": 30.0, "high": 30.0} and answers["b"].to_dict()["timed"]
+    same_second = [{**answer_line(tasks[sid], GOLD, VOCAB), "_timestamp": 5} for sid in "cab"]  # no session id
+    answers = read_answers(VOCAB, _write(tmp_path / "answers.jsonl", same_second), tasks)
+    assert {sid: a.seconds["central"] for sid, a in answers.items() if a.timed} == {"a": 0.0, "b": 0.0}  # file order
     with pytest.raises(InputError, match=r"answers.jsonl:1: _timestamp must be seconds since 1970"):
         read_answers(VOCAB, _write(tmp_path / "answers.jsonl", [stamped("a", "10:02")]), tasks)
 
@@ -234,6 +237,10 @@ def test_a_waiting_run_stops_then_resumes_with_a_persons_answers(small_corpus, t
     assert (record["accepted"], record["rejected"], record["ignored"]) == (3, 1, 1) and not record["simulated"]
     assert record["answers_timed"] == 3 and record["hours_estimated"]  # 30, 45 and 12 s; the first and the break
     assert record["person_hours"]["low"] > 87 / 3600  # the two untimed ones are estimated on top
+    from spacy_llm_loop.cost.report import cost_markdown, cost_report
+
+    text = cost_markdown(cost_report(tmp_path / "runs", small_corpus.parent))
+    assert "timed from Prodigy's timestamps for 3 of 5 answers, the rest estimated" in text
     labelled = {t["meta"]["sentence_id"]: t for t in srsly.read_jsonl(run / "round-01" / "labelled.jsonl")}
     ids = [t["meta"]["sentence_id"] for t in tasks]
     assert all(labelled[sid]["meta"]["source"] == "human" and not labelled[sid].get("spans") for sid in ids[:3])

@@ -108,14 +108,18 @@ def test_lengths_are_read_beside_the_ids_and_older_folders_still_work(small_corp
 def test_the_entity_rich_seed_reads_stored_counts_not_docs(small_corpus, tmp_path) -> None:
     """The entity-rich seed sampler draws the same sentences from a sharded pool as from its Docs, from the entity
     token counts stored beside the ids, without reading a shard; a folder written before them is read as Docs."""
+    from spacy_llm_loop.data.docs import make_doc, set_task
     from spacy_llm_loop.strategies.seeding import EntityRichSeed
 
     docs = load_docs(small_corpus / "train.spacy")[:60]
+    for sid, words in (("empty", []), ("raw", ["Kgosi", "o", "ile"])):  # no tokens; no entity annotation at all
+        docs.append(make_doc(docs[0].vocab, words))
+        set_task(docs[-1], {"meta": {"sentence_id": sid}})
     write_shards(docs, tmp_path / "ok.shards", shard_size=16)
     pool = ShardedPool(tmp_path / "ok.shards", docs[0].vocab, cache=1)
     assert pool.entity_tokens == [sum(len(e) for e in d.ents) for d in docs]
     sampler = EntityRichSeed(12)
-    assert sampler(pool, 3) == sampler(docs, 3) and not pool._cache
+    assert all(sampler(pool, seed) == sampler(docs, seed) for seed in range(5)) and not pool._cache
     (tmp_path / "ok.shards" / "entity_tokens.msgpack").unlink()
     older = ShardedPool(tmp_path / "ok.shards", docs[0].vocab)
     assert older.entity_tokens is None and sampler(older, 3) == sampler(docs, 3)

@@ -95,8 +95,9 @@ def cost_markdown(report: Dict[str, Any]) -> str:
             review = t["review"]
             who = "a SIMULATED reviewer (gold labels)" if review["simulated"] else "a person"
             timed = review.get("answers_timed", 0)
-            how = (f"timed from Prodigy's timestamps for {timed} of {review.get('answered', review['reviewed'])} "
-                   "answers, the rest estimated" if timed else "estimated")
+            answered = review.get("answered", review["reviewed"])
+            how = ("estimated" if not timed else "timed from Prodigy's timestamps" if timed >= answered else
+                   f"timed from Prodigy's timestamps for {timed} of {answered} answers, the rest estimated")
             lines.append(f"- review by {who}: {review['reviewed']} sentences, {review['changed']} changed; "
                          f"{review['hours']['central']:.2f} hours ({how}, {review['hours']['low']:.2f}-"
                          f"{review['hours']['high']:.2f}) = {_range(review['usd'])}; LLM plus review "

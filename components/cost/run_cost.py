@@ -117,8 +117,9 @@ def run_cost(run_dir: Path, corpus_root: Path, prices: Optional[Prices] = None,
 
 
 def reviewer_cost(review: Dict[str, Any], model: HumanCostModel) -> Dict[str, Any]:
-    """A round's review: sentences reviewed and changed, the person's hours (timed, or estimated from the words:
-    ``review/tasks.py``, ``review/timing.py``) and what they cost at the human model's hourly rates (low hours at the low rate ...)."""
+    """A round's review: sentences reviewed and changed, the person's hours (timed: ``review/tasks.py``; or
+    estimated from the words: ``review/timing.py``) and what they cost at the human model's hourly rates (low
+    hours at the low rate ...)."""
     hours = review["person_hours"]
     rates = {"low": model.hourly_usd[0], "central": sum(model.hourly_usd) / 2, "high": model.hourly_usd[1]}
     return {"reviewed": review["accepted"], "changed": review["changed"], "rejected": review["rejected"],

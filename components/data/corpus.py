@@ -126,6 +126,14 @@ def pool_lengths(pool: Sequence[Doc]) -> List[int]:
     return [len(doc) for doc in pool]
 
 
+def entity_shares(pool: Sequence[Doc]) -> List[float]:
+    """Every sentence's share of tokens inside a gold entity (0 for an empty or unlabelled one); a sharded pool's
+    from its stored counts, without Docs (building a million of them takes minutes)."""
+    if isinstance(pool, ShardedPool) and pool.lengths is not None and pool.entity_tokens is not None:
+        return [e / n if n else 0.0 for e, n in zip(pool.entity_tokens, pool.lengths)]
+    return [sum(len(e) for e in doc.ents) / len(doc) if len(doc) else 0.0 for doc in pool]
+
+
 def pool_ids(pool: Sequence[Doc]) -> List[str]:
     """Every pool sentence's id, in order (a sharded pool's from its index)."""
     return list(pool.ids) if isinstance(pool, ShardedPool) else [sentence_id(doc) for doc in pool]

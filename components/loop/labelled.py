@@ -23,7 +23,6 @@ from spacy.vocab import Vocab
 from ..annotators.base import Annotation
 from ..data.docs import get_meta, make_doc, sentence_id, set_task
 from ..data.shards import DocsById, PoolView, ShardedPool
-from ..errors import LoopError
 from ..fileio import JsonlLog, read_jsonl
 from ..policy.rules import LabelPolicy
 from ..strategies.seeding import SeedSampler
@@ -52,9 +51,6 @@ class RunSentences:
         self.vocab = vocab
         # No seed file and no gold in the pool: the seed is drawn from the pool and labelled by the annotator.
         self.seed_by_annotator = seed_docs is None and not pool_labelled
-        if self.seed_by_annotator and settings.dev == "seed":
-            raise LoopError("loop.dev = 'seed' carves the learner's dev data out of the gold seed, and this run has "
-                            "none (the annotator labels its seed); use 'labelled' or 'oracle'")
         self.policy: LabelPolicy = getattr(settings, "label_policy", None) or LabelPolicy()
         self.distrusted: Tuple[str, ...] = self.policy.distrusted(None)  # set_audit gives the audit's types
 

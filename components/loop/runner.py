@@ -92,8 +92,8 @@ def run_names(settings: LoopSettings, annotator: Annotator, strategy: Strategy,
 
     A name given (``loop.run_name``: the project's ``--vars.run``) that is the plain
     ``<lang>-<annotator>-<strategy>[-<learner>]-seed<k>`` of a run whose settings add to that name (another learner
-    config, estimator, warm start, the oracle dev, transfer, pretrained tok2vec) is refused: it would file the run
-    where the default run goes, and each would then refuse to resume the other's folder.
+    config, estimator, warm start, the oracle or seed dev, transfer, pretrained tok2vec) is refused: it would file
+    the run where the default run goes, and each would then refuse to resume the other's folder.
     """
     overrides = without_no_op_estimator(settings.learner_config, learner_overrides)
     pretrained = bool(overrides.get("paths.init_tok2vec"))
@@ -394,7 +394,8 @@ class ActiveLearningLoop:
         if not model.exists():
             n_dev = sum(get_meta(doc).get(LEARNER_SPLIT) == "dev" for doc in labelled)
             self.log("round %d/%d: training on %d sentences (dev: %s)", k, self.settings.rounds,
-                     len(labelled) - n_dev, f"{n_dev} of the labelled" if n_dev else "the gold dev split (oracle)")
+                     len(labelled) - n_dev, "the gold dev split (oracle)" if not n_dev else
+                     f"{n_dev} of the gold seed" if self.settings.dev == "seed" else f"{n_dev} of the labelled")
             with timings.measure("train"):
                 train_path = self._train_path(rd)
                 overrides = without_committee(self.learner_overrides) if self.committee else self.learner_overrides

@@ -56,7 +56,7 @@ class LoopSettings:
     learner_config: Path
     runs: Path
     warm_start: bool = False  # round k >= 1 trains on from round k-1's model, not from the config
-    dev: DevSource = "labelled"  # the learner's dev data: out of the labelled set, or the gold dev split
+    dev: DevSource = "labelled"  # the learner's dev data: out of the labelled set, the gold seed, or the gold dev
     dev_share: float = 0.2
     dev_min: int = 30
     labels: LabelSet = field(default_factory=LabelSet.masakhaner)  # the corpus's (MasakhaNER's by default)
@@ -148,6 +148,10 @@ def resolve_loop(config: Config) -> Tuple[LoopSettings, SeedSampler, Strategy, A
     if settings.score_processes < 0:
         raise ValueError(f"loop.score_processes must be 0 (every core) or more, got {settings.score_processes}")
     dev_target(100, settings.dev_share, settings.dev_min)  # checks the share
+    if settings.dev == "seed" and "seed" not in corpus.splits and not corpus.pool_labelled:
+        raise ValueError("loop.dev = 'seed' carves the learner's dev data out of the gold seed, and this corpus has "
+                         "none (no seed file and no gold in the pool: the annotator labels the seed); use "
+                         "'labelled' or 'oracle'")
     if settings.transfer_langs and not settings.labels.is_masakhaner:
         raise ValueError(f"transfer adds MasakhaNER's gold data (PER, ORG, LOC, DATE), but {settings.corpus} has "
                          f"labels of its own ({', '.join(settings.labels.labels)}); leave out --transfer-langs")

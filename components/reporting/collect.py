@@ -20,7 +20,8 @@ class Curve:
     """One (lang, annotator, strategy, learner) group: per round, the labelled-set size and test F1 of each seed.
 
     The labelled-set size counts every labelled sentence, including those the learner held out as its dev
-    data; a learner variant ending in ``-oracledev`` was given the gold dev split on top (free labels).
+    data (``-seeddev``: out of the gold seed only); a learner variant ending in ``-oracledev`` was given the gold
+    dev split on top (free labels).
     """
 
     lang: str

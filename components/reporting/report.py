@@ -174,7 +174,8 @@ def write_report(runs_dir: Path, baselines_dir: Path, output: Path,
              "Entity-level F1 (exact span and type) on each language's gold test split (MasakhaNER 2.0's, or the "
              "test data a corpus of one's own brought; without one, test figures are not available), "
              "against the number of labelled sentences. That count includes the sentences the learner holds out "
-             "of its labelled set as its own dev data (early stopping, best model). Learners marked `oracledev` "
+             "of its labelled set as its own dev data (early stopping, best model). Learners marked `seeddev` held "
+             "out part of the gold seed only and trained on every annotated sentence; learners marked `oracledev` "
              "were given the dataset's gold dev split instead: free labels the count leaves out.", ""]
     if not by_lang and not full:
         lines.append(f"No runs found in `{runs_dir}` and no baselines in `{baselines_dir}`.")

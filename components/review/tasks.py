@@ -29,6 +29,7 @@ from ..fileio import iter_jsonl
 
 MAX_GAP_S = 600.0  # a longer pause between two answers of one session is a break
 
+
 @dataclass
 class ReviewAnswer:
     """The reviewer's answer on one sentence: ``accept`` with its ``tags``, ``reject`` or ``ignore``."""
@@ -50,7 +51,6 @@ class ReviewAnswer:
         """The record of ``round-<k>/reviewed.jsonl``."""
         return {"id": self.id, "answer": self.answer, "tags": self.tags, "llm_tags": self.llm_tags,
                 "changed": self.changed, "seconds": self.seconds, "timed": self.timed}
-
 
 
 def review_task(vocab: Vocab, words: Sequence[str], tags: Sequence[str], meta: Dict[str, Any]) -> Dict[str, Any]:
@@ -77,7 +77,7 @@ def read_answers(vocab: Vocab, path: Path, tasks: Dict[str, Dict[str, Any]],
     """The answers in ``path`` to ``tasks`` (by sentence id), each checked (see the module docstring); ``labels``:
     the run's entity types, the only ones an accepted answer may use."""
     answers: Dict[str, ReviewAnswer] = {}
-    stamps: List[Tuple[str, float, str]] = []  # session, _timestamp, sentence id
+    stamps: List[Tuple[str, float, int, str]] = []  # session, _timestamp, line, sentence id
     for number, task in iter_jsonl(path):
         doc = task_to_doc(vocab, task, str(path), number)
         answer = _answer(doc, task, tasks, answers, path, number, labels)
@@ -87,23 +87,25 @@ def read_answers(vocab: Vocab, path: Path, tasks: Dict[str, Dict[str, Any]],
             if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or stamp < 0:
                 raise TaskFormatError(f"_timestamp must be seconds since 1970 (Prodigy writes an integer), got "
                                       f"{stamp!r}", path, number)
-            stamps.append((str(task.get("_session_id") or task.get("_annotator_id") or ""), float(stamp), answer.id))
+            session = str(task.get("_session_id") or task.get("_annotator_id") or "")
+            stamps.append((session, float(stamp), number, answer.id))
     for sid, seconds in timed_seconds(stamps).items():
         answers[sid].seconds = {key: seconds for key in ("low", "central", "high")}
         answers[sid].timed = True
     return answers
 
 
-def timed_seconds(stamps: Sequence[Tuple[str, float, str]]) -> Dict[str, float]:
-    """Seconds per answer from ``(session, _timestamp, sentence id)``: the gap since the session's previous answer,
-    when it is at most :data:`MAX_GAP_S` (see the module docstring)."""
-    by_session: Dict[str, List[Tuple[float, str]]] = defaultdict(list)
-    for session, stamp, sid in stamps:
-        by_session[session].append((stamp, sid))
+def timed_seconds(stamps: Sequence[Tuple[str, float, int, str]]) -> Dict[str, float]:
+    """Seconds per answer from ``(session, _timestamp, line, sentence id)``: the gap since the session's previous
+    answer (answers of the same second in file order), when it is at most :data:`MAX_GAP_S` (see the module
+    docstring)."""
+    by_session: Dict[str, List[Tuple[float, int, str]]] = defaultdict(list)
+    for session, stamp, line, sid in stamps:
+        by_session[session].append((stamp, line, sid))
     out: Dict[str, float] = {}
     for answered in by_session.values():
         answered.sort()
-        for (before, _), (stamp, sid) in zip(answered, answered[1:]):
+        for (before, _, _), (stamp, _, sid) in zip(answered, answered[1:]):
             if stamp - before <= MAX_GAP_S:
                 out[sid] = stamp - before
     return out

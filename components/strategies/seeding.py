@@ -12,7 +12,7 @@ from typing import Dict, List, Protocol, Sequence, Union
 from spacy.tokens import Doc
 from spacy.util import registry
 
-from ..data.shards import ShardedPool
+from ..data.corpus import entity_shares
 from .base import QuerySize
 
 SEED_SAMPLER_NAMES: Dict[str, str] = {
@@ -35,19 +35,6 @@ def seed_sampler_block(name: str, size: str) -> Dict[str, str]:
     if name not in SEED_SAMPLER_NAMES:
         raise ValueError(f"Unknown seed sampler '{name}'; choose one of {', '.join(SEED_SAMPLER_NAMES)}")
     return {"@misc": SEED_SAMPLER_NAMES[name], "size": size}
-
-
-def entity_share(doc: Doc) -> float:
-    """Share of the doc's tokens inside an entity."""
-    return sum(len(e) for e in doc.ents) / len(doc) if len(doc) else 0.0
-
-
-def entity_shares(docs: Sequence[Doc]) -> List[float]:
-    """:func:`entity_share` of every doc; for a sharded pool from its stored counts, without building a Doc (at a
-    million sentences building them took minutes)."""
-    if isinstance(docs, ShardedPool) and docs.lengths is not None and docs.entity_tokens is not None:
-        return [e / n if n else 0.0 for e, n in zip(docs.entity_tokens, docs.lengths)]
-    return [entity_share(d) for d in docs]
 
 
 class RandomSeed:
