@@ -23,12 +23,11 @@ from ..review.rank import review_order
 from ..review.settings import ReviewSettings
 from ..review.simulated import simulated_answers
 from ..review.tasks import ReviewAnswer, read_answers, read_tasks_file, review_task, task_words
-from ..review.timing import review_seconds
+from ..review.timing import RANGE, review_seconds
 
 logger = logging.getLogger(__name__)
 REVIEW_DIR = "review"
 REVIEWED = "reviewed.jsonl"
-RANGE = ("low", "central", "high")
 
 
 def tasks_path(root: Path, k: int) -> Path:

@@ -26,6 +26,7 @@ from ..data.docs import doc_tags, get_meta, make_doc, set_task
 from ..data.prodigy import ANSWERS, doc_to_task, task_to_doc
 from ..errors import TaskFormatError
 from ..fileio import iter_jsonl
+from .timing import RANGE
 
 MAX_GAP_S = 600.0  # a longer pause between two answers of one session is a break
 
@@ -90,7 +91,7 @@ def read_answers(vocab: Vocab, path: Path, tasks: Dict[str, Dict[str, Any]],
             session = str(task.get("_session_id") or task.get("_annotator_id") or "")
             stamps.append((session, float(stamp), number, answer.id))
     for sid, seconds in timed_seconds(stamps).items():
-        answers[sid].seconds = {key: seconds for key in ("low", "central", "high")}
+        answers[sid].seconds = {key: seconds for key in RANGE}
         answers[sid].timed = True
     return answers
 

@@ -17,6 +17,9 @@ SOURCES = ("reviewing pre-drawn entities takes 42-87% of the time of annotating 
            "from scratch (the cost report's human model)")
 
 
+RANGE = ("low", "central", "high")  # the keys of every time range: fast end, midpoint, slow end
+
+
 def review_seconds(words: int) -> Dict[str, float]:
     """``{"low", "central", "high"}`` seconds a person would spend reviewing a sentence of ``words`` words."""
     wph, share = FROM_SCRATCH_WORDS_PER_HOUR, REVIEW_SHARE
