@@ -84,3 +84,9 @@ def test_the_page_names_its_command_title_and_note(tmp_path) -> None:
     text = doc.read_text(encoding="utf-8")
     assert text.startswith("## A screen, two seeds\n") and "--title 'A screen, two seeds'" in text
     assert "**Runs of older code.** Read with care." in text and "### tsn" in text
+
+
+def test_against_must_name_one_of_the_arms(tmp_path) -> None:
+    with pytest.raises(SystemExit, match="--against disagree is not one of the arms"):
+        bench.main(["--langs", "tsn", "--arms", "trust", "--against", "disagree", "--out", str(tmp_path),
+                    "--report-only"])
