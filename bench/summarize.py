@@ -36,7 +36,8 @@ def page_command(page: Path) -> Optional[List[str]]:
 def results_missing(argv: Sequence[str]) -> List[str]:
     """The result folders a command reads that are not on this machine."""
     folders = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--out", "--gold-runs", "--trust-runs",
-                                                                      "--base-runs", "--hardness-dir", "--work")]
+                                                                      "--base-runs", "--hardness-dir", "--work",
+                                                                      "--corpus")]
     return [f for f in folders if not Path(f).exists()]
 
 
