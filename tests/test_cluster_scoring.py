@@ -23,7 +23,7 @@ def test_a_dask_cluster_scores_exactly_as_one_process(trained_model, small_corpu
     pool = load_docs(small_corpus / "train.spacy")
     local, remote = tmp_path / "local" / "scores.jsonl", tmp_path / "dask" / "scores.jsonl"
     score_pool(trained_model, pool, local, batch_size=32)
-    score_pool(trained_model, pool, remote, batch_size=32, cluster=cluster)
+    score_pool(trained_model, pool, remote, batch_size=32, shard_batches=2, cluster=cluster)  # fed across shards
     assert remote.read_text() == local.read_text() and len(local.read_text().splitlines()) == len(pool)
     assert np.array_equal(np.load(vectors_path(remote)), np.load(vectors_path(local)))
 

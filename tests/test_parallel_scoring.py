@@ -7,18 +7,40 @@ import srsly
 from spacy_llm_loop.data.corpus import load_docs
 from spacy_llm_loop.data.docs import sentence_id
 from spacy_llm_loop.loop import selecting
+from spacy_llm_loop.loop.inflight import in_order
 from spacy_llm_loop.loop.selecting import PARALLEL_FROM, parts_dir, score_pool, scoring_processes, vectors_path
 from spacy_llm_loop.uncertainty.component import install_extensions
 
 
-def test_two_processes_score_exactly_as_one(trained_model, small_corpus, tmp_path) -> None:
+@pytest.mark.parametrize("shard_batches", [selecting.SHARD_BATCHES, 2])  # one shard; several, fed across shards
+def test_two_processes_score_exactly_as_one(trained_model, small_corpus, tmp_path, shard_batches) -> None:
     install_extensions()
     pool = load_docs(small_corpus / "train.spacy")
     for n in (1, 2):
-        score_pool(trained_model, pool, tmp_path / f"scores-{n}.jsonl", batch_size=32, n_process=n)
+        score_pool(trained_model, pool, tmp_path / f"scores-{n}.jsonl", batch_size=32, n_process=n,
+                   shard_batches=shard_batches)
     one, two = (tmp_path / f"scores-{n}.jsonl" for n in (1, 2))
     assert one.read_text() == two.read_text() and len(one.read_text().splitlines()) == len(pool)
     assert np.array_equal(np.load(vectors_path(one)), np.load(vectors_path(two)))
+
+
+def test_results_come_in_order_with_a_bounded_number_in_flight() -> None:
+    """The workers are fed a few batches ahead, never the whole pool (:mod:`spacy_llm_loop.loop.inflight`)."""
+    read, started, waited = [], [], []
+
+    def items():
+        for i in range(10):
+            read.append(i)
+            yield i
+
+    def submit(item):
+        started.append(item)
+        assert len(started) - len(waited) <= 3  # in flight: started, not yet waited for
+        return lambda: waited.append(item) or item * item
+
+    results = in_order(submit, items(), window=3)
+    assert next(results) == 0 and read == [0, 1, 2]  # the first result waits only for the window to fill
+    assert list(results) == [i * i for i in range(1, 10)] and waited == list(range(10))
 
 
 def test_auto_uses_every_core_only_for_a_large_pool() -> None:

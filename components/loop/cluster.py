@@ -1,4 +1,5 @@
-"""Pool scoring on a Dask cluster (``loop.score_cluster``): the same batches as the local worker pool, elsewhere.
+"""Pool scoring on a Dask cluster (``loop.score_cluster``): the same batches as the local worker pool, elsewhere,
+fed the same way: a few per worker ahead (:mod:`.inflight`).
 
 Each Dask worker gets the round's model once (packed in memory and sent with a worker plugin, so the workers need no
 shared disk), loads it, and scores the batches it is given; the scores come back in order, so they are those of
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from ..errors import LoopError
+from .inflight import AHEAD_PER_WORKER, in_order
 
 try:  # an optional extra: without it, only the error below says so
     from distributed import WorkerPlugin as _PluginBase
@@ -52,7 +54,6 @@ class _Pipeline(_PluginBase):
         self.load(str(folder / "model"))
 
 
-
 def _locked(chunk: Any, fn: Callable[[Any], Any]) -> Any:
     with _LOCK:
         return fn(chunk)
@@ -81,10 +82,11 @@ class DaskScorer:
             raise LoopError(f"the Dask scheduler at '{address}' has no workers (loop.score_cluster)")
 
     def imap(self, fn: Callable[[T], R], chunks: Iterable[T]) -> Iterator[R]:
-        """``fn`` over ``chunks`` on the workers (one at a time in each), results in order."""
-        futures = self.client.map(functools.partial(_locked, fn=fn), list(chunks), pure=False)
-        for future in futures:
-            yield future.result()
+        """``fn`` over ``chunks`` on the workers (one at a time in each, a few ahead: :mod:`.inflight`), results
+        in order."""
+        task = functools.partial(_locked, fn=fn)
+        return in_order(lambda chunk: self.client.submit(task, chunk, pure=False).result, chunks,
+                        AHEAD_PER_WORKER * self.workers)
 
     def close(self) -> None:
         self.client.close()

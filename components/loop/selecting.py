@@ -8,8 +8,9 @@ import multiprocessing
 import os
 import random
 import shutil
+from collections import deque
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
 
 import numpy as np
 import spacy
@@ -23,7 +24,11 @@ from ..strategies.base import QuerySize, Selection
 from ..strategies.diverse import VECTOR_KEY, sentence_vector
 from ..uncertainty.measures import DOC_MEASURES
 from ..uncertainty.scorer import OPTIONAL_MEASURES
+from .inflight import AHEAD_PER_WORKER, in_order
 from .state import read_scores
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 PARALLEL_FROM = 5000  # pool sentences from which scoring uses every core by default
 SHARD_BATCHES = 40  # batches per saved shard of a round's scoring (10,240 sentences at the default batch size)
@@ -62,7 +67,9 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
     (``progress``: a bar on stderr). ``n_process > 1`` scores the batches in a pool of worker processes, each
     loading the pipeline once and sending back only the scores and vectors (not the Docs, whose serialisation
     costs more than the scoring); the batches are the same, so the scores are the same as in one process.
-    ``cluster``: a Dask scheduler's address; its workers score the batches instead (:mod:`.cluster`).
+    ``cluster``: a Dask scheduler's address; its workers score the batches instead (:mod:`.cluster`). Either way
+    the workers are fed a few batches ahead, across shards (:mod:`.inflight`), so none waits at a shard's end
+    and the memory holds a shard, not the pool.
 
     The pool is scored in shards of ``shard_batches`` batches, each saved as it is finished (``<scores>.parts/``),
     so a run killed while scoring re-scores only the shards it had not finished; the parts are joined into
@@ -84,22 +91,24 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
 
         workers = DaskScorer(cluster, model, _load_worker)
     elif n_workers > 1:
-        workers = multiprocessing.Pool(n_workers, initializer=_load_worker, initargs=(str(model),))
+        workers = _LocalWorkers(n_workers, str(model))
     failed = False
     try:
         if todo and workers is None:
             _load_worker(str(model))
-        for s in todo:
-            items = _items(pool, *bounds[s])
-            chunks = [items[i:i + batch_size] for i in range(0, len(items), batch_size)]
-            records: List[Dict[str, Any]] = []
-            vectors: List[np.ndarray] = []
-            for chunk_records, chunk_vectors in (workers.imap(_score_chunk, chunks) if workers is not None
-                                                 else map(_score_chunk, chunks)):
-                records += chunk_records
-                vectors += chunk_vectors
-                bar.update(len(chunk_records))
-            _write_part(parts, s, records, vectors)
+        ends: Deque[Optional[int]] = deque()  # per batch fed to the workers: the shard it ends, if it ends one
+        batches = _batches(pool, [bounds[s] for s in todo], batch_size, todo, ends)
+        records: List[Dict[str, Any]] = []
+        vectors: List[np.ndarray] = []
+        for chunk_records, chunk_vectors in (workers.imap(_score_chunk, batches) if workers is not None
+                                             else map(_score_chunk, batches)):
+            records += chunk_records
+            vectors += chunk_vectors
+            bar.update(len(chunk_records))
+            ended = ends.popleft()
+            if ended is not None:
+                _write_part(parts, ended, records, vectors)
+                records, vectors = [], []
     except BaseException:
         failed = True  # a worker's error or an interrupt: the workers are stopped, not waited for
         raise
@@ -109,6 +118,39 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
             workers.join()
         bar.close()
     _join_parts(parts, len(bounds), path)
+
+
+class _LocalWorkers:
+    """A pool of scoring processes, each loading the pipeline once, fed a few batches ahead (:mod:`.inflight`)."""
+
+    def __init__(self, n: int, model: str) -> None:
+        self.pool = multiprocessing.Pool(n, initializer=_load_worker, initargs=(model,))
+        self.window = AHEAD_PER_WORKER * n
+
+    def imap(self, fn: Callable[[T], R], chunks: Iterable[T]) -> Iterator[R]:
+        """``fn`` over ``chunks`` in the workers, results in order."""
+        return in_order(lambda chunk: self.pool.apply_async(fn, (chunk,)).get, chunks, self.window)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def terminate(self) -> None:
+        self.pool.terminate()
+
+    def join(self) -> None:
+        self.pool.join()
+
+
+def _batches(pool: Sequence[Doc], bounds: Sequence[Tuple[int, int]], batch_size: int, shards: Sequence[int],
+             ends: Deque[Optional[int]]) -> Iterator[List[Tuple[str, List[str]]]]:
+    """The scoring batches of the shards at ``bounds``, read a shard at a time as the workers take them; for each
+    batch handed out, ``ends`` gets the number of the shard it completes (None if it completes none), so the
+    results, which come back in order, can be saved shard by shard."""
+    for shard, (start, stop) in zip(shards, bounds):
+        items = _items(pool, start, stop)
+        for i in range(0, len(items), batch_size):
+            ends.append(shard if i + batch_size >= len(items) else None)
+            yield items[i:i + batch_size]
 
 
 def _ids(pool: Sequence[Doc], start: int, stop: int) -> List[str]:
