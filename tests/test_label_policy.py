@@ -49,6 +49,26 @@ def test_policy_rules(settings, distrusted, ents, missing) -> None:
     assert set(decision.ents) | set(decision.removed) == {(0, 1, "PER"), (2, 4, "ORG"), (5, 6, "DATE")}
 
 
+def test_the_audits_unreliable_types_keep_their_own_threshold() -> None:
+    """keep_above 0.01 lets the ORG at 0.05 in; with ORG unreliable by the audit, its threshold is 0.2."""
+    policy = LabelPolicy("p", keep_above=0.01, keep_above_unreliable=0.2)
+    assert policy.needs_audit and policy.needs_judge and not policy.is_trust
+    assert policy.apply(TAGS, JUDGED).ents == [(0, 1, "PER"), (2, 4, "ORG"), (5, 6, "DATE")]
+    decision = policy.apply(TAGS, JUDGED, unreliable=("ORG",))
+    assert decision.ents == [(0, 1, "PER"), (5, 6, "DATE")] and decision.missing == [(2, 5, "learner-rejects")]
+    only_unreliable = LabelPolicy("p", keep_above_unreliable=0.2)  # the other types kept whatever the learner says
+    assert only_unreliable.apply(TAGS, JUDGED, unreliable=("PER",)).ents == [(0, 1, "PER"), (2, 4, "ORG"),
+                                                                              (5, 6, "DATE")]
+    assert only_unreliable.apply(TAGS, JUDGED, unreliable=("ORG",)).removed == [(2, 4, "ORG")]
+
+
+def test_a_policy_without_the_later_setting_keeps_its_identity() -> None:
+    """Runs written before keep_above_unreliable existed resume: the setting is in the identity only when set."""
+    assert "keep_above_unreliable" not in make_label_policy("disagree-gold3", **PRESETS["disagree-gold3"]).identity()
+    preset = make_label_policy("disagree05-audit-gold3", **PRESETS["disagree05-audit-gold3"])
+    assert preset.identity()["keep_above_unreliable"] == 0.2 and policy_tag(preset) == "disagree05-audit-gold3"
+
+
 def test_an_entity_cut_by_a_missing_stretch_is_not_taught_by_halves() -> None:
     judged = {"llm": [[0, 3, "ORG", 0.9]], "learner": [[2, 4, "LOC", 0.95]]}
     decision = LabelPolicy("p", learner_adds_above=0.9).apply(["B-ORG", "I-ORG", "I-ORG", "O"], judged)
@@ -61,7 +81,7 @@ def test_without_a_judgement_only_the_type_rule_applies() -> None:
 
 
 @pytest.mark.parametrize("settings", [{"keep_above": 1.5}, {"gold_weight": 0}, {"distrust": "DATE"},
-                                      {"min_precision": -0.1}])
+                                      {"min_precision": -0.1}, {"keep_above_unreliable": 2.0}])
 def test_bad_policy_settings_are_refused(settings) -> None:
     with pytest.raises(ValueError, match="label policy 'bad'"):
         LabelPolicy("bad", **settings)

@@ -53,10 +53,13 @@ class RunSentences:
         self.seed_by_annotator = seed_docs is None and not pool_labelled
         self.policy: LabelPolicy = getattr(settings, "label_policy", None) or LabelPolicy()
         self.distrusted: Tuple[str, ...] = self.policy.distrusted(None)  # set_audit gives the audit's types
+        self.unreliable: Tuple[str, ...] = ()
 
     def set_audit(self, unreliable: Optional[Sequence[str]]) -> None:
-        """The types the audit found unreliable (for a policy that distrusts by audit)."""
+        """The types the audit found unreliable (for a policy that distrusts them, or holds them to their own
+        threshold)."""
         self.distrusted = self.policy.distrusted(unreliable)
+        self.unreliable = tuple(unreliable or ())
 
     def judgements(self, j: int) -> Dict[str, Dict[str, Any]]:
         """The learner's judgement of round ``j``'s answers, by id (empty before it is written); read from disk each
@@ -170,7 +173,7 @@ class RunSentences:
         else:
             judged_in = labelled_round if self.policy.rejudge else round_k
             decision = self.policy.apply(annotation.tags, self.judgements(judged_in).get(annotation.id),
-                                         self.distrusted)
+                                         self.distrusted, self.unreliable)
             doc = make_doc(self.vocab, words)
             doc.set_ents([Span(doc, s, e, label) for s, e, label in decision.ents],
                          missing=[Span(doc, s, e) for s, e, _ in decision.missing], default="outside")

@@ -291,8 +291,8 @@ class ActiveLearningLoop:
                               list(s.labels.labels), list(s.labels.tagset), progress=self.progress)
         policy = s.label_policy
         if audit is None and policy.needs_audit and not self.annotator.gives_gold:
-            self.log("label policy '%s' distrusts the types the audit finds unreliable, but this run has no audit "
-                     "(loop.audit, or no gold seed): no type is distrusted", policy.name)
+            self.log("label policy '%s' treats the types the audit finds unreliable apart, but this run has no "
+                     "audit (loop.audit, or no gold seed): every type is treated alike", policy.name)
         self._use_audit(audit)
 
     def _use_audit(self, audit: Optional[Dict[str, Any]]) -> None:

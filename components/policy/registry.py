@@ -18,6 +18,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "gold3": {"gold_weight": 3},
     "disagree-gold3": {"keep_above": 0.2, "gold_weight": 3},
     "disagree05-gold3": {"keep_above": 0.05, "gold_weight": 3},
+    "disagree05-audit-gold3": {"keep_above": 0.05, "keep_above_unreliable": 0.2, "gold_weight": 3},
     "combined": {"distrust": "audit", "keep_above": 0.2, "gold_weight": 3},
 }
 POLICY_NAMES = tuple(PRESETS)
@@ -44,7 +45,8 @@ def policy_tag(policy: LabelPolicy) -> str:
 @registry.misc(POLICY)
 def make_label_policy(name: str = "trust", distrust: Union[str, List[str], None] = None, min_precision: float = 0.6,
                       keep_above: Optional[float] = None, learner_adds_above: Optional[float] = None,
-                      gold_weight: int = 1, rejudge: bool = False) -> LabelPolicy:
+                      gold_weight: int = 1, rejudge: bool = False,
+                      keep_above_unreliable: Optional[float] = None) -> LabelPolicy:
     """A label policy (see :mod:`.rules`).
 
     name: its short name in run folders and reports.
@@ -55,11 +57,12 @@ def make_label_policy(name: str = "trust", distrust: Union[str, List[str], None]
         tokens missing (null: off).
     gold_weight: how many times the gold seed counts in each round's training data (rounds with annotated data).
     rejudge: every round, judge all earlier answers again with the newest model (not only the round's own).
+    keep_above_unreliable: ``keep_above`` for the types the audit shows unreliable (null: ``keep_above`` for all).
     """
     return LabelPolicy(name=name, distrust=distrust if isinstance(distrust, str) else tuple(distrust or ()),
                        min_precision=_threshold(min_precision), keep_above=_threshold(keep_above),
                        learner_adds_above=_threshold(learner_adds_above), gold_weight=int(gold_weight),
-                       rejudge=bool(rejudge))
+                       rejudge=bool(rejudge), keep_above_unreliable=_threshold(keep_above_unreliable))
 
 
 @overload

@@ -10,6 +10,8 @@ missing, never inventing an entity. The rules, each off unless set:
   "not an entity" (a type is not learnt from gold sentences alone);
 - ``keep_above``: an entity the learner finds less likely than this (its probability of the exact span and type,
   :mod:`.judge`) becomes missing, together with the learner's entities overlapping it;
+- ``keep_above_unreliable``: the same threshold for the entities of the types the audit shows unreliable (see
+  ``distrust``), so that a lower ``keep_above`` can let in more of the types the annotator gets right;
 - ``learner_adds_above``: an entity the learner predicts with at least this probability and the answer leaves
   out becomes missing (the answer's ``O`` there is in doubt);
 - ``gold_weight``: gold (the seed) and reviewed sentences count this many times in each round's training data
@@ -59,12 +61,13 @@ class LabelPolicy:
     learner_adds_above: Optional[float] = None
     gold_weight: int = 1
     rejudge: bool = False
+    keep_above_unreliable: Optional[float] = None
 
     def __post_init__(self) -> None:
         if isinstance(self.distrust, str) and self.distrust not in ("audit", ""):
             raise ValueError(f"label policy '{self.name}': distrust must be 'audit' or a list of types, "
                              f"got '{self.distrust}'")
-        for key in ("keep_above", "learner_adds_above"):
+        for key in ("keep_above", "learner_adds_above", "keep_above_unreliable"):
             value = getattr(self, key)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f"label policy '{self.name}': {key} must lie in [0, 1] or be null, got {value}")
@@ -76,23 +79,25 @@ class LabelPolicy:
     @property
     def is_trust(self) -> bool:
         """Whether the policy changes nothing (the paper's behaviour)."""
-        return not self.distrust and self.keep_above is None and self.learner_adds_above is None \
-            and self.gold_weight == 1 and not self.rejudge
+        return not self.needs_judge and self.gold_weight == 1 and not self.rejudge
 
     @property
     def needs_judge(self) -> bool:
         """Whether the learner's judgement of each answer is read."""
-        return bool(self.distrust) or self.keep_above is not None or self.learner_adds_above is not None
+        return bool(self.distrust) or self.keep_above is not None or self.learner_adds_above is not None \
+            or self.keep_above_unreliable is not None
 
     @property
     def needs_audit(self) -> bool:
-        """Whether the audit decides the distrusted types."""
-        return self.distrust == "audit"
+        """Whether the audit's unreliable types decide anything (the distrusted types, or their threshold)."""
+        return self.distrust == "audit" or self.keep_above_unreliable is not None
 
     def identity(self) -> Dict[str, Any]:
         """The settings, for ``run.json`` (a run resumes only with the same policy)."""
         data = asdict(self)
         data["distrust"] = data["distrust"] if isinstance(data["distrust"], str) else list(data["distrust"])
+        if data["keep_above_unreliable"] is None:  # a later setting: runs written before it resume as they were
+            del data["keep_above_unreliable"]
         return data
 
     def distrusted(self, audit_types: Optional[Sequence[str]]) -> Tuple[str, ...]:
@@ -101,11 +106,18 @@ class LabelPolicy:
             return tuple(audit_types or ())
         return tuple(self.distrust or ())
 
+    def threshold(self, label: str, unreliable: Sequence[str] = ()) -> Optional[float]:
+        """The learner's probability an entity of type ``label`` needs to be kept (None: kept whatever it is);
+        ``unreliable``: the audit's unreliable types."""
+        if self.keep_above_unreliable is not None and label in unreliable:
+            return self.keep_above_unreliable
+        return self.keep_above
+
     def apply(self, tags: Sequence[str], judgement: Optional[Dict[str, Any]],
-              distrusted: Sequence[str] = ()) -> Decision:
+              distrusted: Sequence[str] = (), unreliable: Sequence[str] = ()) -> Decision:
         """The :class:`Decision` for one answer (IOB2 ``tags``) given the learner's ``judgement`` (None: no model
         judged it, e.g. a seed the annotator labelled; then only the type rule applies, to the answer's
-        entities)."""
+        entities). ``unreliable``: the audit's unreliable types (for ``keep_above_unreliable``)."""
         n = len(tags)
         llm = iob_to_spans(list(tags))
         reason: List[Optional[str]] = [None] * n
@@ -122,9 +134,10 @@ class LabelPolicy:
         for s, e, label, p in learner:
             if label in distrusted and p >= LEARNER_TYPE_MIN:
                 mark(s, e, f"learner-type:{label}")
-        if judgement is not None and self.keep_above is not None:
+        if judgement is not None:
             for s, e, label in llm:
-                if judged.get((s, e, label), 0.0) < self.keep_above:
+                threshold = self.threshold(label, unreliable)
+                if threshold is not None and judged.get((s, e, label), 0.0) < threshold:
                     mark(s, e, "learner-rejects")
                     for ls, le, _, _ in learner:
                         if ls < e and s < le:
