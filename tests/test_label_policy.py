@@ -252,6 +252,31 @@ def test_rejudge_judges_every_answer_again_with_the_newest_model(small_corpus, t
         assert [(e.start, e.end, e.label_) for e in by_id[answer.id].ents] == expected.ents
 
 
+@pytest.mark.slow
+def test_the_loop_holds_the_audits_unreliable_types_to_their_own_threshold(small_corpus, tmp_path) -> None:
+    """disagree05-audit-gold3 in a SIMULATED run: every answer is taught as the policy decides it with the audit's
+    unreliable types at 0.2 and the others at 0.05 (the loop hands the policy the audit's verdict)."""
+    from spacy_llm_loop.loop.main import run_loop
+
+    settings = {"loop.lang": "tsn", "paths.corpus": str(small_corpus), "paths.runs": str(tmp_path / "runs"),
+                "loop.rounds": 1, "loop.query_size": "40", "seed_set.size": "48",
+                "annotator.cache_path": str(tmp_path / "llm.sqlite")}
+    result = run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING, label_policy="disagree05-audit-gold3")
+    run = tmp_path / "runs" / result["run"]
+    unreliable = result["audit"]["unreliable"]
+    assert unreliable and result["label_policy"]["keep_above_unreliable"] == 0.2
+    policy = make_label_policy(**result["label_policy"])
+    judged = {r["id"]: r for r in srsly.read_jsonl(run / "round-01" / "judged.jsonl")}
+    answers = {r["id"]: r["tags"] for r in srsly.read_jsonl(run / "round-01" / "annotations.jsonl") if r["tags"]}
+    taught = {t["meta"]["sentence_id"]: t["meta"]["label_policy"] for t in srsly.read_jsonl(run / "round-01" /
+                                                                                          "labelled.jsonl")
+              if t["meta"].get("label_policy") and t["meta"].get("round") == 1}
+    assert taught and set(taught) <= set(answers)
+    for sid, meta in taught.items():
+        decision = policy.apply(answers[sid], judged[sid], (), unreliable)
+        assert meta["removed"] == [list(r) for r in decision.removed], sid
+
+
 def test_a_trust_block_is_the_same_run_as_no_block(tmp_path) -> None:
     """Runs started before label policies (no block in their loop config) resume with the trust block."""
     from thinc.api import Config

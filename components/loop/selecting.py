@@ -8,9 +8,8 @@ import multiprocessing
 import os
 import random
 import shutil
-from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import spacy
@@ -24,11 +23,8 @@ from ..strategies.base import QuerySize, Selection
 from ..strategies.diverse import VECTOR_KEY, sentence_vector
 from ..uncertainty.measures import DOC_MEASURES
 from ..uncertainty.scorer import OPTIONAL_MEASURES
-from .inflight import AHEAD_PER_WORKER, in_order
+from .inflight import AHEAD_PER_WORKER, R, T, in_order
 from .state import read_scores
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 PARALLEL_FROM = 5000  # pool sentences from which scoring uses every core by default
 SHARD_BATCHES = 40  # batches per saved shard of a round's scoring (10,240 sentences at the default batch size)
@@ -96,16 +92,17 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
     try:
         if todo and workers is None:
             _load_worker(str(model))
-        ends: Deque[Optional[int]] = deque()  # per batch fed to the workers: the shard it ends, if it ends one
-        batches = _batches(pool, [bounds[s] for s in todo], batch_size, todo, ends)
+        # per batch, in order: the shard it completes, if it completes one (results come back in this order)
+        ends = [s if i + batch_size >= b - a else None for s in todo for a, b in [bounds[s]]
+                for i in range(0, b - a, batch_size)]
+        batches = _batches(pool, todo, bounds, batch_size)
         records: List[Dict[str, Any]] = []
         vectors: List[np.ndarray] = []
-        for chunk_records, chunk_vectors in (workers.imap(_score_chunk, batches) if workers is not None
-                                             else map(_score_chunk, batches)):
+        results = workers.imap(_score_chunk, batches) if workers is not None else map(_score_chunk, batches)
+        for ended, (chunk_records, chunk_vectors) in zip(ends, results):
             records += chunk_records
             vectors += chunk_vectors
             bar.update(len(chunk_records))
-            ended = ends.popleft()
             if ended is not None:
                 _write_part(parts, ended, records, vectors)
                 records, vectors = [], []
@@ -141,15 +138,13 @@ class _LocalWorkers:
         self.pool.join()
 
 
-def _batches(pool: Sequence[Doc], bounds: Sequence[Tuple[int, int]], batch_size: int, shards: Sequence[int],
-             ends: Deque[Optional[int]]) -> Iterator[List[Tuple[str, List[str]]]]:
-    """The scoring batches of the shards at ``bounds``, read a shard at a time as the workers take them; for each
-    batch handed out, ``ends`` gets the number of the shard it completes (None if it completes none), so the
-    results, which come back in order, can be saved shard by shard."""
-    for shard, (start, stop) in zip(shards, bounds):
-        items = _items(pool, start, stop)
+def _batches(pool: Sequence[Doc], shards: Sequence[int], bounds: Sequence[Tuple[int, int]],
+             batch_size: int) -> Iterator[List[Tuple[str, List[str]]]]:
+    """The scoring batches of ``shards`` (``bounds`` gives each shard's positions), read a shard at a time as the
+    workers take them."""
+    for shard in shards:
+        items = _items(pool, *bounds[shard])
         for i in range(0, len(items), batch_size):
-            ends.append(shard if i + batch_size >= len(items) else None)
             yield items[i:i + batch_size]
 
 
