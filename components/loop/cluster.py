@@ -16,18 +16,16 @@ import tarfile
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import LoopError
-from .inflight import AHEAD_PER_WORKER, in_order
+from .inflight import AHEAD_PER_WORKER, R, T, in_order
 
 try:  # an optional extra: without it, only the error below says so
     from distributed import WorkerPlugin as _PluginBase
 except ImportError:  # pragma: no cover
     _PluginBase = object  # type: ignore[assignment,misc]
 
-T = TypeVar("T")
-R = TypeVar("R")
 CONNECT_TIMEOUT = "30s"  # to reach the scheduler
 _LOCK = threading.Lock()  # one scoring at a time per worker process: a Dask worker may run several threads
 
