@@ -1,4 +1,6 @@
 """A sharded pool reads back the Docs it was written from, a shard at a time, and refuses what it cannot trust."""
+import hashlib
+
 import pytest
 import srsly
 from spacy.tokens import Doc
@@ -88,6 +90,25 @@ def test_a_changed_shard_a_bad_index_and_a_bad_size_are_refused(small_corpus, tm
     srsly.write_json(tmp_path / "ok.shards" / "index.json", {**index, "n": 21})
     with pytest.raises(InputError, match="do not add up"):
         ShardedPool(tmp_path / "ok.shards", docs[0].vocab)
+
+
+def test_a_shard_whose_sentences_are_misshapen_is_refused_naming_it(small_corpus, tmp_path) -> None:
+    """Shards are checked, not copied, when read: a sentence that is not [id, words, tags, task] is refused with
+    the shard's name, even when the index's digest was made to match it."""
+    docs = load_docs(small_corpus / "train.spacy")[:20]
+    write_shards(docs, tmp_path / "ok.shards", shard_size=8)
+    shard = tmp_path / "ok.shards" / "shard-00001.msgpack"
+    data = srsly.msgpack_loads(shard.read_bytes())
+    data[2][1] = " ".join(data[2][1])  # words as one string
+    shard.write_bytes(srsly.msgpack_dumps(data))
+    index = srsly.read_json(tmp_path / "ok.shards" / "index.json")
+    index["shards"][1]["sha256"] = hashlib.sha256(shard.read_bytes()).hexdigest()[:16]
+    srsly.write_json(tmp_path / "ok.shards" / "index.json", index)
+    pool = ShardedPool(tmp_path / "ok.shards", docs[0].vocab)
+    assert _same(pool[3], docs[3])
+    with pytest.raises(InputError, match="shard-00001.msgpack") as refused:
+        list(pool.records([2, 9]))
+    assert "not [id, words, tags or null, task]" in str(refused.value)
 
 
 def test_lengths_are_read_beside_the_ids_and_older_folders_still_work(small_corpus, tmp_path) -> None:

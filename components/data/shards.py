@@ -34,7 +34,8 @@ LENGTHS = "lengths.msgpack"
 ENTITY_TOKENS = "entity_tokens.msgpack"
 SUFFIX = ".shards"
 FORMAT = 1
-Record = Tuple[str, List[str], Optional[List[str]], Dict[str, Any]]  # id, words, tags (None: unlabelled), task
+Record = Tuple[str, List[str], Optional[List[str]], Dict[str, Any]]  # id, words, tags (None: unlabelled), task; read
+# back from a shard it is the decoded list of the four, shared with the cache: read it, do not change it
 
 
 def shards_for(path: Union[str, Path]) -> Path:
@@ -212,9 +213,18 @@ class ShardedPool(_Docs):
         return self._shard(i // self.size)[i % self.size]
 
     def records(self, indices: Iterable[int]) -> Iterator[Record]:
-        """The records at ``indices`` (read in their order; sorted indices read each shard once)."""
+        """The records at ``indices`` (read in their order; sorted indices read each shard once). A subsample's
+        scoring asks for a tenth of every shard: the shard is looked up once per run of indices, not per index."""
+        s, rows = -1, []
         for i in indices:
-            yield self.record(i)
+            if i < 0:
+                i += len(self)
+            if not 0 <= i < len(self):
+                raise IndexError(i)
+            if i // self.size != s:
+                s = i // self.size
+                rows = self._shard(s)
+            yield rows[i % self.size]
 
     def position(self, sid: str) -> int:
         """The pool position of sentence ``sid`` (a KeyError if it is not in the pool)."""
@@ -245,8 +255,10 @@ class ShardedPool(_Docs):
             if hashlib.sha256(data).hexdigest()[:16] != entry["sha256"]:
                 raise InputError("its content is not what the index recorded (changed or damaged); write the shards "
                                  "again", path)
-            records = [(str(r[0]), list(r[1]), None if r[2] is None else list(r[2]), dict(r[3]))
-                       for r in srsly.msgpack_loads(data)]
+            records = srsly.msgpack_loads(data)  # checked, not copied: copying a shard's records cost more than
+            if not isinstance(records, list) or not all(map(_is_record, records)):  # decoding them
+                raise InputError("a sentence in it is not [id, words, tags or null, task]; write the shards again",
+                                 path)
         except (OSError, ValueError, IndexError, TypeError, KeyError) as err:
             if isinstance(err, InputError):
                 raise
@@ -259,6 +271,12 @@ class ShardedPool(_Docs):
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return records
+
+
+def _is_record(r: Any) -> bool:
+    """Whether a decoded shard entry has a record's shape (what :func:`record_doc` and the scoring rely on)."""
+    return type(r) is list and len(r) == 4 and type(r[0]) is str and type(r[1]) is list \
+        and (r[2] is None or type(r[2]) is list) and type(r[3]) is dict
 
 
 class DocsById(Mapping[str, Doc]):
