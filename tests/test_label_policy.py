@@ -69,6 +69,20 @@ def test_a_policy_without_the_later_setting_keeps_its_identity() -> None:
     assert preset.identity()["keep_above_unreliable"] == 0.2 and policy_tag(preset) == "disagree05-audit-gold3"
 
 
+def test_an_o_the_learner_doubts_becomes_missing_and_entities_are_left_alone() -> None:
+    """doubt_o_above: the answer's O tokens the learner puts in some entity (0.3 and 0.6 here) become missing; a
+    token the answer puts in an entity is never touched by this rule, however the learner judges it."""
+    judged = {**JUDGED, "in_entity": [0.9, 0.3, 0.0, 0.6, 0.6, 0.9, 0.01]}
+    decision = LabelPolicy("p", doubt_o_above=0.2).apply(TAGS, judged)
+    assert decision.ents == [(0, 1, "PER"), (2, 4, "ORG"), (5, 6, "DATE")]
+    assert decision.missing == [(1, 2, "learner-doubts-o"), (4, 5, "learner-doubts-o")]
+    assert LabelPolicy("p", doubt_o_above=0.2).apply(TAGS, JUDGED).missing == []  # a judgement without it: no doubt
+    assert LabelPolicy("p", doubt_o_above=0.2).apply(TAGS, None).missing == []
+    preset = make_label_policy("disagree-doubto-gold3", **PRESETS["disagree-doubto-gold3"])
+    assert preset.needs_judge and preset.identity()["doubt_o_above"] == 0.05
+    assert "doubt_o_above" not in make_label_policy("disagree-gold3", **PRESETS["disagree-gold3"]).identity()
+
+
 def test_an_entity_cut_by_a_missing_stretch_is_not_taught_by_halves() -> None:
     judged = {"llm": [[0, 3, "ORG", 0.9]], "learner": [[2, 4, "LOC", 0.95]]}
     decision = LabelPolicy("p", learner_adds_above=0.9).apply(["B-ORG", "I-ORG", "I-ORG", "O"], judged)
@@ -81,7 +95,8 @@ def test_without_a_judgement_only_the_type_rule_applies() -> None:
 
 
 @pytest.mark.parametrize("settings", [{"keep_above": 1.5}, {"gold_weight": 0}, {"distrust": "DATE"},
-                                      {"min_precision": -0.1}, {"keep_above_unreliable": 2.0}])
+                                      {"min_precision": -0.1}, {"keep_above_unreliable": 2.0},
+                                      {"doubt_o_above": -0.5}])
 def test_bad_policy_settings_are_refused(settings) -> None:
     with pytest.raises(ValueError, match="label policy 'bad'"):
         LabelPolicy("bad", **settings)
@@ -173,6 +188,11 @@ def test_the_learner_judges_its_own_entities_likely_and_others_not(trained_model
     # a span no parse holds gets probability 0
     odd = judge(nlp, ["x"], [[t.text for t in docs[0]]], [["B-DATE"] * 1 + ["I-DATE"] * (len(docs[0]) - 1)])
     assert odd[0]["llm"][0][3] == 0.0
+    # each token's probability of lying in some entity: at least that of the learner's entity covering it
+    for r, doc in zip(records, docs):
+        assert len(r["in_entity"]) == len(doc) and all(0.0 <= p <= 1.0 for p in r["in_entity"])
+        assert all(r["in_entity"][i] >= p - 1e-3 for s, e, _, p in r["learner"] for i in range(s, e))
+    assert any(p == 0.0 for r in records for p in r["in_entity"])  # and none at all where no parse has one
 
 
 @pytest.mark.slow

@@ -24,10 +24,13 @@ COMPONENT = "uncertainty"
 
 def judge(nlp: Language, ids: Sequence[str], words: Sequence[Sequence[str]], tags: Sequence[Sequence[str]],
           batch_size: int = 128) -> List[Dict[str, Any]]:
-    """One judgement per sentence: ``{"id", "llm": [[start, end, label, p], ...], "learner": [...]}``.
+    """One judgement per sentence: ``{"id", "llm": [[start, end, label, p], ...], "learner": [...], "in_entity":
+    [p, ...]}``.
 
-    ``p`` is the learner's probability of the exact span and type (rounded to 4 digits). A pipeline without the
-    uncertainty component gives 1.0 to the entities it predicts and 0.0 to the others.
+    ``p`` is the learner's probability of the exact span and type (rounded to 4 digits); ``in_entity`` gives each
+    token the learner's probability that it lies inside some entity, of any type and span (the share of its parses
+    in which it does): where the answer says ``O``, it is the learner's doubt of that ``O``. A pipeline without the
+    uncertainty component gives 1.0 to the entities it predicts (and their tokens) and 0.0 to the others.
     """
     unc = cast("Uncertainty", nlp.get_pipe(COMPONENT)) if COMPONENT in nlp.pipe_names else None
     out: List[Dict[str, Any]] = []
@@ -40,8 +43,20 @@ def judge(nlp: Language, ids: Sequence[str], words: Sequence[Sequence[str]], tag
             learner = [(e.start, e.end, e.label_) for e in doc.ents]
             llm = iob_to_spans(list(sentence_tags))
             out.append({"id": sid, "llm": _scored(llm, learner, doc_parses),
-                        "learner": _scored(learner, learner, doc_parses)})
+                        "learner": _scored(learner, learner, doc_parses),
+                        "in_entity": _in_entity(len(doc), learner, doc_parses)})
     return out
+
+
+def _in_entity(n: int, predicted: List[Tuple[int, int, str]], parses: Optional[Any]) -> List[float]:
+    """Each token's probability of lying inside an entity: the summed probability of the parses that put it in one
+    (the predicted entities, as 1.0, without parses)."""
+    p = [0.0] * n
+    for prob, ents in parses if parses is not None else [(1.0, predicted)]:
+        for s, e, _ in ents:
+            for i in range(s, e):
+                p[i] += prob
+    return [round(min(1.0, x), 4) for x in p]
 
 
 def _scored(spans: List[Tuple[int, int, str]], predicted: List[Tuple[int, int, str]], parses: Optional[Any]) -> Scored:

@@ -19,6 +19,9 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "disagree-gold3": {"keep_above": 0.2, "gold_weight": 3},
     "disagree05-gold3": {"keep_above": 0.05, "gold_weight": 3},
     "disagree05-audit-gold3": {"keep_above": 0.05, "keep_above_unreliable": 0.2, "gold_weight": 3},
+    "disagree-doubto-gold3": {"keep_above": 0.2, "doubt_o_above": 0.05, "gold_weight": 3},
+    "disagree05-audit-doubto-gold3": {"keep_above": 0.05, "keep_above_unreliable": 0.2, "doubt_o_above": 0.05,
+                                      "gold_weight": 3},
     "combined": {"distrust": "audit", "keep_above": 0.2, "gold_weight": 3},
 }
 POLICY_NAMES = tuple(PRESETS)
@@ -46,7 +49,8 @@ def policy_tag(policy: LabelPolicy) -> str:
 def make_label_policy(name: str = "trust", distrust: Union[str, List[str], None] = None, min_precision: float = 0.6,
                       keep_above: Optional[float] = None, learner_adds_above: Optional[float] = None,
                       gold_weight: int = 1, rejudge: bool = False,
-                      keep_above_unreliable: Optional[float] = None) -> LabelPolicy:
+                      keep_above_unreliable: Optional[float] = None,
+                      doubt_o_above: Optional[float] = None) -> LabelPolicy:
     """A label policy (see :mod:`.rules`).
 
     name: its short name in run folders and reports.
@@ -58,11 +62,14 @@ def make_label_policy(name: str = "trust", distrust: Union[str, List[str], None]
     gold_weight: how many times the gold seed counts in each round's training data (rounds with annotated data).
     rejudge: every round, judge all earlier answers again with the newest model (not only the round's own).
     keep_above_unreliable: ``keep_above`` for the types the audit shows unreliable (null: ``keep_above`` for all).
+    doubt_o_above: the learner's probability that a token lies inside some entity at which the answer's ``O`` there
+        becomes missing (null: off).
     """
     return LabelPolicy(name=name, distrust=distrust if isinstance(distrust, str) else tuple(distrust or ()),
                        min_precision=_threshold(min_precision), keep_above=_threshold(keep_above),
                        learner_adds_above=_threshold(learner_adds_above), gold_weight=int(gold_weight),
-                       rejudge=bool(rejudge), keep_above_unreliable=_threshold(keep_above_unreliable))
+                       rejudge=bool(rejudge), keep_above_unreliable=_threshold(keep_above_unreliable),
+                       doubt_o_above=_threshold(doubt_o_above))
 
 
 @overload

@@ -14,6 +14,11 @@ missing, never inventing an entity. The rules, each off unless set:
   ``distrust``), so that a lower ``keep_above`` can let in more of the types the annotator gets right;
 - ``learner_adds_above``: an entity the learner predicts with at least this probability and the answer leaves
   out becomes missing (the answer's ``O`` there is in doubt);
+- ``doubt_o_above``: an answer's ``O`` token that the learner puts inside some entity with at least this
+  probability (summed over its parses, whatever the span or type) becomes missing. An entity the annotator missed is
+  otherwise taught as "not an entity", which holds the learner's recall near its seed's; this is negative sampling
+  for partially annotated NER (Li et al., ICLR 2021, arXiv 2012.05426) with the learner choosing which ``O`` to
+  leave out instead of chance;
 - ``gold_weight``: gold (the seed) and reviewed sentences count this many times in each round's training data
   from round 1 (applied by the loop);
 - ``rejudge``: every round, all earlier answers are judged again by the newest model (the loop's part), so an
@@ -62,12 +67,13 @@ class LabelPolicy:
     gold_weight: int = 1
     rejudge: bool = False
     keep_above_unreliable: Optional[float] = None
+    doubt_o_above: Optional[float] = None
 
     def __post_init__(self) -> None:
         if isinstance(self.distrust, str) and self.distrust not in ("audit", ""):
             raise ValueError(f"label policy '{self.name}': distrust must be 'audit' or a list of types, "
                              f"got '{self.distrust}'")
-        for key in ("keep_above", "learner_adds_above", "keep_above_unreliable"):
+        for key in ("keep_above", "learner_adds_above", "keep_above_unreliable", "doubt_o_above"):
             value = getattr(self, key)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f"label policy '{self.name}': {key} must lie in [0, 1] or be null, got {value}")
@@ -85,7 +91,7 @@ class LabelPolicy:
     def needs_judge(self) -> bool:
         """Whether the learner's judgement of each answer is read."""
         return bool(self.distrust) or self.keep_above is not None or self.learner_adds_above is not None \
-            or self.keep_above_unreliable is not None
+            or self.keep_above_unreliable is not None or self.doubt_o_above is not None
 
     @property
     def needs_audit(self) -> bool:
@@ -96,8 +102,9 @@ class LabelPolicy:
         """The settings, for ``run.json`` (a run resumes only with the same policy)."""
         data = asdict(self)
         data["distrust"] = data["distrust"] if isinstance(data["distrust"], str) else list(data["distrust"])
-        if data["keep_above_unreliable"] is None:  # a later setting: runs written before it resume as they were
-            del data["keep_above_unreliable"]
+        for later in ("keep_above_unreliable", "doubt_o_above"):  # later settings: runs written before them
+            if data[later] is None:  # resume as they were
+                del data[later]
         return data
 
     def distrusted(self, audit_types: Optional[Sequence[str]]) -> Tuple[str, ...]:
@@ -146,6 +153,11 @@ class LabelPolicy:
             for s, e, label, p in learner:
                 if p >= self.learner_adds_above and (s, e, label) not in llm:
                     mark(s, e, "learner-adds")
+        if judgement is not None and self.doubt_o_above is not None:
+            in_entity = judgement.get("in_entity") or []
+            for i, (tag, p) in enumerate(zip(tags, in_entity)):
+                if tag == "O" and p >= self.doubt_o_above:
+                    mark(i, i + 1, "learner-doubts-o")
         for s, e, _ in llm:  # an entity cut by a missing stretch is not taught by halves
             if any(reason[s:e]) and not all(reason[s:e]):
                 for i in range(s, e):
