@@ -76,8 +76,9 @@ def test_an_o_the_learner_doubts_becomes_missing_and_entities_are_left_alone() -
     decision = LabelPolicy("p", doubt_o_above=0.2).apply(TAGS, judged)
     assert decision.ents == [(0, 1, "PER"), (2, 4, "ORG"), (5, 6, "DATE")]
     assert decision.missing == [(1, 2, "learner-doubts-o"), (4, 5, "learner-doubts-o")]
-    assert LabelPolicy("p", doubt_o_above=0.2).apply(TAGS, JUDGED).missing == []  # a judgement without it: no doubt
-    assert LabelPolicy("p", doubt_o_above=0.2).apply(TAGS, None).missing == []
+    with pytest.raises(ValueError, match="needs each token's 'in_entity'"):  # judged by an older version
+        LabelPolicy("p", doubt_o_above=0.2).apply(TAGS, JUDGED)
+    assert LabelPolicy("p", doubt_o_above=0.2).apply(TAGS, None).missing == []  # not judged: nothing to doubt
     preset = make_label_policy("disagree-doubto-gold3", **PRESETS["disagree-doubto-gold3"])
     assert preset.needs_judge and preset.identity()["doubt_o_above"] == 0.05
     assert "doubt_o_above" not in make_label_policy("disagree-gold3", **PRESETS["disagree-gold3"]).identity()
@@ -96,7 +97,7 @@ def test_without_a_judgement_only_the_type_rule_applies() -> None:
 
 @pytest.mark.parametrize("settings", [{"keep_above": 1.5}, {"gold_weight": 0}, {"distrust": "DATE"},
                                       {"min_precision": -0.1}, {"keep_above_unreliable": 2.0},
-                                      {"doubt_o_above": -0.5}])
+                                      {"doubt_o_above": -0.5}, {"doubt_o_above": 0.0}])
 def test_bad_policy_settings_are_refused(settings) -> None:
     with pytest.raises(ValueError, match="label policy 'bad'"):
         LabelPolicy("bad", **settings)

@@ -105,7 +105,10 @@ def test_a_shard_whose_sentences_are_misshapen_is_refused_naming_it(small_corpus
     index["shards"][1]["sha256"] = hashlib.sha256(shard.read_bytes()).hexdigest()[:16]
     srsly.write_json(tmp_path / "ok.shards" / "index.json", index)
     pool = ShardedPool(tmp_path / "ok.shards", docs[0].vocab)
-    assert _same(pool[3], docs[3])
+    assert _same(pool[3], docs[3]) and [r[0] for r in pool.records([-1, 0, 19])] == [sentence_id(docs[i])
+                                                                                    for i in (19, 0, 19)]
+    with pytest.raises(IndexError):
+        list(pool.records([0, 20]))
     with pytest.raises(InputError, match="shard-00001.msgpack") as refused:
         list(pool.records([2, 9]))
     assert "not [id, words, tags or null, task]" in str(refused.value)

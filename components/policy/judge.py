@@ -3,7 +3,8 @@
 A round's answers are judged by the previous round's model: the one that chose the sentences and never trained on
 them. For every entity of the answer, and every entity the learner itself predicts, the judgement holds the
 learner's probability of that exact span and type: the share of the uncertainty component's parses (beam,
-Monte Carlo dropout passes or committee members, whichever the learner uses) that contain it. On recorded
+Monte Carlo dropout passes or committee members, whichever the learner uses) that contain it; and for every token,
+the share that put it inside some entity (where the answer says ``O``, the learner's doubt of that ``O``). On recorded
 GPT-4-Turbo answers this signal separates right from wrong LLM entities far better than asking the LLM again
 (issue "LLM labels that teach"); here it is what a label policy reads.
 """

@@ -77,6 +77,9 @@ class LabelPolicy:
             value = getattr(self, key)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f"label policy '{self.name}': {key} must lie in [0, 1] or be null, got {value}")
+        if self.doubt_o_above is not None and self.doubt_o_above <= 0.0:
+            raise ValueError(f"label policy '{self.name}': doubt_o_above must lie in (0, 1] (0 would make every O "
+                             f"missing), got {self.doubt_o_above}")
         if not 0.0 <= self.min_precision <= 1.0:
             raise ValueError(f"label policy '{self.name}': min_precision must lie in [0, 1], got {self.min_precision}")
         if int(self.gold_weight) < 1:
@@ -154,7 +157,10 @@ class LabelPolicy:
                 if p >= self.learner_adds_above and (s, e, label) not in llm:
                     mark(s, e, "learner-adds")
         if judgement is not None and self.doubt_o_above is not None:
-            in_entity = judgement.get("in_entity") or []
+            in_entity = judgement.get("in_entity")
+            if in_entity is None or len(in_entity) != n:
+                raise ValueError(f"label policy '{self.name}': doubt_o_above needs each token's 'in_entity' in the "
+                                 f"judgement of sentence '{judgement.get('id')}' (judged by an older version?)")
             for i, (tag, p) in enumerate(zip(tags, in_entity)):
                 if tag == "O" and p >= self.doubt_o_above:
                     mark(i, i + 1, "learner-doubts-o")
