@@ -19,7 +19,7 @@ missing, never inventing an entity. The rules, each off unless set:
   otherwise taught as "not an entity", which holds the learner's recall near its seed's; this is negative sampling
   for partially annotated NER (Li et al., ICLR 2021, arXiv 2012.05426) with the learner choosing which ``O`` to
   leave out instead of chance. Screened with the SIMULATED annotator it costs more precision than it buys recall
-  (those ``O``\ s are where the learner over-predicts; docs/label-policies.md), so no preset in use sets it;
+  (those ``O`` tokens are where the learner over-predicts; docs/label-policies.md), so it stays opt-in;
 - ``gold_weight``: gold (the seed) and reviewed sentences count this many times in each round's training data
   from round 1 (applied by the loop);
 - ``rejudge``: every round, all earlier answers are judged again by the newest model (the loop's part), so an
