@@ -206,21 +206,22 @@ class ShardedPool(_Docs):
 
     def record(self, i: int) -> Record:
         """Sentence ``i``'s record (its shard read, or taken from the cache)."""
+        i = self._checked(i)
+        return self._shard(i // self.size)[i % self.size]
+
+    def _checked(self, i: int) -> int:
+        """Position ``i`` as a non-negative position (an IndexError outside the pool)."""
         if i < 0:
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
-        return self._shard(i // self.size)[i % self.size]
+        return i
 
     def records(self, indices: Iterable[int]) -> Iterator[Record]:
         """The records at ``indices`` (read in their order; sorted indices read each shard once). A subsample's
         scoring asks for a tenth of every shard: the shard is looked up once per run of indices, not per index."""
         s, rows = -1, []
-        for i in indices:
-            if i < 0:
-                i += len(self)
-            if not 0 <= i < len(self):
-                raise IndexError(i)
+        for i in map(self._checked, indices):
             if i // self.size != s:
                 s = i // self.size
                 rows = self._shard(s)
