@@ -10,7 +10,8 @@ import spacy
 import srsly
 
 from spacy_llm_loop.errors import InputError, ReviewPending
-from spacy_llm_loop.review.rank import doubt, review_order
+from spacy_llm_loop.policy.registry import PRESETS, make_label_policy
+from spacy_llm_loop.review.rank import doubt, residual_doubt, review_order
 from spacy_llm_loop.review.settings import ReviewSettings, make_review, parse_budget
 from spacy_llm_loop.review.tasks import answer_line, read_answers, review_task
 from spacy_llm_loop.review.timing import review_seconds
@@ -37,6 +38,7 @@ def test_budgets_parse_and_count() -> None:
         make_review(budget="5%", rank="loudest")
     assert ReviewSettings("10%", rank="random", reviewer="simulated").tag() == "rv10pct-random-simrev"
     assert ReviewSettings("10%", wait=False).tag() == "rv10pct"  # wait may change on resume
+    assert ReviewSettings("10%", rank="residual").tag() == "rv10pct-residual"
 
 
 def test_late_answers_are_counted_once_in_the_round_that_first_counts_them() -> None:
@@ -72,6 +74,31 @@ def test_doubt_counts_doubted_llm_entities_missed_ones_and_distrusted_types() ->
     assert [x.id for x in drawn] == [x.id for x in again] != [str(i) for i in range(20)] and used == "random"
     # nothing in doubt (no judgement, no distrusted type): a random draw, not the longest sentences
     assert review_order([(str(i), LLM) for i in range(20)], {}, (), "doubt", 3)[1] == "random"
+
+
+def test_residual_doubt_counts_only_what_the_policy_still_teaches() -> None:
+    policy = make_label_policy(name="disagree-gold3", **PRESETS["disagree-gold3"])  # keep_above 0.2
+    # The learner rejects Seretse/PER (made missing: nothing wrong is taught, so no residual doubt), keeps
+    # Gaborone/LOC at 0.7 (0.3 of doubt) and predicts Labotlhano/DATE, which the answer teaches as O (0.6).
+    judgement = {"llm": [[1, 2, "PER", 0.1], [4, 5, "LOC", 0.7]],
+                 "learner": [[0, 2, "PER", 0.8], [4, 5, "LOC", 0.7], [6, 7, "DATE", 0.6]]}
+    d = residual_doubt("a", LLM, judgement, policy)
+    assert d.score == pytest.approx(0.3 + 0.6)
+    assert d.llm_doubted == [] and d.learner_only == [[6, 7, "DATE", 0.6]]
+    assert d.why()["made_missing_by_the_label_policy"] == [[0, 2, "learner-rejects"]]
+    assert doubt("a", LLM, judgement).score == pytest.approx(0.9 + 0.3 + 0.8 + 0.6)  # counts the masked ones too
+    # what the doubt ranking puts first (a rejected entity the policy already masked) the residual one puts last
+    masked = {"llm": [[1, 2, "PER", 0.0], [4, 5, "LOC", 0.0]], "learner": []}
+    taught = {"llm": [[1, 2, "PER", 0.6], [4, 5, "LOC", 0.6]], "learner": []}
+    answers = [("masked", LLM), ("taught", LLM)]
+    judged = {"masked": masked, "taught": taught}
+    assert [x.id for x in review_order(answers, judged, (), "doubt", 0)[0]] == ["masked", "taught"]
+    order, used = review_order(answers, judged, (), "residual", 0, policy)
+    assert [x.id for x in order] == ["taught", "masked"] and used == "residual"
+    assert residual_doubt("b", LLM, None, policy).score == 0.0
+    assert review_order([(str(i), LLM) for i in range(20)], {}, (), "residual", 3, policy)[1] == "random"
+    with pytest.raises(ValueError, match="unknown review ranking"):
+        review_order(answers, judged, (), "loudest", 0)
 
 
 def _task(sid: str = "tsn-train-1") -> dict:
@@ -217,12 +244,14 @@ def test_a_waiting_run_stops_then_resumes_with_a_persons_answers(small_corpus, t
     from spacy_llm_loop.loop.main import run_loop
 
     settings = _settings(small_corpus, tmp_path, **{"loop.rounds": 1})
-    review = {"budget": "5", "rank": "random"}
+    review = {"budget": "5", "rank": "residual"}
     with pytest.raises(ReviewPending, match=r"round 1: 5 of 5 review tasks are not answered yet.*prodigy ner.manual"):
         run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING, review=review)
-    run = tmp_path / "runs" / "tsn-sim-gpt-4-turbo-entropy-lp-disagree-gold3-rv5-random-seed0"
+    run = tmp_path / "runs" / "tsn-sim-gpt-4-turbo-entropy-lp-disagree-gold3-rv5-residual-seed0"
     tasks = list(srsly.read_jsonl(run / "review" / "round-01.jsonl"))
     assert not (run / "round-01" / "model").exists() and len(tasks) == 5
+    why = [t["meta"]["review"] for t in tasks]  # ranked by the doubt the label policy leaves in what is taught
+    assert {w["ranking"] for w in why} == {"residual"} and all("made_missing_by_the_label_policy" in w for w in why)
     answers = run / "review" / "round-01.answers.jsonl"
     lines = [answer_line(t, ["O"] * len(t["tokens"]), VOCAB) for t in tasks[:3]]  # the person says: no entity
     _write(answers, lines)

@@ -46,7 +46,8 @@ def loop_cli(
                                                  "(components/policy/registry.py)"),
     review: str = Opt("", help="Review budget per round: a share of the round's LLM labels (10%), a count (20) or "
                                "reviewer minutes (30min); the most doubtful go to a person as Prodigy tasks"),
-    review_rank: Optional[str] = Opt(None, help="With --review: doubt (the default) or random"),
+    review_rank: Optional[str] = Opt(None, help="With --review: doubt (the default), residual (the doubt the label "
+                                                "policy leaves in what is taught) or random"),
     reviewer: Optional[str] = Opt(None, help="With --review: prodigy (a person; the default) or simulated (the "
                                              "SIMULATED reviewer: gold labels)"),
     review_no_wait: bool = Opt(False, "--review-no-wait", help="With --review: train on what is answered and merge "

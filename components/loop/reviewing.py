@@ -19,6 +19,7 @@ from ..annotators.base import Annotation
 from ..data.docs import doc_tags, get_meta
 from ..errors import LoopError, ReviewPending
 from ..fileio import read_jsonl, write_jsonl
+from ..policy.rules import LabelPolicy
 from ..review.rank import review_order
 from ..review.settings import ReviewSettings
 from ..review.simulated import simulated_answers
@@ -42,14 +43,16 @@ def answers_path(root: Path, k: int) -> Path:
 
 def write_review_tasks(root: Path, k: int, review: ReviewSettings, answers: Sequence[Annotation],
                        by_id: Mapping[str, Doc], judgements: Mapping[str, Mapping[str, Any]],
-                       distrusted: Sequence[str], seed: int, vocab: Vocab) -> int:
-    """Rank round ``k``'s LLM answers and write the budget's share as review tasks (once); the number of tasks."""
+                       distrusted: Sequence[str], seed: int, vocab: Vocab, policy: Optional[LabelPolicy] = None,
+                       unreliable: Sequence[str] = ()) -> int:
+    """Rank round ``k``'s LLM answers and write the budget's share as review tasks (once); the number of tasks.
+    ``policy`` and ``unreliable`` (the audit's types) are what the ``residual`` ranking needs."""
     path = tasks_path(root, k)
     if path.exists():
         return len(read_jsonl(path))
     received = [a for a in answers if a.tags is not None]
     order, ranking = review_order([(a.id, a.tags or []) for a in received], judgements, distrusted, review.rank,
-                                  seed * 1000 + k)
+                                  seed * 1000 + k, policy, unreliable)
     n = review.n_to_review(len(order), [len(by_id[d.id]) for d in order])
     by_answer = {a.id: a for a in received}
     tasks = []

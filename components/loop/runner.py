@@ -316,7 +316,7 @@ class ActiveLearningLoop:
         missing), so it is no independent judge of those; it can re-admit what an earlier model doubted."""
         path = self.run.round_dir(k) / JUDGED
         review = self.settings.review
-        needed = self.settings.label_policy.needs_judge or (review.active and review.rank == "doubt")
+        needed = self.settings.label_policy.needs_judge or (review.active and review.rank != "random")
         if k == 0 or path.exists() or not needed or self.annotator.gives_gold:
             return
         if self.sentences.seed_by_annotator:  # a learner taught only by the annotator would echo its errors
@@ -342,7 +342,8 @@ class ActiveLearningLoop:
         by_id = self.sentences.by_id
         ranked = replace(review, rank="random") if k == 0 else review  # round 0: a fair sample, the audit's gold
         n = write_review_tasks(root, k, ranked, self.sentences.annotations(k), by_id, self.sentences.judgements(k),
-                               self.sentences.distrusted, self.settings.seed, self.vocab)
+                               self.sentences.distrusted, self.settings.seed, self.vocab, self.sentences.policy,
+                               self.sentences.unreliable)
         if review.simulated:
             simulate_answers(root, k, by_id, self.vocab, self.settings.info.pool_labelled)
         result = collect(root, self.run.round_dir(k), k, review, self.vocab, self.settings.labels.labels,

@@ -7,14 +7,22 @@ learner's probability of it (an entity the LLM may have missed: the recall the l
 and one for every LLM entity of a type the label policy distrusts (by the audit, or by name). Ties go to the longer
 sentence, then the id. ``random`` draws the same number of sentences with the run's seed: the comparison the
 benchmark makes, and the fallback when nothing is in doubt.
+
+``residual`` counts only the doubt the label policy leaves in what the learner is taught: the ``1 - p`` of the LLM
+entities the policy keeps, and the ``p`` of the learner's entities that the answer leaves out and the policy still
+teaches as ``O``. What the policy already made missing teaches nothing wrong, so it adds nothing. Why: with the
+``doubt`` ranking a reviewer changes nearly every sentence sent, yet the learner gains little more than from a
+random draw, and most of what that ranking counts is what the policy had already taken out of training.
 """
 import random
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..data.iob import iob_to_spans
+from ..policy.rules import LabelPolicy
 
 Scored = Tuple[int, int, str, float]
+RANKINGS = ("doubt", "residual", "random")
 
 
 @dataclass
@@ -26,11 +34,13 @@ class Doubt:
     llm_doubted: List[List[Any]] = field(default_factory=list)
     learner_only: List[List[Any]] = field(default_factory=list)
     distrusted: List[List[Any]] = field(default_factory=list)
+    missing: Optional[List[List[Any]]] = None  # ``residual``: the token ranges the policy made missing
 
     def why(self) -> Dict[str, Any]:
         """What the review task's meta says about why the sentence was chosen."""
-        return {"doubt": round(self.score, 4), "llm_entities_the_learner_doubts": self.llm_doubted,
-                "learner_entities_the_llm_missed": self.learner_only, "entities_of_distrusted_types": self.distrusted}
+        out = {"doubt": round(self.score, 4), "llm_entities_the_learner_doubts": self.llm_doubted,
+               "learner_entities_the_llm_missed": self.learner_only, "entities_of_distrusted_types": self.distrusted}
+        return out if self.missing is None else {**out, "made_missing_by_the_label_policy": self.missing}
 
 
 def doubt(sid: str, tags: Sequence[str], judgement: Optional[Mapping[str, Any]],
@@ -55,16 +65,47 @@ def doubt(sid: str, tags: Sequence[str], judgement: Optional[Mapping[str, Any]],
     return out
 
 
+def residual_doubt(sid: str, tags: Sequence[str], judgement: Optional[Mapping[str, Any]], policy: LabelPolicy,
+                   distrusted: Sequence[str] = (), unreliable: Sequence[str] = ()) -> Doubt:
+    """The doubt of one answer that the label policy leaves in what the learner is taught (``residual``, see the
+    module docstring); without a judgement nothing is in doubt."""
+    if judgement is None:
+        return Doubt(sid, 0.0)
+    decision = policy.apply(tags, dict(judgement), distrusted, unreliable)
+    out = Doubt(sid, 0.0, missing=[list(m) for m in decision.missing])
+    untaught = {i for s, e, _ in decision.missing for i in range(s, e)}
+    judged = {tuple(x[:3]): float(x[3]) for x in judgement.get("llm", [])}
+    for s, e, t in decision.ents:
+        p = judged.get((s, e, t), 0.0)
+        out.score += 1.0 - p
+        if p < 0.5:
+            out.llm_doubted.append([s, e, t, p])
+    given = set(iob_to_spans(list(tags)))
+    for s, e, t, p in judgement.get("learner", []):
+        if (s, e, t) not in given and not untaught.intersection(range(s, e)):
+            out.score += p
+            if p >= 0.5:
+                out.learner_only.append([s, e, t, p])
+    return out
+
+
 def review_order(answers: Sequence[Tuple[str, Sequence[str]]], judgements: Mapping[str, Mapping[str, Any]],
-                 distrusted: Sequence[str], rank: str, seed: int) -> Tuple[List[Doubt], str]:
+                 distrusted: Sequence[str], rank: str, seed: int, policy: Optional[LabelPolicy] = None,
+                 unreliable: Sequence[str] = ()) -> Tuple[List[Doubt], str]:
     """Every answer ``(id, tags)`` with its doubt, in the order a person should review them, and the ranking used:
-    ``doubt`` falls back to ``random`` when no answer has any doubt (no judgement and no distrusted type, as in a
-    run without a gold seed), since ranking by length alone would only pick the longest sentences."""
-    if rank not in ("doubt", "random"):
-        raise ValueError(f"unknown review ranking '{rank}' (doubt or random)")
-    doubts = [doubt(sid, tags, judgements.get(sid), distrusted) for sid, tags in answers]
+    ``doubt`` and ``residual`` fall back to ``random`` when no answer has any doubt (no judgement and no
+    distrusted type, as in a run without a gold seed), since ranking by length alone would only pick the longest
+    sentences. ``residual`` needs the run's label ``policy`` (and the audit's ``unreliable`` types)."""
+    if rank not in RANKINGS:
+        raise ValueError(f"unknown review ranking '{rank}' ({', '.join(RANKINGS)})")
+    if rank == "residual":
+        policy = policy or LabelPolicy()
+        doubts = [residual_doubt(sid, tags, judgements.get(sid), policy, distrusted, unreliable)
+                  for sid, tags in answers]
+    else:
+        doubts = [doubt(sid, tags, judgements.get(sid), distrusted) for sid, tags in answers]
     if rank == "random" or not any(d.score > 0 for d in doubts):
         random.Random(seed).shuffle(doubts)
         return doubts, "random"
     length = {sid: len(tags) for sid, tags in answers}
-    return sorted(doubts, key=lambda d: (-d.score, -length[d.id], d.id)), "doubt"
+    return sorted(doubts, key=lambda d: (-d.score, -length[d.id], d.id)), rank

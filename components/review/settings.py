@@ -4,7 +4,8 @@ the loop waits.
 budget: ``"0"`` (no review), a share of the round's LLM-labelled sentences (``"10%"``), a count (``"20"``) or
     reviewer minutes (``"30min"``: as many of the most doubtful sentences as fit, at the central estimate of
     :mod:`.timing`).
-rank: ``"doubt"`` (:mod:`.rank`) or ``"random"`` (a seeded draw of the same size: the comparison).
+rank: ``"doubt"`` (:mod:`.rank`), ``"residual"`` (only the doubt the label policy leaves in what is taught) or
+    ``"random"`` (a seeded draw of the same size: the comparison).
 reviewer: ``"prodigy"`` (a person, with Prodigy or anything that writes its JSONL) or ``"simulated"`` (the
     SIMULATED reviewer of the benchmarks: it answers with the gold labels).
 wait: wait for the answers (the loop stops and is rerun once they are in), or train on what is answered and
@@ -17,10 +18,10 @@ from typing import Any, Dict, Optional
 
 from spacy.util import registry
 
+from .rank import RANKINGS as RANKS
 from .timing import review_seconds
 
 REVIEW = "spacy-llm-loop.Review.v1"
-RANKS = ("doubt", "random")
 REVIEWERS = ("prodigy", "simulated")
 
 
@@ -67,11 +68,12 @@ class ReviewSettings:
         return n
 
     def tag(self) -> str:
-        """The part of a run's folder name: ``rv10pct``, ``rv20``, ``rv30min``, then ``-random``, ``-simrev``.
+        """The part of a run's folder name: ``rv10pct``, ``rv20``, ``rv30min``, then ``-random`` or ``-residual``,
+        ``-simrev``.
         ``wait`` is not part of it: a run may stop waiting (or start) when it is resumed."""
         value, unit = parse_budget(self.budget)
         amount = {"share": f"{100 * value:g}pct", "count": f"{int(value)}", "minutes": f"{value:g}min"}[unit]
-        return "rv" + amount + ("-random" if self.rank == "random" else "") + ("-simrev" if self.simulated else "")
+        return "rv" + amount + ("" if self.rank == "doubt" else f"-{self.rank}") + ("-simrev" if self.simulated else "")
 
     def to_dict(self) -> Dict[str, Any]:
         """As written to ``loop.json``."""
