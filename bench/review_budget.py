@@ -92,6 +92,7 @@ class Arm:
         self.dollars: Dict[int, Dict[int, float]] = {}
         self.hours: Dict[int, Dict[int, float]] = {}
         self.words: Dict[int, int] = {}  # words the LLM was asked about, over the query rounds
+        self.taught: Dict[int, Dict[str, float]] = {}  # the last round's labels outside review, against gold
         for seed in seeds:
             run_dir = root / folder(lang, annotator, budget, rank, seed)
             path = run_dir / "loop.json"
@@ -112,6 +113,7 @@ class Arm:
                 self.hours.setdefault(k, {})[seed] = hours
                 self.reviewed.setdefault(k, {})[seed] = reviewed
                 self.changed.setdefault(k, {})[seed] = changed
+            self.taught[seed] = (records[-1].get("taught") or {}).get("all") or {}
             self.words[seed] = _asked_words(run_dir, rounds)
 
     @property
@@ -179,6 +181,40 @@ def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
         lines.append(f"| {name} | {mean_sd(list(arm.f1[last].values()))} | {share_cells} | {vs_base} | {vs_random} | "
                      f"{np.mean(total):.2f} | {np.mean(people):.2f} | {ratio[0]:.1f}x | "
                      f"{verdict(*ratio, SAVINGS_TARGET, len(arm.seeds))} |")
+    return lines + [""] + ranking_lines(arms)
+
+
+def ranking_lines(arms: Dict[str, Arm]) -> List[str]:
+    """With a ``residual`` arm: each ranking against random review and the doubt ranking of the same budget
+    (paired), how often the reviewer changed what it sent, and the quality of the LLM labels taught outside review
+    (the last round's labelled set against gold, outside the tokens the policy made missing)."""
+    ranked = [name for name in arms if parse_arm(name)[1] == "residual"]
+    if not ranked:
+        return []
+    lines = ["| arm | - random, same budget (paired, mean over rounds 1-5) | - doubt, same budget (paired, mean over "
+             "rounds 1-5) | - random, last round | - doubt, last round | changed / reviewed | taught outside "
+             "review, last round: entity P / R | tokens made missing |", "|---|---|---|---|---|---|---|---|"]
+    for name, arm in arms.items():
+        budget, rank = parse_arm(name)
+        if not arm.f1 or not ReviewSettings(budget).active:
+            continue
+        last = max(arm.f1)
+        rounds = range(1, last + 1)
+        cells = []
+        for other in ("random", "doubt"):
+            peer = arms.get(f"{budget}:{other}")
+            if peer is None or peer is arm or not peer.f1:
+                cells.append(("-", "-"))
+                continue
+            cells.append((paired(mean_over_rounds(arm.f1, rounds), mean_over_rounds(peer.f1, rounds)),
+                          paired(arm.f1[last], peer.f1.get(last, {}))))
+        taught = [arm.taught[s] for s in arm.seeds if arm.taught.get(s)]
+        share = {key: 100 * float(np.mean([t[key] for t in taught])) if taught else None
+                 for key in ("ents_p", "ents_r", "missing_share")}
+        quality = f"{share['ents_p']:.1f} / {share['ents_r']:.1f}" if taught else "-"
+        missing = f"{share['missing_share']:.1f}%" if taught else "-"
+        lines.append(f"| {name} | {cells[0][0]} | {cells[1][0]} | {cells[0][1]} | {cells[1][1]} | "
+                     f"{_mean(arm.changed[last])} / {_mean(arm.reviewed[last])} | {quality} | {missing} |")
     return lines + [""]
 
 
