@@ -5,8 +5,8 @@ round by mean token entropy, 5 rounds, the learner's dev data carved out of the 
 policy ``disagree-gold3``) with the SIMULATED GPT-4-Turbo (``sim-gpt-4-turbo``; no API is called) and the
 SIMULATED reviewer (``--reviewer simulated``: it answers with the gold labels and records the time a person
 would have spent, a sourced range: ``components/review/timing.py``). An arm is ``<budget>:<rank>``: a share of
-each round's LLM-labelled sentences reviewed, chosen by the doubt ranking (``components/review/rank.py``) or at
-random (same size, seeded). Budget ``0`` is the label policy alone: its runs are read from ``--base-runs`` (the
+each round's LLM-labelled sentences reviewed, chosen by the doubt ranking (``components/review/rank.py``), by the
+doubt the label policy leaves in what is taught (``residual``) or at random (same size, seeded). Budget ``0`` is the label policy alone: its runs are read from ``--base-runs`` (the
 label-policy benchmark's), and the gold-oracle runs of the same seeds from ``--gold-runs``. Every arm is given the
 same gold seed and nothing else (no gold dev split); the audit labels the gold seed once more (counted in the
 dollars).
@@ -15,7 +15,9 @@ It prints, and writes to ``--doc``, per language: per round and arm, test entity
 paired difference from budget 0, sentences reviewed and changed by the reviewer, LLM dollars so far and
 reviewer hours so far (central estimate); then the issue's targets: last round >= 95% of gold-oracle active
 learning, doubt - random at the same budget (paired, 95% interval over seeds), and the total cost (LLM plus
-reviewer at the cost report's central hourly rate) against people annotating the same sentences.
+reviewer at the cost report's central hourly rate) against people annotating the same sentences. With a
+``residual`` arm, a last table compares each ranking with random and doubt review of the same budget (paired),
+with the sentences the reviewer changed of those sent (so far) and the quality of the labels taught outside review.
 
     python bench/review_budget.py --langs bam tsn zul --seeds 0 1 --arms 10%:doubt 10%:random --jobs 2 \\
         --out bench/results/review --base-runs bench/results/pol/runs --gold-runs bench/results/base/runs \\
@@ -192,7 +194,7 @@ def ranking_lines(arms: Dict[str, Arm]) -> List[str]:
     if not ranked:
         return []
     lines = ["| arm | - random, same budget (paired, mean over rounds 1-5) | - doubt, same budget (paired, mean over "
-             "rounds 1-5) | - random, last round | - doubt, last round | changed / reviewed | taught outside "
+             "rounds 1-5) | - random, last round | - doubt, last round | changed / reviewed so far | taught outside "
              "review, last round: entity P / R | tokens made missing |", "|---|---|---|---|---|---|---|---|"]
     for name, arm in arms.items():
         budget, rank = parse_arm(name)

@@ -1,4 +1,4 @@
-"""Which of a round's LLM-labelled sentences a person should see first: the doubt ranking, or a random draw.
+"""Which of a round's LLM-labelled sentences a person should see first: by doubt, by residual doubt, or at random.
 
 The doubt of a sentence is the expected number of its entities that are wrong or missing, as far as the run can
 tell: for every entity the LLM gave, the chance the learner that chose the sentence gives it none (``1 - p``, from
@@ -9,8 +9,9 @@ sentence, then the id. ``random`` draws the same number of sentences with the ru
 benchmark makes, and the fallback when nothing is in doubt.
 
 ``residual`` counts only the doubt the label policy leaves in what the learner is taught: the ``1 - p`` of the LLM
-entities the policy keeps, and the ``p`` of the learner's entities that the answer leaves out and the policy still
-teaches as ``O``. What the policy already made missing teaches nothing wrong, so it adds nothing. Why: with the
+entities the policy keeps, and the ``p`` of the learner's entities that the answer leaves out where the policy makes
+no token missing (taught as ``O``, or as the answer's overlapping entity). What the policy already made missing teaches
+nothing wrong, so it adds nothing (under ``rejudge`` a later round may still re-admit it, unreviewed). Why: with the
 ``doubt`` ranking a reviewer changes nearly every sentence sent, yet the learner gains little more than from a
 random draw, and most of what that ranking counts is what the policy had already taken out of training.
 """
@@ -20,9 +21,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..data.iob import iob_to_spans
 from ..policy.rules import LabelPolicy
+from .settings import RANKS
 
 Scored = Tuple[int, int, str, float]
-RANKINGS = ("doubt", "residual", "random")
 
 
 @dataclass
@@ -70,7 +71,7 @@ def residual_doubt(sid: str, tags: Sequence[str], judgement: Optional[Mapping[st
     """The doubt of one answer that the label policy leaves in what the learner is taught (``residual``, see the
     module docstring); without a judgement nothing is in doubt."""
     if judgement is None:
-        return Doubt(sid, 0.0)
+        return Doubt(sid, 0.0, missing=[])
     decision = policy.apply(tags, dict(judgement), distrusted, unreliable)
     out = Doubt(sid, 0.0, missing=[list(m) for m in decision.missing])
     untaught = {i for s, e, _ in decision.missing for i in range(s, e)}
@@ -93,11 +94,12 @@ def review_order(answers: Sequence[Tuple[str, Sequence[str]]], judgements: Mappi
                  distrusted: Sequence[str], rank: str, seed: int, policy: Optional[LabelPolicy] = None,
                  unreliable: Sequence[str] = ()) -> Tuple[List[Doubt], str]:
     """Every answer ``(id, tags)`` with its doubt, in the order a person should review them, and the ranking used:
-    ``doubt`` and ``residual`` fall back to ``random`` when no answer has any doubt (no judgement and no
-    distrusted type, as in a run without a gold seed), since ranking by length alone would only pick the longest
-    sentences. ``residual`` needs the run's label ``policy`` (and the audit's ``unreliable`` types)."""
-    if rank not in RANKINGS:
-        raise ValueError(f"unknown review ranking '{rank}' ({', '.join(RANKINGS)})")
+    ``doubt`` and ``residual`` fall back to ``random`` when no answer has any doubt (for ``doubt``: no judgement
+    and no distrusted type; for ``residual``: no judgement, as in a run without a gold seed), since ranking by
+    length alone would only pick the longest sentences. ``residual`` needs the run's label ``policy`` (and the
+    audit's ``unreliable`` types)."""
+    if rank not in RANKS:
+        raise ValueError(f"unknown review ranking '{rank}' ({', '.join(RANKS)})")
     if rank == "residual":
         policy = policy or LabelPolicy()
         doubts = [residual_doubt(sid, tags, judgements.get(sid), policy, distrusted, unreliable)

@@ -18,10 +18,10 @@ from typing import Any, Dict, Optional
 
 from spacy.util import registry
 
-from .rank import RANKINGS as RANKS
 from .timing import review_seconds
 
 REVIEW = "spacy-llm-loop.Review.v1"
+RANKS = ("doubt", "residual", "random")
 REVIEWERS = ("prodigy", "simulated")
 
 
