@@ -6,10 +6,11 @@ policy ``disagree-gold3``) with the SIMULATED GPT-4-Turbo (``sim-gpt-4-turbo``; 
 SIMULATED reviewer (``--reviewer simulated``: it answers with the gold labels and records the time a person
 would have spent, a sourced range: ``components/review/timing.py``). An arm is ``<budget>:<rank>``: a share of
 each round's LLM-labelled sentences reviewed, chosen by the doubt ranking (``components/review/rank.py``), by the
-doubt the label policy leaves in what is taught (``residual``) or at random (same size, seeded). Budget ``0`` is the label policy alone: its runs are read from ``--base-runs`` (the
-label-policy benchmark's), and the gold-oracle runs of the same seeds from ``--gold-runs``. Every arm is given the
-same gold seed and nothing else (no gold dev split); the audit labels the gold seed once more (counted in the
-dollars).
+doubt the label policy leaves in what is taught (``residual``) or at random (same size, seeded). Budget ``0`` is
+the label policy alone: its runs are read from ``--base-runs`` (the label-policy benchmark's), and the gold-oracle
+runs of the same seeds from ``--gold-runs`` (both optional: without them, those columns are empty). Every arm is
+given the same gold seed and nothing else (no gold dev split); the audit labels the gold seed once more (counted in
+the dollars).
 
 It prints, and writes to ``--doc``, per language: per round and arm, test entity F1 (mean ± sd over seeds), the
 paired difference from budget 0, sentences reviewed and changed by the reviewer, LLM dollars so far and
@@ -86,8 +87,8 @@ def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
 class Arm:
     """One arm's finished runs on one language, per round and seed."""
 
-    def __init__(self, root: Path, lang: str, annotator: str, budget: str, rank: str, seeds: Sequence[int],
-                 rounds: int) -> None:
+    def __init__(self, root: Optional[Path], lang: str, annotator: str, budget: str, rank: str,
+                 seeds: Sequence[int], rounds: int) -> None:
         self.f1: Dict[int, Dict[int, float]] = {}
         self.reviewed: Dict[int, Dict[int, int]] = {}
         self.changed: Dict[int, Dict[int, int]] = {}
@@ -95,7 +96,7 @@ class Arm:
         self.hours: Dict[int, Dict[int, float]] = {}
         self.words: Dict[int, int] = {}  # words the LLM was asked about, over the query rounds
         self.taught: Dict[int, Dict[str, float]] = {}  # the last round's labels outside review, against gold
-        for seed in seeds:
+        for seed in seeds if root is not None else ():  # no folder given: no runs
             run_dir = root / folder(lang, annotator, budget, rank, seed)
             path = run_dir / "loop.json"
             records = srsly.read_json(path).get("rounds", []) if path.exists() else []
@@ -155,7 +156,7 @@ def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
             lines.append(f"| {name} | {k} | {mean_sd(list(arm.f1[k].values()))} | {diff} | "
                          f"{_mean(arm.reviewed[k])} | {_mean(arm.changed[k])} | {_mean(arm.dollars[k], '.2f')} | "
                          f"{_mean(arm.hours[k], '.2f')} |")
-    lines += ["", f"- seeds with all rounds finished: gold oracle {gold.seeds}; "
+    lines += ["", "- seeds with all rounds finished: " + (f"gold oracle {gold.seeds}; " if opts.gold_runs else "")
               + "; ".join(f"{name} {arm.seeds}" for name, arm in arms.items()), "",
               "| arm | last round F1 | last / gold oracle last (paired, 95% CI) | target 95% | - budget 0 (paired, "
               "mean over rounds 1-5) | doubt - random, same budget (paired, mean over rounds 1-5) | total $ (LLM + "
@@ -232,8 +233,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("bench/results/review"))
-    parser.add_argument("--base-runs", type=Path, required=True, help="the budget-0 runs (label_policies.py)")
-    parser.add_argument("--gold-runs", type=Path, required=True, help="the gold-oracle runs of the same seeds")
+    parser.add_argument("--base-runs", type=Path, help="the budget-0 runs (label_policies.py); needed for arm 0")
+    parser.add_argument("--gold-runs", type=Path, help="the gold-oracle runs of the same seeds (the 95% target)")
     parser.add_argument("--doc", type=Path, help="write the tables to this Markdown file")
     parser.add_argument("--note-file", type=Path, help="Markdown put under the command on the page")
     parser.add_argument("--report-only", action="store_true")
