@@ -137,7 +137,7 @@ class LabelPolicy:
             for i in range(start, end):
                 reason[i] = reason[i] or why
 
-        judged = {tuple(x[:3]): float(x[3]) for x in (judgement or {}).get("llm", [])}
+        judged = judged_entities(judgement)
         learner = [(int(s), int(e), str(lab), float(p)) for s, e, lab, p in (judgement or {}).get("learner", [])]
         for s, e, label in llm:
             if label in distrusted:
@@ -171,6 +171,12 @@ class LabelPolicy:
                     reason[i] = reason[i] or "overlap"
         kept = [span for span in llm if not any(reason[span[0]:span[1]])]
         return Decision(kept, _ranges(reason), [span for span in llm if span not in kept])
+
+
+def judged_entities(judgement: Optional[Dict[str, Any]]) -> Dict[Tuple[Any, ...], float]:
+    """The learner's probability of each entity of the answer, by ``(start, end, label)`` (empty without a
+    judgement)."""
+    return {tuple(x[:3]): float(x[3]) for x in (judgement or {}).get("llm", [])}
 
 
 def _ranges(reason: Sequence[Optional[str]]) -> List[Missing]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..data.iob import iob_to_spans
-from ..policy.rules import LabelPolicy
+from ..policy.rules import LabelPolicy, judged_entities
 from .settings import RANKS
 
 Scored = Tuple[int, int, str, float]
@@ -75,7 +75,7 @@ def residual_doubt(sid: str, tags: Sequence[str], judgement: Optional[Mapping[st
     decision = policy.apply(tags, dict(judgement), distrusted, unreliable)
     out = Doubt(sid, 0.0, missing=[list(m) for m in decision.missing])
     untaught = {i for s, e, _ in decision.missing for i in range(s, e)}
-    judged = {tuple(x[:3]): float(x[3]) for x in judgement.get("llm", [])}
+    judged = judged_entities(dict(judgement))
     for s, e, t in decision.ents:
         p = judged.get((s, e, t), 0.0)
         out.score += 1.0 - p
