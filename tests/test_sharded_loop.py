@@ -3,6 +3,7 @@ import shutil
 
 import pytest
 import srsly
+from spacy.util import registry
 
 from spacy_llm_loop.data.corpus import load_docs
 from spacy_llm_loop.data.shards import write_shards
@@ -25,15 +26,19 @@ def sharded_corpus(small_corpus, tmp_path_factory):
     return corpus
 
 
-def _run(corpus, runs, **extra):
+def _run(corpus, runs, strategy=None, **extra):
     return run_loop(ROOT / "configs" / "loop.cfg", {**SETTINGS, "paths.corpus": str(corpus), "paths.runs": str(runs),
-                                                    **extra}, FAST_TRAINING, annotator="gold")
+                                                    **extra}, FAST_TRAINING, annotator="gold", strategy=strategy)
 
 
-def test_a_sharded_pool_chooses_and_learns_as_a_docbin_pool(small_corpus, sharded_corpus, tmp_path) -> None:
-    whole = _run(small_corpus, tmp_path / "docbin")
-    sharded = _run(sharded_corpus, tmp_path / "shards")
-    name = "tsn-gold-entropy-sub60pct-seed0"
+@pytest.mark.parametrize("strategy", ["entropy", "entropy-diverse", "entropy-quality"])
+def test_a_sharded_pool_chooses_and_learns_as_a_docbin_pool(small_corpus, sharded_corpus, tmp_path,
+                                                            strategy) -> None:
+    """Every built-in strategy chooses from a sharded pool's saved scores (and memory-mapped vectors) what it
+    chooses from the same pool held as scored Docs."""
+    whole = _run(small_corpus, tmp_path / "docbin", strategy=strategy)
+    sharded = _run(sharded_corpus, tmp_path / "shards", strategy=strategy)
+    name = f"tsn-gold-{strategy}-sub60pct-seed0"
     for k in (1, 2):
         a, b = (srsly.read_json(tmp_path / runs / name / f"round-{k:02d}" / "selection.json")
                 for runs in ("docbin", "shards"))
@@ -43,11 +48,24 @@ def test_a_sharded_pool_chooses_and_learns_as_a_docbin_pool(small_corpus, sharde
     assert srsly.read_json(tmp_path / "shards" / name / "run.json")["corpus"].startswith("shards:")
 
 
+@registry.misc("test.DocsOnlyStrategy.v1")
+def _docs_only_strategy():
+    """A strategy of one's own that reads scored Docs only (no ``select_scores``)."""
+    class DocsOnly:
+        name, needs_model = "docs-only", True
+
+        def __call__(self, pool, size, **kwargs):
+            raise AssertionError("never called: the loop refuses it before round 1")
+
+    return DocsOnly()
+
+
 def test_a_strategy_that_needs_the_docs_is_refused_on_a_sharded_pool(sharded_corpus, tmp_path) -> None:
-    with pytest.raises(LoopError, match="entropy-diverse.*sharded"):
+    with pytest.raises(LoopError, match="docs-only.*sharded.*select_scores"):
         run_loop(ROOT / "configs" / "loop.cfg", {**SETTINGS, "loop.rounds": 1, "paths.corpus": str(sharded_corpus),
-                                                 "paths.runs": str(tmp_path)}, FAST_TRAINING, annotator="gold",
-                 strategy="entropy-diverse")
+                                                 "paths.runs": str(tmp_path),
+                                                 "strategy.@misc": "test.DocsOnlyStrategy.v1"},
+                 FAST_TRAINING, annotator="gold")
 
 
 def test_a_pool_in_both_forms_is_refused(small_corpus, tmp_path) -> None:

@@ -197,3 +197,34 @@ def test_the_partial_sort_picks_exactly_what_the_full_sort_picks() -> None:
         values = np.asarray([scores[i] for i in candidates])
         full = [candidates[j] for j in np.lexsort((tiebreak, -values))][:n]
         assert got == full
+
+
+def _records_and_vectors(pool):
+    """What a round saves of a scored pool: ``scores.jsonl``'s records and ``vectors.npy``'s rows."""
+    records = [{"id": f"s{i}", "n_tokens": len(doc), **doc._.uncertainty} for i, doc in enumerate(pool)]
+    return records, np.stack([doc.user_data[VECTOR_KEY] for doc in pool])
+
+
+@pytest.mark.parametrize("size", [QuerySize(7), QuerySize(0.2, "fraction"), QuerySize(25, "tokens")])
+def test_every_strategy_chooses_from_saved_scores_as_from_scored_docs(strategy, size):
+    """A sharded pool is never held as Docs: the choice from its saved scores (and vectors) must be the same."""
+    pool = make_pool(40)
+    for i, doc in enumerate(pool):  # entities for the quality weighting, of types the audit below rates
+        doc._.uncertainty["ent_confidence"] = {f"0:1:{('DATE', 'PER', 'ORG')[i % 3]}": 0.5 + (i % 5) / 10}
+    if hasattr(strategy, "use_audit"):
+        strategy.use_audit({"per_type": {"DATE": {"p": 0.2}, "PER": {"p": 0.9}}, "spurious": 3, "o_tokens": 100})
+    records, vectors = _records_and_vectors(pool)
+    lengths = [len(doc) for doc in pool]
+    from_docs = strategy(pool, size, reference_size=len(pool), seed=3)
+    from_scores = strategy.select_scores(iter(records), lengths, size, reference_size=len(pool), seed=3,
+                                         vectors=vectors)
+    assert from_scores.indices == from_docs.indices and from_scores.scores == from_docs.scores
+    assert from_scores.pool_scores == from_docs.pool_scores
+
+
+def test_the_diverse_strategy_from_saved_scores_needs_their_vectors():
+    records, vectors = _records_and_vectors(make_pool(5))
+    diverse = registry.misc.get(STRATEGY_NAMES["entropy-diverse"])()
+    for bad in (None, vectors[:4], np.zeros((5, 0), dtype="float32")):
+        with pytest.raises(ValueError, match="needs the round's sentence vectors"):
+            diverse.select_scores(iter(records), [1] * 5, QuerySize(2), vectors=bad)

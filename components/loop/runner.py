@@ -56,6 +56,7 @@ from .reviewing import REVIEWED, collect, reviewed, simulate_answers, unmerged, 
 from .selecting import (
     attach_scores,
     drop_leftover_parts,
+    saved_vectors,
     score_pool,
     scoring_processes,
     selection_record,
@@ -151,8 +152,8 @@ class ActiveLearningLoop:
         pool = open_pool(settings.corpus / "train.spacy", self.vocab)  # a list, or a sharded pool read lazily
         if isinstance(pool, ShardedPool) and strategy.needs_model and not isinstance(strategy, SelectsFromScores):
             raise LoopError(f"strategy '{strategy.name}' needs the scored pool in memory, and this pool is sharded "
-                            "(read a shard at a time); use a strategy that ranks by one score (entropy, max-entropy, "
-                            "least-confidence, mnlp, bald, random)")
+                            "(read a shard at a time); give it a select_scores method (SelectsFromScores: every "
+                            "built-in strategy has one) or use a built-in strategy")
         self.sentences = RunSentences(self.run, settings, sampler, pool, self.vocab, seed_docs=seed_docs,
                                       pool_labelled=info.pool_labelled)
         self.config_text = config_text
@@ -483,8 +484,9 @@ class ActiveLearningLoop:
                 lengths = pool.n_tokens()
                 ids = [pool.id(i) for i in range(len(pool))]
                 records = _in_pool_order(scores, ids) if self.strategy.needs_model else iter(())
-                selection = self.strategy.select_scores(records, lengths, self.settings.query_size,
-                                                        reference_size=reference, seed=seed)
+                selection = self.strategy.select_scores(
+                    records, lengths, self.settings.query_size, reference_size=reference, seed=seed,
+                    vectors=saved_vectors(scores) if self.strategy.needs_model else None)
             else:
                 selection = self.strategy(pool, self.settings.query_size, reference_size=reference, seed=seed)
                 ids, lengths = [sentence_id(doc) for doc in pool], [len(doc) for doc in pool]

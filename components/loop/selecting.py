@@ -47,6 +47,13 @@ def vectors_path(scores: Path) -> Path:
     return scores.with_name("vectors.npy")
 
 
+def saved_vectors(scores: Path) -> Optional[np.ndarray]:
+    """The sentence vectors saved beside ``scores.jsonl``, memory-mapped (a strategy that reads a shortlist's rows
+    of a million-sentence pool loads those rows only), or None when the round saved none."""
+    path = vectors_path(scores)
+    return np.load(path, mmap_mode="r") if path.exists() else None
+
+
 def scoring_processes(setting: int, n_docs: int) -> int:
     """Processes to score ``n_docs`` with: ``setting`` when above 0; else (auto) the cores this process may use,
     once the pool is large enough (:data:`PARALLEL_FROM` sentences) to repay starting them."""

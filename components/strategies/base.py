@@ -97,13 +97,15 @@ class Strategy(Protocol):
 
 @runtime_checkable
 class SelectsFromScores(Protocol):
-    """A strategy whose choice needs one number per sentence (and the lengths, for a token budget) and nothing else
-    of the Docs: it can choose from a pool too large to hold, reading the round's saved score records one by one
-    (``scores.jsonl``, in pool order; ignored by a strategy that needs no model). Its choice is the one
-    ``__call__`` makes on the same pool."""
+    """A strategy whose choice needs the round's saved scores and nothing else of the Docs: it can choose from a
+    pool too large to hold, reading the score records one by one (``scores.jsonl``, in pool order; ignored by a
+    strategy that needs no model), the lengths (for a token budget) and, to spread its choice over the learner's
+    sentence space, ``vectors``: the rows of ``vectors.npy`` in the same order, memory-mapped, so only the rows it
+    reads are loaded (None when the round has none). Its choice is the one ``__call__`` makes on the same pool."""
 
     def select_scores(self, records: Iterable[Mapping[str, Any]], lengths: Sequence[int], size: QuerySize, *,
-                      reference_size: Optional[int] = None, seed: int = 0) -> Selection:
+                      reference_size: Optional[int] = None, seed: int = 0,
+                      vectors: Optional[np.ndarray] = None) -> Selection:
         ...
 
 

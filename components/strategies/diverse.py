@@ -8,13 +8,13 @@ Networks: A Core-Set Approach", ICLR 2018): the most uncertain first, then each 
 (cosine distance) from everything chosen so far. The sentence vector is the mean of the learner's ``tok2vec``
 output over the sentence's tokens (``doc.tensor``), saved when the pool is scored.
 """
-from typing import AbstractSet, List, Optional, Sequence
+from typing import AbstractSet, Any, Callable, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 from spacy.tokens import Doc
 
 from .base import QuerySize, Selection, _fill_budget, select_top
-from .measure import doc_measure
+from .measure import doc_measure, record_measure
 
 VECTOR_KEY = "sentence_vector"  # doc.user_data key of a pool doc's sentence vector
 
@@ -53,14 +53,35 @@ class DiverseStrategy:
     def __call__(self, pool: Sequence[Doc], size: QuerySize, *, exclude: AbstractSet[int] = frozenset(),
                  reference_size: Optional[int] = None, seed: int = 0) -> Selection:
         scores = [doc_measure(doc, i, self.measure) for i, doc in enumerate(pool)]
-        lengths = [len(doc) for doc in pool]
-        n = size.n_items(reference_size if reference_size is not None else len(pool))
+        return self._choose(scores, [len(doc) for doc in pool], size, lambda i: _vector(pool[i], i), exclude,
+                            reference_size, seed)
+
+    def select_scores(self, records: Iterable[Mapping[str, Any]], lengths: Sequence[int], size: QuerySize, *,
+                      reference_size: Optional[int] = None, seed: int = 0,
+                      vectors: Optional[np.ndarray] = None) -> Selection:
+        """The same choice from the saved scores and ``vectors.npy`` (memory-mapped: only the shortlist's rows
+        are read), for a pool too large to hold as Docs."""
+        scores = [record_measure(record, i, self.measure) for i, record in enumerate(records)]
+        if len(scores) != len(lengths):
+            raise ValueError(f"{len(scores)} score records for a pool of {len(lengths)} sentences")
+        if vectors is None or vectors.ndim != 2 or len(vectors) != len(scores) or not vectors.shape[1]:
+            raise ValueError(f"strategy '{self.name}' needs the round's sentence vectors (vectors.npy, one row per "
+                             f"score record), got {None if vectors is None else vectors.shape}: score the pool with "
+                             "a learner whose tok2vec sets doc.tensor")
+        return self._choose(scores, lengths, size, lambda i: np.asarray(vectors[i], dtype="float32"), frozenset(),
+                            reference_size, seed)
+
+    def _choose(self, scores: Sequence[float], lengths: Sequence[int], size: QuerySize,
+                vector: Callable[[int], np.ndarray], exclude: AbstractSet[int], reference_size: Optional[int],
+                seed: int) -> Selection:
+        """The shortlist by uncertainty, then greedy k-center over the shortlist's ``vector(i)``."""
+        n = size.n_items(reference_size if reference_size is not None else len(scores))
         if n is None:  # a token budget: about as many sentences as fit at the pool's mean length
             n = max(1, int(size.value / max(1.0, float(np.mean(lengths or [1])))))
         shortlist = select_top(scores, QuerySize(max(n, int(np.ceil(self.candidates * n)))), exclude=exclude,
                                seed=seed)
         k = n if size.unit != "tokens" else len(shortlist)  # greedy k-center is prefix-consistent: stop at n
-        order = [shortlist[j] for j in k_center(np.stack([_vector(pool[i], i) for i in shortlist]), k)]
+        order = [shortlist[j] for j in k_center(np.stack([vector(i) for i in shortlist]), k)]
         indices = order[:n] if size.unit != "tokens" else _fill_budget(order, lengths, int(size.value))
         return Selection(indices, [scores[i] for i in indices], self.name, list(scores))
 

@@ -9,8 +9,9 @@ the audit's spurious entities per gold ``O`` token times the sentence's length. 
 gold seed), ``E`` is 0 and the strategy is mean entropy.
 """
 import math
-from typing import AbstractSet, Any, Dict, Optional, Sequence
+from typing import AbstractSet, Any, Dict, Iterable, Mapping, Optional, Sequence
 
+import numpy as np
 from spacy.tokens import Doc
 
 from .base import QuerySize, Selection, select_top
@@ -40,21 +41,36 @@ class QualityWeightedStrategy:
 
     def expected_errors(self, doc: Doc) -> float:
         """``E`` for one scored pool doc."""
-        scores = doc._.get("uncertainty") or {}
-        errors = self.spurious_rate * len(doc) if self.precision else 0.0
+        return self._expected(doc._.get("uncertainty") or {}, len(doc))
+
+    def _expected(self, scores: Mapping[str, Any], n_tokens: int) -> float:
+        """``E`` from a sentence's scores (``doc._.uncertainty`` or its saved record) and its length."""
+        errors = self.spurious_rate * n_tokens if self.precision else 0.0
         for key, confidence in (scores.get(CONFIDENCE_KEY) or {}).items():
             label = key.rsplit(":", 1)[-1]
             errors += float(confidence) * (1.0 - self.precision.get(label, 1.0))
         return errors
 
+    def _score(self, scores: Optional[Mapping[str, Any]], n_tokens: int, item: str) -> float:
+        if not scores or "mean_entropy" not in scores:
+            raise ValueError(f"{item} has no mean_entropy in doc._.uncertainty")
+        return float(scores["mean_entropy"]) * math.exp(-self.weight * self._expected(scores, n_tokens))
+
     def __call__(self, pool: Sequence[Doc], size: QuerySize, *, exclude: AbstractSet[int] = frozenset(),
                  reference_size: Optional[int] = None, seed: int = 0) -> Selection:
-        scores = []
-        for i, doc in enumerate(pool):
-            values = doc._.get("uncertainty") if doc.has_extension("uncertainty") else None
-            if not values or "mean_entropy" not in values:
-                raise ValueError(f"Pool item {i} ({doc.text[:40]!r}) has no mean_entropy in doc._.uncertainty")
-            scores.append(float(values["mean_entropy"]) * math.exp(-self.weight * self.expected_errors(doc)))
+        scores = [self._score(doc._.get("uncertainty") if doc.has_extension("uncertainty") else None, len(doc),
+                              f"Pool item {i} ({doc.text[:40]!r})") for i, doc in enumerate(pool)]
         indices = select_top(scores, size, lengths=[len(d) for d in pool], exclude=exclude,
                              reference_size=reference_size, seed=seed)
+        return Selection(indices, [scores[i] for i in indices], self.name, scores)
+
+    def select_scores(self, records: Iterable[Mapping[str, Any]], lengths: Sequence[int], size: QuerySize, *,
+                      reference_size: Optional[int] = None, seed: int = 0,
+                      vectors: Optional[np.ndarray] = None) -> Selection:
+        """The same choice from the saved score records (their ``ent_confidence``) and lengths, without Docs."""
+        scores = [self._score(record, lengths[i] if i < len(lengths) else 0, f"Pool item {i} ({record.get('id')})")
+                  for i, record in enumerate(records)]
+        if len(scores) != len(lengths):
+            raise ValueError(f"{len(scores)} score records for a pool of {len(lengths)} sentences")
+        indices = select_top(scores, size, lengths=lengths, reference_size=reference_size, seed=seed)
         return Selection(indices, [scores[i] for i in indices], self.name, scores)

@@ -42,8 +42,9 @@ class RandomStrategy:
         return _select(self.name, scores, pool, size, exclude, reference_size, seed)
 
     def select_scores(self, records: Iterable[Mapping[str, Any]], lengths: Sequence[int], size: QuerySize, *,
-                      reference_size: Optional[int] = None, seed: int = 0) -> Selection:
-        """The same choice from the pool's lengths alone (no scores are read)."""
+                      reference_size: Optional[int] = None, seed: int = 0,
+                      vectors: Optional[np.ndarray] = None) -> Selection:
+        """The same choice from the pool's lengths alone (no scores or vectors are read)."""
         scores = np.random.default_rng(seed).random(len(lengths)).tolist()
         return _select_values(self.name, scores, lengths, size, frozenset(), reference_size, seed)
 
@@ -62,8 +63,9 @@ class UncertaintyStrategy:
         return _select(self.name, scores, pool, size, exclude, reference_size, seed)
 
     def select_scores(self, records: Iterable[Mapping[str, Any]], lengths: Sequence[int], size: QuerySize, *,
-                      reference_size: Optional[int] = None, seed: int = 0) -> Selection:
-        """The same choice from the saved score records (``scores.jsonl``) instead of scored Docs."""
+                      reference_size: Optional[int] = None, seed: int = 0,
+                      vectors: Optional[np.ndarray] = None) -> Selection:
+        """The same choice from the saved score records (``scores.jsonl``) instead of scored Docs (no vectors)."""
         scores = [self.sign * record_measure(record, i, self.measure) for i, record in enumerate(records)]
         if len(scores) != len(lengths):
             raise ValueError(f"{len(scores)} score records for a pool of {len(lengths)} sentences")
