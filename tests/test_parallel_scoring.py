@@ -1,17 +1,13 @@
 """Scoring the pool in several processes, or in shards resumed after a kill, gives the scores and vectors of one
 uninterrupted process, to the last bit."""
-import threading
-
 import numpy as np
 import pytest
 import srsly
 
 from spacy_llm_loop.data.corpus import load_docs
 from spacy_llm_loop.data.docs import sentence_id
-from spacy_llm_loop.data.shards import PoolView, ShardedPool, shards_for, write_shards
-from spacy_llm_loop.errors import InputError
 from spacy_llm_loop.loop import selecting
-from spacy_llm_loop.loop.inflight import READER, in_order, read_ahead
+from spacy_llm_loop.loop.inflight import in_order
 from spacy_llm_loop.loop.selecting import PARALLEL_FROM, parts_dir, score_pool, scoring_processes, vectors_path
 from spacy_llm_loop.uncertainty.component import install_extensions
 
@@ -45,89 +41,6 @@ def test_results_come_in_order_with_a_bounded_number_in_flight() -> None:
     results = in_order(submit, items(), window=3)
     assert next(results) == 0 and read == [0, 1, 2]  # the first result waits only for the window to fill
     assert list(results) == [i * i for i in range(1, 10)] and waited == list(range(10))
-
-
-def _readers() -> int:
-    return sum(thread.name == READER for thread in threading.enumerate())
-
-
-def test_read_ahead_keeps_order_and_stays_a_bounded_number_ahead() -> None:
-    """The next shard's batches are built in a thread while the workers score, never more than ``ahead`` early."""
-    read, taken = [], []
-
-    def items():
-        for i in range(20):
-            # waiting in the queue (3), plus the one taken off it and not yet counted as taken
-            assert len(read) - len(taken) <= 3 + 1
-            read.append(i)
-            yield i
-
-    for item in read_ahead(items(), ahead=3):
-        taken.append(item)
-    assert taken == list(range(20)) and _readers() == 0
-
-
-def test_read_ahead_raises_the_producers_error_after_what_came_before() -> None:
-    def items():
-        yield from (1, 2)
-        raise InputError("a damaged shard", "pool.shards/shard-00003.msgpack")
-
-    got = []
-    with pytest.raises(InputError, match="shard-00003"):
-        for item in read_ahead(items(), ahead=5):
-            got.append(item)
-    assert got == [1, 2] and _readers() == 0
-
-
-def test_closing_read_ahead_waits_for_the_item_being_read_and_reads_no_more() -> None:
-    """An error downstream closes the feed while its thread reads a shard: close() waits for that read, then
-    nothing more is read from the pool."""
-    read, reading, release = [], threading.Event(), threading.Event()
-
-    def items():
-        yield 0
-        reading.set()
-        release.wait(5)  # a slow shard
-        read.append(1)
-        yield 1
-        read.append(2)
-        yield 2
-
-    feed = read_ahead(items(), ahead=1)
-    assert next(feed) == 0 and reading.wait(5)
-    threading.Timer(0.2, release.set).start()
-    feed.close()
-    assert release.is_set() and read == [1] and _readers() == 0
-
-
-def test_a_sharded_subsample_scores_the_same_in_two_processes(trained_model, small_corpus, tmp_path) -> None:
-    """A subsample of a sharded pool, read ahead across several shards by the two-process path."""
-    install_extensions()
-    docs = load_docs(small_corpus / "train.spacy")
-    folder = shards_for(tmp_path / "pool.spacy")
-    write_shards(iter(docs), folder, shard_size=13)
-    view = PoolView(ShardedPool(folder, docs[0].vocab, cache=1), list(range(0, len(docs), 3)))
-    for n in (1, 2):
-        score_pool(trained_model, view, tmp_path / f"scores-{n}.jsonl", batch_size=8, n_process=n, shard_batches=2)
-    one, two = (tmp_path / f"scores-{n}.jsonl" for n in (1, 2))
-    assert one.read_text() == two.read_text() and len(one.read_text().splitlines()) == len(view)
-    assert np.array_equal(np.load(vectors_path(one)), np.load(vectors_path(two)))
-    assert _readers() == 0
-
-
-def test_a_damaged_pool_shard_read_ahead_stops_the_scoring_keeping_what_was_scored(trained_model, small_corpus,
-                                                                                  tmp_path) -> None:
-    install_extensions()
-    docs = load_docs(small_corpus / "train.spacy")
-    folder = shards_for(tmp_path / "pool.spacy")
-    write_shards(iter(docs), folder, shard_size=13)
-    last = sorted(folder.glob("shard-*.msgpack"))[-1]
-    last.write_bytes(last.read_bytes()[:-1] + b"\x00")  # not what the index recorded
-    view = PoolView(ShardedPool(folder, docs[0].vocab, cache=1), list(range(0, len(docs), 3)))
-    path = tmp_path / "scores.jsonl"
-    with pytest.raises(InputError, match=last.name):
-        score_pool(trained_model, view, path, batch_size=8, n_process=2, shard_batches=2)
-    assert _readers() == 0 and not path.exists() and (parts_dir(path) / "shard-00000.jsonl").exists()
 
 
 def test_auto_uses_every_core_only_for_a_large_pool() -> None:

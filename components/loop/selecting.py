@@ -9,7 +9,7 @@ import os
 import random
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Dict, Generator, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import spacy
@@ -23,7 +23,7 @@ from ..strategies.base import QuerySize, Selection
 from ..strategies.diverse import VECTOR_KEY, sentence_vector
 from ..uncertainty.measures import DOC_MEASURES
 from ..uncertainty.scorer import OPTIONAL_MEASURES
-from .inflight import AHEAD_PER_WORKER, R, T, in_order, read_ahead
+from .inflight import AHEAD_PER_WORKER, R, T, in_order
 from .state import read_scores
 
 PARALLEL_FROM = 5000  # pool sentences from which scoring uses every core by default
@@ -71,9 +71,8 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
     loading the pipeline once and sending back only the scores and vectors (not the Docs, whose serialisation
     costs more than the scoring); the batches are the same, so the scores are the same as in one process.
     ``cluster``: a Dask scheduler's address; its workers score the batches instead (:mod:`.cluster`). Either way
-    the workers are fed a few batches ahead, across shards, and the next shard's batches are read in a thread
-    while they score (:mod:`.inflight`), so none waits at a shard's end and the memory holds about two shards and
-    the batches in flight, not the pool.
+    the workers are fed a few batches ahead, across shards (:mod:`.inflight`), so none waits at a shard's end
+    and the memory holds a shard, not the pool.
 
     The pool is scored in shards of ``shard_batches`` batches, each saved as it is finished (``<scores>.parts/``),
     so a run killed while scoring re-scores only the shards it had not finished; the parts are joined into
@@ -90,7 +89,6 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
     bar.update(sum(b - a for s, (a, b) in enumerate(bounds) if s not in todo))
     n_workers = min(n_process, -(-len(pool) // batch_size)) if todo else 0  # no more than the batches
     workers: Any = None
-    feed: Optional[Generator[Any, None, None]] = None
     if todo and cluster:
         from .cluster import DaskScorer
 
@@ -104,9 +102,7 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
         # per batch, in order: the shard it completes, if it completes one (results come back in this order)
         ends = [s if i + batch_size >= b - a else None for s in todo for a, b in [bounds[s]]
                 for i in range(0, b - a, batch_size)]
-        batches: Iterator[List[Tuple[str, List[str]]]] = _batches(pool, todo, bounds, batch_size)
-        if workers is not None:  # the next shard's batches are built while the workers score this one's
-            batches = feed = read_ahead(batches, shard_batches)
+        batches = _batches(pool, todo, bounds, batch_size)
         records: List[Dict[str, Any]] = []
         vectors: List[np.ndarray] = []
         results = workers.imap(_score_chunk, batches) if workers is not None else map(_score_chunk, batches)
@@ -121,16 +117,10 @@ def score_pool(model: Path, pool: Sequence[Doc], path: Path, batch_size: int = 2
         failed = True  # a worker's error or an interrupt: the workers are stopped, not waited for
         raise
     finally:
-        try:
-            if workers is not None:  # first: stopping the reader may wait for a shard's read
-                workers.terminate() if failed else workers.close()
-                workers.join()
-        finally:
-            try:
-                if feed is not None:
-                    feed.close()  # its thread stopped: nothing reads the pool behind the caller's back
-            finally:
-                bar.close()
+        if workers is not None:
+            workers.terminate() if failed else workers.close()
+            workers.join()
+        bar.close()
     _join_parts(parts, len(bounds), path)
 
 
