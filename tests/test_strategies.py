@@ -205,21 +205,32 @@ def _records_and_vectors(pool):
     return records, np.stack([doc.user_data[VECTOR_KEY] for doc in pool])
 
 
-@pytest.mark.parametrize("size", [QuerySize(7), QuerySize(0.2, "fraction"), QuerySize(25, "tokens")])
-def test_every_strategy_chooses_from_saved_scores_as_from_scored_docs(strategy, size):
-    """A sharded pool is never held as Docs: the choice from its saved scores (and vectors) must be the same."""
-    pool = make_pool(40)
+@pytest.mark.parametrize("size", [QuerySize(7), QuerySize(0.03, "fraction"), QuerySize(25, "tokens")])
+def test_every_strategy_chooses_from_saved_scores_as_from_scored_docs(strategy, size, tmp_path):
+    """A sharded pool is never held as Docs: the choice from its saved scores and memory-mapped vectors must be the
+    same. The pool is large enough that the diverse strategy's shortlist reads only some of the rows."""
+    pool = make_pool(200)
     for i, doc in enumerate(pool):  # entities for the quality weighting, of types the audit below rates
         doc._.uncertainty["ent_confidence"] = {f"0:1:{('DATE', 'PER', 'ORG')[i % 3]}": 0.5 + (i % 5) / 10}
     if hasattr(strategy, "use_audit"):
         strategy.use_audit({"per_type": {"DATE": {"p": 0.2}, "PER": {"p": 0.9}}, "spurious": 3, "o_tokens": 100})
     records, vectors = _records_and_vectors(pool)
+    np.save(tmp_path / "vectors.npy", vectors)
     lengths = [len(doc) for doc in pool]
     from_docs = strategy(pool, size, reference_size=len(pool), seed=3)
     from_scores = strategy.select_scores(iter(records), lengths, size, reference_size=len(pool), seed=3,
-                                         vectors=vectors)
+                                         vectors=np.load(tmp_path / "vectors.npy", mmap_mode="r"))
     assert from_scores.indices == from_docs.indices and from_scores.scores == from_docs.scores
     assert from_scores.pool_scores == from_docs.pool_scores
+
+
+def test_saved_scores_of_another_pool_are_refused(strategy):
+    if not strategy.needs_model:
+        pytest.skip("random reads no scores")
+    records, _ = _records_and_vectors(make_pool(5))
+    for lengths in ([1] * 4, [1] * 6):
+        with pytest.raises(ValueError, match=f"5 score records for a pool of {len(lengths)} sentences"):
+            strategy.select_scores(iter(records), lengths, QuerySize(2), vectors=_records_and_vectors(make_pool(5))[1])
 
 
 def test_the_diverse_strategy_from_saved_scores_needs_their_vectors():

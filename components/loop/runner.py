@@ -150,7 +150,7 @@ class ActiveLearningLoop:
         info = settings.info
         seed_docs = load_docs(settings.corpus / "seed.spacy", self.vocab) if "seed" in info.splits else None
         pool = open_pool(settings.corpus / "train.spacy", self.vocab)  # a list, or a sharded pool read lazily
-        if isinstance(pool, ShardedPool) and strategy.needs_model and not isinstance(strategy, SelectsFromScores):
+        if isinstance(pool, ShardedPool) and not isinstance(strategy, SelectsFromScores):
             raise LoopError(f"strategy '{strategy.name}' needs the scored pool in memory, and this pool is sharded "
                             "(read a shard at a time); give it a select_scores method (SelectsFromScores: every "
                             "built-in strategy has one) or use a built-in strategy")

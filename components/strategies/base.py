@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import (
     AbstractSet,
     Any,
+    Callable,
     Dict,
     Iterable,
     List,
@@ -116,6 +117,20 @@ class UsesAudit(Protocol):
 
     def use_audit(self, audit: Optional[Dict[str, Any]]) -> None:
         ...
+
+
+def record_scores(records: Iterable[Mapping[str, Any]], lengths: Sequence[int],
+                  score: Callable[[int, Mapping[str, Any], int], float]) -> List[float]:
+    """``score(i, record, length)`` of each saved record, in pool order; a score file of another pool (more or
+    fewer records than the pool's sentences) is refused, not silently cut."""
+    scores, n = [], 0
+    for i, record in enumerate(records):
+        n = i + 1
+        if i < len(lengths):
+            scores.append(score(i, record, lengths[i]))
+    if n != len(lengths):
+        raise ValueError(f"{n} score records for a pool of {len(lengths)} sentences")
+    return scores
 
 
 def select_top(scores: Sequence[float], size: QuerySize, *, lengths: Optional[Sequence[int]] = None,

@@ -13,7 +13,7 @@ from typing import AbstractSet, Any, Callable, Iterable, List, Mapping, Optional
 import numpy as np
 from spacy.tokens import Doc
 
-from .base import QuerySize, Selection, _fill_budget, select_top
+from .base import QuerySize, Selection, _fill_budget, record_scores, select_top
 from .measure import doc_measure, record_measure
 
 VECTOR_KEY = "sentence_vector"  # doc.user_data key of a pool doc's sentence vector
@@ -61,9 +61,7 @@ class DiverseStrategy:
                       vectors: Optional[np.ndarray] = None) -> Selection:
         """The same choice from the saved scores and ``vectors.npy`` (memory-mapped: only the shortlist's rows
         are read), for a pool too large to hold as Docs."""
-        scores = [record_measure(record, i, self.measure) for i, record in enumerate(records)]
-        if len(scores) != len(lengths):
-            raise ValueError(f"{len(scores)} score records for a pool of {len(lengths)} sentences")
+        scores = record_scores(records, lengths, lambda i, record, _: record_measure(record, i, self.measure))
         if vectors is None or vectors.ndim != 2 or len(vectors) != len(scores) or not vectors.shape[1]:
             raise ValueError(f"strategy '{self.name}' needs the round's sentence vectors (vectors.npy, one row per "
                              f"score record), got {None if vectors is None else vectors.shape}: score the pool with "

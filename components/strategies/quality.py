@@ -14,7 +14,7 @@ from typing import AbstractSet, Any, Dict, Iterable, Mapping, Optional, Sequence
 import numpy as np
 from spacy.tokens import Doc
 
-from .base import QuerySize, Selection, select_top
+from .base import QuerySize, Selection, record_scores, select_top
 
 CONFIDENCE_KEY = "ent_confidence"  # doc._.uncertainty: "start:end:label" -> the learner's confidence
 
@@ -51,15 +51,17 @@ class QualityWeightedStrategy:
             errors += float(confidence) * (1.0 - self.precision.get(label, 1.0))
         return errors
 
-    def _score(self, scores: Optional[Mapping[str, Any]], n_tokens: int, item: str) -> float:
+    def _score(self, scores: Optional[Mapping[str, Any]], n_tokens: int, missing: str) -> float:
+        """One sentence's weighted entropy; ``missing``: the error that names it when it has no entropy."""
         if not scores or "mean_entropy" not in scores:
-            raise ValueError(f"{item} has no mean_entropy in doc._.uncertainty")
+            raise ValueError(missing)
         return float(scores["mean_entropy"]) * math.exp(-self.weight * self._expected(scores, n_tokens))
 
     def __call__(self, pool: Sequence[Doc], size: QuerySize, *, exclude: AbstractSet[int] = frozenset(),
                  reference_size: Optional[int] = None, seed: int = 0) -> Selection:
         scores = [self._score(doc._.get("uncertainty") if doc.has_extension("uncertainty") else None, len(doc),
-                              f"Pool item {i} ({doc.text[:40]!r})") for i, doc in enumerate(pool)]
+                              f"Pool item {i} ({doc.text[:40]!r}) has no mean_entropy in doc._.uncertainty")
+                  for i, doc in enumerate(pool)]
         indices = select_top(scores, size, lengths=[len(d) for d in pool], exclude=exclude,
                              reference_size=reference_size, seed=seed)
         return Selection(indices, [scores[i] for i in indices], self.name, scores)
@@ -68,9 +70,7 @@ class QualityWeightedStrategy:
                       reference_size: Optional[int] = None, seed: int = 0,
                       vectors: Optional[np.ndarray] = None) -> Selection:
         """The same choice from the saved score records (their ``ent_confidence``) and lengths, without Docs."""
-        scores = [self._score(record, lengths[i] if i < len(lengths) else 0, f"Pool item {i} ({record.get('id')})")
-                  for i, record in enumerate(records)]
-        if len(scores) != len(lengths):
-            raise ValueError(f"{len(scores)} score records for a pool of {len(lengths)} sentences")
+        scores = record_scores(records, lengths, lambda i, record, n_tokens: self._score(
+            record, n_tokens, f"Pool item {i} ({record.get('id')}) has no mean_entropy in its score record"))
         indices = select_top(scores, size, lengths=lengths, reference_size=reference_size, seed=seed)
         return Selection(indices, [scores[i] for i in indices], self.name, scores)

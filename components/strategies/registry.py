@@ -5,7 +5,7 @@ import numpy as np
 from spacy.tokens import Doc
 from spacy.util import registry
 
-from .base import QuerySize, Selection, select_top
+from .base import QuerySize, Selection, record_scores, select_top
 from .diverse import DiverseStrategy
 from .measure import doc_measure, record_measure
 from .quality import QualityWeightedStrategy
@@ -66,9 +66,8 @@ class UncertaintyStrategy:
                       reference_size: Optional[int] = None, seed: int = 0,
                       vectors: Optional[np.ndarray] = None) -> Selection:
         """The same choice from the saved score records (``scores.jsonl``) instead of scored Docs (no vectors)."""
-        scores = [self.sign * record_measure(record, i, self.measure) for i, record in enumerate(records)]
-        if len(scores) != len(lengths):
-            raise ValueError(f"{len(scores)} score records for a pool of {len(lengths)} sentences")
+        scores = record_scores(records, lengths,
+                               lambda i, record, _: self.sign * record_measure(record, i, self.measure))
         return _select_values(self.name, scores, lengths, size, frozenset(), reference_size, seed)
 
 
