@@ -161,6 +161,13 @@ def select_top(scores: Sequence[float], size: QuerySize, *, lengths: Optional[Se
     return _fill_budget(order, lengths, int(size.value))
 
 
+def top_selection(name: str, scores: Sequence[float], lengths: Sequence[int], size: QuerySize,
+                  exclude: AbstractSet[int], reference_size: Optional[int], seed: int) -> Selection:
+    """The :class:`Selection` of the highest ``scores`` (:func:`select_top`), with the whole pool's scores."""
+    indices = select_top(scores, size, lengths=lengths, exclude=exclude, reference_size=reference_size, seed=seed)
+    return Selection(indices, [scores[i] for i in indices], name, list(scores))
+
+
 def _fill_budget(order: List[int], lengths: Sequence[int], budget: int) -> List[int]:
     chosen, used = [], 0
     for i in order:

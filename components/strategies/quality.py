@@ -14,7 +14,7 @@ from typing import AbstractSet, Any, Dict, Iterable, Mapping, Optional, Sequence
 import numpy as np
 from spacy.tokens import Doc
 
-from .base import QuerySize, Selection, record_scores, select_top
+from .base import QuerySize, Selection, record_scores, top_selection
 
 CONFIDENCE_KEY = "ent_confidence"  # doc._.uncertainty: "start:end:label" -> the learner's confidence
 
@@ -62,9 +62,7 @@ class QualityWeightedStrategy:
         scores = [self._score(doc._.get("uncertainty") if doc.has_extension("uncertainty") else None, len(doc),
                               f"Pool item {i} ({doc.text[:40]!r}) has no mean_entropy in doc._.uncertainty")
                   for i, doc in enumerate(pool)]
-        indices = select_top(scores, size, lengths=[len(d) for d in pool], exclude=exclude,
-                             reference_size=reference_size, seed=seed)
-        return Selection(indices, [scores[i] for i in indices], self.name, scores)
+        return top_selection(self.name, scores, [len(d) for d in pool], size, exclude, reference_size, seed)
 
     def select_scores(self, records: Iterable[Mapping[str, Any]], lengths: Sequence[int], size: QuerySize, *,
                       reference_size: Optional[int] = None, seed: int = 0,
@@ -72,5 +70,4 @@ class QualityWeightedStrategy:
         """The same choice from the saved score records (their ``ent_confidence``) and lengths, without Docs."""
         scores = record_scores(records, lengths, lambda i, record, n_tokens: self._score(
             record, n_tokens, f"Pool item {i} ({record.get('id')}) has no mean_entropy in its score record"))
-        indices = select_top(scores, size, lengths=lengths, reference_size=reference_size, seed=seed)
-        return Selection(indices, [scores[i] for i in indices], self.name, scores)
+        return top_selection(self.name, scores, lengths, size, frozenset(), reference_size, seed)

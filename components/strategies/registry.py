@@ -5,7 +5,7 @@ import numpy as np
 from spacy.tokens import Doc
 from spacy.util import registry
 
-from .base import QuerySize, Selection, record_scores, select_top
+from .base import QuerySize, Selection, record_scores, top_selection
 from .diverse import DiverseStrategy
 from .measure import doc_measure, record_measure
 from .quality import QualityWeightedStrategy
@@ -46,7 +46,7 @@ class RandomStrategy:
                       vectors: Optional[np.ndarray] = None) -> Selection:
         """The same choice from the pool's lengths alone (no scores or vectors are read)."""
         scores = np.random.default_rng(seed).random(len(lengths)).tolist()
-        return _select_values(self.name, scores, lengths, size, frozenset(), reference_size, seed)
+        return top_selection(self.name, scores, lengths, size, frozenset(), reference_size, seed)
 
 
 class UncertaintyStrategy:
@@ -68,18 +68,14 @@ class UncertaintyStrategy:
         """The same choice from the saved score records (``scores.jsonl``) instead of scored Docs (no vectors)."""
         scores = record_scores(records, lengths,
                                lambda i, record, _: self.sign * record_measure(record, i, self.measure))
-        return _select_values(self.name, scores, lengths, size, frozenset(), reference_size, seed)
+        return top_selection(self.name, scores, lengths, size, frozenset(), reference_size, seed)
 
 
 def _select(name: str, scores: Sequence[float], pool: Sequence[Doc], size: QuerySize,
             exclude: AbstractSet[int], reference_size: Optional[int], seed: int) -> Selection:
-    return _select_values(name, scores, [len(d) for d in pool], size, exclude, reference_size, seed)
+    return top_selection(name, scores, [len(d) for d in pool], size, exclude, reference_size, seed)
 
 
-def _select_values(name: str, scores: Sequence[float], lengths: Sequence[int], size: QuerySize,
-                   exclude: AbstractSet[int], reference_size: Optional[int], seed: int) -> Selection:
-    indices = select_top(scores, size, lengths=lengths, exclude=exclude, reference_size=reference_size, seed=seed)
-    return Selection(indices, [scores[i] for i in indices], name, list(scores))
 
 
 @registry.misc("spacy-llm-loop.RandomStrategy.v1")
