@@ -2,8 +2,8 @@
 
 Whole files and folders are written beside their destination and renamed into
 place (atomic on POSIX). Append-only JSONL logs are flushed and fsynced line by
-line, and a reader skips a last line cut short by a crash, so an interrupted run
-keeps everything it had finished.
+line, and opening one drops a last line cut short by a crash, so an interrupted
+run keeps everything it had finished.
 """
 import contextlib
 import hashlib
@@ -93,30 +93,46 @@ def read_jsonl(path: PathLike) -> List[Dict[str, Any]]:
 
 
 class JsonlLog:
-    """An append-only JSONL file that survives ``kill -9``: each record is fsynced as written."""
+    """An append-only JSONL file that survives ``kill -9``: each record is fsynced as written.
+
+    It holds no records: iterating reads them from the file (a broken line raises, naming file and line), so a
+    log of a hundred thousand answers costs no memory between reads. A write is whole lines, so a crash can only
+    cut the last line short; opening the log drops such a line.
+    """
 
     def __init__(self, path: PathLike) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.records = self._recover()
+        self._recover()
 
-    def _recover(self) -> List[Dict[str, Any]]:
-        """Read what is there; drop a last line cut short by a crash and rewrite the file without it."""
+    def _recover(self) -> None:
+        """Drop a last line cut short by a crash (the file is cut back to its last newline); a whole last record
+        written without its newline gets one, so the next append starts a line of its own."""
         if not self.path.exists():
-            return []
-        lines = [(n, line) for n, line in enumerate(self.path.read_text(encoding="utf-8").split("\n"), 1)
-                 if line.strip()]
-        records = []
-        for i, (number, line) in enumerate(lines):
+            return
+        with self.path.open("rb+") as f:
+            end = f.seek(0, os.SEEK_END)
+            start = _last_line_start(f, end)
+            f.seek(start)
+            tail = f.read()
+            if not tail.strip():
+                return
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                if i < len(lines) - 1:
-                    raise InputError("broken JSON line before the end of an append-only log",
-                                     self.path, number) from None
-                logger.warning("%s:%d: dropping a record cut short by an interruption", self.path, number)
-                write_jsonl(self.path, records)
-        return records
+                json.loads(tail)
+            except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
+                logger.warning("%s:%d: dropping a record cut short by an interruption", self.path,
+                               _count_newlines(f, start) + 1)
+                f.truncate(start)
+            else:
+                f.write(b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
+        """The records, read one by one from the file."""
+        if self.path.exists():
+            for _, record in iter_jsonl(self.path):
+                yield record
 
     def append(self, record: Dict[str, Any]) -> None:
         """Append one record and make sure it is on disk before returning."""
@@ -130,4 +146,29 @@ class JsonlLog:
             f.write("".join(srsly.json_dumps(record) + "\n" for record in records))
             f.flush()
             os.fsync(f.fileno())
-        self.records.extend(records)
+
+
+def _last_line_start(f: Any, end: int, chunk: int = 1 << 16) -> int:
+    """The offset just after the last newline before ``end`` (0 if none), read backwards a chunk at a time."""
+    pos = end
+    while pos > 0:
+        start = max(0, pos - chunk)
+        f.seek(start)
+        cut = f.read(pos - start).rfind(b"\n")
+        if cut >= 0:
+            return start + cut + 1
+        pos = start
+    return 0
+
+
+def _count_newlines(f: Any, end: int, chunk: int = 1 << 20) -> int:
+    """How many newlines the file holds before offset ``end`` (for a line number in a warning)."""
+    f.seek(0)
+    count, left = 0, end
+    while left > 0:
+        block = f.read(min(chunk, left))
+        if not block:
+            break
+        count += block.count(b"\n")
+        left -= len(block)
+    return count

@@ -111,7 +111,7 @@ def ask_runs(annotator: Annotator, sample: EvalSample, runs: int, folder: Path) 
     annotator.prepare(AnnotationContext(folder / sample.lang, sample.examples_path, sample.lang))
     requests = [AnnotationRequest(sentence_id(doc), [t.text for t in doc]) for doc in sample.docs]
     ledger = getattr(getattr(annotator, "model", None), "ledger", None)
-    first_record = len(ledger.records) if ledger is not None else 0  # earlier invocations' records come before
+    first_record = ledger.count if ledger is not None else 0  # earlier invocations' records come before
     answers: List[Dict[str, Any]] = []
     seconds: List[float] = []
     for index in range(runs):

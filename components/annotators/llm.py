@@ -30,7 +30,6 @@ from ..data.corpus import LANGUAGES
 from ..data.docs import doc_tags, make_doc
 from ..data.labels import GENERIC_GUIDELINE
 from ..llm.models import registry as _models  # noqa: F401  (registers the models)
-from ..llm.models.ledger import summarize
 from ..llm.pricing import cost_usd, price_for
 from ..llm.tasks.token_ner import examples as _examples  # noqa: F401  (registers the task)
 from ..llm.tasks.token_ner.task import RESULT_KEY
@@ -208,8 +207,7 @@ class LLMAnnotator(BaseAnnotator):
         ledger = getattr(self.model, "ledger", None)
         if ledger is None:
             return {}
-        records = [r for r in ledger.records if k is None or (r.get("context") or {}).get("round") == k]
-        summary = summarize(records)
+        summary = ledger.usage(k)
         price = self.price
         summary["cost_usd"] = (round(cost_usd(price, summary["input_tokens"], summary["output_tokens"]), 6)
                                if price else None)

@@ -8,7 +8,7 @@ round's token lists.
 """
 import logging
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union, overload
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Union, overload
 
 from spacy.tokens import Doc
 
@@ -35,7 +35,7 @@ def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: 
     """
     from tqdm import tqdm
 
-    done = {record["id"] for record in log.records}
+    done = {record["id"] for record in log}
     requests = _Requests([sid for sid in wanted if sid not in done], by_id)
     unknown = [sid for sid in requests.ids if sid not in by_id]
     if unknown:
@@ -116,24 +116,31 @@ def check_unanswered(annotator: Annotator, unanswered: List[str]) -> None:
                         f"requests (e.g. {unanswered[:3]}); run the loop again to ask for those only")
 
 
-def annotation_summary(wanted: Sequence[str], records: List[Dict[str, Any]],
+def annotation_summary(wanted: Sequence[str], records: Iterable[Dict[str, Any]],
                        by_id: Mapping[str, Doc]) -> Dict[str, Any]:
     """Counts (requested, received, dropped and why, repaired) and the labels' quality against gold (None for
-    sentences of an unlabelled pool, which has no gold)."""
-    received = [r for r in records if r["tags"] is not None]
+    sentences of an unlabelled pool, which has no gold). ``records`` is read once (a :class:`JsonlLog` streams)."""
     errors: Dict[str, int] = {}
     problems: Dict[str, int] = {}
+    ids: Set[str] = set()
+    n_received = n_repaired = 0
+    gold: List[List[str]] = []
+    answers: List[List[str]] = []
     for r in records:
+        ids.add(r["id"])
+        for name, count in ((r.get("meta") or {}).get("problems") or {}).items():
+            problems[name] = problems.get(name, 0) + count
         if r["tags"] is None:
             reason = drop_reason(r.get("error"))
             errors[reason] = errors.get(reason, 0) + 1
-        for name, count in ((r.get("meta") or {}).get("problems") or {}).items():
-            problems[name] = problems.get(name, 0) + count
-    judged = [r for r in received if get_meta(by_id[r["id"]]).get("labelled", True)]
-    quality = (tag_agreement([doc_tags(by_id[r["id"]]) for r in judged], [r["tags"] for r in judged]) if judged
-               else {"token_accuracy": None, "ents_f": None})
-    return {"n_requested": len(wanted), "n_received": len(received), "n_dropped": len(records) - len(received),
-            "n_unanswered": len(set(wanted) - {r["id"] for r in records}),
-            "n_repaired": sum(bool((r.get("meta") or {}).get("repairs")) for r in received),
+            continue
+        n_received += 1
+        n_repaired += bool((r.get("meta") or {}).get("repairs"))
+        if get_meta(by_id[r["id"]]).get("labelled", True):  # judged against gold
+            gold.append(doc_tags(by_id[r["id"]]))
+            answers.append(r["tags"])
+    quality = tag_agreement(gold, answers) if gold else {"token_accuracy": None, "ents_f": None}
+    return {"n_requested": len(wanted), "n_received": n_received, "n_dropped": len(ids) - n_received,
+            "n_unanswered": len(set(wanted) - ids), "n_repaired": n_repaired,
             "drop_reasons": errors, "problems": problems, "token_accuracy": quality["token_accuracy"],
             "ents_f": quality["ents_f"]}

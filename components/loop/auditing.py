@@ -48,10 +48,10 @@ def run_audit(root: Path, annotator: Annotator, seed: List[Doc], size: int, seed
     log = JsonlLog(root / "audit" / "annotations.jsonl")
     annotator.begin_round(0)
     logger.info("audit: %d gold seed sentences go to '%s' (%d already answered)", len(docs), annotator.name,
-                len(log.records))
+                sum(1 for _ in log))
     unanswered = annotate(annotator, log, list(by_id), by_id, progress=progress, round_k=0, tagset=tagset)
     check_unanswered(annotator, unanswered)
-    answers = {r["id"]: r["tags"] for r in log.records if r["id"] in by_id}
+    answers = {r["id"]: r["tags"] for r in log if r["id"] in by_id}
     if not answers:
         return None
     ids = [sid for sid in by_id if sid in answers]

@@ -119,8 +119,8 @@ class RunSentences:
 
     def annotations(self, j: int) -> List[Annotation]:
         """The answers with tags received in round ``j``, in the order they were written."""
-        records = JsonlLog(self.run.round_dir(j) / "annotations.jsonl").records
-        return [Annotation.from_dict(r) for r in records if r["tags"] is not None]
+        log = JsonlLog(self.run.round_dir(j) / "annotations.jsonl")
+        return [Annotation.from_dict(r) for r in log if r["tags"] is not None]
 
     def labelled(self, k: int) -> List[Doc]:
         """The labelled set of round ``k``: the gold seed plus every annotation received in rounds 1..k (0..k

@@ -506,21 +506,22 @@ class ActiveLearningLoop:
         wanted = [item["id"] for item in selection["selected"]]
         by_id = self.sentences.by_id
         self.annotator.begin_round(k)
-        n_done = len({record["id"] for record in log.records})
+        done = {record["id"] for record in log}
+        todo = [sid for sid in wanted if sid not in done]
         added = False
-        estimate = self._estimate(k, [sid for sid in wanted if sid not in {r["id"] for r in log.records}])
-        if n_done < len(wanted):
+        estimate = self._estimate(k, todo)
+        if todo:
             self.log("round %d/%d: requesting %d annotations from '%s' (%d already on disk)", k,
-                     self.settings.rounds, len(wanted) - n_done, self.annotator.name, n_done)
+                     self.settings.rounds, len(todo), self.annotator.name, len(wanted) - len(todo))
             with timings.measure("annotate"):
                 unanswered = annotate(self.annotator, log, wanted, by_id, progress=self.progress, round_k=k,
                                       tagset=self.settings.labels.tagset)
-            added = len({record["id"] for record in log.records}) > n_done
+            added = len(unanswered) < len(todo)
             check_unanswered(self.annotator, unanswered)
             if unanswered:
                 self.log("round %d/%d: the annotation budget is spent; %d selected sentences stay unlabelled, "
                          "training on what there is", k, self.settings.rounds, len(unanswered))
-        summary = annotation_summary(wanted, log.records, by_id)
+        summary = annotation_summary(wanted, log, by_id)
         usage = self.annotator.usage(k)
         if usage:
             summary["usage"] = usage

@@ -13,8 +13,9 @@ No header, key or URL query is ever written.
 """
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
 
 from ...fileio import JsonlLog
 
@@ -23,17 +24,34 @@ PAID_OUTCOMES = ("ok", "malformed_response")
 
 
 class UsageLedger:
-    """A thread-safe append-only JSONL ledger (see the module docstring); ``path=None`` keeps it in memory."""
+    """A thread-safe append-only JSONL ledger (see the module docstring); ``path=None`` keeps it in memory.
+
+    A file ledger holds no records, only running totals per round (what :meth:`usage` returns, and a progress bar
+    asks for every few seconds), so a run of a hundred thousand requests does not keep them all in memory.
+    """
 
     def __init__(self, path: Optional[Union[str, Path]] = None) -> None:
         self._lock = threading.Lock()
         self._log = JsonlLog(path) if path else None
         self._memory: List[Dict[str, Any]] = []
+        self._usage: Dict[Any, Usage] = {}
+        self._count = 0
+        for record in self.iter_records():
+            self._add(record)
+
+    def iter_records(self) -> Iterator[Dict[str, Any]]:
+        """Every record so far (including those of earlier processes, for a file ledger), read one by one."""
+        return iter(self._log) if self._log else iter(list(self._memory))
 
     @property
     def records(self) -> List[Dict[str, Any]]:
-        """Every record so far (including those of earlier processes, for a file ledger)."""
-        return self._log.records if self._log else self._memory
+        """Every record so far, as a list (a file ledger reads its file for it)."""
+        return list(self.iter_records())
+
+    @property
+    def count(self) -> int:
+        """How many records so far (not ``__len__``: an empty ledger must not be falsy where ``ledger or ...``)."""
+        return self._count
 
     def append(self, **record: Any) -> Dict[str, Any]:
         """Add one record, stamped with the time."""
@@ -43,23 +61,78 @@ class UsageLedger:
                 self._log.append(record)
             else:
                 self._memory.append(record)
+            self._add(record)
         return record
 
+    def _add(self, record: Dict[str, Any]) -> None:
+        self._count += 1
+        self._usage.setdefault(_round(record), Usage()).add(record)
 
-def summarize(records: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """Requests, retries, errors by kind, cache hits and tokens paid for, over ledger records."""
-    sent = [r for r in records if r.get("cache") == "miss" and r["outcome"] != "budget_refused"]
-    errors: Dict[str, int] = {}
-    for r in sent:
-        if r["outcome"] != "ok":
-            kind = "malformed_response" if r["outcome"] == "malformed_response" else \
+    def usage(self, k: Optional[int] = None) -> Dict[str, Any]:
+        """:func:`summarize` of the records of round ``k`` (of every record if None), from the running totals."""
+        with self._lock:
+            parts = [u for key, u in self._usage.items() if k is None or key == k]
+            total = Usage()
+            for part in parts:
+                total.merge(part)
+        return total.as_dict()
+
+
+def _round(record: Dict[str, Any]) -> Any:
+    """The round a record belongs to (its ``context``'s), None if it names none."""
+    round_k = (record.get("context") or {}).get("round")
+    return round_k if isinstance(round_k, (int, str)) or round_k is None else repr(round_k)
+
+
+@dataclass
+class Usage:
+    """Running totals over ledger records: what :func:`summarize` counts, one record at a time."""
+
+    http_requests: int = 0
+    answered: int = 0
+    retries: int = 0
+    errors: Dict[str, int] = field(default_factory=dict)
+    cache_hits: int = 0
+    budget_refused: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, r: Dict[str, Any]) -> None:
+        """Count one record."""
+        outcome = r["outcome"]
+        self.cache_hits += outcome == "cache_hit"
+        self.budget_refused += outcome == "budget_refused"
+        if r.get("cache") != "miss" or outcome == "budget_refused":
+            return  # not sent
+        self.http_requests += 1
+        self.answered += outcome == "ok"
+        self.retries += outcome == "retry" or (outcome == "malformed_response" and bool(r.get("retried")))
+        if outcome != "ok":
+            kind = "malformed_response" if outcome == "malformed_response" else \
                 str(r.get("status") or r.get("error") or "unknown").split(":")[0]
-            errors[kind] = errors.get(kind, 0) + 1
-    paid = [r for r in sent if r["outcome"] in PAID_OUTCOMES]
-    retries = sum(r["outcome"] == "retry" or (r["outcome"] == "malformed_response" and bool(r.get("retried")))
-                  for r in sent)
-    return {"http_requests": len(sent), "answered": sum(r["outcome"] == "ok" for r in sent), "retries": retries,
-            "errors": errors, "cache_hits": sum(r["outcome"] == "cache_hit" for r in records),
-            "budget_refused": sum(r["outcome"] == "budget_refused" for r in records),
-            "input_tokens": sum(r.get("input_tokens") or 0 for r in paid),
-            "output_tokens": sum(r.get("output_tokens") or 0 for r in paid)}
+            self.errors[kind] = self.errors.get(kind, 0) + 1
+        if outcome in PAID_OUTCOMES:
+            self.input_tokens += r.get("input_tokens") or 0
+            self.output_tokens += r.get("output_tokens") or 0
+
+    def merge(self, other: "Usage") -> None:
+        """Add another total's counts to this one."""
+        for name in ("http_requests", "answered", "retries", "cache_hits", "budget_refused", "input_tokens",
+                     "output_tokens"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for kind, n in other.errors.items():
+            self.errors[kind] = self.errors.get(kind, 0) + n
+
+    def as_dict(self) -> Dict[str, Any]:
+        """The totals as :func:`summarize` returns them."""
+        return {"http_requests": self.http_requests, "answered": self.answered, "retries": self.retries,
+                "errors": dict(self.errors), "cache_hits": self.cache_hits, "budget_refused": self.budget_refused,
+                "input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+
+
+def summarize(records: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
+    """Requests, retries, errors by kind, cache hits and tokens paid for, over ledger records."""
+    total = Usage()
+    for r in records:
+        total.add(r)
+    return total.as_dict()

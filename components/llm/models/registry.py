@@ -70,7 +70,7 @@ def usage_parts(cache_path: Optional[str], ledger_path: Optional[str], budget_us
     budget = None
     if budget_usd is not None or budget_tokens is not None or (priced_budget and price):
         budget = Budget(budget_usd, budget_tokens, price)
-        budget.add_past(ledger.records)
+        budget.add_past(ledger.iter_records())
     return PromptCache(cache_path) if cache_path else None, ledger, budget
 
 

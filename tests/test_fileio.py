@@ -1,0 +1,82 @@
+"""Append-only logs that hold nothing in memory: recovery after a crash, streaming, the ledger's running totals."""
+import json
+import logging
+
+import pytest
+
+from spacy_llm_loop.errors import InputError
+from spacy_llm_loop.fileio import JsonlLog
+from spacy_llm_loop.llm.models.ledger import UsageLedger, summarize
+
+
+def test_a_log_streams_its_records_and_holds_none(tmp_path) -> None:
+    log = JsonlLog(tmp_path / "sub" / "log.jsonl")
+    assert list(log) == []
+    log.extend([{"id": "a"}, {"id": "b"}])
+    log.append({"id": "c"})
+    assert not hasattr(log, "records")
+    assert [r["id"] for r in log] == ["a", "b", "c"]
+    assert [r["id"] for r in JsonlLog(log.path)] == ["a", "b", "c"]  # reopened: the same, nothing rewritten
+
+
+@pytest.mark.parametrize("tail", ['{"id": "c", "ta', '{"id": "c", "tags": ["\xe9', "{"])
+def test_opening_a_log_drops_a_last_line_cut_short_and_names_it(tmp_path, caplog, tail) -> None:
+    path = tmp_path / "log.jsonl"
+    head = '{"id": "a"}\n\n{"id": "b"}\n'
+    path.write_bytes((head + tail).encode("utf-8")[:-1] if tail.endswith("\xe9") else (head + tail).encode())
+    with caplog.at_level(logging.WARNING):
+        log = JsonlLog(path)
+    assert f"{path}:4: dropping a record cut short" in caplog.text
+    assert path.read_text() == head
+    log.append({"id": "c"})
+    assert [r["id"] for r in log] == ["a", "b", "c"]
+
+
+def test_a_whole_last_record_without_its_newline_is_kept_and_ended(tmp_path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"id": "a"}\n{"id": "b"}')
+    log = JsonlLog(path)
+    log.append({"id": "c"})
+    assert [r["id"] for r in log] == ["a", "b", "c"]
+    only_cut = tmp_path / "cut.jsonl"
+    only_cut.write_text('{"id": ')
+    assert list(JsonlLog(only_cut)) == [] and only_cut.read_text() == ""
+
+
+def test_a_broken_line_before_the_end_is_refused_with_its_line(tmp_path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"id": "a"}\n{"id": \n{"id": "c"}\n')
+    log = JsonlLog(path)  # only the last line can be an interruption's; this one is read as it is
+    with pytest.raises(InputError, match=r"log\.jsonl.*line 2|log\.jsonl:2"):
+        list(log)
+    assert path.read_text() == '{"id": "a"}\n{"id": \n{"id": "c"}\n'
+
+
+def _rec(outcome, k, tokens=(0, 0), cache="miss", **extra):
+    return {"model": "gpt-4-turbo", "outcome": outcome, "cache": cache, "input_tokens": tokens[0],
+            "output_tokens": tokens[1], "context": {"round": k} if k is not None else {}, **extra}
+
+
+RECORDS = [_rec("retry", 1, status=429), _rec("ok", 1, (1000, 200)), _rec("malformed_response", 1, (300, 50),
+           retried=True), _rec("cache_hit", 1, (1000, 200), cache="hit"), _rec("budget_refused", 2),
+           _rec("ok", 2, (2000, 0)), _rec("failed", 2, status=500), _rec("ok", None, (7, 3))]
+
+
+@pytest.mark.parametrize("on_file", [True, False])
+def test_the_ledgers_running_totals_equal_a_summary_of_its_records(tmp_path, on_file) -> None:
+    path = tmp_path / "llm-usage.jsonl" if on_file else None
+    ledger = UsageLedger(path)
+    for record in RECORDS[:5]:
+        ledger.append(**record)
+    if on_file:  # a later process counts what the earlier one wrote
+        ledger = UsageLedger(path)
+    for record in RECORDS[5:]:
+        ledger.append(**record)
+    assert ledger.count == len(RECORDS) == len(ledger.records)
+    for k in (None, 1, 2, 3):
+        assert ledger.usage(k) == summarize(r for r in RECORDS if k is None or r["context"].get("round") == k)
+    assert ledger.usage(1)["errors"] == {"429": 1, "malformed_response": 1}
+    assert ledger.usage(None)["input_tokens"] == 1000 + 300 + 2000 + 7
+    if on_file:
+        assert [json.loads(line)["outcome"] for line in path.read_text().splitlines()] == [r["outcome"]
+                                                                                           for r in RECORDS]
