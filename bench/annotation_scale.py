@@ -172,7 +172,7 @@ def report(opts: argparse.Namespace, done: Dict[str, Any], counts: Dict[str, Any
     """The page: the legs, the throughput by tenth, the checks and the files' sizes."""
     legs, run, cache = done["legs"], opts.work / "run", opts.work / "cache" / "llm.sqlite"
     rows = ["| leg | requests billed | answers the server delivered | wall seconds | of it before the first request "
-            "(sentences, annotator, ledger, answers) | requests / s | peak resident memory of the annotating "
+            "(sentences, annotator, ledger totals) | requests / s | peak resident memory of the annotating "
             "process (MB) |", "|---|---|---|---|---|---|---|"]
     for name, figures in legs.items():
         if "annotate_s" in figures:

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Tuple, Union
+from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Tuple, Union
 
 import srsly
 
@@ -106,24 +106,27 @@ class JsonlLog:
         self._recover()
 
     def _recover(self) -> None:
-        """Drop a last line cut short by a crash (the file is cut back to its last newline); a whole last record
-        written without its newline gets one, so the next append starts a line of its own."""
+        """Drop a last line cut short by a crash (the file is cut back to the newline before it); a whole last
+        record written without its newline gets one, so the next append starts a line of its own. Blank lines
+        after the last record are passed over, as a reader passes over them."""
         if not self.path.exists():
             return
         with self.path.open("rb+") as f:
-            end = f.seek(0, os.SEEK_END)
-            start = _last_line_start(f, end)
+            content_end = _content_end(f, f.seek(0, os.SEEK_END))
+            if content_end == 0:
+                return
+            start = _last_line_start(f, content_end)
             f.seek(start)
             tail = f.read()
-            if not tail.strip():
-                return
             try:
-                json.loads(tail)
+                json.loads(tail[:content_end - start].decode("utf-8"))
             except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
                 logger.warning("%s:%d: dropping a record cut short by an interruption", self.path,
                                _count_newlines(f, start) + 1)
                 f.truncate(start)
             else:
+                if b"\n" in tail[content_end - start:]:
+                    return
                 f.write(b"\n")
             f.flush()
             os.fsync(f.fileno())
@@ -148,7 +151,21 @@ class JsonlLog:
             os.fsync(f.fileno())
 
 
-def _last_line_start(f: Any, end: int, chunk: int = 1 << 16) -> int:
+def _content_end(f: BinaryIO, end: int, chunk: int = 1 << 16) -> int:
+    """The offset just after the last byte before ``end`` that is not whitespace (0 if none), read backwards."""
+    pos = end
+    while pos > 0:
+        start = max(0, pos - chunk)
+        f.seek(start)
+        block = f.read(pos - start)
+        kept = len(block.rstrip())
+        if kept:
+            return start + kept
+        pos = start
+    return 0
+
+
+def _last_line_start(f: BinaryIO, end: int, chunk: int = 1 << 16) -> int:
     """The offset just after the last newline before ``end`` (0 if none), read backwards a chunk at a time."""
     pos = end
     while pos > 0:
@@ -161,7 +178,7 @@ def _last_line_start(f: Any, end: int, chunk: int = 1 << 16) -> int:
     return 0
 
 
-def _count_newlines(f: Any, end: int, chunk: int = 1 << 20) -> int:
+def _count_newlines(f: BinaryIO, end: int, chunk: int = 1 << 20) -> int:
     """How many newlines the file holds before offset ``end`` (for a line number in a warning)."""
     f.seek(0)
     count, left = 0, end

@@ -43,6 +43,28 @@ def test_a_whole_last_record_without_its_newline_is_kept_and_ended(tmp_path) -> 
     assert list(JsonlLog(only_cut)) == [] and only_cut.read_text() == ""
 
 
+def test_recovery_reads_past_blank_lines_and_lines_longer_than_its_chunk(tmp_path, caplog) -> None:
+    long = {"id": "b", "words": ["w" * 10] * 20_000}  # about 280 KB: several chunks read backwards
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"id": "a"}\n' + json.dumps(long)[:-5] + "\n\n  \n")  # cut, then blank lines
+    with caplog.at_level(logging.WARNING):
+        log = JsonlLog(path)
+    assert f"{path}:2: dropping a record cut short" in caplog.text and path.read_text() == '{"id": "a"}\n'
+    path.write_text('{"id": "a"}\n' + json.dumps(long))  # whole, without its newline
+    log = JsonlLog(path)
+    log.append({"id": "c"})
+    assert [r["id"] for r in log] == ["a", "b", "c"]
+    path.write_text('{"id": "a"}\n\n')  # whole, blank lines after it: nothing to mend
+    JsonlLog(path)
+    assert path.read_text() == '{"id": "a"}\n\n'
+
+
+def test_a_last_line_a_reader_would_refuse_is_not_kept(tmp_path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"id": "a"}\n\xef\xbb\xbf{"id": "b"}')  # a byte-order mark: not what iter_jsonl reads
+    assert [r["id"] for r in JsonlLog(path)] == ["a"]
+
+
 def test_a_broken_line_before_the_end_is_refused_with_its_line(tmp_path) -> None:
     path = tmp_path / "log.jsonl"
     path.write_text('{"id": "a"}\n{"id": \n{"id": "c"}\n')
@@ -68,15 +90,21 @@ def test_the_ledgers_running_totals_equal_a_summary_of_its_records(tmp_path, on_
     ledger = UsageLedger(path)
     for record in RECORDS[:5]:
         ledger.append(**record)
-    if on_file:  # a later process counts what the earlier one wrote
-        ledger = UsageLedger(path)
+    if on_file:  # a later process counts what the earlier one wrote, and shows each record to `past`
+        seen = []
+        ledger = UsageLedger(path, past=seen.append)
+        assert [r["outcome"] for r in seen] == [r["outcome"] for r in RECORDS[:5]]
     for record in RECORDS[5:]:
         ledger.append(**record)
-    assert ledger.count == len(RECORDS) == len(ledger.records)
+    assert ledger.count == len(RECORDS) == len(list(ledger.iter_records()))
     for k in (None, 1, 2, 3):
         assert ledger.usage(k) == summarize(r for r in RECORDS if k is None or r["context"].get("round") == k)
-    assert ledger.usage(1)["errors"] == {"429": 1, "malformed_response": 1}
-    assert ledger.usage(None)["input_tokens"] == 1000 + 300 + 2000 + 7
+    assert ledger.usage(1) == {"http_requests": 3, "answered": 1, "retries": 2,
+                               "errors": {"429": 1, "malformed_response": 1}, "cache_hits": 1, "budget_refused": 0,
+                               "input_tokens": 1300, "output_tokens": 250}
+    assert ledger.usage(2) == {"http_requests": 2, "answered": 1, "retries": 0, "errors": {"500": 1},
+                               "cache_hits": 0, "budget_refused": 1, "input_tokens": 2000, "output_tokens": 0}
+    assert ledger.usage(None)["input_tokens"] == 1000 + 300 + 2000 + 7 and ledger.usage(3)["http_requests"] == 0
     if on_file:
         assert [json.loads(line)["outcome"] for line in path.read_text().splitlines()] == [r["outcome"]
                                                                                            for r in RECORDS]

@@ -273,7 +273,7 @@ def test_simulated_model_errs_with_a_profile_and_counts_runs(tmp_path) -> None:
     expected = ErrorModel(tables_for(load_profile("gpt-4-turbo"), "tsn"), seed=5)
     for k, text in enumerate(texts):
         assert json.loads(text)["sentences"][0]["output"] == expected.answer(*SENTENCES[0], k)
-    paid = summarize(model.ledger.records)
+    paid = summarize(model.ledger.iter_records())
     assert cost_usd(model.budget.price, paid["input_tokens"], paid["output_tokens"]) > 0
     fixed = make_simulated_llm(gold=gold, lang="tsn", seed=5, run=1)
     assert {str(fixed.complete([prompt])[0]) for _ in range(3)} == {texts[1]}

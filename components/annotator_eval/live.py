@@ -10,6 +10,7 @@ ledger tags each request with it. The answers are written in the recorded format
 judges the paper's recordings, and the usage (tokens, cost, latency) and the parser's problems and
 repairs come from the ledger and the answers' provenance.
 """
+import itertools
 import logging
 import time
 from dataclasses import dataclass
@@ -171,7 +172,8 @@ def usage_figures(annotator: Annotator, runs: int, n_sentences: int, seconds: Se
     ledger = getattr(getattr(annotator, "model", None), "ledger", None)
     if ledger is None:
         return {"priced": False, "seconds_per_sentence": sum(seconds) / max(1, runs * n_sentences)}
-    records = [r for r in ledger.records[first_record:] if (r.get("context") or {}).get("round") in range(runs)]
+    records = [r for r in itertools.islice(ledger.iter_records(), first_record, None)
+               if (r.get("context") or {}).get("round") in range(runs)]
     latest: Dict[Tuple[Optional[int], str], Dict[str, Any]] = {}
     for r in records:  # the answer each prompt of each replicate got last (asked, or from the cache)
         if r["outcome"] in ("ok", "cache_hit"):

@@ -20,7 +20,7 @@ from ..evaluation.metrics import tag_agreement
 from ..fileio import JsonlLog
 
 logger = logging.getLogger(__name__)
-SPEND_EVERY_S = 2.0  # the bar's spend is summed from the whole ledger: at most this often, not once per answer
+SPEND_EVERY_S = 2.0  # the bar's spend is redrawn at most this often, not once per answer
 
 
 def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: Mapping[str, Doc], *,
@@ -123,7 +123,7 @@ def annotation_summary(wanted: Sequence[str], records: Iterable[Dict[str, Any]],
     errors: Dict[str, int] = {}
     problems: Dict[str, int] = {}
     ids: Set[str] = set()
-    n_received = n_repaired = 0
+    n_received = n_dropped = n_repaired = 0
     gold: List[List[str]] = []
     answers: List[List[str]] = []
     for r in records:
@@ -133,6 +133,7 @@ def annotation_summary(wanted: Sequence[str], records: Iterable[Dict[str, Any]],
         if r["tags"] is None:
             reason = drop_reason(r.get("error"))
             errors[reason] = errors.get(reason, 0) + 1
+            n_dropped += 1
             continue
         n_received += 1
         n_repaired += bool((r.get("meta") or {}).get("repairs"))
@@ -140,7 +141,7 @@ def annotation_summary(wanted: Sequence[str], records: Iterable[Dict[str, Any]],
             gold.append(doc_tags(by_id[r["id"]]))
             answers.append(r["tags"])
     quality = tag_agreement(gold, answers) if gold else {"token_accuracy": None, "ents_f": None}
-    return {"n_requested": len(wanted), "n_received": n_received, "n_dropped": len(ids) - n_received,
+    return {"n_requested": len(wanted), "n_received": n_received, "n_dropped": n_dropped,
             "n_unanswered": len(set(wanted) - ids), "n_repaired": n_repaired,
             "drop_reasons": errors, "problems": problems, "token_accuracy": quality["token_accuracy"],
             "ents_f": quality["ents_f"]}

@@ -516,7 +516,7 @@ class ActiveLearningLoop:
             with timings.measure("annotate"):
                 unanswered = annotate(self.annotator, log, wanted, by_id, progress=self.progress, round_k=k,
                                       tagset=self.settings.labels.tagset)
-            added = len(unanswered) < len(todo)
+            added = len(unanswered) < len(set(todo))
             check_unanswered(self.annotator, unanswered)
             if unanswered:
                 self.log("round %d/%d: the annotation budget is spent; %d selected sentences stay unlabelled, "

@@ -33,11 +33,15 @@ class Budget:
     def add_past(self, records: Iterable[Dict[str, Any]]) -> None:
         """Count what earlier requests (ledger records the API billed) spent; a refusal there means spent."""
         for r in records:
-            if r.get("outcome") in PAID_OUTCOMES and r.get("cache") == "miss":
-                self._spend(int(r.get("input_tokens") or 0), int(r.get("output_tokens") or 0))
-            elif r.get("outcome") == "budget_refused" and (r.get("budget_max_tokens"), r.get("budget_max_usd")) == (
-                    self.max_tokens, self.max_usd):
-                self.exhausted = True  # refused under these same limits: spent (a raised budget starts again)
+            self.add_past_record(r)
+
+    def add_past_record(self, r: Dict[str, Any]) -> None:
+        """:meth:`add_past` for one record (as a ledger reads its file: ``UsageLedger(path, past=...)``)."""
+        if r.get("outcome") in PAID_OUTCOMES and r.get("cache") == "miss":
+            self._spend(int(r.get("input_tokens") or 0), int(r.get("output_tokens") or 0))
+        elif r.get("outcome") == "budget_refused" and (r.get("budget_max_tokens"), r.get("budget_max_usd")) == (
+                self.max_tokens, self.max_usd):
+            self.exhausted = True  # refused under these same limits: spent (a raised budget starts again)
 
     def _cost(self, input_tokens: int, output_tokens: int) -> float:
         return cost_usd(self.price, input_tokens, output_tokens) if self.price else 0.0

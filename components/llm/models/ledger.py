@@ -13,9 +13,9 @@ No header, key or URL query is ever written.
 """
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Union
 
 from ...fileio import JsonlLog
 
@@ -30,7 +30,10 @@ class UsageLedger:
     asks for every few seconds), so a run of a hundred thousand requests does not keep them all in memory.
     """
 
-    def __init__(self, path: Optional[Union[str, Path]] = None) -> None:
+    def __init__(self, path: Optional[Union[str, Path]] = None,
+                 past: Optional[Callable[[Dict[str, Any]], None]] = None) -> None:
+        """``past``: called with each record earlier processes left in the file (e.g. a budget counting what they
+        spent), in the one pass that counts them."""
         self._lock = threading.Lock()
         self._log = JsonlLog(path) if path else None
         self._memory: List[Dict[str, Any]] = []
@@ -38,15 +41,13 @@ class UsageLedger:
         self._count = 0
         for record in self.iter_records():
             self._add(record)
+            if past is not None:
+                past(record)
 
     def iter_records(self) -> Iterator[Dict[str, Any]]:
-        """Every record so far (including those of earlier processes, for a file ledger), read one by one."""
-        return iter(self._log) if self._log else iter(list(self._memory))
-
-    @property
-    def records(self) -> List[Dict[str, Any]]:
-        """Every record so far, as a list (a file ledger reads its file for it)."""
-        return list(self.iter_records())
+        """Every record so far (including those of earlier processes, for a file ledger), read one by one from
+        the file; not while requests are being recorded, whose last line may be half written."""
+        return iter(self._log) if self._log is not None else iter(list(self._memory))
 
     @property
     def count(self) -> int:
@@ -57,7 +58,7 @@ class UsageLedger:
         """Add one record, stamped with the time."""
         record = {"time": round(time.time(), 3), **record}
         with self._lock:
-            if self._log:
+            if self._log is not None:
                 self._log.append(record)
             else:
                 self._memory.append(record)
@@ -79,9 +80,13 @@ class UsageLedger:
 
 
 def _round(record: Dict[str, Any]) -> Any:
-    """The round a record belongs to (its ``context``'s), None if it names none."""
+    """The round a record belongs to (its ``context``'s), None if it names none; compared with ``==`` as a key."""
     round_k = (record.get("context") or {}).get("round")
-    return round_k if isinstance(round_k, (int, str)) or round_k is None else repr(round_k)
+    try:
+        hash(round_k)
+    except TypeError:
+        return repr(round_k)
+    return round_k
 
 
 @dataclass
@@ -99,7 +104,7 @@ class Usage:
 
     def add(self, r: Dict[str, Any]) -> None:
         """Count one record."""
-        outcome = r["outcome"]
+        outcome = r.get("outcome")
         self.cache_hits += outcome == "cache_hit"
         self.budget_refused += outcome == "budget_refused"
         if r.get("cache") != "miss" or outcome == "budget_refused":
@@ -117,17 +122,14 @@ class Usage:
 
     def merge(self, other: "Usage") -> None:
         """Add another total's counts to this one."""
-        for name in ("http_requests", "answered", "retries", "cache_hits", "budget_refused", "input_tokens",
-                     "output_tokens"):
+        for name in (f.name for f in fields(self) if f.name != "errors"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for kind, n in other.errors.items():
             self.errors[kind] = self.errors.get(kind, 0) + n
 
     def as_dict(self) -> Dict[str, Any]:
         """The totals as :func:`summarize` returns them."""
-        return {"http_requests": self.http_requests, "answered": self.answered, "retries": self.retries,
-                "errors": dict(self.errors), "cache_hits": self.cache_hits, "budget_refused": self.budget_refused,
-                "input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+        return asdict(self)
 
 
 def summarize(records: Iterable[Dict[str, Any]]) -> Dict[str, Any]:

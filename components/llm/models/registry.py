@@ -66,11 +66,10 @@ def usage_parts(cache_path: Optional[str], ledger_path: Optional[str], budget_us
     A budget exists when a limit is set, or with ``priced_budget`` whenever a price is known (it then only
     carries the price, for costs).
     """
-    ledger = UsageLedger(ledger_path)
     budget = None
     if budget_usd is not None or budget_tokens is not None or (priced_budget and price):
         budget = Budget(budget_usd, budget_tokens, price)
-        budget.add_past(ledger.iter_records())
+    ledger = UsageLedger(ledger_path, past=budget.add_past_record if budget else None)
     return PromptCache(cache_path) if cache_path else None, ledger, budget
 
 
