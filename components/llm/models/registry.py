@@ -69,7 +69,7 @@ def usage_parts(cache_path: Optional[str], ledger_path: Optional[str], budget_us
     budget = None
     if budget_usd is not None or budget_tokens is not None or (priced_budget and price):
         budget = Budget(budget_usd, budget_tokens, price)
-    ledger = UsageLedger(ledger_path, past=budget.add_past_record if budget else None)
+    ledger = UsageLedger(ledger_path, past=budget.add_past_record if budget is not None else None)
     return PromptCache(cache_path) if cache_path else None, ledger, budget
 
 
