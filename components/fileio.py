@@ -107,26 +107,38 @@ class JsonlLog:
 
     def _recover(self) -> None:
         """Drop a last line cut short by a crash (the file is cut back to the newline before it); a whole last
-        record written without its newline gets one, so the next append starts a line of its own. Blank lines
-        after the last record are passed over, as a reader passes over them."""
+        record written without its newline gets one, so the next append starts a line of its own.
+
+        The last non-blank line is parsed as the reader parses it. A broken one that ends in a newline is left
+        alone: a write is whole lines, so no crash made it, and reading the log refuses it, naming the line.
+        """
         if not self.path.exists():
             return
-        with self.path.open("rb+") as f:
+        with self.path.open("rb") as f:
             content_end = _content_end(f, f.seek(0, os.SEEK_END))
             if content_end == 0:
                 return
             start = _last_line_start(f, content_end)
             f.seek(start)
             tail = f.read()
+            cut = tail.find(b"\n")
             try:
-                json.loads(tail[:content_end - start].decode("utf-8"))
+                json.loads((tail if cut < 0 else tail[:cut]).decode("utf-8"))
             except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
-                logger.warning("%s:%d: dropping a record cut short by an interruption", self.path,
-                               _count_newlines(f, start) + 1)
+                if cut >= 0:
+                    return
+                line = _count_newlines(f, start) + 1
+                logger.warning("%s:%d: dropping a record cut short by an interruption", self.path, line)
+                mend = "truncate"
+            else:
+                if tail.endswith(b"\n"):
+                    return
+                mend = "newline"
+        with self.path.open("rb+") as f:
+            if mend == "truncate":
                 f.truncate(start)
             else:
-                if b"\n" in tail[content_end - start:]:
-                    return
+                f.seek(0, os.SEEK_END)
                 f.write(b"\n")
             f.flush()
             os.fsync(f.fileno())

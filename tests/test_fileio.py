@@ -46,10 +46,15 @@ def test_a_whole_last_record_without_its_newline_is_kept_and_ended(tmp_path) -> 
 def test_recovery_reads_past_blank_lines_and_lines_longer_than_its_chunk(tmp_path, caplog) -> None:
     long = {"id": "b", "words": ["w" * 10] * 20_000}  # about 280 KB: several chunks read backwards
     path = tmp_path / "log.jsonl"
-    path.write_text('{"id": "a"}\n' + json.dumps(long)[:-5] + "\n\n  \n")  # cut, then blank lines
+    path.write_text('{"id": "a"}\n' + json.dumps(long)[:-5] + "  ")  # cut in the middle of a long line
     with caplog.at_level(logging.WARNING):
         log = JsonlLog(path)
     assert f"{path}:2: dropping a record cut short" in caplog.text and path.read_text() == '{"id": "a"}\n'
+    ended = '{"id": "a"}\n' + json.dumps(long)[:-5] + "\n\n  \n"  # broken, but a newline follows: no crash's
+    path.write_text(ended)
+    with pytest.raises(InputError, match="log.jsonl"):
+        list(JsonlLog(path))  # left for the reader to refuse, naming the line
+    assert path.read_text() == ended
     path.write_text('{"id": "a"}\n' + json.dumps(long))  # whole, without its newline
     log = JsonlLog(path)
     log.append({"id": "c"})
@@ -57,6 +62,13 @@ def test_recovery_reads_past_blank_lines_and_lines_longer_than_its_chunk(tmp_pat
     path.write_text('{"id": "a"}\n\n')  # whole, blank lines after it: nothing to mend
     JsonlLog(path)
     assert path.read_text() == '{"id": "a"}\n\n'
+    path.write_text('{"id": "a"}\n\x0c')  # a form feed after the last newline: the next record starts a line
+    log = JsonlLog(path)
+    log.append({"id": "b"})
+    assert [r["id"] for r in log] == ["a", "b"]
+    path.write_text('{"id": "a"}\x0c\n')  # not JSON as the reader parses it, and ended: refused when read
+    with pytest.raises(InputError, match="log.jsonl"):
+        list(JsonlLog(path))
 
 
 def test_a_last_line_a_reader_would_refuse_is_not_kept(tmp_path) -> None:

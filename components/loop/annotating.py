@@ -25,17 +25,19 @@ SPEND_EVERY_S = 2.0  # the bar's spend is redrawn at most this often, not once p
 
 def annotate(annotator: Annotator, log: JsonlLog, wanted: Sequence[str], by_id: Mapping[str, Doc], *,
              progress: bool = False, round_k: Optional[int] = None,
-             tagset: Sequence[str] = iob_tagset()) -> List[str]:
+             tagset: Sequence[str] = iob_tagset(), done: Optional[Set[str]] = None) -> List[str]:
     """Ask ``annotator`` for every id in ``wanted`` not yet in ``log``; return the ids left unanswered.
 
     An answer for an id not asked (or already answered) is ignored with a warning; an answer that is not
     one valid IOB2 tag per token of ``tagset`` (the run's labels) is kept as dropped, with the reason.
     ``progress``: a bar on stderr with the sentences answered, those dropped, and the round's spend so far
-    against the budget (when the annotator reports usage).
+    against the budget (when the annotator reports usage). ``done``: the ids ``log`` holds, when the caller has
+    just read them (the log is not read again).
     """
     from tqdm import tqdm
 
-    done = {record["id"] for record in log}
+    if done is None:
+        done = {record["id"] for record in log}
     requests = _Requests([sid for sid in wanted if sid not in done], by_id)
     unknown = [sid for sid in requests.ids if sid not in by_id]
     if unknown:

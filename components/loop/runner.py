@@ -515,7 +515,7 @@ class ActiveLearningLoop:
                      self.settings.rounds, len(todo), self.annotator.name, len(wanted) - len(todo))
             with timings.measure("annotate"):
                 unanswered = annotate(self.annotator, log, wanted, by_id, progress=self.progress, round_k=k,
-                                      tagset=self.settings.labels.tagset)
+                                      tagset=self.settings.labels.tagset, done=done)
             added = len(unanswered) < len(set(todo))
             check_unanswered(self.annotator, unanswered)
             if unanswered:
