@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Tuple, Union
+from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Tuple, Union
 
 import srsly
 
@@ -163,29 +163,26 @@ class JsonlLog:
             os.fsync(f.fileno())
 
 
-def _content_end(f: BinaryIO, end: int, chunk: int = 1 << 16) -> int:
-    """The offset just after the last byte before ``end`` that is not whitespace (0 if none), read backwards."""
+def _content_end(f: BinaryIO, end: int) -> int:
+    """The offset just after the last byte before ``end`` that is not whitespace (0 if none)."""
+    return _scan_back(f, end, lambda block: len(block.rstrip()) - 1)
+
+
+def _last_line_start(f: BinaryIO, end: int) -> int:
+    """The offset just after the last newline before ``end`` (0 if none)."""
+    return _scan_back(f, end, lambda block: block.rfind(b"\n"))
+
+
+def _scan_back(f: BinaryIO, end: int, find: Callable[[bytes], int], chunk: int = 1 << 16) -> int:
+    """Read backwards from ``end`` a chunk at a time; the offset just after the byte ``find`` points at in the
+    first chunk where it finds one (``find`` gives the index of the last wanted byte of a block, or -1), else 0."""
     pos = end
     while pos > 0:
         start = max(0, pos - chunk)
         f.seek(start)
-        block = f.read(pos - start)
-        kept = len(block.rstrip())
-        if kept:
-            return start + kept
-        pos = start
-    return 0
-
-
-def _last_line_start(f: BinaryIO, end: int, chunk: int = 1 << 16) -> int:
-    """The offset just after the last newline before ``end`` (0 if none), read backwards a chunk at a time."""
-    pos = end
-    while pos > 0:
-        start = max(0, pos - chunk)
-        f.seek(start)
-        cut = f.read(pos - start).rfind(b"\n")
-        if cut >= 0:
-            return start + cut + 1
+        found = find(f.read(pos - start))
+        if found >= 0:
+            return start + found + 1
         pos = start
     return 0
 
