@@ -24,8 +24,10 @@ demo: install
 	@if [ -z "$(MASAKHANER_DIR)" ]; then $(BIN)/python -m spacy project assets; fi
 	$(BIN)/python -m spacy project run all
 
+# the tests run in one worker process per core (pytest-xdist); PYTEST_WORKERS=0 runs them in this process
+PYTEST_WORKERS ?= auto
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 # ruff (pyflakes, pycodestyle, import order) on everything; mypy on the package (settings in pyproject.toml)
 lint: install
