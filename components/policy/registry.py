@@ -17,6 +17,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "disagree-rejudge": {"keep_above": 0.2, "rejudge": True},
     "gold3": {"gold_weight": 3},
     "disagree-gold3": {"keep_above": 0.2, "gold_weight": 3},
+    "disagree-both-gold3": {"keep_above": 0.2, "learner_adds_above": 0.9, "gold_weight": 3},
     "disagree05-gold3": {"keep_above": 0.05, "gold_weight": 3},
     "disagree05-audit-gold3": {"keep_above": 0.05, "keep_above_unreliable": 0.2, "gold_weight": 3},
     "disagree-doubto-gold3": {"keep_above": 0.2, "doubt_o_above": 0.05, "gold_weight": 3},
