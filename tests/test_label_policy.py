@@ -62,6 +62,23 @@ def test_the_audits_unreliable_types_keep_their_own_threshold() -> None:
     assert only_unreliable.apply(TAGS, JUDGED, unreliable=("ORG",)).removed == [(2, 4, "ORG")]
 
 
+def test_every_preset_is_documented_with_its_settings_and_resolves() -> None:
+    """The presets' table in docs/label-policies.md lists each preset with exactly its settings, and each name
+    resolves through the registry to a policy carrying them."""
+    table = {}
+    for line in (ROOT / "docs" / "label-policies.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 2 and cells[0].startswith("`") and cells[0].strip("`") in PRESETS:
+            table[cells[0].strip("`")] = cells[1]
+    assert set(table) == set(PRESETS)
+    for name, settings in PRESETS.items():
+        documented = table[name].split(" (")[0]
+        expected = ", ".join(f"`{k} = {json.dumps(v)}`" for k, v in settings.items()) or "none"
+        assert documented.startswith(expected), (name, documented, expected)
+        policy = spacy.util.registry.resolve({"p": label_policy_block(name)})["p"]
+        assert policy == make_label_policy(name=name, **settings) and policy_tag(policy) == name
+
+
 def test_a_policy_without_the_later_setting_keeps_its_identity() -> None:
     """Runs written before keep_above_unreliable existed resume: the setting is in the identity only when set."""
     assert "keep_above_unreliable" not in make_label_policy("disagree-gold3", **PRESETS["disagree-gold3"]).identity()
