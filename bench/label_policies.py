@@ -219,6 +219,41 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
     return lines + [""]
 
 
+def pooled_lines(opts: argparse.Namespace) -> List[str]:
+    """Each arm against ``--against``, paired over every (language, seed) pair of the languages given: one sample
+    of languages x seeds, for a default chosen on all languages at once rather than on each alone."""
+    last, rounds = opts.rounds, range(1, opts.rounds + 1)
+    diffs: Dict[str, Tuple[Dict[str, float], Dict[str, float]]] = {}
+    for lang in opts.langs:
+        arms = {}
+        for arm in opts.arms:
+            policy, strategy, dev = parse_arm(arm)
+            arms[arm] = Arm(runs_root(opts, policy, strategy, dev), lang, opts.annotator, policy, strategy,
+                            opts.seeds, opts.rounds, dev)
+        base = arms[opts.against]
+        base_means = mean_over_rounds(base.f1, rounds)
+        for name, arm in arms.items():
+            if name == opts.against:
+                continue
+            means = mean_over_rounds(arm.f1, rounds)
+            by_last, by_mean = diffs.setdefault(name, ({}, {}))
+            for seed in set(arm.f1.get(last, {})) & set(base.f1.get(last, {})):
+                by_last[f"{lang}:{seed}"] = arm.f1[last][seed] - base.f1[last][seed]
+            for seed in set(means) & set(base_means):
+                by_mean[f"{lang}:{seed}"] = means[seed] - base_means[seed]
+    lines = [f"### All languages, pooled: each arm against {opts.against}", "",
+             f"(language, seed) pairs of {', '.join(opts.langs)} as one paired sample (95% t-interval).", "",
+             f"| arm | pairs | last round - {opts.against} | mean over rounds 1-{last} - {opts.against} |",
+             "|---|---|---|---|"]
+    for name, (by_last, by_mean) in diffs.items():
+        cells = []
+        for values in (by_last, by_mean):
+            mean, low, high = interval(list(values.values())) if values else (0.0, 0.0, 0.0)
+            cells.append(f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]" if len(values) > 1 else "-")
+        lines.append(f"| {name} | {len(by_mean)} | {cells[0]} | {cells[1]} |")
+    return lines + [""]
+
+
 def precision_recall_table(arms: Dict[str, "Arm"]) -> str:
     """Test entity precision and recall at the seed round and the last, mean over seeds: which one an arm lacks."""
     lines = ["| arm | seed round: precision / recall | last round: precision / recall |", "|---|---|---|"]
@@ -351,6 +386,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         lines += [opts.note_file.read_text(encoding="utf-8").strip(), ""]
     for lang in opts.langs:
         lines += lang_lines(opts, lang, selection_data(opts, lang) if opts.selection else None)
+    if opts.against is not None and len(opts.langs) > 1:
+        lines += pooled_lines(opts)
     text = "\n".join(lines)
     print(text)
     opts.out.mkdir(parents=True, exist_ok=True)

@@ -90,3 +90,20 @@ def test_against_must_name_one_of_the_arms(tmp_path) -> None:
     with pytest.raises(SystemExit, match="--against disagree is not one of the arms"):
         bench.main(["--langs", "tsn", "--arms", "trust", "--against", "disagree", "--out", str(tmp_path),
                     "--report-only"])
+
+
+def test_pooled_table_pairs_every_language_and_seed(tmp_path) -> None:
+    """Against ``--against``, the (language, seed) pairs of all languages form one paired sample."""
+    runs = tmp_path / "runs"
+    for lang, gains in (("tsn", (0.01, 0.03)), ("zul", (0.02, 0.04))):
+        for seed, gain in enumerate(gains):
+            _run(runs, f"{lang}-sim-gpt-4-turbo-entropy-lp-disagree-seed{seed}", [0.55, 0.60])
+            _run(runs, f"{lang}-sim-gpt-4-turbo-entropy-lp-disagree-gold3-seed{seed}", [0.55, 0.60 + gain])
+    opts = argparse.Namespace(out=tmp_path, gold_runs=None, trust_runs=None, seeds=[0, 1], rounds=1,
+                              langs=["tsn", "zul"], arms=["disagree", "disagree-gold3"],
+                              annotator="sim-gpt-4-turbo", against="disagree")
+    lines = bench.pooled_lines(opts)
+    assert lines[0] == "### All languages, pooled: each arm against disagree"
+    row = next(line for line in lines if line.startswith("| disagree-gold3 |"))
+    assert row.startswith("| disagree-gold3 | 4 | +2.50 [") and row.count("+2.50 [") == 2  # +1, +3, +2, +4
+    assert not any(line.startswith("| disagree |") for line in lines)
