@@ -2,15 +2,15 @@
 
 Runs (or resumes) the loop on the project's defaults (CNN learner, entity-rich 5% gold seed, 5% of the pool per
 round by mean token entropy, 5 rounds, the learner's dev data carved out of the labelled set, the audit, label
-policy ``disagree-gold3``) with the SIMULATED GPT-4-Turbo (``sim-gpt-4-turbo``; no API is called) and the
-SIMULATED reviewer (``--reviewer simulated``: it answers with the gold labels and records the time a person
-would have spent, a sourced range: ``components/review/timing.py``). An arm is ``<budget>:<rank>``: a share of
-each round's LLM-labelled sentences reviewed, chosen by the doubt ranking (``components/review/rank.py``), by the
-doubt the label policy leaves in what is taught (``residual``) or at random (same size, seeded). Budget ``0`` is
-the label policy alone: its runs are read from ``--base-runs`` (the label-policy benchmark's), and the gold-oracle
-runs of the same seeds from ``--gold-runs`` (both optional: without them, those columns are empty). Every arm is
-given the same gold seed and nothing else (no gold dev split); the audit labels the gold seed once more (counted in
-the dollars).
+policy ``disagree-gold3``, the default until 2026-12-07) with the SIMULATED GPT-4-Turbo (``sim-gpt-4-turbo``; no
+API is called) and the SIMULATED reviewer (``--reviewer simulated``: it answers with the gold labels and records
+the time a person would have spent, a sourced range: ``components/review/timing.py``). An arm is
+``<budget>:<rank>``: a share of each round's LLM-labelled sentences reviewed, chosen by the doubt ranking
+(``components/review/rank.py``), by the doubt the label policy leaves in what is taught (``residual``) or at random
+(same size, seeded). Budget ``0`` is the label policy alone: its runs are read from ``--base-runs`` (the
+label-policy benchmark's), and the gold-oracle runs of the same seeds from ``--gold-runs`` (both optional: without
+them, those columns are empty). Every arm is given the same gold seed and nothing else (no gold dev split); the
+audit labels the gold seed once more (counted in the dollars).
 
 It prints, and writes to ``--doc``, per language: per round and arm, test entity F1 (mean ± sd over seeds), the
 paired difference from budget 0, sentences reviewed and changed by the reviewer, LLM dollars so far and

@@ -68,7 +68,7 @@ def test_one_var_names_the_run_folder_that_loop_writes_and_the_others_read():
         assert f"spacy_llm_loop {name} runs/zul-gold-entropy-mc-seed3 " in commands[name]["script"][0]
     defaults = {c["name"]: c for c in load_project_config(ROOT, overrides={"vars.lang": "zul", "vars.seed": 3,
                                                                            "vars.annotator": "gold"})["commands"]}
-    run = "zul-gold-entropy-lp-disagree-gold3-seed3"  # the var follows the others, the label policy included
+    run = "zul-gold-entropy-lp-disagree-both-gold3-seed3"  # the var follows the others, the label policy included
     assert f"--run-name '{run}'" in defaults["loop"]["script"][0]
     assert defaults["package"]["deps"][0] == f"runs/{run}/loop.json"
     text = (ROOT / "project.yml").read_text(encoding="utf-8")
@@ -103,7 +103,7 @@ def test_all_workflow_end_to_end(small_data_dir, tmp_path, python, monkeypatch):
         proc = subprocess.run(args, capture_output=True, text=True, cwd=root)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     # the default annotator: the SIMULATED GPT-4-Turbo (gold labels with its measured errors, priced, cached)
-    loop = srsly.read_json(root / "runs" / "tsn-sim-gpt-4-turbo-entropy-lp-disagree-gold3-seed0" / "loop.json")
+    loop = srsly.read_json(root / "runs" / "tsn-sim-gpt-4-turbo-entropy-lp-disagree-both-gold3-seed0" / "loop.json")
     assert len(loop["rounds"]) == 2 and loop["rounds"][1]["annotation"]["usage"]["cost_usd"] > 0
     assert (root / "cache" / "llm.sqlite").exists()
     assert srsly.read_json(root / "baselines" / "tsn-full-seed0" / "metrics.json")["test"]["n_docs"] == 60
@@ -111,7 +111,7 @@ def test_all_workflow_end_to_end(small_data_dir, tmp_path, python, monkeypatch):
     report = (root / "reports" / "report.md").read_text()
     assert "## tsn" in report and "Full train data" in report and (root / "reports" / "learning_curve_tsn.png").exists()
     assert Path(root / "project.lock").exists()
-    assert "| sim-gpt-4-turbo, disagree-gold3 labels | entropy | cnn | 1 |" in report and "SIMULATED" in report
+    assert "| sim-gpt-4-turbo, disagree-both-gold3 labels | entropy | cnn | 1 |" in report and "SIMULATED" in report
     assert "Annotator audit of sim-gpt-4-turbo" in report  # the audit and what the policy taught, in the report
     assert "## Data leakage" in report and "## Cost" in report and (root / "reports" / "cost.png").exists()
     assert srsly.read_json(root / "metrics" / "leakage.json")["ok"]
@@ -133,6 +133,6 @@ def test_all_workflow_end_to_end(small_data_dir, tmp_path, python, monkeypatch):
         args += [a for k, v in SMALL_VARS.items() for a in (f"--vars.{k}", str(v))]
         proc = subprocess.run(args, capture_output=True, text=True, cwd=root)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    llm_run = srsly.read_json(root / "runs" / "tsn-openai-compatible-entropy-lp-disagree-gold3-seed0" / "loop.json")
+    llm_run = srsly.read_json(root / "runs" / "tsn-openai-compatible-entropy-lp-disagree-both-gold3-seed0" / "loop.json")
     annotation = llm_run["rounds"][1]["annotation"]
     assert annotation["n_received"] == 24 and annotation["usage"]["cost_usd"] > 0  # priced as gpt-4o-mini

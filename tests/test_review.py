@@ -201,7 +201,7 @@ def test_simulated_review_makes_the_doubtful_answers_gold(small_corpus, tmp_path
     settings = _settings(small_corpus, tmp_path)
     result = run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING,
                       review={"budget": "25%", "reviewer": "simulated"})
-    assert result["run"] == "tsn-sim-gpt-4-turbo-entropy-lp-disagree-gold3-rv25pct-simrev-seed0"
+    assert result["run"] == "tsn-sim-gpt-4-turbo-entropy-lp-disagree-both-gold3-rv25pct-simrev-seed0"
     assert result["review"] == {"budget": "25%", "rank": "doubt", "reviewer": "simulated", "wait": True}
     run = tmp_path / "runs" / result["run"]
     gold = {t["meta"]["sentence_id"]: t for t in srsly.read_jsonl(small_corpus / "train.jsonl")}
@@ -247,7 +247,7 @@ def test_a_waiting_run_stops_then_resumes_with_a_persons_answers(small_corpus, t
     review = {"budget": "5", "rank": "residual"}
     with pytest.raises(ReviewPending, match=r"round 1: 5 of 5 review tasks are not answered yet.*prodigy ner.manual"):
         run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING, review=review)
-    run = tmp_path / "runs" / "tsn-sim-gpt-4-turbo-entropy-lp-disagree-gold3-rv5-residual-seed0"
+    run = tmp_path / "runs" / "tsn-sim-gpt-4-turbo-entropy-lp-disagree-both-gold3-rv5-residual-seed0"
     tasks = list(srsly.read_jsonl(run / "review" / "round-01.jsonl"))
     assert not (run / "round-01" / "model").exists() and len(tasks) == 5
     why = [t["meta"]["review"] for t in tasks]  # ranked by the doubt the label policy leaves in what is taught
@@ -284,7 +284,7 @@ def test_a_run_that_does_not_wait_merges_late_answers_next_round(small_corpus, t
             "--learner.training.max_steps", "120", "--learner.training.eval_frequency", "40"]
     first = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
-    run = tmp_path / "runs" / "tsn-sim-gpt-4-turbo-entropy-lp-disagree-gold3-rv4-seed0"
+    run = tmp_path / "runs" / "tsn-sim-gpt-4-turbo-entropy-lp-disagree-both-gold3-rv4-seed0"
     loop = srsly.read_json(run / "loop.json")
     assert loop["rounds"][1]["review"]["tasks"] == 4 and loop["rounds"][1]["review"]["answered"] == 0
     tasks = list(srsly.read_jsonl(run / "review" / "round-01.jsonl"))
@@ -325,11 +325,11 @@ def test_a_given_run_name_without_the_review_part_is_refused(small_corpus, tmp_p
     from spacy_llm_loop.loop.runner import run_names
     from spacy_llm_loop.loop.settings import load_loop_config, resolve_loop
 
-    plain = "tsn-sim-gpt-4-turbo-entropy-lp-disagree-gold3-seed0"  # the project's vars.run, review left out
+    plain = "tsn-sim-gpt-4-turbo-entropy-lp-disagree-both-gold3-seed0"  # the project's vars.run, review left out
     config = load_loop_config(ROOT / "configs" / "loop.cfg", {**_settings(small_corpus, tmp_path),
                                                               "loop.run_name": plain}, review={"budget": "10%"})
     settings, _, strategy, annotator = resolve_loop(config)
-    with pytest.raises(LoopError, match="tsn-sim-gpt-4-turbo-entropy-lp-disagree-gold3-rv10pct-seed0"):
+    with pytest.raises(LoopError, match="tsn-sim-gpt-4-turbo-entropy-lp-disagree-both-gold3-rv10pct-seed0"):
         run_names(settings, as_annotator(annotator), strategy)
 
 

@@ -313,8 +313,8 @@ def test_the_loop_default_annotator_is_the_simulated_gpt_4_turbo(small_corpus, t
     settings = {"loop.lang": "tsn", "paths.corpus": str(small_corpus), "paths.runs": str(tmp_path / "runs"),
                 "loop.rounds": 1, "loop.query_size": "24", "seed_set.size": "48", "annotator.cache_path": str(cache)}
     result = run_loop(ROOT / "configs" / "loop.cfg", settings, FAST_TRAINING)
-    assert result["run"] == "tsn-sim-gpt-4-turbo-entropy-lp-disagree-gold3-seed0"
-    assert result["annotator"] == "sim-gpt-4-turbo" and result["label_policy"]["name"] == "disagree-gold3"
+    assert result["run"] == "tsn-sim-gpt-4-turbo-entropy-lp-disagree-both-gold3-seed0"
+    assert result["annotator"] == "sim-gpt-4-turbo" and result["label_policy"]["name"] == "disagree-both-gold3"
     annotation = result["rounds"][1]["annotation"]
     usage = annotation["usage"]
     assert usage["http_requests"] == 12 and usage["cache_hits"] == 0 and usage["input_tokens"] > 0
