@@ -221,8 +221,8 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
 
 def pooled_lines(opts: argparse.Namespace) -> List[str]:
     """Each arm against ``--against``, paired over every (language, seed) pair of the languages given: one sample
-    of languages x seeds, for a default chosen on all languages at once rather than on each alone."""
-    last, rounds = opts.rounds, range(1, opts.rounds + 1)
+    of languages x seeds (a language with more seeds weighs more), for a default chosen on all languages at once
+    rather than on each alone. The last round is each language's, as in its own table."""
     diffs: Dict[str, Tuple[Dict[str, float], Dict[str, float]]] = {}
     for lang in opts.langs:
         arms = {}
@@ -231,26 +231,28 @@ def pooled_lines(opts: argparse.Namespace) -> List[str]:
             arms[arm] = Arm(runs_root(opts, policy, strategy, dev), lang, opts.annotator, policy, strategy,
                             opts.seeds, opts.rounds, dev)
         base = arms[opts.against]
-        base_means = mean_over_rounds(base.f1, rounds)
         for name, arm in arms.items():
-            if name == opts.against:
+            if name == opts.against or not arm.f1 or not base.f1:
                 continue
-            means = mean_over_rounds(arm.f1, rounds)
+            last = max(arm.f1)
+            means = mean_over_rounds(arm.f1, range(1, last + 1))
+            base_means = mean_over_rounds(base.f1, range(1, last + 1))
             by_last, by_mean = diffs.setdefault(name, ({}, {}))
-            for seed in set(arm.f1.get(last, {})) & set(base.f1.get(last, {})):
+            for seed in set(arm.f1[last]) & set(base.f1.get(last, {})):
                 by_last[f"{lang}:{seed}"] = arm.f1[last][seed] - base.f1[last][seed]
             for seed in set(means) & set(base_means):
                 by_mean[f"{lang}:{seed}"] = means[seed] - base_means[seed]
     lines = [f"### All languages, pooled: each arm against {opts.against}", "",
-             f"(language, seed) pairs of {', '.join(opts.langs)} as one paired sample (95% t-interval).", "",
-             f"| arm | pairs | last round - {opts.against} | mean over rounds 1-{last} - {opts.against} |",
+             "(language, seed) pairs as one paired sample (95% t-interval); a language with more seeds weighs more.",
+             "", f"| arm | pairs | last round - {opts.against} | mean over rounds 1-last - {opts.against} |",
              "|---|---|---|---|"]
     for name, (by_last, by_mean) in diffs.items():
         cells = []
         for values in (by_last, by_mean):
-            mean, low, high = interval(list(values.values())) if values else (0.0, 0.0, 0.0)
+            mean, low, high = interval(list(values.values())) if len(values) > 1 else (0.0, 0.0, 0.0)
             cells.append(f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]" if len(values) > 1 else "-")
-        lines.append(f"| {name} | {len(by_mean)} | {cells[0]} | {cells[1]} |")
+        counts = ", ".join(f"{lang} {sum(key.startswith(lang + ':') for key in by_mean)}" for lang in opts.langs)
+        lines.append(f"| {name} | {len(by_mean)} ({counts}) | {cells[0]} | {cells[1]} |")
     return lines + [""]
 
 

@@ -2,7 +2,7 @@
 
 Runs (or resumes) the loop on the project's defaults (CNN learner, entity-rich 5% gold seed, 5% of the
 pool per round by mean token entropy, 5 rounds, the learner's dev data carved out of the labelled set)
-with two annotators on the same seeds:
+with two annotators on the same seeds, their answers taught as they are (label policy ``trust``, the paper's):
 
 - ``sim-gpt-4-turbo``: the SIMULATED GPT-4-Turbo (gold labels with GPT-4-Turbo's measured errors, the
   real prompt, parser, cache and ledger; see ``components/simulate/model.py``);
@@ -53,7 +53,7 @@ def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
     arms = (LLM, "gold") if opts.gold_runs is None else (LLM,)  # finished gold runs elsewhere are only read
     for seed, lang, annotator in itertools.product(opts.seeds, opts.langs, arms):
         args = ["loop", "--lang", lang, "--annotator", annotator, "--strategy", "entropy", "--seed", str(seed),
-                "--runs-dir", str(opts.out / "runs"), "--rounds", str(opts.rounds)]
+                "--runs-dir", str(opts.out / "runs"), "--rounds", str(opts.rounds), "--label-policy", "trust"]
         if annotator == LLM:  # the simulated model's prompt cache, kept with the results
             args += ["--annotator.cache_path", str(opts.out / "cache" / "llm.sqlite")]
         todo.append((folder(lang, annotator, seed), args))

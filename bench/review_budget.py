@@ -80,7 +80,8 @@ def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
         todo.append((folder(lang, LLM, budget, rank, seed),
                      ["loop", "--lang", lang, "--seed", str(seed), "--rounds", str(opts.rounds), "--runs-dir",
                       str(opts.out / "runs"), "--annotator.cache_path", str(opts.out / "cache" / "llm.sqlite"),
-                      "--review", budget, "--review-rank", rank, "--reviewer", "simulated"]))
+                      "--label-policy", POLICY, "--review", budget, "--review-rank", rank, "--reviewer",
+                      "simulated"]))
     return todo
 
 

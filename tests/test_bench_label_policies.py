@@ -84,6 +84,7 @@ def test_the_page_names_its_command_title_and_note(tmp_path) -> None:
     text = doc.read_text(encoding="utf-8")
     assert text.startswith("## A screen, two seeds\n") and "--title 'A screen, two seeds'" in text
     assert "**Runs of older code.** Read with care." in text and "### tsn" in text
+    assert "pooled" not in text  # only with --against and more than one language
 
 
 def test_against_must_name_one_of_the_arms(tmp_path) -> None:
@@ -93,17 +94,34 @@ def test_against_must_name_one_of_the_arms(tmp_path) -> None:
 
 
 def test_pooled_table_pairs_every_language_and_seed(tmp_path) -> None:
-    """Against ``--against``, the (language, seed) pairs of all languages form one paired sample."""
+    """Against ``--against``, the (language, seed) pairs of all languages form one paired sample; the last round
+    and the mean over rounds are told apart; a language without the arm adds no pairs."""
     runs = tmp_path / "runs"
-    for lang, gains in (("tsn", (0.01, 0.03)), ("zul", (0.02, 0.04))):
-        for seed, gain in enumerate(gains):
-            _run(runs, f"{lang}-sim-gpt-4-turbo-entropy-lp-disagree-seed{seed}", [0.55, 0.60])
-            _run(runs, f"{lang}-sim-gpt-4-turbo-entropy-lp-disagree-gold3-seed{seed}", [0.55, 0.60 + gain])
-    opts = argparse.Namespace(out=tmp_path, gold_runs=None, trust_runs=None, seeds=[0, 1], rounds=1,
-                              langs=["tsn", "zul"], arms=["disagree", "disagree-gold3"],
+    for lang, gains in (("tsn", (0.01, 0.03)), ("zul", (0.02, 0.04)), ("bam", ())):
+        for seed in (0, 1):
+            _run(runs, f"{lang}-sim-gpt-4-turbo-entropy-lp-disagree-seed{seed}", [0.55, 0.60, 0.60])
+        for seed, gain in enumerate(gains):  # round 1 +2 points, the last round +gain
+            _run(runs, f"{lang}-sim-gpt-4-turbo-entropy-lp-disagree-gold3-seed{seed}", [0.55, 0.62, 0.60 + gain])
+    opts = argparse.Namespace(out=tmp_path, gold_runs=None, trust_runs=None, seeds=[0, 1], rounds=2,
+                              langs=["tsn", "zul", "bam"], arms=["disagree", "disagree-gold3"],
                               annotator="sim-gpt-4-turbo", against="disagree")
     lines = bench.pooled_lines(opts)
     assert lines[0] == "### All languages, pooled: each arm against disagree"
     row = next(line for line in lines if line.startswith("| disagree-gold3 |"))
-    assert row.startswith("| disagree-gold3 | 4 | +2.50 [") and row.count("+2.50 [") == 2  # +1, +3, +2, +4
+    # last round +1, +3, +2, +4: +2.50; mean over rounds 1-2 (+2 and the last round's) / 2: +2.25
+    assert row.startswith("| disagree-gold3 | 4 (tsn 2, zul 2, bam 0) | +2.50 [") and "| +2.25 [" in row
     assert not any(line.startswith("| disagree |") for line in lines)
+
+
+def test_the_llm_benchmarks_name_the_policy_their_folders_assume() -> None:
+    """Their runs' folders name a policy; the loop must be told it, not fall back on the loop's default."""
+    from .helpers.bench import bench_module as load
+
+    llm_labels, review = load("llm_labels"), load("review_budget")
+    opts = argparse.Namespace(seeds=[0], langs=["tsn"], rounds=1, out=bench.Path("out"), gold_runs=None,
+                              full_seeds=[], full_from=None)
+    for name, args in llm_labels.jobs(opts):
+        assert args[args.index("--label-policy") + 1] == "trust"
+    opts = argparse.Namespace(seeds=[0], langs=["tsn"], rounds=1, out=bench.Path("out"), arms=["10%:doubt"])
+    [(name, args)] = review.jobs(opts)
+    assert args[args.index("--label-policy") + 1] == review.POLICY and f"-lp-{review.POLICY}-" in name

@@ -196,7 +196,8 @@ def test_kill_during_annotation_never_asks_twice(small_corpus, tmp_path, python)
         args = [python, "-m", "spacy_llm_loop", "loop", "--annotator", "openai-compatible"]
         args += [a for k, v in settings.items() for a in (f"--{k}", str(v))]
         args += [a for k, v in FAST_TRAINING.items() for a in (f"--learner.{k}", str(v))]
-        run = tmp_path / "runs" / "tsn-openai-compatible-entropy-lp-disagree-both-gold3-seed0"  # the default label policy
+        # the default label policy's run name
+        run = tmp_path / "runs" / "tsn-openai-compatible-entropy-lp-disagree-both-gold3-seed0"
         answers = run / "round-01" / "annotations.jsonl"
         proc = subprocess.Popen(args, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)

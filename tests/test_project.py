@@ -133,6 +133,7 @@ def test_all_workflow_end_to_end(small_data_dir, tmp_path, python, monkeypatch):
         args += [a for k, v in SMALL_VARS.items() for a in (f"--vars.{k}", str(v))]
         proc = subprocess.run(args, capture_output=True, text=True, cwd=root)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    llm_run = srsly.read_json(root / "runs" / "tsn-openai-compatible-entropy-lp-disagree-both-gold3-seed0" / "loop.json")
+    llm_run = srsly.read_json(root / "runs" / "tsn-openai-compatible-entropy-lp-disagree-both-gold3-seed0"
+                              / "loop.json")
     annotation = llm_run["rounds"][1]["annotation"]
     assert annotation["n_received"] == 24 and annotation["usage"]["cost_usd"] > 0  # priced as gpt-4o-mini
