@@ -1,5 +1,6 @@
 """bench/label_policies.py: arms, run folders named as the loop names them, paired verdicts against the targets."""
 import argparse
+from pathlib import Path
 
 import pytest
 import srsly
@@ -115,13 +116,11 @@ def test_pooled_table_pairs_every_language_and_seed(tmp_path) -> None:
 
 def test_the_llm_benchmarks_name_the_policy_their_folders_assume() -> None:
     """Their runs' folders name a policy; the loop must be told it, not fall back on the loop's default."""
-    from .helpers.bench import bench_module as load
-
-    llm_labels, review = load("llm_labels"), load("review_budget")
-    opts = argparse.Namespace(seeds=[0], langs=["tsn"], rounds=1, out=bench.Path("out"), gold_runs=None,
+    llm_labels, review = bench_module("llm_labels"), bench_module("review_budget")
+    opts = argparse.Namespace(seeds=[0], langs=["tsn"], rounds=1, out=Path("out"), gold_runs=None,
                               full_seeds=[], full_from=None)
     for name, args in llm_labels.jobs(opts):
         assert args[args.index("--label-policy") + 1] == "trust"
-    opts = argparse.Namespace(seeds=[0], langs=["tsn"], rounds=1, out=bench.Path("out"), arms=["10%:doubt"])
+    opts = argparse.Namespace(seeds=[0], langs=["tsn"], rounds=1, out=Path("out"), arms=["10%:doubt"])
     [(name, args)] = review.jobs(opts)
     assert args[args.index("--label-policy") + 1] == review.POLICY and f"-lp-{review.POLICY}-" in name
