@@ -157,14 +157,21 @@ def billed_by_round(run_dir: Path) -> Dict[int, float]:
     return {k: v["cost_usd"] + v["cached_cost_usd"] for k, v in spend_by_round(records).items()}
 
 
-def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, List[str]]]) -> List[str]:
-    """The tables of one language."""
-    gold = Arm(opts.gold_runs or opts.out / "runs", lang, "gold", "trust", "entropy", opts.seeds, opts.rounds)
+def load_arms(opts: argparse.Namespace, lang: str) -> Dict[str, "Arm"]:
+    """Every arm's finished runs on one language, by arm name."""
     arms = {}
     for arm in opts.arms:
         policy, strategy, dev = parse_arm(arm)
         arms[arm] = Arm(runs_root(opts, policy, strategy, dev), lang, opts.annotator, policy, strategy, opts.seeds,
                         opts.rounds, dev)
+    return arms
+
+
+def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, List[str]]],
+               arms: Optional[Dict[str, "Arm"]] = None) -> List[str]:
+    """The tables of one language (``arms``: its arms, when already read)."""
+    gold = Arm(opts.gold_runs or opts.out / "runs", lang, "gold", "trust", "entropy", opts.seeds, opts.rounds)
+    arms = load_arms(opts, lang) if arms is None else arms
     trust = arms.get("trust")
     against = opts.against if opts.against in arms else None
     lines = [f"### {lang}", "", "| arm | round | labelled | test entity F1 | - trust (paired, 95% CI) | "
@@ -219,17 +226,13 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
     return lines + [""]
 
 
-def pooled_lines(opts: argparse.Namespace) -> List[str]:
+def pooled_lines(opts: argparse.Namespace, arms_by_lang: Optional[Dict[str, Dict[str, "Arm"]]] = None) -> List[str]:
     """Each arm against ``--against``, paired over every (language, seed) pair of the languages given: one sample
     of languages x seeds (a language with more seeds weighs more), for a default chosen on all languages at once
     rather than on each alone. The last round is each language's, as in its own table."""
     diffs: Dict[str, Tuple[Dict[str, float], Dict[str, float]]] = {}
     for lang in opts.langs:
-        arms = {}
-        for arm in opts.arms:
-            policy, strategy, dev = parse_arm(arm)
-            arms[arm] = Arm(runs_root(opts, policy, strategy, dev), lang, opts.annotator, policy, strategy,
-                            opts.seeds, opts.rounds, dev)
+        arms = (arms_by_lang or {}).get(lang) or load_arms(opts, lang)
         base = arms[opts.against]
         for name, arm in arms.items():
             if name == opts.against or not arm.f1 or not base.f1:
@@ -247,10 +250,8 @@ def pooled_lines(opts: argparse.Namespace) -> List[str]:
              "", f"| arm | pairs | last round - {opts.against} | mean over rounds 1-last - {opts.against} |",
              "|---|---|---|---|"]
     for name, (by_last, by_mean) in diffs.items():
-        cells = []
-        for values in (by_last, by_mean):
-            mean, low, high = interval(list(values.values())) if len(values) > 1 else (0.0, 0.0, 0.0)
-            cells.append(f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]" if len(values) > 1 else "-")
+        cells = ["{:+.2f} [{:+.2f}, {:+.2f}]".format(*interval(list(values.values()))) if len(values) > 1 else "-"
+                 for values in (by_last, by_mean)]  # one pair gives no interval
         counts = ", ".join(f"{lang} {sum(key.startswith(lang + ':') for key in by_mean)}" for lang in opts.langs)
         lines.append(f"| {name} | {len(by_mean)} ({counts}) | {cells[0]} | {cells[1]} |")
     return lines + [""]
@@ -386,10 +387,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
              ""]
     if opts.note_file:
         lines += [opts.note_file.read_text(encoding="utf-8").strip(), ""]
+    arms_by_lang = {lang: load_arms(opts, lang) for lang in opts.langs}
     for lang in opts.langs:
-        lines += lang_lines(opts, lang, selection_data(opts, lang) if opts.selection else None)
+        lines += lang_lines(opts, lang, selection_data(opts, lang) if opts.selection else None, arms_by_lang[lang])
     if opts.against is not None and len(opts.langs) > 1:
-        lines += pooled_lines(opts)
+        lines += pooled_lines(opts, arms_by_lang)
     text = "\n".join(lines)
     print(text)
     opts.out.mkdir(parents=True, exist_ok=True)
