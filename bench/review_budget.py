@@ -1,16 +1,17 @@
 """Review within a budget: a SIMULATED reviewer corrects the most doubtful (or random) LLM labels of each round.
 
 Runs (or resumes) the loop on the project's defaults (CNN learner, entity-rich 5% gold seed, 5% of the pool per
-round by mean token entropy, 5 rounds, the learner's dev data carved out of the labelled set, the audit, label
-policy ``disagree-gold3``, the default until 2026-12-07) with the SIMULATED GPT-4-Turbo (``sim-gpt-4-turbo``; no
-API is called) and the SIMULATED reviewer (``--reviewer simulated``: it answers with the gold labels and records
-the time a person would have spent, a sourced range: ``components/review/timing.py``). An arm is
-``<budget>:<rank>``: a share of each round's LLM-labelled sentences reviewed, chosen by the doubt ranking
-(``components/review/rank.py``), by the doubt the label policy leaves in what is taught (``residual``) or at random
-(same size, seeded). Budget ``0`` is the label policy alone: its runs are read from ``--base-runs`` (the
-label-policy benchmark's), and the gold-oracle runs of the same seeds from ``--gold-runs`` (both optional: without
-them, those columns are empty). Every arm is given the same gold seed and nothing else (no gold dev split); the
-audit labels the gold seed once more (counted in the dollars).
+round by mean token entropy, 5 rounds, the learner's dev data carved out of the labelled set, the audit) with the
+label policy ``--label-policy`` names (default ``disagree-gold3``, the loop's default until 2026-12-07, under which
+the first pages were made), the SIMULATED GPT-4-Turbo (``sim-gpt-4-turbo``; no API is called) and the SIMULATED
+reviewer (``--reviewer simulated``: it answers with the gold labels and records the time a person would have spent,
+a sourced range: ``components/review/timing.py``). An arm is ``<budget>:<rank>``: a share of each round's
+LLM-labelled sentences reviewed, chosen by the doubt ranking (``components/review/rank.py``), by the doubt the
+label policy leaves in what is taught (``residual``) or at random (same size, seeded). Budget ``0`` is the label
+policy alone: its runs are read from ``--base-runs`` (the label-policy benchmark's), and the gold-oracle runs of
+the same seeds from ``--gold-runs`` (both optional: without them, those columns are empty). Every arm is given the
+same gold seed and nothing else (no gold dev split); the audit labels the gold seed once more (counted in the
+dollars).
 
 It prints, and writes to ``--doc``, per language: per round and arm, test entity F1 (mean ± sd over seeds), the
 paired difference from budget 0, sentences reviewed and changed by the reviewer, LLM dollars so far and
@@ -47,7 +48,7 @@ from spacy_llm_loop.review.settings import ReviewSettings
 from stats import interval, mean_over_rounds, mean_sd, paired, verdict
 
 LLM = "sim-gpt-4-turbo"
-POLICY = "disagree-gold3"
+POLICY = "disagree-gold3"  # the default until 2026-12-07, under which the first pages were made
 GOLD_SHARE_TARGET = 95.0  # last round / gold-oracle last round, %
 SAVINGS_TARGET = 10.0  # people annotating the same sentences / (LLM + reviewer), central rates
 
@@ -59,13 +60,13 @@ def parse_arm(arm: str) -> Tuple[str, str]:
     return budget, rank or "doubt"
 
 
-def folder(lang: str, annotator: str, budget: str, rank: str, seed: int) -> str:
+def folder(lang: str, annotator: str, budget: str, rank: str, seed: int, policy: str = POLICY) -> str:
     """The loop's default run folder name (the loop's own naming)."""
     gold = annotator == "gold"
     settings = SimpleNamespace(lang=lang, run_name=None, seed=seed, warm_start=False, dev="labelled",
                                learner_config=Path("configs/learner-cnn.cfg"),
-                               label_policy=make_label_policy(name="trust" if gold else POLICY,
-                                                              **({} if gold else PRESETS[POLICY])),
+                               label_policy=make_label_policy(name="trust" if gold else policy,
+                                                              **({} if gold else PRESETS[policy])),
                                review=ReviewSettings(budget, rank, "simulated"))
     return run_name(settings, SimpleNamespace(name=annotator, gives_gold=gold), SimpleNamespace(name="entropy"))
 
@@ -77,10 +78,10 @@ def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
         budget, rank = parse_arm(arm)
         if not ReviewSettings(budget).active:
             continue  # budget 0: the label-policy benchmark's runs (--base-runs)
-        todo.append((folder(lang, LLM, budget, rank, seed),
+        todo.append((folder(lang, LLM, budget, rank, seed, opts.label_policy),
                      ["loop", "--lang", lang, "--seed", str(seed), "--rounds", str(opts.rounds), "--runs-dir",
                       str(opts.out / "runs"), "--annotator.cache_path", str(opts.out / "cache" / "llm.sqlite"),
-                      "--label-policy", POLICY, "--review", budget, "--review-rank", rank, "--reviewer",
+                      "--label-policy", opts.label_policy, "--review", budget, "--review-rank", rank, "--reviewer",
                       "simulated"]))
     return todo
 
@@ -89,7 +90,7 @@ class Arm:
     """One arm's finished runs on one language, per round and seed."""
 
     def __init__(self, root: Optional[Path], lang: str, annotator: str, budget: str, rank: str,
-                 seeds: Sequence[int], rounds: int) -> None:
+                 seeds: Sequence[int], rounds: int, policy: str = POLICY) -> None:
         self.f1: Dict[int, Dict[int, float]] = {}
         self.reviewed: Dict[int, Dict[int, int]] = {}
         self.changed: Dict[int, Dict[int, int]] = {}
@@ -98,7 +99,7 @@ class Arm:
         self.words: Dict[int, int] = {}  # words the LLM was asked about, over the query rounds
         self.taught: Dict[int, Dict[str, float]] = {}  # the last round's labels outside review, against gold
         for seed in seeds if root is not None else ():  # no folder given: no runs
-            run_dir = root / folder(lang, annotator, budget, rank, seed)
+            run_dir = root / folder(lang, annotator, budget, rank, seed, policy)
             path = run_dir / "loop.json"
             records = srsly.read_json(path).get("rounds", []) if path.exists() else []
             if len(records) < rounds + 1:
@@ -144,7 +145,7 @@ def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
     for arm in opts.arms:
         budget, rank = parse_arm(arm)
         root = opts.base_runs if not ReviewSettings(budget).active else opts.out / "runs"
-        arms[arm] = Arm(root, lang, LLM, budget, rank, opts.seeds, opts.rounds)
+        arms[arm] = Arm(root, lang, LLM, budget, rank, opts.seeds, opts.rounds, opts.label_policy)
     base = next((a for name, a in arms.items() if not ReviewSettings(parse_arm(name)[0]).active), None)
     lines = [f"### {lang}", "", "| arm | round | test entity F1 | - budget 0 (paired, 95% CI) | reviewed so far | "
              "changed by the reviewer | LLM $ so far | reviewer hours so far (central) |",
@@ -232,6 +233,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--arms", nargs="+", default=["0", "10%:doubt", "10%:random"])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--label-policy", default=POLICY, choices=sorted(PRESETS),
+                        help="the label policy of every LLM arm (default: the one the first pages were made under)")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("bench/results/review"))
     parser.add_argument("--base-runs", type=Path, help="the budget-0 runs (label_policies.py); needed for arm 0")

@@ -121,6 +121,8 @@ def test_the_llm_benchmarks_name_the_policy_their_folders_assume() -> None:
                               full_seeds=[], full_from=None)
     for name, args in llm_labels.jobs(opts):
         assert args[args.index("--label-policy") + 1] == "trust"
-    opts = argparse.Namespace(seeds=[0], langs=["tsn"], rounds=1, out=Path("out"), arms=["10%:doubt"])
-    [(name, args)] = review.jobs(opts)
-    assert args[args.index("--label-policy") + 1] == review.POLICY and f"-lp-{review.POLICY}-" in name
+    for policy in (review.POLICY, "disagree-both-gold3"):
+        opts = argparse.Namespace(seeds=[0], langs=["tsn"], rounds=1, out=Path("out"), arms=["10%:doubt"],
+                                  label_policy=policy)
+        [(name, args)] = review.jobs(opts)
+        assert args[args.index("--label-policy") + 1] == policy and f"-lp-{policy}-rv10pct-" in name
