@@ -56,6 +56,8 @@ def gold_fate(gold: Set[Span], taught: Set[Span], missing: Set[int], removed: Se
 def count_run(path: Path, gold: Dict[str, Set[Span]]) -> Counter:
     """The classes over one run's LLM-labelled training sentences (``labelled.jsonl`` of its last round)."""
     counts: Counter = Counter()
+    if not path.exists():
+        raise SystemExit(f"{path}: not found (the run's loop.json counts the round as finished)")
     for line, task in iter_jsonl(path):
         meta = task.get("meta") or {}
         if not str(meta.get("source", "")).startswith("llm") or meta.get("learner_split", "train") != "train":
@@ -64,9 +66,12 @@ def count_run(path: Path, gold: Dict[str, Set[Span]]) -> Counter:
         if sid not in gold:
             raise SystemExit(f"{path}:{line}: sentence '{sid}' is not in the gold train set")
         decision = meta.get("label_policy") or {}
-        taught = {(s["token_start"], s["token_end"] + 1, s["label"]) for s in task.get("spans", [])}
-        missing = {i for s, e, _ in decision.get("missing", []) for i in range(s, e)}
-        removed = {(s, e, label) for s, e, label in decision.get("removed", [])}
+        try:
+            taught = {(s["token_start"], s["token_end"] + 1, s["label"]) for s in task.get("spans", [])}
+            missing = {i for s, e, _ in decision.get("missing", []) for i in range(s, e)}
+            removed = {(s, e, label) for s, e, label in decision.get("removed", [])}
+        except (KeyError, TypeError, ValueError) as err:
+            raise SystemExit(f"{path}:{line}: a span or a label policy range is malformed ({err!r})") from None
         counts.update(gold_fate(gold[sid], taught, missing, removed))
     return counts
 

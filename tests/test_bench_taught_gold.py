@@ -1,4 +1,7 @@
 """bench/taught_gold.py: what becomes of the gold entities of the LLM-labelled sentences under a label policy."""
+from pathlib import Path
+from typing import Any, Dict, Sequence, Tuple
+
 import pytest
 import spacy
 import srsly
@@ -23,7 +26,7 @@ def test_each_gold_entity_falls_in_one_class() -> None:
     assert counts["taught entities"] == 3 and counts["taught, not gold"] == 2
 
 
-def _corpus(root) -> None:
+def _corpus(root: Path) -> None:
     nlp = spacy.blank("xx")
     docs = []
     for sid, words, ents in [("s1", ["Ama", "Zulu", "went"], [(0, 2, "PER")]),
@@ -37,7 +40,8 @@ def _corpus(root) -> None:
     DocBin(docs=docs, store_user_data=True).to_disk(root / "tsn" / "train.spacy")
 
 
-def _task(sid, spans, source, missing=(), removed=(), split="train"):
+def _task(sid: str, spans: Sequence[Tuple[int, int, str]], source: str, missing: Sequence[Tuple] = (),
+          removed: Sequence[Tuple] = (), split: str = "train") -> Dict[str, Any]:
     meta = {"sentence_id": sid, "source": source, "learner_split": split}
     if source.startswith("llm"):
         meta["label_policy"] = {"missing": [list(m) for m in missing], "removed": [list(r) for r in removed]}
@@ -66,3 +70,16 @@ def test_a_sentence_outside_the_gold_set_names_file_and_line(tmp_path) -> None:
     gold = bench.gold_spans(tmp_path / "corpus", "tsn")
     with pytest.raises(SystemExit, match=r"labelled.jsonl:2: sentence 'nope'"):
         bench.count_run(path, gold)
+
+
+def test_a_malformed_span_or_a_missing_file_names_the_file(tmp_path) -> None:
+    _corpus(tmp_path / "corpus")
+    gold = bench.gold_spans(tmp_path / "corpus", "tsn")
+    path = tmp_path / "labelled.jsonl"
+    task = _task("s2", [], "llm:sim")
+    task["spans"] = [{"token_start": 1, "label": "LOC"}]  # no token_end
+    srsly.write_jsonl(path, [_task("s1", [], "llm:sim"), task])
+    with pytest.raises(SystemExit, match=r"labelled.jsonl:2: a span or a label policy range is malformed"):
+        bench.count_run(path, gold)
+    with pytest.raises(SystemExit, match=r"absent.jsonl: not found"):
+        bench.count_run(tmp_path / "absent.jsonl", gold)
