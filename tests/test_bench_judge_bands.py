@@ -1,12 +1,8 @@
 """bench/judge_bands.py: the LLM's entities scored against gold, by the judging learner's probability and type."""
 import pytest
-import spacy
 import srsly
-from spacy.tokens import DocBin, Span
 
-from spacy_llm_loop.data.docs import make_doc, set_task
-
-from .helpers.bench import bench_module
+from .helpers.bench import bench_module, gold_corpus
 
 bench = bench_module("judge_bands")
 
@@ -25,16 +21,8 @@ def test_a_probability_out_of_range_is_an_error(p) -> None:
 
 
 def _corpus(root) -> None:
-    nlp = spacy.blank("xx")
-    docs = []
-    for sid, words, ents in [("s1", ["Ama", "Zulu", "went"], [(0, 2, "PER")]),
-                             ("s2", ["in", "Durban", "today"], [(1, 2, "LOC"), (2, 3, "DATE")])]:
-        doc = make_doc(nlp.vocab, words)
-        doc.ents = [Span(doc, s, e, label=label) for s, e, label in ents]
-        set_task(doc, {"meta": {"sentence_id": sid}})
-        docs.append(doc)
-    (root / "tsn").mkdir(parents=True)
-    DocBin(docs=docs, store_user_data=True).to_disk(root / "tsn" / "train.spacy")
+    gold_corpus(root, [("s1", ["Ama", "Zulu", "went"], [(0, 2, "PER")]),
+                       ("s2", ["in", "Durban", "today"], [(1, 2, "LOC"), (2, 3, "DATE")])])
 
 
 def _run(runs, seed, n_rounds, judged, audit=True):

@@ -3,13 +3,9 @@ from pathlib import Path
 from typing import Any, Dict, Sequence, Tuple
 
 import pytest
-import spacy
 import srsly
-from spacy.tokens import DocBin, Span
 
-from spacy_llm_loop.data.docs import make_doc, set_task
-
-from .helpers.bench import bench_module
+from .helpers.bench import bench_module, gold_corpus
 
 bench = bench_module("taught_gold")
 labels = bench_module("label_policies")
@@ -27,17 +23,9 @@ def test_each_gold_entity_falls_in_one_class() -> None:
 
 
 def _corpus(root: Path) -> None:
-    nlp = spacy.blank("xx")
-    docs = []
-    for sid, words, ents in [("s1", ["Ama", "Zulu", "went"], [(0, 2, "PER")]),
-                             ("s2", ["in", "Durban", "today"], [(1, 2, "LOC"), (2, 3, "DATE")]),
-                             ("s3", ["Thabo", "left"], [(0, 1, "PER")])]:
-        doc = make_doc(nlp.vocab, words)
-        doc.ents = [Span(doc, s, e, label=label) for s, e, label in ents]
-        set_task(doc, {"meta": {"sentence_id": sid}})
-        docs.append(doc)
-    (root / "tsn").mkdir(parents=True)
-    DocBin(docs=docs, store_user_data=True).to_disk(root / "tsn" / "train.spacy")
+    gold_corpus(root, [("s1", ["Ama", "Zulu", "went"], [(0, 2, "PER")]),
+                       ("s2", ["in", "Durban", "today"], [(1, 2, "LOC"), (2, 3, "DATE")]),
+                       ("s3", ["Thabo", "left"], [(0, 1, "PER")])])
 
 
 def _task(sid: str, spans: Sequence[Tuple[int, int, str]], source: str, missing: Sequence[Tuple] = (),
