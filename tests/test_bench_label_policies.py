@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import srsly
 
-from .helpers.bench import bench_module
+from .helpers.bench import bench_module, gold_corpus
 
 bench = bench_module("label_policies")
 
@@ -126,3 +126,21 @@ def test_the_llm_benchmarks_name_the_policy_their_folders_assume() -> None:
                                   label_policy=policy)
         [(name, args)] = review.jobs(opts)
         assert args[args.index("--label-policy") + 1] == policy and f"-lp-{policy}-rv10pct-" in name
+
+
+def test_the_review_benchmark_reads_the_runs_of_its_policy(tmp_path) -> None:
+    """``review_budget.Arm`` reads the folders its ``--label-policy`` names, and only those: the runs of another
+    policy are not this arm's seeds."""
+    review = bench_module("review_budget")
+    gold_corpus(tmp_path / "corpus", [("tsn-train-0", ["A", "b", "c"], [(0, 1, "PER")])])
+    for seed, policy, f1 in ((0, "disagree-both-gold3", 0.66), (1, review.POLICY, 0.60)):
+        run = tmp_path / "runs" / review.folder("tsn", review.LLM, "10%", "doubt", seed, policy)
+        rounds = [{"round": k, "test": {"ents_f": f}, "review": {"accepted": k, "changed": k,
+                                                                  "person_hours": {"central": 0.1 * k}}}
+                  for k, f in enumerate([0.55, f1])]
+        (run / "round-01").mkdir(parents=True)
+        srsly.write_json(run / "loop.json", {"rounds": rounds, "corpus": str(tmp_path / "corpus" / "tsn")})
+        srsly.write_json(run / "round-01" / "selection.json", {"selected": [{"id": "tsn-train-0"}]})
+    arm = review.Arm(tmp_path / "runs", "tsn", review.LLM, "10%", "doubt", [0, 1], 1, "disagree-both-gold3")
+    assert arm.seeds == [0] and arm.f1[1] == {0: 66.0} and arm.reviewed[1] == {0: 1} and arm.words == {0: 3}
+    assert review.Arm(tmp_path / "runs", "tsn", review.LLM, "10%", "doubt", [0, 1], 1).seeds == [1]
