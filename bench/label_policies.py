@@ -42,7 +42,7 @@ import srsly
 from jobs import run_all
 from spacy_llm_loop.loop.settings import run_name
 from spacy_llm_loop.policy.registry import PRESETS, make_label_policy
-from stats import interval, mean_over_rounds, mean_sd, paired, verdict
+from stats import gain_cells, interval, mean_over_rounds, mean_sd, paired, share_cells
 
 LLM = "sim-gpt-4-turbo"
 SEED_GAIN_TARGET = 6.0  # last round - seed round, F1 points
@@ -69,13 +69,14 @@ def parse_arm(arm: str) -> ArmSpec:
     return ArmSpec(policy, strategy or "entropy", "seed" if plus else "labelled")
 
 
-def folder(lang: str, annotator: str, policy: str, strategy: str, seed: int, dev: str = "labelled") -> str:
-    """The loop's default run folder name (the loop's own naming)."""
+def folder(lang: str, annotator: str, policy: str, strategy: str, seed: int, dev: str = "labelled",
+           pretrained: bool = False) -> str:
+    """The loop's default run folder name (the loop's own naming; ``pretrained``: started from tok2vec weights)."""
     settings = SimpleNamespace(lang=lang, run_name=None, seed=seed, warm_start=False, dev=dev,
                                learner_config=Path("configs/learner-cnn.cfg"),
                                label_policy=make_label_policy(name=policy, **PRESETS[policy]))
     return run_name(settings, SimpleNamespace(name=annotator, gives_gold=annotator == "gold"),
-                    SimpleNamespace(name=strategy))
+                    SimpleNamespace(name=strategy), pretrained=pretrained)
 
 
 def jobs(opts: argparse.Namespace) -> List[Tuple[str, List[str]]]:
@@ -103,7 +104,7 @@ class Arm:
     """One arm's finished runs on one language: per round and seed, what the report needs."""
 
     def __init__(self, root: Path, lang: str, annotator: str, policy: str, strategy: str, seeds: Sequence[int],
-                 rounds: int, dev: str = "labelled") -> None:
+                 rounds: int, dev: str = "labelled", pretrained: bool = False) -> None:
         self.f1: Dict[int, Dict[int, float]] = {}
         self.pr: Dict[int, Dict[int, Tuple[float, float]]] = {}  # test entity precision and recall
         self.paper: Dict[int, Dict[int, float]] = {}
@@ -114,7 +115,7 @@ class Arm:
         self.selected: Dict[int, Dict[int, List[str]]] = {}
         self.root = root
         for seed in seeds:
-            run_dir = root / folder(lang, annotator, policy, strategy, seed, dev)
+            run_dir = root / folder(lang, annotator, policy, strategy, seed, dev, pretrained)
             path = run_dir / "loop.json"
             loop = srsly.read_json(path) if path.exists() else {}
             records = loop.get("rounds", [])
@@ -204,21 +205,17 @@ def lang_lines(opts: argparse.Namespace, lang: str, pool_f1: Optional[Dict[str, 
         if not arm.f1:
             continue
         last = max(arm.f1)
-        gain = interval([arm.f1[last][s] - arm.f1[0][s] for s in arm.seeds])
-        shared = [s for s in arm.seeds if s in gold.f1.get(last, {})]
-        share = interval([100 * arm.f1[last][s] / gold.f1[last][s] for s in shared]) if shared else None
         means = mean_over_rounds(arm.f1, range(1, last + 1))
         vs_trust = paired(means, mean_over_rounds(trust.f1, range(1, last + 1))) if trust and name != "trust" else "-"
-        share_cells = (f"{share[0]:.1f}% [{share[1]:.1f}, {share[2]:.1f}] | "
-                       f"{verdict(*share, GOLD_SHARE_TARGET, len(shared))}" if share else "- | -")
         vs_against = ""
         if against:
             base = arms[against]
             vs_against = " - | - |" if name == against else (
                 f" {paired(arm.f1[last], base.f1.get(last, {}))} | "
                 f"{paired(means, mean_over_rounds(base.f1, range(1, last + 1)))} |")
-        lines.append(f"| {name} | {mean_sd(list(arm.f1[last].values()))} | {gain[0]:+.2f} [{gain[1]:+.2f}, "
-                     f"{gain[2]:+.2f}] | {verdict(*gain, SEED_GAIN_TARGET, len(arm.seeds))} | {share_cells} | "
+        lines.append(f"| {name} | {mean_sd(list(arm.f1[last].values()))} | "
+                     f"{gain_cells(arm.f1[last], arm.f1[0], SEED_GAIN_TARGET)} | "
+                     f"{share_cells(arm.f1[last], gold.f1.get(last, {}), GOLD_SHARE_TARGET)} | "
                      f"{vs_trust} |{vs_against}")
     lines += ["", precision_recall_table({"gold oracle": gold, **arms})]
     if pool_f1 is not None:

@@ -45,7 +45,7 @@ from spacy_llm_loop.cost.human import DEFAULTS, human_cost
 from spacy_llm_loop.loop.settings import run_name
 from spacy_llm_loop.policy.registry import PRESETS, make_label_policy
 from spacy_llm_loop.review.settings import ReviewSettings
-from stats import interval, mean_over_rounds, mean_sd, paired, verdict
+from stats import interval, mean_over_rounds, mean_sd, paired, share_cells, verdict
 
 LLM = "sim-gpt-4-turbo"
 POLICY = "disagree-gold3"  # the default until 2026-12-07, under which the first pages were made
@@ -168,8 +168,6 @@ def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
         if not arm.f1:
             continue
         last = max(arm.f1)
-        shared = [s for s in arm.seeds if s in gold.f1.get(last, {})]
-        share = interval([100 * arm.f1[last][s] / gold.f1[last][s] for s in shared]) if shared else None
         budget, rank = parse_arm(name)
         random_arm = arms.get(f"{budget}:random") if rank == "doubt" and ReviewSettings(budget).active else None
         rounds = range(1, last + 1)
@@ -181,9 +179,8 @@ def lang_lines(opts: argparse.Namespace, lang: str) -> List[str]:
         total = [arm.dollars[last][s] + rate * arm.hours[last][s] for s in arm.seeds]
         people = [human_cost(arm.words[s])["central"] for s in arm.seeds]
         ratio = interval([p / t for p, t in zip(people, total)])
-        share_cells = (f"{share[0]:.1f}% [{share[1]:.1f}, {share[2]:.1f}] | "
-                       f"{verdict(*share, GOLD_SHARE_TARGET, len(shared))}" if share else "- | -")
-        lines.append(f"| {name} | {mean_sd(list(arm.f1[last].values()))} | {share_cells} | {vs_base} | {vs_random} | "
+        share = share_cells(arm.f1[last], gold.f1.get(last, {}), GOLD_SHARE_TARGET)
+        lines.append(f"| {name} | {mean_sd(list(arm.f1[last].values()))} | {share} | {vs_base} | {vs_random} | "
                      f"{np.mean(total):.2f} | {np.mean(people):.2f} | {ratio[0]:.1f}x | "
                      f"{verdict(*ratio, SAVINGS_TARGET, len(arm.seeds))} |")
     return lines + [""] + ranking_lines(arms)

@@ -48,6 +48,25 @@ def verdict(mean: float, low: float, high: float, target: float, n: int = 2) -> 
     return "missed" if mean < target else "not shown"
 
 
+def share_cells(a: Dict[int, float], ref: Dict[int, float], target: float) -> str:
+    """Two table cells: ``a`` as a share of ``ref`` over the seeds both have (%, 95% t-interval), and its verdict on
+    ``target`` (%); ``- | -`` when they share no seed."""
+    seeds = sorted(set(a) & set(ref))
+    if not seeds:
+        return "- | -"
+    share = interval([100 * a[s] / ref[s] for s in seeds])
+    return f"{share[0]:.1f}% [{share[1]:.1f}, {share[2]:.1f}] | {verdict(*share, target, len(seeds))}"
+
+
+def gain_cells(a: Dict[int, float], ref: Dict[int, float], target: float) -> str:
+    """Two table cells: ``a - ref`` over the seeds both have (95% t-interval), and its verdict on ``target``."""
+    seeds = sorted(set(a) & set(ref))
+    if not seeds:
+        return "- | -"
+    gain = interval([a[s] - ref[s] for s in seeds])
+    return f"{gain[0]:+.2f} [{gain[1]:+.2f}, {gain[2]:+.2f}] | {verdict(*gain, target, len(seeds))}"
+
+
 def welch(a: Sequence[float], b: Sequence[float]) -> str:
     """Mean of ``a`` minus mean of ``b`` with a 95% Welch interval (unpaired samples)."""
     if len(a) < 2 or len(b) < 2:

@@ -29,8 +29,16 @@ def test_arms_and_folders_follow_the_loops_naming() -> None:
 @pytest.mark.parametrize("values, target, expected", [
     ((7.0, 6.5, 7.5), 6.0, "**met**"), ((6.5, 5.0, 8.0), 6.0, "not shown"), ((5.0, 3.0, 7.0), 6.0, "missed")])
 def test_verdict_needs_the_interval_above_the_target(values, target, expected) -> None:
-    assert bench.verdict(*values, target) == expected
-    assert bench.verdict(7.0, 7.0, 7.0, 6.0, n=1) == "n=1: no interval"
+    stats = bench_module("stats")
+    assert stats.verdict(*values, target) == expected
+    assert stats.verdict(7.0, 7.0, 7.0, 6.0, n=1) == "n=1: no interval"
+
+
+def test_share_and_gain_cells_pair_the_seeds_both_have() -> None:
+    stats = bench_module("stats")
+    assert stats.share_cells({0: 9.0, 1: 9.5, 2: 5.0}, {0: 10.0, 1: 10.0}, 90.0) == "92.5% [60.7, 124.3] | not shown"
+    assert stats.gain_cells({0: 9.0, 1: 9.5}, {0: 2.0, 1: 2.0, 3: 1.0}, 6.0) == "+7.25 [+4.07, +10.43] | not shown"
+    assert stats.share_cells({0: 9.0}, {1: 10.0}, 90.0) == stats.gain_cells({}, {}, 6.0) == "- | -"
 
 
 def _run(root, name, f1s, cost=0.5):
