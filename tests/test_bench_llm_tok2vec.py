@@ -2,6 +2,7 @@
 import argparse
 from pathlib import Path
 
+import pytest
 import srsly
 
 from .helpers.bench import bench_module, gold_corpus
@@ -86,3 +87,13 @@ def test_the_check_reruns_the_seed_round_of_the_runs_read(tmp_path) -> None:
     _run(opts.base_runs, "tsn-gold-entropy-seed0", [0.55])
     _run(opts.out / "check", "tsn-gold-entropy-seed0", [0.56])
     assert "read 55.00, rerun today 56.00 (DIFFERS" in bench.check_lines(opts)[0]
+
+
+def test_bad_options_stop_before_anything_runs(tmp_path) -> None:
+    base = ["--out", str(tmp_path / "tx"), "--report-only"]
+    with pytest.raises(SystemExit, match="unknown label policy 'nope'"):
+        bench.main(["--policy", "nope", "--base-runs", str(tmp_path), *base])
+    with pytest.raises(SystemExit, match="--ner-from names the languages"):
+        bench.main(["--ner-from", " ", "--base-runs", str(tmp_path), *base])
+    with pytest.raises(SystemExit, match="no such folder"):
+        bench.main(["--base-runs", str(tmp_path / "missing"), *base])
